@@ -1,0 +1,29 @@
+"""Who is acting, and through which path (screen, api, import, workflow, system)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PATHS = ("screen", "api", "import", "workflow", "system")
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int | None
+    username: str
+    roles: frozenset = field(default_factory=frozenset)
+    via: str = "api"
+    full_name: str = ""
+    language: str = "en"
+
+    def context(self) -> dict:
+        """The `user` object that expressions see."""
+        return {"id": self.id, "username": self.username, "full_name": self.full_name, "language": self.language}
+
+    def through(self, via: str) -> "Actor":
+        from dataclasses import replace
+        if via not in PATHS:
+            raise ValueError(f"unknown path {via}")
+        return replace(self, via=via)
+
+
+SYSTEM = Actor(id=None, username="system", roles=frozenset({"admin"}), via="system")

@@ -1,0 +1,42 @@
+"""Reading request bodies safely: a size cap, JSON only, exact decimals."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from engine.errors import BadRequest, PayloadTooLarge
+
+MAX_BODY = 2 * 1024 * 1024
+
+
+async def read_json(request):
+    ctype = request.headers.get("content-type", "")
+    if ctype and "json" not in ctype:
+        raise BadRequest(f"send the body as JSON (Content-Type: application/json), not {ctype.split(';')[0]}")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise PayloadTooLarge(f"the body is {int(length)} bytes; at most {MAX_BODY} bytes are accepted")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text") from None
+    except (json.JSONDecodeError, ValueError) as exc:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise BadRequest(f"the body is not valid JSON: {msg}{where}") from None
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")

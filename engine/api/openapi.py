@@ -1,0 +1,185 @@
+"""An OpenAPI 3.1 document generated from the metadata: one schema and set of paths per entity."""
+from __future__ import annotations
+
+from engine import __version__
+from engine.metadata.model import App, Entity, Field
+from engine.records.listing import MAX_LIMIT
+from engine.values import DEFAULT_MAX_LENGTH
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _field_schema(app: App, f: Field) -> dict:
+    t = f.value_type
+    label = f.label.get("en")
+    s: dict
+    if t in ("string", "text", "email", "phone", "url"):
+        s = {"type": ["string", "null"]}
+        limit = f.max_length or DEFAULT_MAX_LENGTH.get(t)
+        if limit:
+            s["maxLength"] = limit
+        if f.min_length:
+            s["minLength"] = f.min_length
+        if f.pattern:
+            s["pattern"] = f.pattern
+        if t == "email":
+            s["format"] = "email"
+        if t == "url":
+            s["format"] = "uri"
+    elif t == "select":
+        s = {"enum": [*f.option_values(), None]}
+    elif t == "integer":
+        s = {"type": ["integer", "null"]}
+        if f.min is not None:
+            s["minimum"] = int(f.min)
+        if f.max is not None:
+            s["maximum"] = int(f.max)
+    elif t == "decimal":
+        scale = f.scale if f.scale is not None else 2
+        s = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d{1,%d})?$" % scale if scale else r"^-?\d+$",
+             "description": f"exact decimal as text, up to {scale} decimal places"}
+    elif t == "boolean":
+        s = {"type": ["boolean", "null"]}
+    elif t == "date":
+        s = {"type": ["string", "null"], "format": "date"}
+    elif t == "datetime":
+        s = {"type": ["string", "null"], "format": "date-time"}
+    elif t in ("link", "user"):
+        s = {"type": ["integer", "null"], "minimum": 1,
+             "description": f"id of a {f.entity}" if t == "link" else "id of a user"}
+    elif t == "json":
+        s = {}
+    else:  # pragma: no cover
+        s = {}
+    s["title"] = label
+    if f.help:
+        s["description"] = (s.get("description", "") + " " + f.help.get("en")).strip()
+    if f.type == "computed" or f.read_only:
+        s["readOnly"] = True
+    return s
+
+
+def _entity_schemas(app: App, ent: Entity, name: str) -> dict:
+    props: dict = {"id": {"type": "integer", "readOnly": True}}
+    required = []
+    for f in ent.fields.values():
+        if f.type == "table":
+            props[f.name] = {"type": "array", "items": {"$ref": f"#/components/schemas/{f.entity}"}, "title": f.label.get("en")}
+            continue
+        props[f.name] = _field_schema(app, f)
+        if f.required and f.default is None and f.default_expr is None:
+            required.append(f.name)
+    if not ent.child:
+        for n, t in (("owner", "integer"), ("created_by", "integer"), ("updated_by", "integer"), ("version", "integer")):
+            props[n] = {"type": [t, "null"] if n != "version" else t, "readOnly": True}
+        props["created_at"] = {"type": "string", "format": "date-time", "readOnly": True}
+        props["updated_at"] = {"type": "string", "format": "date-time", "readOnly": True}
+    schemas = {name: {"type": "object", "title": ent.label.get("en"), "properties": props}}
+    writable = {k: v for k, v in props.items() if not v.get("readOnly")}
+    if ent.child:
+        writable["id"] = {"type": "integer", "description": "an existing line's id, to change that line; leave out for a new line"}
+    schemas[f"{name}_input"] = {"type": "object", "properties": writable, "required": required, "additionalProperties": False}
+    if not ent.child:
+        for f in ent.table_fields():
+            writable[f.name] = {"type": "array", "items": {"$ref": f"#/components/schemas/{f.entity}_input"}}
+        schemas[f"{name}_patch"] = {"type": "object", "properties": {**writable, "version": {"type": "integer"}},
+                                    "required": ["version"], "additionalProperties": False}
+    return schemas
+
+
+def _filter_params(ent: Entity) -> list[dict]:
+    params = []
+    for f in ent.fields.values():
+        if not f.stored or f.value_type == "json":
+            continue
+        ops = ["", "__ne", "__in", "__isnull"]
+        if f.value_type in ("integer", "decimal", "date", "datetime"):
+            ops += ["__gt", "__gte", "__lt", "__lte"]
+        if f.value_type in ("string", "text", "email", "phone", "url", "select"):
+            ops += ["__contains", "__startswith"]
+        for op in ops:
+            params.append({"name": f"{f.name}{op}", "in": "query", "required": False, "schema": {"type": "string"},
+                           "description": f"filter on {f.label.get('en')}" + (f" ({op[2:]})" if op else "")})
+    return params
+
+
+def build_openapi(app: App) -> dict:
+    paths: dict = {}
+    schemas: dict = {
+        "Problem": {"type": "object", "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+        }, "required": ["title", "status", "detail"]},
+    }
+    for ent in app.entities.values():
+        schemas.update(_entity_schemas(app, ent, ent.name))
+    errors = {str(s): _PROBLEM for s in (400, 401, 404, 422)}
+    for ent in app.top_entities():
+        n = ent.name
+        label = ent.label.get("en")
+        ref = {"$ref": f"#/components/schemas/{n}"}
+        list_params = [
+            {"name": "sort", "in": "query", "schema": {"type": "string"}, "description": "a field name, '-' before it for descending"},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
+            {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "quick search in: " + ", ".join(ent.search_fields or ("(none)",))},
+            {"name": "count", "in": "query", "schema": {"enum": ["exact", "capped"]}},
+        ] + _filter_params(ent)
+        paths[f"/api/v1/{n}"] = {
+            "get": {"operationId": f"list_{n}", "summary": f"List {ent.label_plural.get('en')}", "tags": [label],
+                    "parameters": list_params,
+                    "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"items": {"type": "array", "items": ref},
+                                                         "next_cursor": {"type": ["string", "null"]},
+                                                         "count": {"type": "integer"}, "count_exact": {"type": "boolean"}}}}}},
+                                  **errors}},
+            "post": {"operationId": f"create_{n}", "summary": f"Create a {label}", "tags": [label],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{n}_input"}}}},
+                     "responses": {"201": {"description": "created", "content": {"application/json": {"schema": ref}}}, **errors}},
+        }
+        idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+        paths[f"/api/v1/{n}/{{id}}"] = {
+            "get": {"operationId": f"get_{n}", "summary": f"Read a {label}", "tags": [label], "parameters": idp,
+                    "responses": {"200": {"description": "the record", "content": {"application/json": {"schema": ref}}}, **errors}},
+            "patch": {"operationId": f"update_{n}", "summary": f"Change a {label}", "tags": [label], "parameters": idp,
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{n}_patch"}}}},
+                      "responses": {"200": {"description": "the changed record", "content": {"application/json": {"schema": ref}}},
+                                    "409": _PROBLEM, **errors}},
+            "delete": {"operationId": f"delete_{n}", "summary": f"Delete a {label}", "tags": [label],
+                       "parameters": idp + [{"name": "version", "in": "query", "schema": {"type": "integer"}}],
+                       "responses": {"204": {"description": "deleted"}, "409": _PROBLEM, **errors}},
+        }
+        paths[f"/api/v1/{n}/{{id}}/history"] = {
+            "get": {"operationId": f"history_{n}", "summary": f"Audit history of a {label}", "tags": [label], "parameters": idp,
+                    "responses": {"200": {"description": "audit entries, oldest first", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}}}}}},
+                                  **errors}},
+        }
+    schemas["AuditEntry"] = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "action": {"type": "string"}, "actor": {"type": "string"}, "actor_id": {"type": ["integer", "null"]},
+        "via": {"enum": ["screen", "api", "import", "workflow", "system"]}, "at": {"type": "string", "format": "date-time"},
+        "changes": {"type": "object"}}}
+    paths["/api/v1/auth/token"] = {"post": {
+        "operationId": "create_token", "summary": "Exchange a username and password for an API token", "security": [],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["username", "password"],
+            "properties": {"username": {"type": "string"}, "password": {"type": "string"}, "label": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "a new token, shown once", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}}}}, **errors}}}
+    paths["/healthz"] = {"get": {"operationId": "healthz", "summary": "Liveness and database check", "security": [],
+                                 "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+                                     "type": "object", "properties": {"status": {"const": "ok"}}}}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": app.label.get("en"), "version": __version__,
+                 "description": "Generated from the app's metadata. Errors are application/problem+json."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Problem": {"description": "an error", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
+        },
+    }

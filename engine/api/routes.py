@@ -1,0 +1,132 @@
+"""The /api/v1 routes. Each one authenticates, reads input, calls the service, writes JSON."""
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine import users
+from engine.actor import Actor
+from engine.api.body import read_json
+from engine.api.openapi import build_openapi
+from engine.api.serialize import record_json
+from engine.errors import BadRequest, NotFound, Unauthenticated, ValidationFailed, FieldError
+from engine.records.listing import ListQuery
+from engine.runtime import Runtime
+
+
+def _json(data, status: int = 200) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json")
+
+
+def _actor(rt: Runtime, request: Request) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send an API token as 'Authorization: Bearer TOKEN'; get one from POST /api/v1/auth/token")
+    with rt.db.read() as conn:
+        return users.actor_for_token(conn, rt.schema, token.strip(), via="api")
+
+
+def _record_id(request: Request) -> int:
+    raw = request.path_params["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"'{raw[:30]}' is not a record id")
+    return int(raw)
+
+
+def make_routes(rt: Runtime) -> list[Route]:
+    app = rt.app
+    records = rt.records
+
+    async def token(request: Request):
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+            raise ValidationFailed([FieldError("username", "send {\"username\": ..., \"password\": ...}")])
+
+        def work():
+            with rt.db.write() as conn:
+                users.authenticate(conn, rt.schema, body["username"], body["password"])
+                return users.create_token(conn, rt.schema, body["username"], label=str(body.get("label") or "api")[:140])
+        return _json({"token": await run_in_threadpool(work)})
+
+    async def me(request: Request):
+        actor = await run_in_threadpool(_actor, rt, request)
+        return _json({"id": actor.id, "username": actor.username, "full_name": actor.full_name, "roles": sorted(actor.roles)})
+
+    async def index(request: Request):
+        return _json({
+            "app": app.name,
+            "entities": [{"name": e.name, "label": e.label.as_dict(), "url": f"/api/v1/{e.name}"} for e in app.top_entities()],
+            "openapi": "/api/v1/openapi.json",
+        })
+
+    spec_cache: dict = {}
+
+    async def openapi(request: Request):
+        if "spec" not in spec_cache:
+            spec_cache["spec"] = build_openapi(app)
+        return _json(spec_cache["spec"])
+
+    async def collection(request: Request):
+        name = request.path_params["entity"]
+        if request.method == "GET":
+            def work():
+                actor = _actor(rt, request)
+                ent = records.entity(name)
+                result = records.list(actor, name, ListQuery.from_params(request.query_params))
+                return {"items": [record_json(app, ent, r, with_lines=False) for r in result["items"]],
+                        "next_cursor": result["next_cursor"], "count": result["count"], "count_exact": result["count_exact"]}
+            return _json(await run_in_threadpool(work))
+        actor = await run_in_threadpool(_actor, rt, request)
+        records.entity(name)
+        body = await read_json(request)
+
+        def create():
+            rec = records.create(actor, name, body)
+            return record_json(app, records.entity(name), rec)
+        rec = await run_in_threadpool(create)
+        resp = _json(rec, 201)
+        resp.headers["Location"] = f"/api/v1/{name}/{rec['id']}"
+        return resp
+
+    async def item(request: Request):
+        name = request.path_params["entity"]
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        ent = records.entity(name)
+        if request.method == "GET":
+            return _json(record_json(app, ent, await run_in_threadpool(records.get, actor, name, rid)))
+        if request.method == "PATCH":
+            body = await read_json(request)
+            if not isinstance(body, dict):
+                raise ValidationFailed([FieldError("body", "expected a JSON object of field names and values")])
+            rec = await run_in_threadpool(records.update, actor, name, rid, body, body.get("version"))
+            return _json(record_json(app, ent, rec))
+        version = request.query_params.get("version")
+        if version is not None and not version.isdigit():
+            raise BadRequest("version must be a whole number")
+        await run_in_threadpool(records.delete, actor, name, rid, int(version) if version else None)
+        return Response(status_code=204)
+
+    async def history(request: Request):
+        name = request.path_params["entity"]
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        return _json({"items": await run_in_threadpool(records.history, actor, name, rid)})
+
+    return [
+        Route("/api/v1", index, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+        Route("/api/v1/auth/token", token, methods=["POST"]),
+        Route("/api/v1/auth/me", me, methods=["GET"]),
+        Route("/api/v1/{entity}", collection, methods=["GET", "POST"]),
+        Route("/api/v1/{entity}/{id}", item, methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/v1/{entity}/{id}/history", history, methods=["GET"]),
+    ]
+
+
+__all__ = ["make_routes", "JSONResponse"]

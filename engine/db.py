@@ -1,0 +1,82 @@
+"""Database engines for SQLite (embedded default) and PostgreSQL (scale-out).
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with BEGIN IMMEDIATE
+so two writers queue up instead of failing half-way. `write()` and `read()` are the only
+ways the services open transactions.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+
+class Database:
+    def __init__(self, url: str, schema: str | None = None, echo: bool = False):
+        self.url = url
+        u = make_url(url)
+        self.dialect = u.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database '{self.dialect}': use sqlite:///path.db or postgresql+psycopg://...")
+        kwargs: dict = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            if u.database and u.database != ":memory:":
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            if u.drivername == "postgresql":
+                u = u.set(drivername="postgresql+psycopg")
+            if schema:
+                kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: Engine = create_engine(u, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_setup(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextlib.contextmanager
+    def write(self):
+        """A write transaction: committed on success, rolled back on any exception."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(engine_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self):
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        if conn.get_execution_options().get("engine_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def default_url(var_dir: str = "var") -> str:
+    return os.environ.get("ENGINE_DATABASE_URL") or f"sqlite:///{Path(var_dir) / 'app.db'}"

@@ -1,0 +1,95 @@
+"""Errors shared by every layer, so the API and the screens can render one error body.
+
+Each error carries what is wrong and what to do about it; adapters turn them into
+problem+json (API) or an error page (screens) without knowing where they came from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "message": self.message}
+
+
+class EngineError(Exception):
+    """Base class for errors that are meant to be shown to a user."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(EngineError):
+    status = 400
+    title = "Bad request"
+
+
+class Unauthenticated(EngineError):
+    status = 401
+    title = "Not signed in"
+
+
+class Forbidden(EngineError):
+    status = 403
+    title = "Not allowed"
+
+
+class NotFound(EngineError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(EngineError):
+    status = 409
+    title = "Conflict"
+
+    def __init__(self, detail: str, current: dict | None = None):
+        super().__init__(detail)
+        self.current = current
+
+
+class PayloadTooLarge(EngineError):
+    status = 413
+    title = "Request too large"
+
+
+class ValidationFailed(EngineError):
+    """One or more field errors; all of them are collected before this is raised."""
+
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None):
+        self.errors = list(errors)
+        if detail is None:
+            n = len(self.errors)
+            detail = f"{n} field{'s' if n != 1 else ''} need{'s' if n == 1 else ''} fixing: " + "; ".join(
+                f"{e.field}: {e.message}" for e in self.errors[:5]
+            )
+        super().__init__(detail)
+
+
+@dataclass
+class ErrorCollector:
+    """Collects field errors so that every problem is reported at once."""
+
+    errors: list[FieldError] = field(default_factory=list)
+
+    def add(self, field_name: str, message: str) -> None:
+        self.errors.append(FieldError(field_name, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.errors)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)

@@ -1,0 +1,1 @@
+"""Metadata: YAML files in, a checked and frozen App model out."""

@@ -1,0 +1,63 @@
+"""Stable problem codes for metadata checking: each code has a title and a hint on how to fix it.
+
+Codes never change meaning; new checks get new codes. docs/metadata.md lists them all and
+tests/fixtures/invalid/<CODE>/ holds one app that triggers each.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CODES: dict[str, tuple[str, str]] = {
+    "E001": ("YAML syntax error", "check indentation, colons and quotes on this line"),
+    "E002": ("duplicate key", "remove or rename one of the two keys; YAML would silently keep the last"),
+    "E003": ("unknown property", "check the spelling against docs/metadata.md; unknown keys are never ignored"),
+    "E004": ("missing required property", "add the property; docs/metadata.md lists what each document needs"),
+    "E005": ("wrong type", "give a value of the type shown, e.g. true/false, a number or a list"),
+    "E006": ("value not allowed", "use one of the allowed values or a value in the allowed range"),
+    "E007": ("invalid name", "names are snake_case: a lowercase letter, then lowercase letters, digits or _"),
+    "E010": ("file name does not match the document", "name the file after the document's name, e.g. entities/customer.yaml for name: customer"),
+    "E011": ("defined twice", "each entity or form exists once; remove or rename one"),
+    "E012": ("unknown entity", "link and table fields must name an entity defined under entities/"),
+    "E013": ("table field needs a child entity", "a table field names an entity with child: true, and child entities cannot have tables of their own"),
+    "E014": ("property does not fit the field type", "see the field type's section in docs/metadata.md for the properties it takes"),
+    "E015": ("unknown field", "name a field defined in the entity's fields"),
+    "E016": ("form for an unknown entity", "a form's entity must be defined under entities/"),
+    "E017": ("form names an unknown field", "list only fields of the form's entity"),
+    "E018": ("field listed twice in a form", "each field appears once on a form"),
+    "E019": ("child entity without exactly one parent", "a child entity is used by exactly one table field of one parent entity"),
+    "E020": ("expression syntax error", "expressions use Python syntax: quantity * unit_price, status == 'draft'"),
+    "E021": ("not allowed in expressions", "expressions may use fields, constants, operators, if-else and the function table only"),
+    "E022": ("unknown name in expression", "use the entity's field names, table.field for line items, or user.<attribute>"),
+    "E023": ("unknown function or wrong arguments", "see the function table in docs/metadata.md"),
+    "E024": ("default does not fit the field", "give a default of the field's type, or use default_expr"),
+    "E025": ("reserved field name", "these names are used by every record: pick another name"),
+    "E026": ("invalid naming series", "a series looks like SO-{YYYY}-{#####}: text, date parts {YYYY} {YY} {MM} {DD}, and one counter {#...}"),
+    "E027": ("computed fields depend on each other in a cycle", "break the cycle: a computed field cannot use itself, directly or through others"),
+    "E028": ("inconsistent constraints", "check that min <= max, min_length <= max_length, scale <= precision and the pattern is a valid regular expression"),
+    "E029": ("plugin could not be loaded", "fix the Python error in the plugin module named here"),
+    "E030": ("no entities", "an app folder needs an entities/ folder with at least one entity file"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    file: str
+    line: int
+    col: int
+    message: str
+    path: str = ""
+    hint: str = ""
+
+    def format(self) -> str:
+        where = f" (at {self.path})" if self.path else ""
+        hint = self.hint or CODES.get(self.code, ("", ""))[1]
+        return f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}{where}" + (f" - hint: {hint}" if hint else "")
+
+
+class MetadataInvalid(Exception):
+    """Raised when an app's metadata has problems; carries all of them."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.col, p.code))
+        super().__init__(f"{len(self.problems)} problem(s) in metadata:\n" + "\n".join(p.format() for p in self.problems))

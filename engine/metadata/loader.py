@@ -1,0 +1,532 @@
+"""Load an app folder, check everything, and build the frozen App model.
+
+Order: parse every file (YAML problems), validate each against its JSON Schema, then build
+entities and forms with cross-reference checks, then compile expressions. Problems of all
+files are collected and raised together; the App is built only when there are none.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+
+import jsonschema
+from referencing import Registry, Resource
+
+from engine.expressions import ExpressionError, Scope, compile_expression
+from engine.metadata.codes import MetadataInvalid, Problem
+from engine.metadata.model import (
+    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Form, FormSection, Label, Option,
+    Rule, Series,
+)
+from engine.metadata.yamlload import Document, parse
+from engine.values import BadValue, coerce
+
+USER_ATTRIBUTES = frozenset({"id", "username", "full_name", "language"})
+
+# which optional properties each field type takes (type, label, help, required, read_only... fit all)
+_COMMON = {"type", "label", "help", "required", "read_only", "default", "default_expr", "indexed", "unique", "searchable"}
+_TYPE_PROPS = {
+    "string": {"min_length", "max_length", "pattern", "series"},
+    "text": {"min_length", "max_length"},
+    "integer": {"min", "max"},
+    "decimal": {"min", "max", "precision", "scale"},
+    "boolean": set(),
+    "date": set(),
+    "datetime": set(),
+    "select": {"options"},
+    "link": {"entity", "display_field"},
+    "table": {"entity"},
+    "user": set(),
+    "email": {"max_length"},
+    "phone": set(),
+    "url": set(),
+    "json": set(),
+    "computed": {"expression", "result", "precision", "scale", "label", "help", "indexed"},
+}
+_NEEDS = {"select": ("options",), "link": ("entity",), "table": ("entity",), "computed": ("expression", "result")}
+_NOT_FOR = {"table": {"default", "default_expr", "unique", "indexed", "searchable", "read_only"},
+            "computed": {"default", "default_expr", "required", "unique", "read_only", "searchable"},
+            "json": {"unique", "indexed", "searchable"}}
+_SERIES_RX = re.compile(r"^[^{}]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*\{#{3,12}\}[^{}#]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*$")
+
+
+def _schemas() -> dict:
+    base = resources.files("engine.metadata") / "schemas"
+    out = {}
+    for name in ("defs", "entity", "form", "app"):
+        out[name] = json.loads((base / f"{name}.json").read_text(encoding="utf-8"))
+    return out
+
+
+_SCHEMAS = _schemas()
+_REGISTRY = Registry().with_resources(
+    (s["$id"], Resource.from_contents(s)) for s in _SCHEMAS.values()
+)
+_VALIDATORS = {
+    kind: jsonschema.Draft202012Validator(_SCHEMAS[kind], registry=_REGISTRY) for kind in ("entity", "form", "app")
+}
+
+
+class _Ctx:
+    """Collects problems while loading, with the document each one points into."""
+
+    def __init__(self):
+        self.problems: list[Problem] = []
+
+    def add(self, code: str, file: str, doc: Document | None, path: tuple, message: str, key: bool = False, hint: str = "", col_offset: int = 0):
+        if doc is None:
+            line, col = 1, 1
+        else:
+            m = doc.key_mark(path) if key else doc.mark(path)
+            line, col = m.line, m.col + col_offset
+        self.problems.append(Problem(code, file, line, col, message, _path_str(path), hint))
+
+
+def _path_str(path: tuple) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def load_app(root: str | os.PathLike) -> App:
+    """Load and check the app in `root`; raise MetadataInvalid with every problem found."""
+    root_path = Path(root)
+    ctx = _Ctx()
+    shown = str(root)
+    if not root_path.is_dir():
+        raise MetadataInvalid([Problem("E030", shown, 1, 1, f"app folder '{shown}' does not exist")])
+    digest = hashlib.sha256()
+    broken: set[str] = set()  # entities whose file has schema problems: known by name, not built
+
+    def read(kind: str, sub: str) -> list[tuple[str, Document, dict]]:
+        folder = root_path / sub if sub else root_path
+        if not folder.is_dir():
+            return []
+        files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        out = []
+        for p in files:
+            file = os.path.join(shown, sub, p.name) if sub else os.path.join(shown, p.name)
+            try:
+                text = p.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                ctx.problems.append(Problem("E001", file, 1, 1, "file is not UTF-8 text", "", "save the file as UTF-8"))
+                continue
+            digest.update(file.encode() + b"\0" + text.encode() + b"\0")
+            doc, problems = parse(text)
+            for yp in problems:
+                ctx.problems.append(Problem(yp.code, file, yp.mark.line, yp.mark.col, yp.message, "", yp.hint))
+            if doc is None:
+                continue
+            if not isinstance(doc.data, dict):
+                ctx.add("E005", file, doc, (), f"a {kind} file must be a mapping of keys to values")
+                continue
+            if _validate(ctx, kind, file, doc):
+                out.append((file, doc, p.stem))
+            elif kind == "entity" and isinstance(doc.data.get("name"), str):
+                broken.add(doc.data["name"])
+        return out
+
+    app_files = [f for f in ("app.yaml", "app.yml") if (root_path / f).is_file()]
+    app_doc = None
+    if app_files:
+        docs = [d for d in read("app", "") if os.path.basename(d[0]) in app_files]
+        app_doc = docs[0] if docs else None
+    entity_docs = read("entity", "entities")
+    form_docs = read("form", "forms")
+    if not entity_docs and not ctx.problems:
+        ctx.problems.append(Problem("E030", os.path.join(shown, "entities"), 1, 1, "no entity files found"))
+
+    raw_entities: dict[str, tuple[str, Document]] = {}
+    for file, doc, stem in entity_docs:
+        name = doc.data["name"]
+        if stem != name:
+            ctx.add("E010", file, doc, ("name",), f"entity '{name}' is in a file named '{stem}'", hint=f"rename the file to {name}.yaml")
+        if name in raw_entities:
+            ctx.add("E011", file, doc, ("name",), f"entity '{name}' is also defined in {raw_entities[name][0]}")
+            continue
+        raw_entities[name] = (file, doc)
+
+    parents = _find_parents(ctx, raw_entities)
+    entities: dict[str, Entity] = {}
+    for name, (file, doc) in raw_entities.items():
+        ent = _build_entity(ctx, file, doc, raw_entities, parents.get(name), broken)
+        if ent is not None:
+            entities[name] = ent
+
+    forms: dict[str, Form] = {}
+    for file, doc, stem in form_docs:
+        form = _build_form(ctx, file, doc, stem, raw_entities, forms)
+        if form is not None:
+            forms[form.name] = form
+
+    app_data = app_doc[1].data if app_doc else {}
+    if ctx.problems:
+        raise MetadataInvalid(ctx.problems)
+    languages = tuple(app_data.get("languages", ("en", "zh", "ru")))
+    return App(
+        name=app_data.get("name", root_path.resolve().name.replace("-", "_")),
+        label=Label.of(app_data.get("label"), app_data.get("name", "App")),
+        root=str(root_path.resolve()),
+        languages=languages,
+        default_language=app_data.get("default_language", languages[0]),
+        entities=MappingProxyType(entities),
+        forms=MappingProxyType(forms),
+        plugins_dir=str((root_path / app_data["plugins_dir"]).resolve()) if "plugins_dir" in app_data else None,
+        fingerprint=digest.hexdigest(),
+    )
+
+
+def _validate(ctx: _Ctx, kind: str, file: str, doc: Document) -> bool:
+    errors = list(_VALIDATORS[kind].iter_errors(doc.data))
+    # report the most specific error per location, once
+    seen = set()
+    for err in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
+        for e in _leaves(err):
+            path = tuple(e.absolute_path)
+            code, msg, key = _schema_message(e)
+            if (path, code, msg) in seen:
+                continue
+            seen.add((path, code, msg))
+            if code == "E003":
+                ctx.add(code, file, doc, path + (msg.split("'")[1],), msg, key=True)
+            else:
+                ctx.add(code, file, doc, path, msg, key=key)
+    return not errors
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean"}
+
+
+def _leaves(err):
+    """For oneOf/anyOf failures, report the branch written for the value's own type."""
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        kind = _JSON_TYPES.get(type(err.instance), "number")
+        same = [e for e in err.context
+                if isinstance(e.relative_schema_path[0], int)
+                and err.validator_value[e.relative_schema_path[0]].get("type") == kind]
+        if same:
+            return [x for e in same for x in _leaves(e)]
+        best = jsonschema.exceptions.best_match(err.context)
+        return [best] if best is not None else [err]
+    return [err]
+
+
+def _schema_message(e) -> tuple[str, str, bool]:
+    v = e.validator
+    if v == "additionalProperties":
+        extra = sorted(set(e.instance) - set(e.schema.get("properties", {}))) if isinstance(e.instance, dict) else []
+        name = extra[0] if extra else "?"
+        allowed = sorted(e.schema.get("properties", {}))
+        return "E003", f"unknown property '{name}'" + (f"; allowed here: {', '.join(allowed)}" if allowed else ""), True
+    if v == "required":
+        return "E004", f"missing required property: {e.message.split(' is a required')[0]}", False
+    if v == "type":
+        expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
+        return "E005", f"expected {expected}, got {_kind(e.instance)}", False
+    if v in ("pattern", "propertyNames") or (v == "pattern" and "a-z" in str(e.validator_value)):
+        if "a-z][a-z0-9_]" in str(e.schema) or v == "propertyNames":
+            return "E007", f"'{e.instance if v == 'pattern' else e.message}' is not a valid name", v == "propertyNames"
+        return "E006", f"'{e.instance}' does not have the expected form ({e.validator_value})", False
+    if v == "enum":
+        return "E006", f"'{e.instance}' is not allowed; use one of: {', '.join(map(str, e.validator_value))}", False
+    return "E006", e.message, False
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    if isinstance(v, (int, float, Decimal)):
+        return "a number"
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return "nothing" if v is None else type(v).__name__
+
+
+def _find_parents(ctx: _Ctx, raw: dict) -> dict[str, tuple[str, str]]:
+    """child entity -> (parent entity, table field), checking table fields point at children."""
+    parents: dict[str, list[tuple[str, str, str, Document]]] = {}
+    for name, (file, doc) in raw.items():
+        for fname, spec in doc.data["fields"].items():
+            if spec.get("type") != "table" or "entity" not in spec:
+                continue
+            target = spec["entity"]
+            if target not in raw:
+                continue  # reported as E012 when the field is built
+            tdoc = raw[target][1]
+            if not tdoc.data.get("child"):
+                ctx.add("E013", file, doc, ("fields", fname, "entity"), f"table field '{fname}' names '{target}', which is not a child entity",
+                        hint=f"add child: true to {target}, or use a link field")
+                continue
+            if doc.data.get("child"):
+                ctx.add("E013", file, doc, ("fields", fname), "a child entity cannot have table fields of its own")
+                continue
+            parents.setdefault(target, []).append((name, fname, file, doc))
+    result = {}
+    for name, (file, doc) in raw.items():
+        if not doc.data.get("child"):
+            continue
+        users = parents.get(name, [])
+        if len(users) != 1:
+            where = ", ".join(f"{p}.{f}" for p, f, _, _ in users) or "none"
+            ctx.add("E019", file, doc, ("child",), f"child entity '{name}' is used by {len(users)} table fields ({where}); it needs exactly one")
+            continue
+        result[name] = (users[0][0], users[0][1])
+    return result
+
+
+def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken: set) -> Entity | None:
+    d = doc.data
+    name = d["name"]
+    is_child = bool(d.get("child"))
+    before = len(ctx.problems)
+    reserved = set(CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS) | RESERVED_NAMES
+    fields: dict[str, Field] = {}
+    for fname, spec in d["fields"].items():
+        path = ("fields", fname)
+        if fname in reserved:
+            ctx.add("E025", file, doc, path, f"'{fname}' is a reserved name", key=True)
+            continue
+        if spec.get("entity") in broken:
+            return None  # its target has problems of its own, reported there
+        f = _build_field(ctx, file, doc, path, fname, spec, raw)
+        if f is not None:
+            fields[fname] = f
+
+    system = set(CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS)
+    sortable = {n for n, f in fields.items() if f.type not in ("table", "json")} | system
+    sort_spec = d.get("default_sort", "-created_at" if not is_child else "idx")
+    if sort_spec.lstrip("-") not in sortable:
+        ctx.add("E015", file, doc, ("default_sort",), f"default_sort names '{sort_spec.lstrip('-')}', which is not a sortable field of {name}")
+    default_sort = [(sort_spec.lstrip("-"), sort_spec.startswith("-"))]
+    search_fields = tuple(d.get("search_fields", ()))
+    for i, fn in enumerate(search_fields):
+        if fn not in fields or fields[fn].value_type not in ("string", "text", "email", "phone", "url", "select"):
+            ctx.add("E015", file, doc, ("search_fields", i), f"search_fields names '{fn}', which is not a text field of {name}")
+    search_fields = tuple(dict.fromkeys(search_fields + tuple(n for n, f in fields.items() if f.searchable)))
+    title_field = d.get("title_field")
+    if title_field is not None and title_field not in fields:
+        ctx.add("E015", file, doc, ("title_field",), f"title_field '{title_field}' is not a field of {name}")
+    if title_field is None:
+        title_field = next((n for n, f in fields.items() if f.series), None) or next(
+            (n for n, f in fields.items() if f.type == "string"), None)
+    indexes = []
+    for i, cols in enumerate(d.get("indexes", ())):
+        for j, c in enumerate(cols):
+            if c not in sortable:
+                ctx.add("E015", file, doc, ("indexes", i, j), f"index names '{c}', which is not a stored field of {name}")
+        indexes.append(tuple(cols))
+    # link display fields need the target's fields
+    for fname, f in fields.items():
+        if f.type == "link" and f.display_field and f.entity in raw:
+            target_fields = raw[f.entity][1].data["fields"]
+            if f.display_field not in target_fields and f.display_field not in SYSTEM_COLUMNS:
+                ctx.add("E015", file, doc, ("fields", fname, "display_field"),
+                        f"display_field '{f.display_field}' is not a field of {f.entity}")
+
+    # expressions: computed values, expression defaults, rules
+    scope = _scope_for(fields, raw, is_child)
+    compiled: dict[str, Field] = {}
+    deps: dict[str, set] = {}
+    for fname, f in fields.items():
+        spec = d["fields"][fname]
+        changes = {}
+        for key in ("expression", "default_expr"):
+            if key in spec and fname in fields:
+                e = _compile(ctx, file, doc, ("fields", fname, key), spec[key], scope)
+                if e is not None:
+                    changes[key] = e
+                    if key == "expression":
+                        deps[fname] = set(e.names)
+        if changes:
+            compiled[fname] = _replace(f, **changes)
+    fields.update(compiled)
+    rules = []
+    for i, r in enumerate(d.get("rules", ())):
+        e = _compile(ctx, file, doc, ("rules", i, "check"), r["check"], scope)
+        if r.get("field") and r["field"] not in fields:
+            ctx.add("E015", file, doc, ("rules", i, "field"), f"rule names field '{r['field']}', which is not a field of {name}")
+        if e is not None:
+            rules.append(Rule(e, Label.of(r["message"]), r.get("field")))
+    order = _computed_order(ctx, file, doc, deps)
+    if len(ctx.problems) > before:
+        return None
+    return Entity(
+        name=name,
+        label=Label.of(d.get("label"), name.replace("_", " ").capitalize()),
+        label_plural=Label.of(d.get("label_plural") or d.get("label"), name.replace("_", " ").capitalize()),
+        fields=MappingProxyType(fields),
+        child=is_child,
+        parent=parent[0] if parent else None,
+        parent_field=parent[1] if parent else None,
+        title_field=title_field,
+        search_fields=search_fields,
+        default_sort=tuple(default_sort),
+        indexes=tuple(indexes),
+        rules=tuple(rules),
+        computed_order=tuple(order),
+        file=file,
+    )
+
+
+def _replace(f: Field, **changes) -> Field:
+    from dataclasses import replace
+    return replace(f, **changes)
+
+
+def _scope_for(fields: dict, raw: dict, is_child: bool) -> Scope:
+    system = CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS
+    values = frozenset(n for n, f in fields.items() if f.type != "table") | frozenset(system)
+    tables = {}
+    for n, f in fields.items():
+        if f.type == "table" and f.entity in raw:
+            tables[n] = frozenset(raw[f.entity][1].data["fields"]) | frozenset(CHILD_SYSTEM_COLUMNS)
+    return Scope(values=values, tables=tables, objects={"user": USER_ATTRIBUTES})
+
+
+def _compile(ctx, file, doc, path, source, scope):
+    try:
+        return compile_expression(source, scope)
+    except ExpressionError as exc:
+        ctx.add(exc.code, file, doc, path, f"{exc.message} in '{source[:80]}'")
+        return None
+
+
+def _computed_order(ctx, file, doc, deps: dict[str, set]) -> list[str]:
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(n, stack):
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cycle = stack[stack.index(n):] + [n]
+            ctx.add("E027", file, doc, ("fields", n, "expression"), "cycle: " + " -> ".join(cycle))
+            return
+        state[n] = 1
+        for m in sorted(deps.get(n, ())):
+            if m in deps:
+                visit(m, stack + [n])
+        state[n] = 2
+        order.append(n)
+
+    for n in deps:
+        visit(n, [])
+    return order
+
+
+def _build_field(ctx, file, doc, path, fname, spec: dict, raw: dict) -> Field | None:
+    t = spec["type"]
+    before = len(ctx.problems)
+    allowed = (_COMMON | _TYPE_PROPS[t]) - _NOT_FOR.get(t, set())
+    if t == "computed":
+        allowed = _TYPE_PROPS[t] | {"type"}
+    for key in spec:
+        if key not in allowed:
+            ctx.add("E014", file, doc, path + (key,), f"'{key}' does not apply to a {t} field", key=True)
+    for key in _NEEDS.get(t, ()):
+        if key not in spec:
+            ctx.add("E014", file, doc, path, f"a {t} field needs '{key}'")
+    if t in ("link", "table") and "entity" in spec and spec["entity"] not in raw:
+        ctx.add("E012", file, doc, path + ("entity",), f"'{spec['entity']}' is not an entity; known: {', '.join(sorted(raw))}")
+    if t == "link" and spec.get("entity") in raw and raw[spec["entity"]][1].data.get("child"):
+        ctx.add("E012", file, doc, path + ("entity",), f"'{spec['entity']}' is a child entity; link to its parent instead")
+    if t == "computed" and spec.get("result") != "decimal" and ("precision" in spec or "scale" in spec):
+        ctx.add("E014", file, doc, path, "precision and scale apply to computed fields with result: decimal")
+    # constraint consistency
+    lo, hi = spec.get("min"), spec.get("max")
+    if lo is not None and hi is not None and lo > hi:
+        ctx.add("E028", file, doc, path + ("min",), f"min {lo} is greater than max {hi}")
+    if spec.get("min_length") is not None and spec.get("max_length") is not None and spec["min_length"] > spec["max_length"]:
+        ctx.add("E028", file, doc, path + ("min_length",), "min_length is greater than max_length")
+    if spec.get("scale") is not None and spec.get("precision") is not None and spec["scale"] > spec["precision"]:
+        ctx.add("E028", file, doc, path + ("scale",), "scale is greater than precision")
+    if "pattern" in spec:
+        try:
+            re.compile(spec["pattern"])
+        except re.error as exc:
+            ctx.add("E028", file, doc, path + ("pattern",), f"pattern is not a valid regular expression: {exc}")
+    series = None
+    if "series" in spec:
+        s = spec["series"]
+        if not _SERIES_RX.match(s) or s.count("{#") != 1:
+            ctx.add("E026", file, doc, path + ("series",), f"'{s}' is not a naming series")
+        else:
+            series = Series(s, int(re.search(r"\{(#+)\}", s).group(1).count("#")))
+    options = tuple(
+        Option(o, Label.of(o)) if isinstance(o, str) else Option(o["value"], Label.of(o.get("label"), o["value"]))
+        for o in spec.get("options", ())
+    )
+    if len({o.value for o in options}) != len(options):
+        ctx.add("E011", file, doc, path + ("options",), "an option value is listed twice")
+    if len(ctx.problems) > before:
+        return None
+    field = Field(
+        name=fname, type=t, label=Label.of(spec.get("label"), fname.replace("_", " ").capitalize()),
+        help=Label.of(spec["help"]) if "help" in spec else None,
+        required=spec.get("required", False), unique=spec.get("unique", False), indexed=spec.get("indexed", False),
+        read_only=spec.get("read_only", False) or series is not None, searchable=spec.get("searchable", False),
+        min=Decimal(str(lo)) if lo is not None else None, max=Decimal(str(hi)) if hi is not None else None,
+        min_length=spec.get("min_length"), max_length=spec.get("max_length"), pattern=spec.get("pattern"),
+        precision=spec.get("precision", 18 if t in ("decimal", "computed") else None),
+        scale=spec.get("scale", 2 if t in ("decimal", "computed") else None),
+        options=options, entity=spec.get("entity"),
+        display_field=spec.get("display_field") or (
+            (raw[spec["entity"]][1].data.get("title_field") or _guess_title(raw[spec["entity"]][1].data)) if t == "link" and spec.get("entity") in raw else None),
+        result=spec.get("result"), series=series, line=doc.mark(path).line,
+    )
+    if "default" in spec:
+        try:
+            value = coerce(field, spec["default"], from_query=False)
+        except BadValue as exc:
+            ctx.add("E024", file, doc, path + ("default",), f"default {spec['default']!r} does not fit: {exc}")
+            return None
+        field = _replace(field, default=value)
+    return field
+
+
+def _guess_title(data: dict) -> str:
+    fields = data.get("fields", {})
+    for n, spec in fields.items():
+        if isinstance(spec, dict) and spec.get("series"):
+            return n
+    for n, spec in fields.items():
+        if isinstance(spec, dict) and spec.get("type") == "string":
+            return n
+    return "id"
+
+
+def _build_form(ctx, file, doc, stem, raw, forms) -> Form | None:
+    d = doc.data
+    entity = d["entity"]
+    before = len(ctx.problems)
+    if entity not in raw:
+        ctx.add("E016", file, doc, ("entity",), f"form for '{entity}', which is not an entity; known: {', '.join(sorted(raw))}")
+        return None
+    if stem in forms:
+        ctx.add("E011", file, doc, (), f"form '{stem}' is defined twice")
+        return None
+    efields = raw[entity][1].data["fields"]
+    seen: dict[str, tuple] = {}
+    sections = []
+    for i, sec in enumerate(d["sections"]):
+        for j, fn in enumerate(sec["fields"]):
+            if fn not in efields:
+                ctx.add("E017", file, doc, ("sections", i, "fields", j), f"'{fn}' is not a field of {entity}")
+            elif fn in seen:
+                ctx.add("E018", file, doc, ("sections", i, "fields", j), f"'{fn}' is already on this form")
+            seen[fn] = (i, j)
+        sections.append(FormSection(Label.of(sec["label"]) if "label" in sec else None, sec.get("columns", 2), tuple(sec["fields"])))
+    if len(ctx.problems) > before:
+        return None
+    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), file)

@@ -1,0 +1,169 @@
+"""The App model: frozen dataclasses built by the loader. Nothing after the loader sees YAML."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from engine.expressions import Expr
+
+SYSTEM_COLUMNS = ("id", "owner", "created_at", "created_by", "updated_at", "updated_by", "version")
+CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
+RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text", "user", "record", "lines_", "cursor", "sort", "limit", "q", "count"))
+
+FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
+               "user", "email", "phone", "url", "json", "computed")
+
+
+@dataclass(frozen=True)
+class Label:
+    """A label given as one string or per language; `get` falls back to English, then any."""
+
+    texts: Mapping[str, str]
+
+    def get(self, lang: str = "en") -> str:
+        t = self.texts
+        if lang in t:
+            return t[lang]
+        base = lang.split("-")[0]
+        if base in t:
+            return t[base]
+        if "en" in t:
+            return t["en"]
+        return next(iter(t.values()), "")
+
+    @staticmethod
+    def of(value, fallback: str = "") -> "Label":
+        if value is None:
+            return Label(MappingProxyType({"en": fallback}))
+        if isinstance(value, str):
+            return Label(MappingProxyType({"en": value}))
+        return Label(MappingProxyType(dict(value)))
+
+    def as_dict(self) -> dict:
+        return dict(self.texts)
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class Series:
+    """A naming series such as SO-{YYYY}-{#####}: prefix parts and a counter width."""
+
+    pattern: str
+    digits: int
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    label: Label
+    help: Label | None = None
+    required: bool = False
+    unique: bool = False
+    indexed: bool = False
+    read_only: bool = False
+    searchable: bool = False
+    default: Any = None
+    default_expr: Expr | None = None
+    min: Decimal | None = None
+    max: Decimal | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    precision: int | None = None
+    scale: int | None = None
+    options: tuple[Option, ...] = ()
+    entity: str | None = None
+    display_field: str | None = None
+    expression: Expr | None = None
+    result: str | None = None
+    series: Series | None = None
+    line: int = 0
+
+    @property
+    def value_type(self) -> str:
+        """The type of the stored value: a computed field stores its result type."""
+        return self.result if self.type == "computed" else self.type
+
+    @property
+    def stored(self) -> bool:
+        return self.type != "table"
+
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(o.value for o in self.options)
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Expr
+    message: Label
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    label: Label
+    label_plural: Label
+    fields: Mapping[str, Field]
+    child: bool = False
+    parent: str | None = None  # for child entities: the parent entity
+    parent_field: str | None = None  # the parent's table field that holds these rows
+    title_field: str | None = None
+    search_fields: tuple[str, ...] = ()
+    default_sort: tuple[tuple[str, bool], ...] = (("created_at", True),)  # (field, descending)
+    indexes: tuple[tuple[str, ...], ...] = ()
+    rules: tuple[Rule, ...] = ()
+    computed_order: tuple[str, ...] = ()
+    file: str = ""
+
+    def field(self, name: str) -> Field:
+        return self.fields[name]
+
+    def stored_fields(self) -> list[Field]:
+        return [f for f in self.fields.values() if f.stored]
+
+    def table_fields(self) -> list[Field]:
+        return [f for f in self.fields.values() if f.type == "table"]
+
+
+@dataclass(frozen=True)
+class FormSection:
+    label: Label | None
+    columns: int
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    entity: str
+    label: Label | None
+    sections: tuple[FormSection, ...]
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    label: Label
+    root: str
+    languages: tuple[str, ...]
+    default_language: str
+    entities: Mapping[str, Entity]
+    forms: Mapping[str, Form]
+    plugins_dir: str | None = None
+    fingerprint: str = field(default="", compare=False)
+
+    def entity(self, name: str) -> Entity:
+        return self.entities[name]
+
+    def top_entities(self) -> list[Entity]:
+        return [e for e in self.entities.values() if not e.child]

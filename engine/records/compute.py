@@ -1,0 +1,81 @@
+"""Defaults, computed fields and validation of a whole record with its lines.
+
+Computed fields are evaluated children first (line amount), then the parent in dependency
+order (order total = sum(lines.amount)), with the same expressions the screens preview with.
+Validation collects every problem: required, constraints, and the entity's rules.
+"""
+from __future__ import annotations
+
+from engine.errors import ErrorCollector
+from engine.expressions import EvaluationError
+from engine.metadata.model import App, Entity
+from engine.values import BadValue, check_constraints, quantize_result
+
+
+def apply_defaults(ent: Entity, values: dict, user: dict, errors: ErrorCollector, prefix: str = "") -> None:
+    """Fill fields that were not given with their default (a literal or an expression)."""
+    for f in ent.stored_fields():
+        if f.type == "computed" or values.get(f.name) is not None:
+            continue
+        if f.default_expr is not None:
+            try:
+                from engine.values import coerce
+                values[f.name] = coerce(f, f.default_expr.evaluate({**values, "user": user}))
+            except (EvaluationError, BadValue) as exc:
+                errors.add(prefix + f.name, f"default could not be computed: {exc}")
+        elif f.default is not None:
+            values[f.name] = f.default
+
+
+def compute(app: App, ent: Entity, values: dict, lines: dict[str, list[dict]], user: dict, errors: ErrorCollector) -> None:
+    for tf in ent.table_fields():
+        child = app.entity(tf.entity)
+        for i, row in enumerate(lines.get(tf.name, [])):
+            _compute_one(child, row, {}, user, errors, f"{tf.name}[{i}].")
+    _compute_one(ent, values, lines, user, errors, "")
+
+
+def _compute_one(ent: Entity, values: dict, lines: dict, user: dict, errors: ErrorCollector, prefix: str) -> None:
+    for name in ent.computed_order:
+        f = ent.field(name)
+        try:
+            values[name] = quantize_result(f, f.expression.evaluate({**values, **lines, "user": user}))
+        except (EvaluationError, BadValue) as exc:
+            values[name] = None
+            errors.add(prefix + name, f"could not be computed: {exc}")
+
+
+def validate(app: App, ent: Entity, values: dict, lines: dict[str, list[dict]], user: dict, errors: ErrorCollector, lang: str = "en") -> None:
+    _validate_one(ent, values, lines, user, errors, "", lang)
+    for tf in ent.table_fields():
+        child = app.entity(tf.entity)
+        rows = lines.get(tf.name, [])
+        if tf.required and not rows:
+            errors.add(tf.name, "add at least one line")
+        for i, row in enumerate(rows):
+            _validate_one(child, row, {}, user, errors, f"{tf.name}[{i}].", lang)
+
+
+def _validate_one(ent: Entity, values: dict, lines: dict, user: dict, errors: ErrorCollector, prefix: str, lang: str) -> None:
+    bad = set()
+    for f in ent.stored_fields():
+        v = values.get(f.name)
+        if v is None:
+            if f.required and f.type != "computed":
+                errors.add(prefix + f.name, "required")
+                bad.add(f.name)
+            continue
+        for msg in check_constraints(f, v):
+            errors.add(prefix + f.name, msg)
+            bad.add(f.name)
+    for rule in ent.rules:
+        if rule.check.names & bad:
+            continue  # the field errors already say what is wrong
+        try:
+            ok = rule.check.evaluate({**values, **lines, "user": user})
+        except EvaluationError as exc:
+            ok = False
+            errors.add(prefix + (rule.field or ent.name), f"rule could not be checked: {exc}")
+            continue
+        if not ok:
+            errors.add(prefix + (rule.field or ent.name), rule.message.get(lang))

@@ -1,0 +1,336 @@
+"""The record service: every create, read, update, delete and list goes through here.
+
+One transaction per call: coercion, defaults, hooks, computed fields, validation (every
+error at once), naming series, SQL, line items, audit entry. Nothing is half-written: any
+error rolls the whole call back. Updates are compare-and-set on `version`, so a stale
+version is a 409 and overwrites nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+
+from engine import audit, naming
+from engine.actor import Actor
+from engine.db import Database
+from engine.errors import BadRequest, Conflict, ErrorCollector, NotFound, ValidationFailed
+from engine.metadata.model import App, Entity
+from engine.records import listing
+from engine.records.compute import apply_defaults, compute, validate
+from engine.records.inputs import parse_lines, parse_values
+from engine.schema import Schema
+from engine.users import user_exists
+from engine.values import to_json
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Records:
+    def __init__(self, app: App, schema: Schema, db: Database, hooks):
+        self.app = app
+        self.schema = schema
+        self.db = db
+        self.hooks = hooks.hook
+
+    # ------------------------------------------------------------------ lookup
+    def entity(self, name: str) -> Entity:
+        ent = self.app.entities.get(name)
+        if ent is None or ent.child:
+            known = ", ".join(e.name for e in self.app.top_entities())
+            raise NotFound(f"there is no entity '{name}'; known entities: {known}")
+        return ent
+
+    # ------------------------------------------------------------------ read
+    def get(self, actor: Actor, entity: str, record_id: int) -> dict:
+        ent = self.entity(entity)
+        with self.db.read() as conn:
+            return self._load(conn, ent, record_id)
+
+    def _load(self, conn, ent: Entity, record_id, lock: bool = False) -> dict:
+        t = self.schema.tables[ent.name]
+        if not isinstance(record_id, int) or isinstance(record_id, bool):
+            raise NotFound(f"no {ent.name} with id {record_id!r}")
+        stmt = select(*[c for c in t.c if c.name != "search_text"]).where(t.c.id == record_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound(f"no {ent.name} with id {record_id}")
+        record = dict(row)
+        for tf in ent.table_fields():
+            record[tf.name] = self._lines(conn, ent, tf, record_id)
+        return record
+
+    def _lines(self, conn, ent: Entity, tf, parent_id: int) -> list[dict]:
+        ct = self.schema.tables[tf.entity]
+        rows = conn.execute(select(ct).where(ct.c.parent_id == parent_id).order_by(ct.c.idx, ct.c.id)).mappings()
+        return [{k: v for k, v in r.items() if k != "parent_id"} for r in rows]
+
+    def list(self, actor: Actor, entity: str, query: listing.ListQuery) -> dict:
+        ent = self.entity(entity)
+        t = self.schema.tables[ent.name]
+        errors = ErrorCollector()
+        where = listing.filter_clauses(ent, t, query.filters, errors)
+        spec = listing.sort_spec(ent, query.sort, errors)
+        errors.raise_if_any()
+        s = listing.search_clause(ent, t, query.q)
+        if s is not None:
+            where.append(s)
+        cursor_value = cursor_id = None
+        if query.cursor:
+            cursor_value, cursor_id = listing.decode_cursor(ent, spec, query.cursor)
+        cols = [c for c in t.c if c.name != "search_text"]
+        with self.db.read() as conn:
+            rows: list = []
+            for cond in listing.page_conditions(t, spec, self.db.dialect, cursor_value, cursor_id):
+                need = query.limit + 1 - len(rows)
+                if need <= 0:
+                    break
+                stmt = select(*cols).where(*where, *([cond] if cond is not None else [])).order_by(*listing.order_by(t, spec)).limit(need)
+                rows.extend(dict(r) for r in conn.execute(stmt).mappings())
+            count, exact = listing.capped_count(conn, t, where, query.exact_count)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_cursor = listing.encode_cursor(spec, rows[-1][spec.name], rows[-1]["id"]) if more and rows else None
+        return {"items": rows, "next_cursor": next_cursor, "count": count, "count_exact": exact}
+
+    def history(self, actor: Actor, entity: str, record_id: int) -> list[dict]:
+        ent = self.entity(entity)
+        a = self.schema.audit
+        with self.db.read() as conn:
+            t = self.schema.tables[ent.name]
+            exists = conn.execute(select(t.c.id).where(t.c.id == record_id)).first()
+            rows = conn.execute(select(a).where(a.c.entity == ent.name, a.c.record_id == record_id).order_by(a.c.id)).mappings().all()
+        if exists is None and not rows:
+            raise NotFound(f"no {ent.name} with id {record_id}")
+        import json
+        return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
+                 "at": to_json("datetime", r["at"]), "changes": json.loads(r["changes"])} for r in rows]
+
+    # ------------------------------------------------------------------ write
+    def create(self, actor: Actor, entity: str, data: Any) -> dict:
+        ent = self.entity(entity)
+        errors = ErrorCollector()
+        values = parse_values(ent, data, errors, None)
+        lines = self._parse_tables(ent, data, errors, None)
+        user = actor.context()
+        apply_defaults(ent, values, user, errors)
+        for tf in ent.table_fields():
+            for i, row in enumerate(lines.get(tf.name, [])):
+                apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
+        with self.db.write() as conn:
+            self.hooks.before_create(entity=ent, values=values, actor=actor, conn=conn)
+            self._check(conn, ent, values, lines, actor, errors, None)
+            now = _now()
+            for f in ent.stored_fields():
+                if f.series is not None and values.get(f.name) is None:
+                    values[f.name] = naming.next_value(conn, self.schema, f"{ent.name}.{f.name}", f.series, now.date())
+            row = {f.name: values.get(f.name) for f in ent.stored_fields()}
+            row.update(owner=actor.id, created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, version=1)
+            if "search_text" in self.schema.tables[ent.name].c:
+                row["search_text"] = listing.search_text(ent, values)
+            t = self.schema.tables[ent.name]
+            try:
+                new_id = conn.execute(t.insert().values(**row)).inserted_primary_key[0]
+            except IntegrityError:
+                raise self._unique_error(ent) from None
+            for tf in ent.table_fields():
+                self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []))
+            record = self._load(conn, ent, new_id)
+            audit.append(conn, self.schema, actor, ent.name, new_id, "create", self._changes(ent, {}, record))
+            self.hooks.after_create(entity=ent, record=record, actor=actor, conn=conn)
+            return record
+
+    def update(self, actor: Actor, entity: str, record_id: int, data: Any, version: Any) -> dict:
+        ent = self.entity(entity)
+        if version is None:
+            raise ValidationFailed([_fe("version", "send the version you last read, so a concurrent change is not overwritten")])
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValidationFailed([_fe("version", "expected a whole number")])
+        with self.db.write() as conn:
+            current = self._load(conn, ent, record_id, lock=True)
+            if current["version"] != version:
+                raise Conflict(f"this {ent.name} was changed by someone else (you sent version {version}, it is now at "
+                               f"version {current['version']}); reload it and apply your change again", current=current)
+            errors = ErrorCollector()
+            if not isinstance(data, dict):
+                raise ValidationFailed([_fe("body", "expected a JSON object of field names and values")])
+            values = {f.name: current.get(f.name) for f in ent.stored_fields()}
+            values.update(parse_values(ent, data, errors, current))
+            lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()}
+            lines.update(self._parse_tables(ent, data, errors, current))
+            user = actor.context()
+            for tf in ent.table_fields():
+                for i, row in enumerate(lines.get(tf.name, [])):
+                    if "id" not in row:
+                        apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
+            self.hooks.before_update(entity=ent, old=current, values=values, actor=actor, conn=conn)
+            self._check(conn, ent, values, lines, actor, errors, record_id)
+            proposed = {**values, **lines}
+            changes = self._changes(ent, current, proposed)
+            if not changes:
+                return current
+            t = self.schema.tables[ent.name]
+            row = {f.name: values.get(f.name) for f in ent.stored_fields()}
+            row.update(updated_at=_now(), updated_by=actor.id, version=t.c.version + 1)
+            if "search_text" in t.c:
+                row["search_text"] = listing.search_text(ent, values)
+            try:
+                res = conn.execute(t.update().where(t.c.id == record_id, t.c.version == version).values(**row))
+            except IntegrityError:
+                raise self._unique_error(ent) from None
+            if res.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable on PostgreSQL
+                raise Conflict(f"this {ent.name} was changed by someone else; reload it and apply your change again")
+            for tf in ent.table_fields():
+                self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
+            record = self._load(conn, ent, record_id)
+            audit.append(conn, self.schema, actor, ent.name, record_id, "update", self._changes(ent, current, record))
+            self.hooks.after_update(entity=ent, old=current, record=record, actor=actor, conn=conn)
+            return record
+
+    def delete(self, actor: Actor, entity: str, record_id: int, version: Any = None) -> None:
+        ent = self.entity(entity)
+        with self.db.write() as conn:
+            current = self._load(conn, ent, record_id, lock=True)
+            if version is not None and version != current["version"]:
+                raise Conflict(f"this {ent.name} was changed by someone else (now version {current['version']}); reload it before deleting", current=current)
+            self._refuse_if_referenced(conn, ent, record_id)
+            self.hooks.before_delete(entity=ent, record=current, actor=actor, conn=conn)
+            for tf in ent.table_fields():
+                ct = self.schema.tables[tf.entity]
+                conn.execute(ct.delete().where(ct.c.parent_id == record_id))
+            t = self.schema.tables[ent.name]
+            conn.execute(t.delete().where(t.c.id == record_id))
+            audit.append(conn, self.schema, actor, ent.name, record_id, "delete", self._changes(ent, current, {}))
+            self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
+
+    # ------------------------------------------------------------------ helpers
+    def _parse_tables(self, ent: Entity, data, errors: ErrorCollector, current: dict | None) -> dict:
+        out = {}
+        if not isinstance(data, dict):
+            return out
+        for tf in ent.table_fields():
+            if tf.name in data:
+                rows = parse_lines(ent, self.app.entity(tf.entity), tf.name, data[tf.name], errors,
+                                   current[tf.name] if current else None)
+                if rows is not None:
+                    out[tf.name] = rows
+            elif current is None:
+                out[tf.name] = []
+        return out
+
+    def _check(self, conn, ent: Entity, values: dict, lines: dict, actor: Actor, errors: ErrorCollector, self_id) -> None:
+        user = actor.context()
+        compute(self.app, ent, values, lines, user, errors)
+        validate(self.app, ent, values, lines, user, errors, actor.language)
+        self._check_links(conn, ent, values, "", errors)
+        for tf in ent.table_fields():
+            child = self.app.entity(tf.entity)
+            for i, row in enumerate(lines.get(tf.name, [])):
+                self._check_links(conn, child, row, f"{tf.name}[{i}].", errors)
+        self._check_unique(conn, ent, values, self_id, errors)
+        errors.raise_if_any()
+
+    def _check_links(self, conn, ent: Entity, values: dict, prefix: str, errors: ErrorCollector) -> None:
+        for f in ent.stored_fields():
+            v = values.get(f.name)
+            if v is None:
+                continue
+            if f.type == "link":
+                t = self.schema.tables[f.entity]
+                if conn.execute(select(t.c.id).where(t.c.id == v)).first() is None:
+                    errors.add(prefix + f.name, f"there is no {f.entity} with id {v}")
+            elif f.type == "user" and not user_exists(conn, self.schema, {v}):
+                errors.add(prefix + f.name, f"there is no user with id {v}")
+
+    def _check_unique(self, conn, ent: Entity, values: dict, self_id, errors: ErrorCollector) -> None:
+        t = self.schema.tables[ent.name]
+        for f in ent.stored_fields():
+            v = values.get(f.name)
+            if not f.unique or v is None or f.series is not None:
+                continue
+            stmt = select(t.c.id).where(t.c[f.name] == v)
+            if self_id is not None:
+                stmt = stmt.where(t.c.id != self_id)
+            if conn.execute(stmt.limit(1)).first() is not None:
+                errors.add(f.name, f"'{v}' is already used by another {ent.name}; it must be unique")
+
+    def _unique_error(self, ent: Entity) -> ValidationFailed:
+        names = [f.name for f in ent.stored_fields() if f.unique]
+        return ValidationFailed([_fe(n, "must be unique; another record was saved with this value at the same moment, try again") for n in names[:1] or ["id"]])
+
+    def _refuse_if_referenced(self, conn, ent: Entity, record_id: int) -> None:
+        users = []
+        for other in self.app.entities.values():
+            for f in other.stored_fields():
+                if f.type == "link" and f.entity == ent.name:
+                    t = self.schema.tables[other.name]
+                    n = conn.execute(select(func.count()).select_from(select(t.c.id).where(t.c[f.name] == record_id).limit(1001).subquery())).scalar_one()
+                    if n:
+                        users.append(f"{'1000+' if n > 1000 else n} {other.label_plural.get('en') if not other.child else other.label.get('en') + ' rows'} ({f.name})")
+        if users:
+            raise Conflict(f"this {ent.name} cannot be deleted while it is used by " + ", ".join(users) + "; change or delete those first")
+
+    def _write_lines(self, conn, tf, parent_id: int, old: list[dict], new: list[dict]) -> None:
+        child = self.app.entity(tf.entity)
+        ct = self.schema.tables[tf.entity]
+        kept = {r["id"] for r in new if "id" in r}
+        removed = [r["id"] for r in old if r["id"] not in kept]
+        if removed:
+            conn.execute(ct.delete().where(ct.c.id.in_(removed)))
+        old_by_id = {r["id"]: r for r in old}
+        names = [f.name for f in child.stored_fields()]
+        for idx, row in enumerate(new):
+            values = {n: row.get(n) for n in names}
+            if "id" in row:
+                prev = old_by_id[row["id"]]
+                if any(prev.get(n) != values[n] for n in names) or prev.get("idx") != idx:
+                    conn.execute(ct.update().where(and_(ct.c.id == row["id"], ct.c.parent_id == parent_id)).values(idx=idx, **values))
+            else:
+                conn.execute(ct.insert().values(parent_id=parent_id, idx=idx, **values))
+
+    def _changes(self, ent: Entity, old: dict, new: dict) -> dict:
+        """Field-level old/new values, and lines added, removed and changed."""
+        out: dict = {}
+        fields = {}
+        for f in ent.stored_fields():
+            a, b = old.get(f.name), new.get(f.name)
+            if a != b:
+                fields[f.name] = [to_json(f.value_type, a), to_json(f.value_type, b)]
+        if fields:
+            out["fields"] = fields
+        for tf in ent.table_fields():
+            child = self.app.entity(tf.entity)
+            names = [f for f in child.stored_fields()]
+            old_rows = {r["id"]: r for r in old.get(tf.name, []) if "id" in r}
+            new_rows = new.get(tf.name, [])
+            new_ids = {r["id"] for r in new_rows if "id" in r}
+            added = [{"id": r.get("id"), **{f.name: to_json(f.value_type, r.get(f.name)) for f in names if r.get(f.name) is not None}}
+                     for r in new_rows if "id" not in r or r["id"] not in old_rows]
+            removed = [{"id": i, **{f.name: to_json(f.value_type, r.get(f.name)) for f in names if r.get(f.name) is not None}}
+                       for i, r in old_rows.items() if i not in new_ids]
+            changed = []
+            for r in new_rows:
+                if r.get("id") in old_rows:
+                    o = old_rows[r["id"]]
+                    diff = {f.name: [to_json(f.value_type, o.get(f.name)), to_json(f.value_type, r.get(f.name))]
+                            for f in names if o.get(f.name) != r.get(f.name)}
+                    if diff:
+                        changed.append({"id": r["id"], "fields": diff})
+            entry = {k: v for k, v in (("added", added), ("removed", removed), ("changed", changed)) if v}
+            if entry:
+                out.setdefault("lines", {})[tf.name] = entry
+        return out
+
+
+def _fe(field: str, message: str):
+    from engine.errors import FieldError
+    return FieldError(field, message)
+
+
+__all__ = ["Records", "BadRequest"]

@@ -1,0 +1,120 @@
+"""Users, passwords (argon2) and API tokens (random, stored only as SHA-256 hashes).
+
+The reporting line is each user's `manager_id`; roles are rows in sys_user_role. Tokens
+are shown once when created; only their hash is kept, and revoking one stops it at once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from engine.actor import Actor
+from engine.errors import BadRequest, ErrorCollector, NotFound, Unauthenticated
+from engine.schema import Schema
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+USERNAME_RX = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,62}$")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def create_user(conn, schema: Schema, username: str, password: str, roles: list[str], manager: str | None = None,
+                full_name: str | None = None, language: str | None = None) -> int:
+    errors = ErrorCollector()
+    if not USERNAME_RX.match(username or ""):
+        errors.add("username", "use 2-63 lowercase letters, digits, '_', '.' or '-'")
+    if not password or len(password) < 4:
+        errors.add("password", "at least 4 characters")
+    if not roles:
+        errors.add("role", "give at least one role")
+    t = schema.user
+    if conn.execute(select(t.c.id).where(t.c.username == username)).first():
+        errors.add("username", f"user '{username}' already exists")
+    manager_id = None
+    if manager:
+        manager_id = conn.execute(select(t.c.id).where(t.c.username == manager)).scalar()
+        if manager_id is None:
+            errors.add("manager", f"no user '{manager}'")
+    errors.raise_if_any()
+    uid = conn.execute(t.insert().values(
+        username=username, password_hash=hash_password(password), full_name=full_name or username,
+        language=language, manager_id=manager_id, active=True, created_at=_now(),
+    )).inserted_primary_key[0]
+    for role in dict.fromkeys(roles):
+        conn.execute(schema.user_role.insert().values(user_id=uid, role=role))
+    return uid
+
+
+def _actor(conn, schema: Schema, row, via: str) -> Actor:
+    roles = frozenset(r for (r,) in conn.execute(select(schema.user_role.c.role).where(schema.user_role.c.user_id == row.id)))
+    return Actor(id=row.id, username=row.username, roles=roles, via=via, full_name=row.full_name or row.username,
+                 language=row.language or "en")
+
+
+def authenticate(conn, schema: Schema, username: str, password: str, via: str = "api") -> Actor:
+    """Check a password; the same error for unknown users and wrong passwords."""
+    t = schema.user
+    row = conn.execute(select(t).where(t.c.username == username)).first() if isinstance(username, str) else None
+    if row is None or not row.active:
+        try:
+            _hasher.verify(_DUMMY_HASH, password or "")  # same work either way
+        except VerificationError:
+            pass
+        raise Unauthenticated("wrong username or password")
+    try:
+        _hasher.verify(row.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        raise Unauthenticated("wrong username or password") from None
+    return _actor(conn, schema, row, via)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(conn, schema: Schema, username: str, label: str = "api") -> str:
+    t = schema.user
+    uid = conn.execute(select(t.c.id).where(t.c.username == username, t.c.active.is_(True))).scalar()
+    if uid is None:
+        raise NotFound(f"no active user '{username}'")
+    token = "eng_" + secrets.token_urlsafe(32)
+    conn.execute(schema.token.insert().values(user_id=uid, token_hash=_token_hash(token), label=label, created_at=_now()))
+    return token
+
+
+def actor_for_token(conn, schema: Schema, token: str, via: str = "api") -> Actor:
+    if not token or len(token) > 200:
+        raise Unauthenticated("the bearer token is missing or malformed")
+    tk, u = schema.token, schema.user
+    row = conn.execute(
+        select(u).select_from(tk.join(u, u.c.id == tk.c.user_id))
+        .where(tk.c.token_hash == _token_hash(token), tk.c.revoked_at.is_(None), u.c.active.is_(True))
+    ).first()
+    if row is None:
+        raise Unauthenticated("the bearer token is not valid (unknown, revoked, or its user is deactivated)")
+    return _actor(conn, schema, row, via)
+
+
+def revoke_token(conn, schema: Schema, token: str) -> None:
+    res = conn.execute(schema.token.update().where(schema.token.c.token_hash == _token_hash(token), schema.token.c.revoked_at.is_(None)).values(revoked_at=_now()))
+    if res.rowcount == 0:
+        raise BadRequest("no such active token")
+
+
+def user_exists(conn, schema: Schema, ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    return {r for (r,) in conn.execute(select(schema.user.c.id).where(schema.user.c.id.in_(ids)))}

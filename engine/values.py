@@ -1,0 +1,237 @@
+"""Field values: coercion from JSON or query strings, constraint checks, and JSON output.
+
+One place decides what a valid value of each field type is, so the API, screens, imports
+and metadata defaults agree. Errors are messages that say what to send instead.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+DEFAULT_MAX_LENGTH = {"string": 255, "text": 100_000, "email": 254, "phone": 32, "url": 2048}
+MAX_JSON_BYTES = 65_536
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_DATE_RX = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EMAIL_RX = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE_RX = re.compile(r"^\+?[0-9][0-9 ()./-]{2,30}$")
+_INT_RX = re.compile(r"^[-+]?\d+$")
+
+
+class BadValue(ValueError):
+    """A value that does not fit its field; the message says what would."""
+
+
+def _text(value, field, from_query: bool) -> str:
+    if not isinstance(value, str):
+        raise BadValue(f"expected text, got {_kind(value)}")
+    if "\x00" in value:
+        raise BadValue("text must not contain NUL characters")
+    return value
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, Decimal, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def coerce(field, value, from_query: bool = False):
+    """Turn an incoming value into the field's Python value, or raise BadValue.
+
+    Empty strings count as no value. Query strings (from_query) may spell numbers,
+    booleans and ids as text; JSON input must use the JSON type.
+    """
+    if value is None or value == "":
+        return None
+    t = field.value_type
+    if t in ("string", "text", "email", "phone", "url"):
+        s = _text(value, field, from_query)
+        if t == "email":
+            s = s.strip()
+            if not _EMAIL_RX.match(s):
+                raise BadValue("not an e-mail address, expected name@example.com")
+        elif t == "phone":
+            s = s.strip()
+            if not _PHONE_RX.match(s):
+                raise BadValue("not a phone number: digits, spaces, ()-./ and an optional leading +")
+        elif t == "url":
+            s = s.strip()
+            parts = urlsplit(s)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise BadValue("not a web address, expected https://...")
+        return s
+    if t == "select":
+        s = _text(value, field, from_query)
+        allowed = field.option_values()
+        if s not in allowed:
+            raise BadValue(f"'{s[:50]}' is not an option; choose one of: {', '.join(allowed)}")
+        return s
+    if t in ("integer", "link", "user"):
+        if isinstance(value, bool):
+            raise BadValue(f"expected a whole number, got {_kind(value)}")
+        if isinstance(value, int):
+            n = value
+        elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+            n = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            n = int(value)
+        elif isinstance(value, str) and from_query and _INT_RX.match(value.strip()):
+            n = int(value.strip())
+        else:
+            what = "an id (a whole number)" if t != "integer" else "a whole number"
+            raise BadValue(f"expected {what}, got {_kind(value)}")
+        if not INT_MIN <= n <= INT_MAX:
+            raise BadValue("number is out of range")
+        if t != "integer" and n < 1:
+            raise BadValue("ids are positive whole numbers")
+        return n
+    if t == "decimal":
+        return _decimal(field, value, from_query)
+    if t == "boolean":
+        if isinstance(value, bool):
+            return value
+        if from_query and isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        raise BadValue(f"expected true or false, got {_kind(value)}")
+    if t == "date":
+        if isinstance(value, dt.datetime):
+            raise BadValue("expected a date without time, like 2026-03-31")
+        if isinstance(value, dt.date):
+            return value
+        if not isinstance(value, str) or not _DATE_RX.match(value.strip()):
+            raise BadValue("expected a date like 2026-03-31")
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise BadValue(f"'{value[:20]}' is not a real date") from None
+    if t == "datetime":
+        if isinstance(value, dt.datetime):
+            d = value
+        elif isinstance(value, str):
+            s = value.strip()
+            if s.endswith(("Z", "z")):
+                s = s[:-1] + "+00:00"
+            if not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", s):
+                raise BadValue("expected a time like 2026-03-31T14:30:00Z")
+            try:
+                d = dt.datetime.fromisoformat(s)
+            except ValueError:
+                raise BadValue(f"'{value[:40]}' is not a real date and time") from None
+        else:
+            raise BadValue(f"expected a time like 2026-03-31T14:30:00Z, got {_kind(value)}")
+        if d.tzinfo is None:
+            raise BadValue("the time needs a timezone, like 2026-03-31T14:30:00Z or +08:00")
+        return d.astimezone(dt.timezone.utc)
+    if t == "json":
+        if from_query:
+            raise BadValue("json fields cannot be filtered")
+        try:
+            size = len(json.dumps(value, default=str))
+        except (TypeError, ValueError):
+            raise BadValue("not a JSON value") from None
+        if size > MAX_JSON_BYTES:
+            raise BadValue(f"JSON value is larger than {MAX_JSON_BYTES} bytes")
+        return value
+    raise BadValue(f"fields of type {t} cannot be set")
+
+
+def _decimal(field, value, from_query: bool) -> Decimal:
+    if isinstance(value, bool):
+        raise BadValue(f"expected a number, got {_kind(value)}")
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, int):
+        value = Decimal(value)
+    if isinstance(value, str):
+        s = value.strip()
+        if not re.match(r"^[-+]?(\d+(\.\d*)?|\.\d+)$", s):
+            raise BadValue(f"expected a number like 12.50, got '{value[:30]}'")
+        value = Decimal(s)
+    if not isinstance(value, Decimal):
+        raise BadValue(f"expected a number, got {_kind(value)}")
+    if not value.is_finite():
+        raise BadValue("expected a finite number")
+    scale = field.scale if field.scale is not None else 2
+    precision = field.precision or 18
+    exp = value.normalize().as_tuple().exponent
+    if isinstance(exp, int) and -exp > scale:
+        raise BadValue(f"at most {scale} decimal place{'s' if scale != 1 else ''}")
+    try:
+        q = value.quantize(Decimal(1).scaleb(-scale))
+    except InvalidOperation:
+        raise BadValue("number is too large") from None
+    if abs(q) >= Decimal(10) ** (precision - scale):
+        raise BadValue(f"number is too large: at most {precision - scale} digits before the decimal point")
+    return q
+
+
+def quantize_result(field, value):
+    """Bring a computed value to its result type (rounding decimals half-up to the scale)."""
+    if value is None:
+        return None
+    t = field.result
+    if t == "decimal":
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise BadValue(f"computed value is {_kind(value)}, not a number")
+        scale = field.scale if field.scale is not None else 2
+        return Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding="ROUND_HALF_UP")
+    if t == "integer":
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise BadValue(f"computed value is {_kind(value)}, not a number")
+        return int(Decimal(value).to_integral_value(rounding="ROUND_HALF_UP"))
+    if t == "string":
+        return str(value)
+    if t == "boolean":
+        return bool(value)
+    if t == "date":
+        if not isinstance(value, dt.date):
+            raise BadValue(f"computed value is {_kind(value)}, not a date")
+        return value
+    return value
+
+
+def check_constraints(field, value) -> list[str]:
+    """Messages for every declared constraint this (coerced, non-empty) value breaks."""
+    problems = []
+    if isinstance(value, str):
+        limit = field.max_length or DEFAULT_MAX_LENGTH.get(field.value_type)
+        if limit and len(value) > limit:
+            problems.append(f"at most {limit} characters (this has {len(value)})")
+        if field.min_length and len(value) < field.min_length:
+            problems.append(f"at least {field.min_length} characters")
+        if field.pattern and not re.fullmatch(field.pattern, value):
+            problems.append(f"does not match the required format {field.pattern}")
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and field.value_type in ("integer", "decimal"):
+        if field.min is not None and value < field.min:
+            problems.append(f"must be at least {field.min}")
+        if field.max is not None and value > field.max:
+            problems.append(f"must be at most {field.max}")
+    return problems
+
+
+def to_json(field_type: str, value):
+    """A JSON-safe form of a stored value: decimals as strings, dates ISO, times UTC with Z."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
