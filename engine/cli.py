@@ -1,0 +1,236 @@
+"""The command line: serve, check, migrate, create-user, create-token, verify-audit.
+
+Every command prints what went wrong and what to do, never a traceback; exit codes are
+0 (fine), 1 (a problem the user must fix), 2 (wrong usage).
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from engine.metadata.codes import MetadataInvalid
+
+
+def _app_dir(args) -> str:
+    return args.app or os.environ.get("ENGINE_APP") or "metadata"
+
+
+def _db_url(args) -> str:
+    from engine.db import default_url
+    return getattr(args, "db", None) or default_url()
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(message, file=sys.stderr)
+    return code
+
+
+def cmd_check(args) -> int:
+    from engine.metadata.loader import load_app
+    from engine.plugins import make_manager
+    try:
+        app = load_app(_app_dir(args))
+        make_manager(app.plugins_dir)
+    except MetadataInvalid as exc:
+        for p in exc.problems:
+            print(p.format())
+        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", file=sys.stderr)
+        return 1
+    nfields = sum(len(e.fields) for e in app.entities.values())
+    print(f"ok: {_app_dir(args)}: {len(app.entities)} entities, {nfields} fields, {len(app.forms)} forms")
+    return 0
+
+
+def _open(args, migrate_now: bool = True):
+    from engine.migrate import DestructiveChange
+    from engine.runtime import Runtime
+    try:
+        return Runtime.open(_app_dir(args), _db_url(args), migrate_now=migrate_now), None
+    except MetadataInvalid as exc:
+        return None, "\n".join(p.format() for p in exc.problems) + f"\nthe metadata has {len(exc.problems)} problem(s); fix them and start again"
+    except DestructiveChange as exc:
+        return None, str(exc)
+    except Exception as exc:  # connection problems and the like: say what, not where
+        return None, f"cannot open the database {_safe_url(_db_url(args))}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
+
+
+def cmd_migrate(args) -> int:
+    from engine import audit, migrate
+    from engine.db import Database
+    from engine.metadata.loader import load_app
+    from engine.schema import Schema
+    try:
+        app = load_app(_app_dir(args))
+    except MetadataInvalid as exc:
+        for p in exc.problems:
+            print(p.format())
+        return 1
+    schema = Schema(app)
+    try:
+        db = Database(_db_url(args))
+        steps = migrate.plan(db, schema)
+    except Exception as exc:
+        return _fail(f"cannot open the database {_safe_url(_db_url(args))}: {str(exc).splitlines()[0]}")
+    if not steps:
+        print("the database is up to date")
+        return 0
+    for s in steps:
+        print(("  ! " if s.destructive else "  + ") + s.description)
+    if args.dry_run:
+        print(f"{len(steps)} step(s) planned; nothing was changed (dry run)")
+        return 0
+    try:
+        done = migrate.apply(db, schema, confirm_destructive=args.confirm_destructive)
+    except migrate.DestructiveChange as exc:
+        return _fail(str(exc))
+    with db.write() as conn:
+        audit.ensure_head(conn, schema)
+    print(f"applied {len(done)} step(s)")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import logging
+
+    import uvicorn
+
+    from engine import demo
+    from engine.server import create_app
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    rt, err = _open(args)
+    if rt is None:
+        return _fail(err)
+    if not args.no_demo and demo.is_empty(rt):
+        print("loading demo data (first start) ...", flush=True)
+        try:
+            counts = demo.load(rt)
+        except Exception as exc:
+            return _fail(f"the demo data could not be loaded: {exc}")
+        print("demo data loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()), flush=True)
+    print(f"serving {rt.app.name} on http://{args.host}:{args.port}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)", flush=True)
+    uvicorn.run(create_app(rt), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    return 0
+
+
+def _password(args) -> str | None:
+    if args.password:
+        return args.password
+    if os.environ.get("ENGINE_NEW_PASSWORD"):
+        return os.environ["ENGINE_NEW_PASSWORD"]
+    if sys.stdin.isatty():
+        p1 = getpass.getpass("password: ")
+        p2 = getpass.getpass("again: ")
+        return p1 if p1 == p2 else None
+    return None
+
+
+def cmd_create_user(args) -> int:
+    from engine import users
+    from engine.errors import ValidationFailed
+    rt, err = _open(args)
+    if rt is None:
+        return _fail(err)
+    password = _password(args)
+    if not password:
+        return _fail("give a password with --password, the ENGINE_NEW_PASSWORD variable, or type it twice at the prompt")
+    try:
+        with rt.db.write() as conn:
+            uid = users.create_user(conn, rt.schema, args.username, password, args.role, manager=args.manager, full_name=args.full_name)
+    except ValidationFailed as exc:
+        return _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
+    print(f"created user {args.username} (id {uid}) with role(s) {', '.join(args.role)}")
+    return 0
+
+
+def cmd_create_token(args) -> int:
+    from engine import users
+    from engine.errors import EngineError
+    rt, err = _open(args)
+    if rt is None:
+        return _fail(err)
+    try:
+        with rt.db.write() as conn:
+            token = users.create_token(conn, rt.schema, args.username, label=args.label)
+    except EngineError as exc:
+        return _fail(exc.detail)
+    print(token)
+    return 0
+
+
+def cmd_verify_audit(args) -> int:
+    from engine import audit
+    rt, err = _open(args)
+    if rt is None:
+        return _fail(err)
+    with rt.db.read() as conn:
+        result = audit.verify(conn, rt.schema)
+    print(result.message, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run.py", description="Serve and manage a metadata-defined order application.")
+    sub = p.add_subparsers(dest="command")
+
+    def common(sp, db: bool = True):
+        sp.add_argument("--app", help="the app folder (default: $ENGINE_APP or metadata)")
+        if db:
+            sp.add_argument("--db", help="database URL (default: $ENGINE_DATABASE_URL or sqlite:///var/app.db)")
+
+    s = sub.add_parser("serve", help="serve the app (the default command)")
+    common(s)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty database")
+    s.set_defaults(func=cmd_serve)
+    c = sub.add_parser("check", help="check the metadata and list every problem")
+    common(c, db=False)
+    c.set_defaults(func=cmd_check)
+    m = sub.add_parser("migrate", help="bring the database in line with the metadata")
+    common(m)
+    m.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    m.add_argument("--confirm-destructive", action="store_true", help="also apply steps that drop or narrow data")
+    m.set_defaults(func=cmd_migrate)
+    u = sub.add_parser("create-user", help="create a user")
+    common(u)
+    u.add_argument("username")
+    u.add_argument("--role", action="append", required=True, help="a role (repeat for several)")
+    u.add_argument("--manager", help="username of the user's manager (the reporting line)")
+    u.add_argument("--full-name")
+    u.add_argument("--password", help="the password (else $ENGINE_NEW_PASSWORD, else a prompt)")
+    u.set_defaults(func=cmd_create_user)
+    t = sub.add_parser("create-token", help="create an API token for a user and print it (shown once)")
+    common(t)
+    t.add_argument("username")
+    t.add_argument("--label", default="cli")
+    t.set_defaults(func=cmd_create_token)
+    v = sub.add_parser("verify-audit", help="verify the audit trail's hash chain")
+    common(v)
+    v.set_defaults(func=cmd_verify_audit)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["serve", *argv]
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
