@@ -12,7 +12,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import and_, func, literal, select, tuple_
 
 from engine.errors import BadRequest, ErrorCollector
 from engine.metadata.model import Entity, Field, Label
@@ -224,7 +224,9 @@ def page_conditions(table, spec: SortSpec, dialect: str, cursor_value, cursor_id
             return [in_nulls]
         return [in_nulls, col.is_not(None)]
     row = tuple_(col, idc)
-    cmp = row < tuple_(cursor_value, cursor_id) if spec.desc else row > tuple_(cursor_value, cursor_id)
+    # bind with the columns' types, so exact decimals are stored-form on SQLite too
+    at = tuple_(literal(cursor_value, col.type), literal(cursor_id, idc.type))
+    cmp = row < at if spec.desc else row > at
     if after:
         return [cmp, col.is_(None)]
     return [cmp]

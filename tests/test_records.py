@@ -1,0 +1,224 @@
+"""The record service: the only writer. Runs against the real database of the test run."""
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import audit
+from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.records.listing import ListQuery
+from tests.conftest import make_user, seed_basics
+
+
+def order(ids, **extra):
+    data = {"customer": ids["customer"], "lines": [
+        {"product": ids["p1"], "quantity": "2", "unit_price": "99.50"},
+        {"product": ids["p2"], "quantity": "3", "unit_price": "12.50"},
+    ]}
+    data.update(extra)
+    return data
+
+
+def test_create_computes_lines_total_defaults_and_number(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    assert [line["amount"] for line in rec["lines"]] == [Decimal("199.00"), Decimal("37.50")]
+    assert rec["total"] == Decimal("236.50")
+    assert rec["status"] == "draft" and rec["category"] == "standard" and rec["tax_rate"] == Decimal("13.00")
+    assert rec["number"].startswith("SO-") and rec["number"].endswith("-00001")
+    assert rec["owner"] == rep.id and rec["created_by"] == rep.id and rec["version"] == 1
+    assert rec["order_date"] is not None  # default_expr today()
+
+
+def test_every_field_error_is_reported_at_once(rt, rep):
+    seed_basics(rt, rep)
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.create(rep, "sales_order", {"customer": 999, "order_date": "2026-13-01", "tax_rate": "150",
+                                               "nope": 1, "lines": [{"quantity": "-1", "unit_price": "x"}]})
+    fields = {e.field for e in exc.value.errors}
+    assert {"customer", "order_date", "tax_rate", "nope", "lines[0].quantity", "lines[0].unit_price"} <= fields
+
+
+def test_nothing_is_written_when_validation_fails(rt, rep):
+    ids = seed_basics(rt, rep)
+    with pytest.raises(ValidationFailed):
+        rt.records.create(rep, "sales_order", order(ids, customer=12345))
+    with rt.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(rt.schema.tables["sales_order"])).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(rt.schema.tables["sales_order_line"])).scalar() == 0
+    # the failed create did not consume a number: the next order gets 00001
+    assert rt.records.create(rep, "sales_order", order(ids))["number"].endswith("-00001")
+
+
+def test_update_lines_add_change_remove_and_audit(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    first, second = rec["lines"]
+    new = rt.records.update(rep, "sales_order", rec["id"], {
+        "lines": [{"id": second["id"], "quantity": "4"}, {"description": "Custom flange", "quantity": "1", "unit_price": "80"}],
+    }, version=1)
+    assert new["version"] == 2
+    assert [line["id"] for line in new["lines"]][0] == second["id"]
+    assert new["total"] == Decimal("4") * Decimal("12.50") + Decimal("80")
+    hist = rt.records.history(rep, "sales_order", rec["id"])
+    assert [h["action"] for h in hist] == ["create", "update"]
+    lines = hist[1]["changes"]["lines"]["lines"]
+    assert lines["removed"][0]["id"] == first["id"]
+    assert lines["changed"][0]["fields"]["quantity"] == ["3.000", "4.000"]
+    assert lines["added"][0]["description"] == "Custom flange"
+    assert hist[1]["changes"]["fields"]["total"] == ["236.50", "130.00"]
+    assert hist[1]["via"] == "api" and hist[1]["actor"] == rep.username
+
+
+def test_stale_version_is_a_conflict_and_overwrites_nothing(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    rt.records.update(rep, "sales_order", rec["id"], {"notes": "first"}, version=1)
+    with pytest.raises(Conflict):
+        rt.records.update(rep, "sales_order", rec["id"], {"notes": "second"}, version=1)
+    assert rt.records.get(rep, "sales_order", rec["id"])["notes"] == "first"
+
+
+def test_update_without_changes_keeps_version(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    same = rt.records.update(rep, "sales_order", rec["id"], {"notes": None}, version=1)
+    assert same["version"] == 1
+    assert len(rt.records.history(rep, "sales_order", rec["id"])) == 1
+
+
+def test_read_only_and_computed_fields_cannot_be_changed(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.update(rep, "sales_order", rec["id"], {"status": "approved", "total": "1", "number": "X"}, version=1)
+    assert {e.field for e in exc.value.errors} == {"status", "total", "number"}
+    # sending back what was read is fine
+    ok = rt.records.update(rep, "sales_order", rec["id"], {"status": "draft", "total": "236.50", "number": rec["number"], "notes": "n"}, version=1)
+    assert ok["notes"] == "n"
+
+
+def test_unique_field(rt, rep):
+    seed_basics(rt, rep)
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.create(rep, "customer", {"code": "C001", "name": "Again", "region": "west"})
+    assert exc.value.errors[0].field == "code" and "unique" in exc.value.errors[0].message
+
+
+def test_delete_refused_while_referenced_then_allowed(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    with pytest.raises(Conflict) as exc:
+        rt.records.delete(rep, "product", ids["p1"])
+    assert "Order line" in exc.value.detail
+    rt.records.delete(rep, "sales_order", rec["id"], version=1)
+    with pytest.raises(NotFound):
+        rt.records.get(rep, "sales_order", rec["id"])
+    rt.records.delete(rep, "product", ids["p1"])
+    assert [h["action"] for h in rt.records.history(rep, "sales_order", rec["id"])] == ["create", "delete"]
+
+
+def test_entity_rule_and_pattern(rt, rep):
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.create(rep, "product", {"code": "P9", "name": "X", "list_price": "10", "minimum_price": "20", "category": "machine"})
+    assert exc.value.errors[0].field == "minimum_price"
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.create(rep, "customer", {"code": "lower case", "name": "X", "region": "east"})
+    assert "format" in exc.value.errors[0].message
+
+
+def test_unicode_round_trip(rt, rep):
+    name = "上海恒力泵业 — Северсталь 🚀 <script>alert(1)</script> ' OR 1=1 --"
+    rec = rt.records.create(rep, "customer", {"code": "C-UNI", "name": name, "region": "east"})
+    assert rt.records.get(rep, "customer", rec["id"])["name"] == name
+
+
+def test_list_keyset_walks_every_record_once(rt, rep):
+    ids = seed_basics(rt, rep)
+    created = [rt.records.create(rep, "sales_order", order(ids, order_date=f"2026-01-{1 + i % 5:02d}"))["id"] for i in range(23)]
+    for sort in (None, "total", "-total", "order_date", "-created_at", "requested_delivery_date", "-requested_delivery_date", "number"):
+        seen, cursor = [], None
+        while True:
+            page = rt.records.list(rep, "sales_order", ListQuery(sort=sort, limit=5, cursor=cursor))
+            seen += [r["id"] for r in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(created), sort
+        assert len(seen) == len(set(seen)), sort
+
+
+def test_list_filters_and_search(rt, rep):
+    ids = seed_basics(rt, rep)
+    rt.records.create(rep, "customer", {"code": "C002", "name": "Северсталь-Сервис", "region": "west"})
+    rt.records.create(rep, "customer", {"code": "C003", "name": "杭州精工机械", "region": "export"})
+
+    def names(**kw):
+        return sorted(r["name"] for r in rt.records.list(rep, "customer", ListQuery(**kw))["items"])
+    assert names(q="СЕВЕРСТАЛЬ") == ["Северсталь-Сервис"]
+    assert names(q="精工") == ["杭州精工机械"]
+    assert names(q="Export") == ["杭州精工机械"]  # select labels are searchable
+    assert names(filters=[("region", "in", "east,west")]) == ["Acme Pumps", "Северсталь-Сервис"]
+    assert names(filters=[("code", "gte", "C002")]) == ["Северсталь-Сервис", "杭州精工机械"]
+    assert names(filters=[("tax_number", "isnull", "true"), ("name", "contains", "pumps")]) == ["Acme Pumps"]
+    assert names(q="100%_") == []  # wildcards are literal
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.list(rep, "customer", ListQuery(filters=[("nope", "eq", "1"), ("region", "gt", "zzz"), ("code", "bogus", "1")]))
+    assert {e.field for e in exc.value.errors} == {"nope", "region__gt", "code__bogus"}
+
+
+def test_count_is_capped_unless_exact(rt, rep, monkeypatch):
+    from engine.records import listing
+    monkeypatch.setattr(listing, "COUNT_CAP", 3)
+    for i in range(5):
+        rt.records.create(rep, "warehouse", {"code": f"W{i}", "name": f"W{i}", "region": "east"})
+    page = rt.records.list(rep, "warehouse", ListQuery(limit=2))
+    assert (page["count"], page["count_exact"]) == (3, False)
+    page = rt.records.list(rep, "warehouse", ListQuery(limit=2, exact_count=True))
+    assert (page["count"], page["count_exact"]) == (5, True)
+
+
+def test_audit_chain_verifies_and_detects_tampering(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    rt.records.update(rep, "sales_order", rec["id"], {"notes": "x"}, version=1)
+    with rt.db.read() as conn:
+        result = audit.verify(conn, rt.schema)
+    assert result.ok and result.checked == 6
+    a = rt.schema.audit
+    with rt.db.write() as conn:
+        conn.execute(a.update().where(a.c.id == 3).values(changes='{"fields":{}}'))
+    with rt.db.read() as conn:
+        result = audit.verify(conn, rt.schema)
+    assert not result.ok and "entry 3" in result.message
+
+
+def test_audit_detects_removed_last_entry(rt, rep):
+    seed_basics(rt, rep)
+    a = rt.schema.audit
+    with rt.db.write() as conn:
+        last = conn.execute(select(func.max(a.c.id))).scalar()
+        conn.execute(a.delete().where(a.c.id == last))
+    with rt.db.read() as conn:
+        assert not audit.verify(conn, rt.schema).ok
+
+
+def test_paths_are_recorded(rt, rep):
+    rec = rt.records.create(rep.through("import"), "warehouse", {"code": "W1", "name": "W", "region": "east"})
+    assert rt.records.history(rep, "warehouse", rec["id"])[0]["via"] == "import"
+
+
+def test_user_field_and_link_existence(dbs, tmp_path):
+    app = tmp_path / "app"
+    (app / "entities").mkdir(parents=True)
+    (app / "entities" / "task.yaml").write_text(
+        "name: task\nfields:\n  title: {type: string, required: true}\n  assignee: {type: user}\n"
+        "  due: {type: datetime}\n  data: {type: json}\n  site: {type: url}\n", encoding="utf-8")
+    rt = dbs.runtime(str(app))
+    actor = make_user(rt, "alice")
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.create(actor, "task", {"title": "t", "assignee": 999, "due": "2026-01-01T10:00", "site": "javascript:alert(1)"})
+    assert {e.field for e in exc.value.errors} == {"assignee", "due", "site"}
+    rec = rt.records.create(actor, "task", {"title": "t", "assignee": actor.id, "due": "2026-01-01T10:00:00+08:00", "data": {"a": [1, "二"]}})
+    assert rec["due"].isoformat() == "2026-01-01T02:00:00+00:00"
+    assert rec["data"] == {"a": [1, "二"]}
