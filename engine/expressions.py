@@ -238,6 +238,9 @@ def _check_node(node, scope: Scope, names: set) -> None:
             raise ExpressionError("E021", "number constant is too large", _col(node))
         if not (v is None or isinstance(v, (bool, int, float, str))):
             raise ExpressionError("E021", f"constant of type {type(v).__name__} is not allowed", _col(node))
+    elif isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add) and any(
+            isinstance(side, ast.Constant) and isinstance(side.value, str) for side in (node.left, node.right)):
+        raise ExpressionError("E021", "text can only be joined with +", _col(node))
     elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
         e = node.right
         if not (isinstance(e, ast.Constant) and type(e.value) is int and 0 <= e.value <= MAX_EXPONENT):

@@ -63,10 +63,17 @@ def make_manager(plugins_dir: str | None) -> pluggy.PluginManager:
                 pm.register(module, name=path.stem)
             except Exception as exc:  # any error in customer code becomes a metadata problem
                 line = getattr(exc, "lineno", None) or _tb_line(exc, path) or 1
-                problems.append(Problem("E029", str(path), line, 1, f"{type(exc).__name__}: {exc}"))
+                problems.append(Problem("E029", _shown(path), line, 1, f"{type(exc).__name__}: {exc}"))
         if problems:
             raise MetadataInvalid(problems)
     return pm
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _tb_line(exc: BaseException, path: Path) -> int | None:

@@ -16,7 +16,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E006": ("value not allowed", "use one of the allowed values or a value in the allowed range"),
     "E007": ("invalid name", "names are snake_case: a lowercase letter, then lowercase letters, digits or _"),
     "E010": ("file name does not match the document", "name the file after the document's name, e.g. entities/customer.yaml for name: customer"),
-    "E011": ("defined twice", "each entity or form exists once; remove or rename one"),
+    "E011": ("defined twice", "each entity, form and option value exists once; remove or rename one"),
     "E012": ("unknown entity", "link and table fields must name an entity defined under entities/"),
     "E013": ("table field needs a child entity", "a table field names an entity with child: true, and child entities cannot have tables of their own"),
     "E014": ("property does not fit the field type", "see the field type's section in docs/metadata.md for the properties it takes"),

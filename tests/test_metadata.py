@@ -1,0 +1,83 @@
+"""Metadata checking: every problem code has a fixture that triggers it at the right line,
+all problems are reported together, and the demo app is clean."""
+from pathlib import Path
+
+import pytest
+
+from engine.metadata.codes import CODES, MetadataInvalid
+from engine.metadata.loader import load_app
+from engine.plugins import make_manager
+from tests.conftest import DEMO_APP
+
+FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
+
+
+def check(app_dir) -> list:
+    try:
+        app = load_app(app_dir)
+        make_manager(app.plugins_dir)
+    except MetadataInvalid as exc:
+        return exc.problems
+    return []
+
+
+def test_every_code_has_a_fixture_and_every_fixture_a_code():
+    assert sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()) == sorted(CODES)
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_fixture_reports_its_code_with_file_and_line(code):
+    problems = check(FIXTURES / code)
+    expect = (FIXTURES / code / "expect").read_text().strip()
+    hits = [p for p in problems if p.code == code]
+    assert hits, f"{code} not reported; got {[p.format() for p in problems]}"
+    located = [f"{Path(p.file).as_posix()}:{p.line}" for p in hits]
+    assert any(loc.endswith(expect) or (expect.endswith(":") and expect in loc) for loc in located), (located, expect)
+    for p in hits:
+        assert p.format().startswith(f"{p.file}:{p.line}:{p.col}: {code} ")
+        assert "hint:" in p.format()
+
+
+def test_demo_app_is_valid():
+    app = load_app(DEMO_APP)
+    assert set(app.entities) == {"customer", "customer_contact", "product", "warehouse", "sales_order", "sales_order_line"}
+    so = app.entity("sales_order")
+    assert so.field("lines").entity == "sales_order_line" and app.entity("sales_order_line").parent == "sales_order"
+    assert so.label.get("zh") == "销售订单" and so.label.get("ru") == "Заказ клиента" and so.label.get("fr") == "Sales order"
+
+
+def test_all_problems_of_all_files_are_reported_together(tmp_path):
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "a.yaml").write_text("name: a\nfields:\n  x: {type: link, entity: nowhere}\n  y: {type: integer, min: 5, max: 1}\n")
+    (tmp_path / "entities" / "b.yaml").write_text("name: b\nfields:\n  z: {type: strin}\n")
+    (tmp_path / "entities" / "c.yaml").write_text("name: c\nfields: [\n")
+    codes = sorted(p.code for p in check(tmp_path))
+    assert codes == ["E001", "E006", "E012", "E028"]
+
+
+def test_yaml_booleans_are_only_true_and_false(tmp_path):
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "s.yaml").write_text(
+        "name: s\nfields:\n  state:\n    type: select\n    options: [on, off, yes, no, NO, y]\n    default: on\n")
+    app = load_app(tmp_path)
+    assert app.entity("s").field("state").option_values() == ("on", "off", "yes", "no", "NO", "y")
+    assert app.entity("s").field("state").default == "on"
+
+
+def test_broken_entity_does_not_cascade_into_unknown_entity_errors(tmp_path):
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "a.yaml").write_text("name: a\nfields:\n  b: {type: link, entity: b}\n")
+    (tmp_path / "entities" / "b.yaml").write_text("name: b\nfields:\n  t: {type: nonsense}\n")
+    assert [p.code for p in check(tmp_path)] == ["E006"]
+
+
+def test_missing_app_folder(tmp_path):
+    assert [p.code for p in check(tmp_path / "nope")] == ["E030"]
+
+
+def test_non_utf8_and_non_mapping_files(tmp_path):
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "a.yaml").write_bytes(b"name: \xff\xfe\n")
+    (tmp_path / "entities" / "b.yaml").write_text("- just\n- a list\n")
+    codes = sorted(p.code for p in check(tmp_path))
+    assert codes == ["E001", "E005"]

@@ -1,0 +1,28 @@
+"""The OpenAPI document is generated from the metadata and is valid OpenAPI 3.1."""
+import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+
+def test_openapi_document_is_valid_3_1(client):
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    spec = r.json()
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)  # raises on an invalid document
+    assert "/api/v1/sales_order/{id}/history" in spec["paths"]
+    order = spec["components"]["schemas"]["sales_order"]["properties"]
+    assert order["lines"]["items"]["$ref"] == "#/components/schemas/sales_order_line"
+    assert order["total"]["readOnly"] is True
+    assert order["status"]["enum"][:2] == ["draft", "in_review"]
+    assert "customer" in spec["components"]["schemas"]["sales_order_input"]["required"]
+    assert spec["components"]["schemas"]["sales_order_patch"]["required"] == ["version"]
+    params = {p["name"] for p in spec["paths"]["/api/v1/sales_order"]["get"]["parameters"]}
+    assert {"sort", "cursor", "limit", "q", "total__gte", "customer", "status__in"} <= params
+
+
+def test_validator_rejects_a_broken_document(client):
+    spec = client.get("/api/v1/openapi.json").json()
+    spec["paths"]["/api/v1/customer"]["get"]["parameters"][0]["in"] = "nowhere"
+    with pytest.raises(OpenAPIValidationError):
+        validate(spec)
