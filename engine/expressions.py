@@ -181,7 +181,7 @@ _ALLOWED = (
 
 @dataclass(frozen=True)
 class Expr:
-    """A checked expression: evaluate it on plain values, or compile it to SQL."""
+    """A checked expression: evaluate it on plain values (engine.expressions_sql compiles it to SQL)."""
 
     source: str
     tree: ast.Expression = field(repr=False, compare=False)
@@ -192,12 +192,6 @@ class Expr:
         """Evaluate on a mapping of name -> value; raises EvaluationError on bad value types."""
         return self._fn(values)
 
-    def to_sql(self, columns: Mapping[str, Any], context: Mapping[str, Any] | None = None):
-        """Compile to a SQLAlchemy clause; `columns` maps field names to columns, `context` gives
-        the objects (e.g. user) whose attributes become bound parameters."""
-        from engine.expressions_sql import compile_sql
-
-        return compile_sql(self.tree.body, columns, context or {})
 
 
 def compile_expression(source: str, scope: Scope) -> Expr:

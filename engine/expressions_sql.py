@@ -11,9 +11,15 @@ from typing import Any, Mapping
 
 from sqlalchemy import and_, bindparam, func, literal, not_, null, or_
 
-from engine.expressions import ExpressionError
+from engine.expressions import Expr, ExpressionError
 
 _SQL_FUNCS = {"lower": func.lower, "upper": func.upper, "coalesce": func.coalesce, "abs": func.abs}
+
+
+def to_sql(expr: Expr, columns: Mapping[str, Any], context: Mapping[str, Any] | None = None):
+    """Compile a checked expression to a SQLAlchemy clause; `columns` maps field names to columns,
+    `context` gives the objects (e.g. user) whose attributes become bound parameters."""
+    return compile_sql(expr.tree.body, columns, context or {})
 
 
 def compile_sql(node, columns: Mapping[str, Any], context: Mapping[str, Any]):

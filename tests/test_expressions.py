@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 
 from engine.expressions import EvaluationError, ExpressionError, Scope, compile_expression
+from engine.expressions_sql import to_sql
 
 SCOPE = Scope(values=frozenset({"qty", "price", "status", "name", "due", "region"}),
               tables={"lines": frozenset({"amount", "qty"})}, objects={"user": frozenset({"id", "username"})})
@@ -80,7 +81,7 @@ def test_condition_compiles_to_sql_with_bound_parameters():
     cols = {c.name: c for c in t.c}
 
     def ids(src, user=None):
-        clause = compile_expression(src, scope).to_sql(cols, {"user": user or {}})
+        clause = to_sql(compile_expression(src, scope), cols, {"user": user or {}})
         with eng.connect() as c:
             return [r[0] for r in c.execute(select(t.c.id).where(clause).order_by(t.c.id))]
     assert ids("status in ['draft', 'approved'] and qty >= 5") == [1, 2]
@@ -88,7 +89,7 @@ def test_condition_compiles_to_sql_with_bound_parameters():
     assert ids("owner == user.id", {"id": 1}) == [1, 3]
     assert ids("region == user.region", {"region": "east'; DROP TABLE t; --"}) == [3]
     assert ids("not (qty > 10) or lower(region) == 'west'") == [1, 2, 3]
-    sql = str(compile_expression("region == user.region", scope).to_sql(cols, {"user": {"region": "x'"}}))
+    sql = str(to_sql(compile_expression("region == user.region", scope), cols, {"user": {"region": "x'"}}))
     assert "x'" not in sql  # a bound parameter, not SQL text
     with pytest.raises(ExpressionError):
-        compile_expression("qty ** 2 > 1", scope).to_sql(cols, {})
+        to_sql(compile_expression("qty ** 2 > 1", scope), cols, {})

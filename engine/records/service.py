@@ -35,6 +35,7 @@ class Records:
         self.app = app
         self.schema = schema
         self.db = db
+        self.plugin_manager = hooks
         self.hooks = hooks.hook
 
     # ------------------------------------------------------------------ lookup

@@ -1,0 +1,24 @@
+"""The demo app's data: users with their reporting lines, and records loaded through the service."""
+from sqlalchemy import func, select
+
+from engine import audit, demo
+from engine.records.listing import ListQuery
+
+
+def test_demo_loads_once_with_reporting_lines(rt):
+    assert demo.is_empty(rt)
+    counts = demo.load(rt)
+    assert counts == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 200}
+    assert not demo.is_empty(rt)
+    u = rt.schema.user
+    with rt.db.read() as conn:
+        managers = dict(conn.execute(select(u.c.username, u.c.manager_id)).all())
+        ids = dict(conn.execute(select(u.c.username, u.c.id)).all())
+        owners = dict(conn.execute(select(rt.schema.tables["sales_order"].c.owner, func.count()).group_by(rt.schema.tables["sales_order"].c.owner)).all())
+        assert audit.verify(conn, rt.schema).ok
+    assert managers["rep_east1"] == ids["sup_east"] and managers["rep_west2"] == ids["sup_west"]
+    assert managers["sup_east"] == ids["manager"] and managers["manager"] is None
+    assert {ids[r]: 50 for r in ("rep_east1", "rep_east2", "rep_west1", "rep_west2")} == owners
+    from engine.actor import SYSTEM
+    page = rt.records.list(SYSTEM, "sales_order", ListQuery(limit=5, exact_count=True))
+    assert page["count"] == 200 and all(o["total"] > 0 for o in page["items"])
