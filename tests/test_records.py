@@ -222,3 +222,12 @@ def test_user_field_and_link_existence(dbs, tmp_path):
     rec = rt.records.create(actor, "task", {"title": "t", "assignee": actor.id, "due": "2026-01-01T10:00:00+08:00", "data": {"a": [1, "二"]}})
     assert rec["due"].isoformat() == "2026-01-01T02:00:00+00:00"
     assert rec["data"] == {"a": [1, "二"]}
+
+
+def test_demo_plugin_fills_the_regions_warehouse(rt, rep):
+    ids = seed_basics(rt, rep)
+    rec = rt.records.create(rep, "sales_order", order(ids))
+    assert rec["delivery_warehouse"] == ids["warehouse"]  # customer and warehouse are both "east"
+    west = rt.records.create(rep, "warehouse", {"code": "WH-W", "name": "West", "region": "west"})
+    chosen = rt.records.create(rep, "sales_order", order(ids, delivery_warehouse=west["id"]))
+    assert chosen["delivery_warehouse"] == west["id"]  # an explicit choice is kept
