@@ -76,16 +76,17 @@ def main() -> None:
                 ("filtered by customer", "/api/v1/sales_order?limit=50&customer=42"),
                 ("sorted by total, first page", "/api/v1/sales_order?limit=50&sort=-total"),
                 ("sorted by total, deep page (90%)", f"/api/v1/sales_order?limit=50&sort=-total&cursor={cursors['-total']}"),
-                ("quick search q=SO-2026-00012", "/api/v1/sales_order?limit=50&q=SO-2026-00012"),
             ]
+            # quick search scans search_text (no full-text index yet): fewer samples keep the run short
+            slow_cases = [("quick search q=SO-2026-00012 (20 requests)", "/api/v1/sales_order?limit=50&q=SO-2026-00012")]
             print(f"database: {args.db.split('://')[0]}, {total_orders:,} orders, {args.requests} requests per case")
             print(f"{'case':55s} {'p50 ms':>8s} {'p95 ms':>8s} {'items':>6s}")
-            for label, url in cases:
+            for label, url, n in [(a, b, args.requests) for a, b in cases] + [(a, b, 20) for a, b in slow_cases]:
                 r = c.get(url)
                 assert r.status_code == 200, r.text
                 items = len(r.json()["items"])
                 times = []
-                for _ in range(args.requests):
+                for _ in range(n):
                     t = time.perf_counter()
                     r = c.get(url)
                     times.append((time.perf_counter() - t) * 1000)

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import uuid
+from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -11,6 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+
 from engine.api.problems import from_error, problem, unexpected
 from engine.api.routes import make_routes
 from engine.errors import EngineError
@@ -19,7 +27,10 @@ from engine.runtime import Runtime
 log = logging.getLogger("engine")
 
 
-def create_app(rt: Runtime) -> Starlette:
+def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = False) -> Starlette:
+    from engine.web.views import make_routes as make_web_routes
+    web_routes, screens = make_web_routes(rt)
+
     async def healthz(request: Request):
         def ping():
             with rt.db.read() as conn:
@@ -27,21 +38,54 @@ def create_app(rt: Runtime) -> Starlette:
         await run_in_threadpool(ping)
         return JSONResponse({"status": "ok"})
 
-    async def root(request: Request):
-        return RedirectResponse("/api/v1", status_code=307)
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
 
     async def engine_error(request: Request, exc: EngineError):
-        return from_error(exc)
+        if is_api(request):
+            return from_error(exc)
+        if exc.status == 401:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return screens.error_page(request, exc.status, exc.title, exc.detail)
 
     async def http_error(request: Request, exc: HTTPException):
         titles = {404: "Not found", 405: "Method not allowed"}
-        detail = exc.detail if exc.status_code != 404 else f"nothing at {request.url.path}; the API lives under /api/v1"
-        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(detail))
+        if is_api(request):
+            detail = exc.detail if exc.status_code != 404 else f"nothing at {request.url.path}; the API lives under /api/v1"
+            return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(detail))
+        return screens.error_page(request, exc.status_code, titles.get(exc.status_code, "Error"),
+                                  "This page does not exist." if exc.status_code == 404 else str(exc.detail))
 
     async def any_error(request: Request, exc: Exception):
-        return unexpected(exc)
+        if is_api(request):
+            return unexpected(exc)
+        request_id = uuid.uuid4().hex[:12]
+        log.error("unexpected error, request id %s", request_id, exc_info=exc)
+        return screens.error_page(request, 500, "Something went wrong",
+                                  "The error was logged. Quote the request id below when you report it.", request_id=request_id)
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/", root, methods=["GET"]), *make_routes(rt)]
-    app = Starlette(routes=routes, exception_handlers={EngineError: engine_error, HTTPException: http_error, Exception: any_error})
+    routes = [Route("/healthz", healthz, methods=["GET"]), *make_routes(rt), *web_routes]
+    key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret()
+    middleware = [Middleware(SessionMiddleware, secret_key=key, session_cookie="engine_session", same_site="lax",
+                             https_only=https_only, max_age=14 * 24 * 3600)]
+    app = Starlette(routes=routes, middleware=middleware,
+                    exception_handlers={EngineError: engine_error, HTTPException: http_error, Exception: any_error})
     app.state.runtime = rt
     return app
+
+
+def _dev_secret() -> str:
+    """Without ENGINE_SECRET_KEY, a random key kept in var/secret_key so sessions survive restarts.
+    Set ENGINE_SECRET_KEY (the same on every app process) in production."""
+    path = Path("var") / "secret_key"
+    try:
+        if path.is_file():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+    except OSError:
+        log.warning("ENGINE_SECRET_KEY is not set and var/ is not writable: sessions end when the process stops")
+        return secrets.token_urlsafe(48)

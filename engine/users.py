@@ -108,6 +108,12 @@ def actor_for_token(conn, schema: Schema, token: str, via: str = "api") -> Actor
     return _actor(conn, schema, row, via)
 
 
+def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Actor | None:
+    """The active user with this id, or None (unknown or deactivated)."""
+    row = conn.execute(select(schema.user).where(schema.user.c.id == user_id, schema.user.c.active.is_(True))).first()
+    return _actor(conn, schema, row, via) if row is not None else None
+
+
 def revoke_token(conn, schema: Schema, token: str) -> None:
     res = conn.execute(schema.token.update().where(schema.token.c.token_hash == _token_hash(token), schema.token.c.revoked_at.is_(None)).values(revoked_at=_now()))
     if res.rowcount == 0:

@@ -26,13 +26,14 @@ class BadValue(ValueError):
 
 def _text(value, field, from_query: bool) -> str:
     if not isinstance(value, str):
-        raise BadValue(f"expected text, got {_kind(value)}")
+        raise BadValue(f"expected text, got {kind_of(value)}")
     if "\x00" in value:
         raise BadValue("text must not contain NUL characters")
     return value
 
 
-def _kind(value) -> str:
+def kind_of(value, mapping: str = "an object") -> str:
+    """How to name a value's kind in a message ("text", "a number", ...)."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -44,7 +45,7 @@ def _kind(value) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
-        return "an object"
+        return mapping
     return type(value).__name__
 
 
@@ -81,7 +82,7 @@ def coerce(field, value, from_query: bool = False):
         return s
     if t in ("integer", "link", "user"):
         if isinstance(value, bool):
-            raise BadValue(f"expected a whole number, got {_kind(value)}")
+            raise BadValue(f"expected a whole number, got {kind_of(value)}")
         if isinstance(value, int):
             n = value
         elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
@@ -92,7 +93,7 @@ def coerce(field, value, from_query: bool = False):
             n = int(value.strip())
         else:
             what = "an id (a whole number)" if t != "integer" else "a whole number"
-            raise BadValue(f"expected {what}, got {_kind(value)}")
+            raise BadValue(f"expected {what}, got {kind_of(value)}")
         if not INT_MIN <= n <= INT_MAX:
             raise BadValue("number is out of range")
         if t != "integer" and n < 1:
@@ -105,7 +106,7 @@ def coerce(field, value, from_query: bool = False):
             return value
         if from_query and isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
             return value.lower() in ("true", "1")
-        raise BadValue(f"expected true or false, got {_kind(value)}")
+        raise BadValue(f"expected true or false, got {kind_of(value)}")
     if t == "date":
         if isinstance(value, dt.datetime):
             raise BadValue("expected a date without time, like 2026-03-31")
@@ -131,7 +132,7 @@ def coerce(field, value, from_query: bool = False):
             except ValueError:
                 raise BadValue(f"'{value[:40]}' is not a real date and time") from None
         else:
-            raise BadValue(f"expected a time like 2026-03-31T14:30:00Z, got {_kind(value)}")
+            raise BadValue(f"expected a time like 2026-03-31T14:30:00Z, got {kind_of(value)}")
         if d.tzinfo is None:
             raise BadValue("the time needs a timezone, like 2026-03-31T14:30:00Z or +08:00")
         return d.astimezone(dt.timezone.utc)
@@ -150,7 +151,7 @@ def coerce(field, value, from_query: bool = False):
 
 def _decimal(field, value, from_query: bool) -> Decimal:
     if isinstance(value, bool):
-        raise BadValue(f"expected a number, got {_kind(value)}")
+        raise BadValue(f"expected a number, got {kind_of(value)}")
     if isinstance(value, float):
         value = Decimal(repr(value))
     if isinstance(value, int):
@@ -161,7 +162,7 @@ def _decimal(field, value, from_query: bool) -> Decimal:
             raise BadValue(f"expected a number like 12.50, got '{value[:30]}'")
         value = Decimal(s)
     if not isinstance(value, Decimal):
-        raise BadValue(f"expected a number, got {_kind(value)}")
+        raise BadValue(f"expected a number, got {kind_of(value)}")
     if not value.is_finite():
         raise BadValue("expected a finite number")
     scale = field.scale if field.scale is not None else 2
@@ -185,12 +186,12 @@ def quantize_result(field, value):
     t = field.result
     if t == "decimal":
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            raise BadValue(f"computed value is {_kind(value)}, not a number")
+            raise BadValue(f"computed value is {kind_of(value)}, not a number")
         scale = field.scale if field.scale is not None else 2
         return Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding="ROUND_HALF_UP")
     if t == "integer":
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            raise BadValue(f"computed value is {_kind(value)}, not a number")
+            raise BadValue(f"computed value is {kind_of(value)}, not a number")
         return int(Decimal(value).to_integral_value(rounding="ROUND_HALF_UP"))
     if t == "string":
         return str(value)
@@ -198,7 +199,7 @@ def quantize_result(field, value):
         return bool(value)
     if t == "date":
         if not isinstance(value, dt.date):
-            raise BadValue(f"computed value is {_kind(value)}, not a date")
+            raise BadValue(f"computed value is {kind_of(value)}, not a date")
         return value
     return value
 

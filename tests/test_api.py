@@ -51,7 +51,7 @@ def test_crud_round_trip(api, rt, rep):
 
 def test_not_found_paths(api):
     for url in ("/api/v1/nope", "/api/v1/customer/999", "/api/v1/customer/abc", "/api/v1/sales_order_line",
-                "/api/v1/customer/99999999999999999999999", "/nothing/here"):
+                "/api/v1/customer/99999999999999999999999", "/api/v1/customer/1/nothing/here"):
         r = api.get(url)
         assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, url
         assert r.json()["detail"]

@@ -18,6 +18,13 @@ def write(app, text, name="item"):
     (app / "entities" / f"{name}.yaml").write_text(text, encoding="utf-8")
 
 
+def reopen(dbs, app, url, schema) -> Runtime:
+    """Open the changed app without migrating, as `migrate --dry-run` does."""
+    rt = Runtime.open(str(app), url, schema_name=schema, migrate_now=False)
+    dbs.runtimes.append(rt)
+    return rt
+
+
 def columns(rt, table):
     with rt.db.read() as conn:
         return {c["name"] for c in inspect(conn).get_columns(table)}
@@ -52,8 +59,7 @@ def test_destructive_changes_are_refused_until_confirmed(dbs, tmp_path):
         Runtime.open(str(app), url, schema_name=schema)
     assert "drop column item.note (1 values would be lost)" in str(exc.value)
     assert "--confirm-destructive" in str(exc.value)
-    rt2 = Runtime.open(str(app), url, schema_name=schema, migrate_now=False)
-    dbs.runtimes.append(rt2)
+    rt2 = reopen(dbs, app, url, schema)
     assert "note" in columns(rt2, "item")  # nothing was lost
     done = migrate.apply(rt2.db, rt2.schema, confirm_destructive=True)
     assert [s.description for s in done] == ["drop column item.note (1 values would be lost)"]
@@ -70,8 +76,7 @@ def test_dropping_an_entity_and_narrowing_a_type_are_destructive(dbs, tmp_path):
     dbs.runtime(str(app), url, schema).close()
     (app / "entities" / "tag.yaml").unlink()
     write(app, BASE.replace("  note: {type: string}", "  note: {type: integer}"))
-    rt = Runtime.open(str(app), url, schema_name=schema, migrate_now=False)
-    dbs.runtimes.append(rt)
+    rt = reopen(dbs, app, url, schema)
     steps = {s.description.split(" (")[0]: s.destructive for s in migrate.plan(rt.db, rt.schema)}
     assert steps.get("drop table tag") is True
     assert any(k.startswith("change type of item.note") and v for k, v in steps.items()), steps
@@ -83,8 +88,7 @@ def test_widening_a_text_column_is_additive(dbs, tmp_path):
     url, schema = dbs.new()
     dbs.runtime(str(app), url, schema).close()
     write(app, BASE.replace("max_length: 20", "max_length: 80"))
-    rt = Runtime.open(str(app), url, schema_name=schema, migrate_now=False)
-    dbs.runtimes.append(rt)
+    rt = reopen(dbs, app, url, schema)
     steps = migrate.plan(rt.db, rt.schema)
     if dbs.dialect == "postgresql":  # SQLite does not record VARCHAR lengths it ignores anyway
         assert [s.destructive for s in steps] == [False]

@@ -25,7 +25,7 @@ from engine.metadata.model import (
     Rule, Series,
 )
 from engine.metadata.yamlload import Document, parse
-from engine.values import BadValue, coerce
+from engine.values import BadValue, coerce, kind_of
 
 USER_ATTRIBUTES = frozenset({"id", "username", "full_name", "language"})
 
@@ -229,7 +229,7 @@ def _schema_message(e) -> tuple[str, str, bool]:
         return "E004", f"missing required property: {e.message.split(' is a required')[0]}", False
     if v == "type":
         expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
-        return "E005", f"expected {expected}, got {_kind(e.instance)}", False
+        return "E005", f"expected {expected}, got {kind_of(e.instance, 'a mapping')}", False
     if v in ("pattern", "propertyNames") or (v == "pattern" and "a-z" in str(e.validator_value)):
         if "a-z][a-z0-9_]" in str(e.schema) or v == "propertyNames":
             return "E007", f"'{e.instance if v == 'pattern' else e.message}' is not a valid name", v == "propertyNames"
@@ -237,20 +237,6 @@ def _schema_message(e) -> tuple[str, str, bool]:
     if v == "enum":
         return "E006", f"'{e.instance}' is not allowed; use one of: {', '.join(map(str, e.validator_value))}", False
     return "E006", e.message, False
-
-
-def _kind(v) -> str:
-    if isinstance(v, bool):
-        return "true/false"
-    if isinstance(v, (int, float, Decimal)):
-        return "a number"
-    if isinstance(v, str):
-        return "text"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a mapping"
-    return "nothing" if v is None else type(v).__name__
 
 
 def _find_parents(ctx: _Ctx, raw: dict) -> dict[str, tuple[str, str]]:
@@ -320,6 +306,11 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
     if title_field is None:
         title_field = next((n for n, f in fields.items() if f.series), None) or next(
             (n for n, f in fields.items() if f.type == "string"), None)
+    listable = {n for n, f in fields.items() if f.type not in ("table", "json")} | system
+    for key in ("list_columns", "list_filters"):
+        for i, fn in enumerate(d.get(key, ())):
+            if fn not in listable:
+                ctx.add("E015", file, doc, (key, i), f"{key} names '{fn}', which is not a stored field of {name}")
     indexes = []
     for i, cols in enumerate(d.get("indexes", ())):
         for j, c in enumerate(cols):
@@ -373,6 +364,8 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
         search_fields=search_fields,
         default_sort=tuple(default_sort),
         indexes=tuple(indexes),
+        list_columns=tuple(d.get("list_columns", ())),
+        list_filters=tuple(d.get("list_filters", ())),
         rules=tuple(rules),
         computed_order=tuple(order),
         file=file,

@@ -120,6 +120,8 @@ class Entity:
     search_fields: tuple[str, ...] = ()
     default_sort: tuple[tuple[str, bool], ...] = (("created_at", True),)  # (field, descending)
     indexes: tuple[tuple[str, ...], ...] = ()
+    list_columns: tuple[str, ...] = ()
+    list_filters: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     computed_order: tuple[str, ...] = ()
     file: str = ""

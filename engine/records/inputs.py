@@ -19,8 +19,9 @@ def _same(field, given, current) -> bool:
         return False
 
 
-def parse_values(ent: Entity, data, errors: ErrorCollector, current: dict | None, prefix: str = "") -> dict:
-    """Values the caller may set, coerced; `current` is the stored record on update (None on create)."""
+def parse_values(ent: Entity, data, errors: ErrorCollector, current: dict | None, prefix: str = "", text: bool = False) -> dict:
+    """Values the caller may set, coerced; `current` is the stored record on update (None on create).
+    With `text`, values arrive as text (screens, imports) and numbers, ids and booleans are read from it."""
     if not isinstance(data, dict):
         errors.add(prefix.rstrip(".") or "body", "expected a JSON object of field names and values")
         return {}
@@ -53,7 +54,7 @@ def parse_values(ent: Entity, data, errors: ErrorCollector, current: dict | None
             errors.add(name, f"cannot be set: {why}")
             continue
         try:
-            out[key] = coerce(field, raw)
+            out[key] = coerce(field, raw, from_query=text)
         except BadValue as exc:
             errors.add(name, str(exc))
     return out
@@ -68,7 +69,7 @@ def _same_computed(field, raw, cur) -> bool:
 
 
 def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: ErrorCollector,
-                current_lines: list[dict] | None) -> list[dict] | None:
+                current_lines: list[dict] | None, text: bool = False) -> list[dict] | None:
     """The new list of lines for a table field. Items with an `id` update that existing line
     (only the fields given change); items without one are new; lines not listed are removed."""
     if not isinstance(raw, list):
@@ -86,6 +87,8 @@ def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: Err
             errors.add(f"{field_name}[{i}]", "expected an object with the line's fields")
             continue
         line_id = item.get("id")
+        if text and isinstance(line_id, str):
+            line_id = int(line_id) if line_id.strip().isdigit() else (None if not line_id.strip() else line_id)
         base: dict = {}
         if line_id is not None:
             if isinstance(line_id, bool) or not isinstance(line_id, int) or line_id not in existing:
@@ -97,7 +100,7 @@ def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: Err
             seen_ids.add(line_id)
             base = {k: v for k, v in existing[line_id].items()}
         values = parse_values(child, {k: v for k, v in item.items() if k not in ("id", "idx", "parent_id")}, errors,
-                              base if line_id is not None else None, prefix)
+                              base if line_id is not None else None, prefix, text)
         line = {f.name: base.get(f.name, f.default if line_id is None else None) for f in child.stored_fields()}
         line.update(values)
         if line_id is not None:

@@ -117,8 +117,8 @@ class Records:
     def create(self, actor: Actor, entity: str, data: Any) -> dict:
         ent = self.entity(entity)
         errors = ErrorCollector()
-        values = parse_values(ent, data, errors, None)
-        lines = self._parse_tables(ent, data, errors, None)
+        values = parse_values(ent, data, errors, None, text=_text(actor))
+        lines = self._parse_tables(ent, data, errors, None, _text(actor))
         user = actor.context()
         apply_defaults(ent, values, user, errors)
         for tf in ent.table_fields():
@@ -162,9 +162,9 @@ class Records:
             if not isinstance(data, dict):
                 raise ValidationFailed([_fe("body", "expected a JSON object of field names and values")])
             values = {f.name: current.get(f.name) for f in ent.stored_fields()}
-            values.update(parse_values(ent, data, errors, current))
+            values.update(parse_values(ent, data, errors, current, text=_text(actor)))
             lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()}
-            lines.update(self._parse_tables(ent, data, errors, current))
+            lines.update(self._parse_tables(ent, data, errors, current, _text(actor)))
             user = actor.context()
             for tf in ent.table_fields():
                 for i, row in enumerate(lines.get(tf.name, [])):
@@ -210,15 +210,50 @@ class Records:
             audit.append(conn, self.schema, actor, ent.name, record_id, "delete", self._changes(ent, current, {}))
             self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
 
+    def preview(self, actor: Actor, entity: str, data: Any, record_id: int | None = None) -> tuple[dict, dict, list]:
+        """Defaults and computed values for unsaved input, exactly as a save would compute them;
+        returns (values, lines, field errors) and writes nothing."""
+        ent = self.entity(entity)
+        errors = ErrorCollector()
+        current = None
+        if record_id is not None:
+            with self.db.read() as conn:
+                current = self._load(conn, ent, record_id)
+        values = {f.name: current.get(f.name) for f in ent.stored_fields()} if current else {}
+        values.update(parse_values(ent, data, errors, current, text=_text(actor)))
+        lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()} if current else {}
+        lines.update(self._parse_tables(ent, data, errors, current, _text(actor)))
+        user = actor.context()
+        if current is None:
+            apply_defaults(ent, values, user, errors)
+        compute(self.app, ent, values, lines, user, errors)
+        return values, lines, errors.errors
+
+    def titles(self, actor: Actor, entity: str, ids) -> dict[int, str]:
+        """The display title of each record id (for links): one query for all of them."""
+        ids = {i for i in ids if isinstance(i, int)}
+        if not ids:
+            return {}
+        if entity == "@user":
+            u = self.schema.user
+            with self.db.read() as conn:
+                return {r[0]: r[1] or r[2] for r in conn.execute(select(u.c.id, u.c.full_name, u.c.username).where(u.c.id.in_(ids)))}
+        ent = self.app.entity(entity)
+        t = self.schema.tables[entity]
+        title = ent.title_field or "id"
+        with self.db.read() as conn:
+            rows = conn.execute(select(t.c.id, t.c[title]).where(t.c.id.in_(ids))).all()
+        return {r[0]: str(r[1]) if r[1] is not None else f"#{r[0]}" for r in rows}
+
     # ------------------------------------------------------------------ helpers
-    def _parse_tables(self, ent: Entity, data, errors: ErrorCollector, current: dict | None) -> dict:
+    def _parse_tables(self, ent: Entity, data, errors: ErrorCollector, current: dict | None, text: bool = False) -> dict:
         out = {}
         if not isinstance(data, dict):
             return out
         for tf in ent.table_fields():
             if tf.name in data:
                 rows = parse_lines(ent, self.app.entity(tf.entity), tf.name, data[tf.name], errors,
-                                   current[tf.name] if current else None)
+                                   current[tf.name] if current else None, text)
                 if rows is not None:
                     out[tf.name] = rows
             elif current is None:
@@ -229,25 +264,40 @@ class Records:
         user = actor.context()
         compute(self.app, ent, values, lines, user, errors)
         validate(self.app, ent, values, lines, user, errors, actor.language)
-        self._check_links(conn, ent, values, "", errors)
+        refs = self._references(ent, values, "")
         for tf in ent.table_fields():
             child = self.app.entity(tf.entity)
             for i, row in enumerate(lines.get(tf.name, [])):
-                self._check_links(conn, child, row, f"{tf.name}[{i}].", errors)
+                refs += self._references(child, row, f"{tf.name}[{i}].")
+        self._check_links(conn, refs, errors)
         self._check_unique(conn, ent, values, self_id, errors)
         errors.raise_if_any()
 
-    def _check_links(self, conn, ent: Entity, values: dict, prefix: str, errors: ErrorCollector) -> None:
+    @staticmethod
+    def _references(ent: Entity, values: dict, prefix: str) -> list[tuple[str, str, int]]:
+        """(target entity or '@user', field path, id) for every link and user value."""
+        out = []
         for f in ent.stored_fields():
             v = values.get(f.name)
-            if v is None:
-                continue
-            if f.type == "link":
-                t = self.schema.tables[f.entity]
-                if conn.execute(select(t.c.id).where(t.c.id == v)).first() is None:
-                    errors.add(prefix + f.name, f"there is no {f.entity} with id {v}")
-            elif f.type == "user" and not user_exists(conn, self.schema, {v}):
-                errors.add(prefix + f.name, f"there is no user with id {v}")
+            if v is not None and f.type in ("link", "user"):
+                out.append((f.entity if f.type == "link" else "@user", prefix + f.name, v))
+        return out
+
+    def _check_links(self, conn, refs: list[tuple[str, str, int]], errors: ErrorCollector) -> None:
+        """One query per linked entity, however many lines point at it."""
+        by_target: dict[str, set] = {}
+        for target, _, v in refs:
+            by_target.setdefault(target, set()).add(v)
+        found: dict[str, set] = {}
+        for target, wanted in by_target.items():
+            if target == "@user":
+                found[target] = user_exists(conn, self.schema, wanted)
+            else:
+                t = self.schema.tables[target]
+                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(wanted))).scalars())
+        for target, path, v in refs:
+            if v not in found[target]:
+                errors.add(path, f"there is no {'user' if target == '@user' else target} with id {v}")
 
     def _check_unique(self, conn, ent: Entity, values: dict, self_id, errors: ErrorCollector) -> None:
         t = self.schema.tables[ent.name]
@@ -327,6 +377,11 @@ class Records:
             if entry:
                 out.setdefault("lines", {})[tf.name] = entry
         return out
+
+
+def _text(actor: Actor) -> bool:
+    """Screens and imports send every value as text; the API sends JSON types."""
+    return actor.via in ("screen", "import")
 
 
 def _fe(field: str, message: str):

@@ -1,0 +1,137 @@
+"""Values as people read them: labels in their language, numbers and dates for their locale,
+links as the linked record's title, and the audit trail as sentences."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from engine.metadata.model import App, Entity, Field, Label
+from engine.web.i18n import Formatter
+
+
+class Display:
+    def __init__(self, app: App, lang: str, gettext):
+        self.app = app
+        self.lang = lang
+        self.fmt = Formatter(lang)
+        self._ = gettext
+
+    def label(self, label: Label | None, fallback: str = "") -> str:
+        return label.get(self.lang) if label is not None else fallback
+
+    def option(self, f: Field, value) -> str:
+        for o in f.options:
+            if o.value == value:
+                return o.label.get(self.lang)
+        return "" if value is None else str(value)
+
+    def value(self, f: Field, value, titles: dict | None = None) -> str:
+        """Display text of a stored (Python) value."""
+        if value is None or value == "":
+            return ""
+        t = f.value_type
+        if t == "select":
+            return self.option(f, value)
+        if t == "link":
+            return (titles or {}).get(f.entity, {}).get(value, f"#{value}")
+        if t == "user":
+            return (titles or {}).get("@user", {}).get(value, f"#{value}")
+        if t == "decimal":
+            return self.fmt.decimal(Decimal(value), f.scale if f.scale is not None else 2)
+        if t == "integer":
+            return self.fmt.integer(value)
+        if t == "boolean":
+            return self._("Yes") if value else self._("No")
+        if t == "date":
+            return self.fmt.date(value if isinstance(value, dt.date) else dt.date.fromisoformat(value))
+        if t == "datetime":
+            return self.fmt.datetime(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return str(value)
+
+    def json_value(self, f: Field, value, titles: dict | None = None) -> str:
+        """Display text of a value as stored in an audit entry (JSON form)."""
+        if value is None:
+            return "—"
+        t = f.value_type
+        try:
+            if t == "decimal":
+                return self.fmt.decimal(Decimal(value), f.scale if f.scale is not None else 2)
+            if t == "date":
+                return self.fmt.date(dt.date.fromisoformat(value))
+            if t == "datetime":
+                return self.fmt.datetime(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except (InvalidOperation, ValueError, TypeError):
+            return str(value)
+        return self.value(f, value, titles)
+
+    def history(self, ent: Entity, entries: list[dict], titles: dict) -> list[dict]:
+        """Each audit entry as a list of sentences (who did what, from what to what)."""
+        _ = self._
+        out = []
+        for e in entries:
+            sentences = []
+            ch = e["changes"]
+            if e["action"] == "create":
+                sentences.append(_("created this record"))
+            elif e["action"] == "delete":
+                sentences.append(_("deleted this record"))
+            if e["action"] == "update":
+                for name, (old, new) in ch.get("fields", {}).items():
+                    f = ent.fields.get(name)
+                    if f is None:
+                        continue
+                    sentences.append(_("changed %(field)s from “%(old)s” to “%(new)s”") % {
+                        "field": self.label(f.label), "old": self.json_value(f, old, titles), "new": self.json_value(f, new, titles)})
+            for table, diff in ch.get("lines", {}).items():
+                tf = ent.fields.get(table)
+                if tf is None:
+                    continue
+                child = self.app.entity(tf.entity)
+                for row in diff.get("added", []):
+                    sentences.append(_("added a line: %(line)s") % {"line": self._line(child, row, titles)})
+                for row in diff.get("removed", []):
+                    sentences.append(_("removed a line: %(line)s") % {"line": self._line(child, row, titles)})
+                for row in diff.get("changed", []):
+                    for name, (old, new) in row["fields"].items():
+                        f = child.fields.get(name)
+                        if f is None or f.type == "computed":
+                            continue
+                        sentences.append(_("changed %(field)s on a line from “%(old)s” to “%(new)s”") % {
+                            "field": self.label(f.label), "old": self.json_value(f, old, titles), "new": self.json_value(f, new, titles)})
+            at = dt.datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
+            out.append({"actor": e["actor"], "via": e["via"], "at": self.fmt.datetime(at), "ago": self.fmt.ago(at), "sentences": sentences})
+        return out
+
+    def _line(self, child: Entity, row: dict, titles: dict) -> str:
+        parts = []
+        for f in child.stored_fields():
+            if f.type == "computed" or row.get(f.name) is None:
+                continue
+            parts.append(f"{self.label(f.label)} {self.json_value(f, row[f.name], titles)}")
+        return ", ".join(parts[:4])
+
+    def history_links(self, ent: Entity, entries: list[dict]) -> dict[str, set]:
+        """Link ids mentioned in audit entries, by target entity, to look up their titles."""
+        wanted: dict[str, set] = {}
+
+        def note(f: Field, *values):
+            if f is not None and f.type == "link":
+                for v in values:
+                    if isinstance(v, int):
+                        wanted.setdefault(f.entity, set()).add(v)
+        for e in entries:
+            ch = e["changes"]
+            for name, pair in ch.get("fields", {}).items():
+                note(ent.fields.get(name), *pair)
+            for table, diff in ch.get("lines", {}).items():
+                tf = ent.fields.get(table)
+                if tf is None:
+                    continue
+                child = self.app.entity(tf.entity)
+                for row in diff.get("added", []) + diff.get("removed", []):
+                    for name, v in row.items():
+                        note(child.fields.get(name), v)
+                for row in diff.get("changed", []):
+                    for name, pair in row["fields"].items():
+                        note(child.fields.get(name), *pair)
+        return wanted

@@ -1,0 +1,66 @@
+"""HTML form data to the record service's input, and error paths back to form fields.
+
+Fields arrive as text (`customer=12`); lines as `lines-<row>-<field>` in the order the rows
+appear on the page. A row left completely empty is not a line. Screens send datetimes without
+an offset from `datetime-local` inputs; they are read as UTC.
+"""
+from __future__ import annotations
+
+import re
+
+from engine.metadata.model import App, Entity
+
+_LINE = re.compile(r"^([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)$")
+
+
+def form_to_input(app: App, ent: Entity, form, shown: list[str], keep_empty: bool = False) -> dict:
+    """`shown` is the list of fields the form displayed; only those are sent to the service.
+    `keep_empty` keeps blank line rows, so a preview's lines line up with the rows on the page."""
+    data: dict = {}
+    for name in shown:
+        f = ent.fields.get(name)
+        if f is None or f.type == "computed" or f.read_only:
+            continue
+        if f.type == "table":
+            data[name] = _lines(app.entity(f.entity), name, form, keep_empty)
+        elif f.type == "boolean":
+            data[name] = "true" if form.get(name) in ("true", "on", "1") else "false"
+        elif f.type == "datetime":
+            v = (form.get(name) or "").strip()
+            data[name] = v + ":00Z" if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", v) else v
+        elif name in form:
+            data[name] = form.get(name)
+    return data
+
+
+def _lines(child: Entity, table: str, form, keep_empty: bool = False) -> list[dict]:
+    rows: dict[int, dict] = {}
+    order: list[int] = []
+    for key, value in form.multi_items():
+        m = _LINE.match(key)
+        if not m or m.group(1) != table:
+            continue
+        n = int(m.group(2))
+        if n not in rows:
+            rows[n] = {}
+            order.append(n)
+        rows[n][m.group(3)] = value
+    out = []
+    for n in order:
+        row = rows[n]
+        values = {k: v for k, v in row.items() if k in child.fields and child.fields[k].type != "computed"}
+        if not keep_empty and not row.get("id") and not any(str(v).strip() for v in values.values()):
+            continue
+        if row.get("id"):
+            values["id"] = row["id"]
+        out.append(values)
+    return out
+
+
+def errors_by_field(errors) -> dict[str, list[str]]:
+    """`lines[2].quantity` -> `lines-2-quantity`, the name of that input on the page."""
+    out: dict[str, list[str]] = {}
+    for e in errors:
+        key = re.sub(r"^([a-z0-9_]+)\[(\d+)\]\.", r"\1-\2-", e.field)
+        out.setdefault(key, []).append(e.message)
+    return out

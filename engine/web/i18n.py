@@ -1,0 +1,89 @@
+"""UI translations (Babel message catalogues) and locale-aware formatting of values.
+
+Catalogues live in engine/web/locale/<lang>/LC_MESSAGES/messages.po and are compiled in
+memory at start, so there is no build step. The language is the user's setting, else the
+browser's Accept-Language, else the app's default.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gettext
+import io
+from decimal import Decimal
+from pathlib import Path
+
+from babel import Locale, dates, numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+BABEL_LOCALES = {"en": "en_US", "zh": "zh_Hans_CN", "ru": "ru_RU"}
+
+
+def _load(lang: str) -> gettext.NullTranslations:
+    po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if not po.is_file():
+        return gettext.NullTranslations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return gettext.GNUTranslations(buf)
+
+
+_CACHE: dict[str, gettext.NullTranslations] = {}
+
+
+def translations(lang: str) -> gettext.NullTranslations:
+    if lang not in _CACHE:
+        _CACHE[lang] = _load(lang)
+    return _CACHE[lang]
+
+
+def negotiate(accept_language: str | None, offered: tuple[str, ...], default: str) -> str:
+    """Pick from `offered` by the Accept-Language header's preference order."""
+    if not accept_language:
+        return default
+    prefs = []
+    for part in accept_language.split(","):
+        piece = part.strip().split(";")
+        tag = piece[0].strip().lower()
+        q = 1.0
+        for p in piece[1:]:
+            if p.strip().startswith("q="):
+                try:
+                    q = float(p.strip()[2:])
+                except ValueError:
+                    q = 0.0
+        if tag:
+            prefs.append((q, tag))
+    for _, tag in sorted(prefs, key=lambda x: -x[0]):
+        base = tag.split("-")[0]
+        if base in offered:
+            return base
+    return default
+
+
+class Formatter:
+    """Formats values for one language."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.locale = Locale.parse(BABEL_LOCALES.get(lang, lang))
+
+    def decimal(self, value: Decimal, scale: int = 2) -> str:
+        return numbers.format_decimal(value, format="#,##0." + "0" * scale if scale else "#,##0", locale=self.locale)
+
+    def integer(self, value: int) -> str:
+        return numbers.format_decimal(value, locale=self.locale)
+
+    def date(self, value: dt.date) -> str:
+        return dates.format_date(value, format="medium", locale=self.locale)
+
+    def datetime(self, value: dt.datetime, tz: str = "UTC") -> str:
+        return dates.format_datetime(value, format="medium", tzinfo=dates.get_timezone(tz), locale=self.locale)
+
+    def ago(self, value: dt.datetime) -> str:
+        delta = value - dt.datetime.now(dt.timezone.utc)
+        return dates.format_timedelta(delta, add_direction=True, locale=self.locale)

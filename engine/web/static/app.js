@@ -1,0 +1,101 @@
+// Behaviour for the generated screens. No inline scripts anywhere, so a strict CSP can apply.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]');
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (csrf) e.detail.headers["X-CSRF-Token"] = csrf.content;
+  });
+
+  // language switcher submits on change
+  document.addEventListener("change", function (e) {
+    if (e.target.matches("[data-autosubmit]")) e.target.form.submit();
+  });
+
+  // line grids: add, remove, move rows; names stay lines-0-..., lines-1-... in page order
+  function renumber(editor) {
+    var table = editor.getAttribute("data-lines");
+    editor.querySelectorAll("[data-rows] > [data-row]").forEach(function (row, i) {
+      row.querySelector(".idx").firstChild && row.querySelector(".idx").firstChild.nodeType === 3
+        ? (row.querySelector(".idx").firstChild.nodeValue = String(i + 1))
+        : row.querySelector(".idx").insertBefore(document.createTextNode(String(i + 1)), row.querySelector(".idx").firstChild);
+      row.querySelectorAll("[name],[id],[for],[aria-controls],[hx-target],[hx-get]").forEach(function (el) {
+        ["name", "id", "for", "aria-controls", "hx-target", "hx-get", "aria-describedby"].forEach(function (attr) {
+          var v = el.getAttribute(attr);
+          if (v) el.setAttribute(attr, v.replace(new RegExp(table + "-(\\d+|__i__)-"), table + "-" + i + "-"));
+        });
+      });
+    });
+  }
+  function recompute(form) {
+    if (window.htmx && form) window.htmx.trigger(form, "recompute");
+  }
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("[data-add-line],[data-remove],[data-move],.opt");
+    if (!btn) return;
+    if (btn.classList.contains("opt")) return pick(btn);
+    var editor = btn.closest("[data-lines]");
+    var rows = editor.querySelector("[data-rows]");
+    if (btn.hasAttribute("data-add-line")) {
+      var tpl = editor.querySelector("template[data-row-template]");
+      var row = tpl.content.firstElementChild.cloneNode(true);
+      rows.appendChild(row);
+      renumber(editor);
+      if (window.htmx) window.htmx.process(row);
+      var first = row.querySelector("input:not([type=hidden]),select");
+      if (first) first.focus();
+    } else if (btn.hasAttribute("data-remove")) {
+      btn.closest("[data-row]").remove();
+      renumber(editor);
+    } else {
+      var r = btn.closest("[data-row]");
+      var dir = parseInt(btn.getAttribute("data-move"), 10);
+      var other = dir < 0 ? r.previousElementSibling : r.nextElementSibling;
+      if (other) {
+        dir < 0 ? rows.insertBefore(r, other) : rows.insertBefore(other, r);
+        renumber(editor);
+        btn.focus();
+      }
+    }
+    markDirty(editor.closest("form"));
+    recompute(editor.closest("form"));
+  });
+
+  // link fields: a text box that searches, a hidden input that holds the id
+  function pick(opt) {
+    var text = document.getElementById(opt.getAttribute("data-for"));
+    if (!text) return;
+    var combo = text.closest("[data-combo]");
+    combo.querySelector("[data-combo-value]").value = opt.getAttribute("data-id");
+    text.value = opt.getAttribute("data-title");
+    combo.querySelector(".options").innerHTML = "";
+    text.setAttribute("aria-expanded", "false");
+    text.focus();
+    markDirty(text.form);
+    recompute(text.form);
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.matches("[data-combo-text]")) {
+      e.target.closest("[data-combo]").querySelector("[data-combo-value]").value = "";
+      e.target.setAttribute("aria-expanded", "true");
+    }
+  });
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (t.matches("[data-combo-text]") && (e.key === "ArrowDown" || e.key === "Enter")) {
+      var first = t.closest("[data-combo]").querySelector(".opt");
+      if (first) { e.preventDefault(); e.key === "Enter" ? pick(first) : first.focus(); }
+    } else if (t.classList && t.classList.contains("opt")) {
+      if (e.key === "ArrowDown" && t.nextElementSibling) { e.preventDefault(); t.nextElementSibling.focus(); }
+      if (e.key === "ArrowUp") { e.preventDefault(); (t.previousElementSibling || document.getElementById(t.getAttribute("data-for"))).focus(); }
+      if (e.key === "Escape") { document.getElementById(t.getAttribute("data-for")).focus(); }
+    }
+  });
+
+  // leaving a changed form asks first
+  function markDirty(form) { if (form && form.hasAttribute("data-guard")) form.dataset.dirty = "1"; }
+  document.addEventListener("input", function (e) { markDirty(e.target.form); });
+  document.addEventListener("submit", function (e) { if (e.target.dataset) delete e.target.dataset.dirty; });
+  window.addEventListener("beforeunload", function (e) {
+    if (document.querySelector("form[data-guard][data-dirty]")) { e.preventDefault(); e.returnValue = ""; }
+  });
+})();
