@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.actor import Actor
 from engine.schema import Schema
@@ -32,6 +32,16 @@ def ensure_head(conn, schema: Schema) -> None:
         conn.execute(schema.audit_head.insert().values(id=1, last_id=None, last_hash=GENESIS))
 
 
+def _head_update(schema: Schema):
+    """The head-moving UPDATE, built once per schema and reused with new parameters."""
+    stmt = getattr(schema, "_audit_head_update", None)
+    if stmt is None:
+        head = schema.audit_head
+        stmt = head.update().where(head.c.id == 1).values(last_id=bindparam("new_id"), last_hash=bindparam("new_hash"))
+        schema._audit_head_update = stmt
+    return stmt
+
+
 def append(conn, schema: Schema, actor: Actor, entity: str, record_id, action: str, changes: dict, at: dt.datetime | None = None) -> int:
     """Append one entry in the caller's transaction; returns its id."""
     at = at or dt.datetime.now(dt.timezone.utc)
@@ -44,11 +54,11 @@ def append(conn, schema: Schema, actor: Actor, entity: str, record_id, action: s
         prev = row[0]
     text = json.dumps(changes, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     h = _digest(prev, entity, record_id, action, actor.id, actor.username, actor.via, at, text)
-    new_id = conn.execute(schema.audit.insert().values(
-        entity=entity, record_id=record_id, action=action, actor_id=actor.id, actor=actor.username,
-        via=actor.via, at=at, changes=text, prev_hash=prev, hash=h,
-    )).inserted_primary_key[0]
-    conn.execute(head.update().where(head.c.id == 1).values(last_id=new_id, last_hash=h))
+    new_id = conn.execute(schema.audit.insert(), {
+        "entity": entity, "record_id": record_id, "action": action, "actor_id": actor.id, "actor": actor.username,
+        "via": actor.via, "at": at, "changes": text, "prev_hash": prev, "hash": h,
+    }).inserted_primary_key[0]
+    conn.execute(_head_update(schema), {"new_id": new_id, "new_hash": h})
     return new_id
 
 

@@ -137,7 +137,7 @@ class Records:
                 row["search_text"] = listing.search_text(ent, values)
             t = self.schema.tables[ent.name]
             try:
-                new_id = conn.execute(t.insert().values(**row)).inserted_primary_key[0]
+                new_id = conn.execute(t.insert(), row).inserted_primary_key[0]
             except IntegrityError:
                 raise self._unique_error(ent) from None
             for tf in ent.table_fields():
@@ -336,6 +336,7 @@ class Records:
             conn.execute(ct.delete().where(ct.c.id.in_(removed)))
         old_by_id = {r["id"]: r for r in old}
         names = [f.name for f in child.stored_fields()]
+        inserts = []
         for idx, row in enumerate(new):
             values = {n: row.get(n) for n in names}
             if "id" in row:
@@ -343,7 +344,9 @@ class Records:
                 if any(prev.get(n) != values[n] for n in names) or prev.get("idx") != idx:
                     conn.execute(ct.update().where(and_(ct.c.id == row["id"], ct.c.parent_id == parent_id)).values(idx=idx, **values))
             else:
-                conn.execute(ct.insert().values(parent_id=parent_id, idx=idx, **values))
+                inserts.append({"parent_id": parent_id, "idx": idx, **values})
+        if inserts:
+            conn.execute(ct.insert(), inserts)  # one executemany for all new lines
 
     def _changes(self, ent: Entity, old: dict, new: dict) -> dict:
         """Field-level old/new values, and lines added, removed and changed."""
