@@ -17,6 +17,7 @@ from alembic.operations import Operations
 from alembic.operations import ops as aops
 from sqlalchemy import String, Text, func, inspect, select, text
 
+from engine import search_index
 from engine.db import Database
 from engine.schema import Schema
 
@@ -57,6 +58,8 @@ def _context(conn, schema: Schema) -> MigrationContext:
     ours = set(schema.metadata.tables) | _managed(conn, schema)
 
     def include_name(name, type_, parent_names):
+        if search_index.is_search_object(name or ""):
+            return False
         if type_ == "table":
             return name in ours
         return True
@@ -148,6 +151,7 @@ def apply(db: Database, schema: Schema, confirm_destructive: bool = False, addit
                 for op in table_ops:
                     batch.invoke(op)
         _record_managed(conn, schema, dropped={s.table for s in todo if isinstance(s.op, aops.DropTableOp)})
+        search_index.ensure(conn, schema)
         return todo
 
 

@@ -231,3 +231,15 @@ def test_demo_plugin_fills_the_regions_warehouse(rt, rep):
     west = rt.records.create(rep, "warehouse", {"code": "WH-W", "name": "West", "region": "west"})
     chosen = rt.records.create(rep, "sales_order", order(ids, delivery_warehouse=west["id"]))
     assert chosen["delivery_warehouse"] == west["id"]  # an explicit choice is kept
+
+
+def test_quick_search_index_follows_writes(rt, rep):
+    def found(q):
+        return [r["code"] for r in rt.records.list(rep, "customer", ListQuery(q=q))["items"]]
+    a = rt.records.create(rep, "customer", {"code": "Q1", "name": 'Ural "Metall" Werk', "region": "east"})
+    rt.records.create(rep, "customer", {"code": "Q2", "name": "Уральский завод", "region": "west"})
+    assert found('"metall"') == ["Q1"] and found("урал") == ["Q2"] and found("ur") == ["Q1"]
+    rt.records.update(rep, "customer", a["id"], {"name": "Baltic Works"}, version=1)
+    assert found("metall") == [] and found("baltic") == ["Q1"]
+    rt.records.delete(rep, "customer", a["id"])
+    assert found("baltic") == []

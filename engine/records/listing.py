@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, literal, select, tuple_
+from sqlalchemy import column as sa_column, table as sa_table
 
 from engine.errors import BadRequest, ErrorCollector
 from engine.metadata.model import Entity, Field, Label
@@ -131,7 +132,9 @@ def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector) -> list:
     return clauses
 
 
-def search_clause(ent: Entity, table, q: str | None):
+def search_clause(ent: Entity, table, q: str | None, dialect: str = "sqlite"):
+    """Quick search: a case-insensitive substring of the search fields, answered from the
+    trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL) for 3+ characters."""
     if not q or not q.strip():
         return None
     if "search_text" not in table.c:
@@ -139,7 +142,13 @@ def search_clause(ent: Entity, table, q: str | None):
     needle = q.strip().casefold()[:200]
     if "\x00" in needle:
         raise BadRequest("search text must not contain NUL characters")
-    return table.c.search_text.contains(needle, autoescape=True)
+    like = table.c.search_text.contains(needle, autoescape=True)
+    if dialect == "sqlite" and len(needle) >= 3:
+        from engine.search_index import fts_name
+        fts = sa_table(fts_name(table.name), sa_column("rowid"), sa_column("search_text"))
+        phrase = '"' + needle.replace('"', '""') + '"'  # a bound FTS5 phrase: any substring, quotes doubled
+        return table.c.id.in_(select(fts.c.rowid).where(fts.c.search_text.op("MATCH")(phrase)))
+    return like
 
 
 def search_text(ent: Entity, values: dict) -> str | None:

@@ -79,7 +79,7 @@ class Records:
         where = listing.filter_clauses(ent, t, query.filters, errors)
         spec = listing.sort_spec(ent, query.sort, errors)
         errors.raise_if_any()
-        s = listing.search_clause(ent, t, query.q)
+        s = listing.search_clause(ent, t, query.q, self.db.dialect)
         if s is not None:
             where.append(s)
         cursor_value = cursor_id = None

@@ -1,0 +1,93 @@
+"""Fills engine/web/locale/{zh,ru}/LC_MESSAGES/messages.po from the extracted template.
+
+Workflow: pybabel extract -F babel.cfg -k _ -k gettext -o engine/web/locale/messages.pot .
+then add any new message to TRANSLATIONS below and run: python tools/translations.py
+A message without a translation is reported, so nothing untranslated ships unnoticed.
+"""
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent / "engine" / "web" / "locale"
+# titles of errors that reach screens from code (engine.errors and the server)
+EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input",
+         "Method not allowed", "Something went wrong", "Error"]
+
+TRANSLATIONS = {
+    "Yes": ("是", "Да"), "No": ("否", "Нет"),
+    "created this record": ("创建了此记录", "создал(а) запись"),
+    "deleted this record": ("删除了此记录", "удалил(а) запись"),
+    "changed %(field)s from “%(old)s” to “%(new)s”": ("将%(field)s从“%(old)s”改为“%(new)s”", "изменил(а) «%(field)s»: «%(old)s» → «%(new)s»"),
+    "added a line: %(line)s": ("添加了一行：%(line)s", "добавил(а) строку: %(line)s"),
+    "removed a line: %(line)s": ("删除了一行：%(line)s", "удалил(а) строку: %(line)s"),
+    "changed %(field)s on a line from “%(old)s” to “%(new)s”": ("将一行的%(field)s从“%(old)s”改为“%(new)s”", "изменил(а) в строке «%(field)s»: «%(old)s» → «%(new)s»"),
+    "Wrong username or password.": ("用户名或密码错误。", "Неверное имя пользователя или пароль."),
+    "assigned when saved": ("保存时自动生成", "присваивается при сохранении"),
+    "Type to search": ("输入以搜索", "Начните вводить для поиска"),
+    "Skip to content": ("跳到正文", "Перейти к содержимому"),
+    "Main menu": ("主菜单", "Главное меню"), "Language": ("语言", "Язык"), "Change": ("切换", "Сменить"),
+    "Sign out": ("退出", "Выйти"), "Request id": ("请求编号", "Номер запроса"),
+    "Back to the start page": ("返回首页", "На главную"), "Edit": ("编辑", "Изменить"), "New": ("新建", "Создать"),
+    "Breadcrumb": ("导航路径", "Навигация"), "Edit %(thing)s": ("编辑%(thing)s", "Изменить: %(thing)s"),
+    "New %(thing)s": ("新建%(thing)s", "Создать: %(thing)s"),
+    "Someone else changed this record while you were editing it.": ("在您编辑期间，其他人修改了此记录。", "Пока вы редактировали запись, её изменил другой пользователь."),
+    "Your changes are still in the form below and have not been saved.": ("您的修改仍保留在下方表单中，尚未保存。", "Ваши изменения остались в форме ниже и ещё не сохранены."),
+    "Their version differs from yours in:": ("对方版本与您的不同之处：", "Их версия отличается от вашей в полях:"),
+    "theirs": ("对方的值", "у них"),
+    "Check the fields, then save again to apply your version on top of theirs, or open the record to discard yours.": (
+        "请检查这些字段，再次保存即以您的版本覆盖对方的修改；或打开记录放弃您的修改。",
+        "Проверьте поля и сохраните ещё раз, чтобы применить свою версию поверх их изменений, или откройте запись, чтобы отказаться от своих."),
+    "Please correct the marked fields (%(n)s).": ("请更正标出的字段（%(n)s 处）。", "Исправьте отмеченные поля (%(n)s)."),
+    "Actions": ("操作", "Действия"), "Move up": ("上移", "Выше"), "Move down": ("下移", "Ниже"),
+    "Remove line": ("删除行", "Удалить строку"), "Add line": ("添加行", "Добавить строку"),
+    "Save": ("保存", "Сохранить"), "Cancel": ("取消", "Отмена"),
+    "Hello, %(name)s": ("您好，%(name)s", "Здравствуйте, %(name)s"), "Open list": ("打开列表", "Открыть список"),
+    "Recently changed by you": ("您最近修改的", "Недавно изменённые вами"),
+    "Nothing yet. Records you create or own appear here.": ("暂无内容。您创建或负责的记录会显示在这里。", "Пока пусто. Здесь появятся записи, которые вы создали или ведёте."),
+    "Search": ("搜索", "Поиск"), "Any": ("全部", "Любой"), "from": ("从", "с"), "to": ("到", "по"),
+    "Apply": ("应用", "Применить"), "Clear": ("清除", "Сбросить"),
+    "Some filters could not be used:": ("部分筛选条件无法使用：", "Некоторые фильтры не применены:"),
+    "No matches": ("没有匹配项", "Ничего не найдено"), "1–%(shown)s of": ("第 1–%(shown)s 条，共", "1–%(shown)s из"),
+    "count all": ("精确计数", "посчитать все"),
+    "Nothing matches these filters.": ("没有符合筛选条件的记录。", "Нет записей, подходящих под фильтры."),
+    "Clear the filters": ("清除筛选", "Сбросить фильтры"),
+    "There are no %(things)s yet.": ("还没有%(things)s。", "Пока нет записей: %(things)s."),
+    "Create the first one": ("创建第一条", "Создать первую"), "Show more": ("显示更多", "Показать ещё"),
+    "Sign in": ("登录", "Вход"), "Username": ("用户名", "Имя пользователя"), "Password": ("密码", "Пароль"),
+    "Copy": ("复制", "Копировать"), "Sections of this page": ("页面分区", "Разделы страницы"),
+    "Details": ("详情", "Подробности"), "History": ("历史", "История"), "No lines.": ("没有明细行。", "Строк нет."),
+    "Show all": ("显示全部", "Показать все"), "None yet.": ("暂无。", "Пока нет."),
+    "Version %(v)s · last changed %(ago)s": ("版本 %(v)s · 最后修改于%(ago)s", "Версия %(v)s · изменено %(ago)s"),
+    "Bad request": ("请求有误", "Неверный запрос"), "Not signed in": ("未登录", "Вход не выполнен"),
+    "Not allowed": ("无权操作", "Нет доступа"), "Not found": ("未找到", "Не найдено"), "Conflict": ("冲突", "Конфликт"),
+    "Request too large": ("请求过大", "Слишком большой запрос"), "Invalid input": ("输入有误", "Неверные данные"),
+    "Method not allowed": ("不支持此操作", "Метод не поддерживается"), "Something went wrong": ("出错了", "Что-то пошло не так"),
+    "Error": ("错误", "Ошибка"),
+}
+
+
+def main() -> int:
+    with (ROOT / "messages.pot").open("rb") as f:
+        template = read_po(f)
+    ids = [m.id for m in template if m.id] + EXTRA
+    missing = [i for i in ids if i not in TRANSLATIONS]
+    for col, lang in enumerate(("zh", "ru")):
+        cat = Catalog(locale=lang, project="order-engine", charset="utf-8")
+        for mid in ids:
+            if mid in TRANSLATIONS:
+                cat.add(mid, TRANSLATIONS[mid][col])
+        out = ROOT / lang / "LC_MESSAGES" / "messages.po"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("wb") as f:
+            write_po(f, cat, width=120, omit_header=False)
+    if missing:
+        print("untranslated:", *missing, sep="\n  ")
+        return 1
+    print(f"{len(ids)} messages translated into zh and ru")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
