@@ -30,6 +30,9 @@
     if (window.htmx && form) window.htmx.trigger(form, "recompute");
   }
   document.addEventListener("click", function (e) {
+    document.querySelectorAll("[data-combo] .options").forEach(function (box) {
+      if (!box.closest("[data-combo]").contains(e.target)) box.innerHTML = "";  // close other open lists
+    });
     var btn = e.target.closest("[data-add-line],[data-remove],[data-move],.opt");
     if (!btn) return;
     if (btn.classList.contains("opt")) return pick(btn);
@@ -90,6 +93,17 @@
       if (e.key === "Escape") { document.getElementById(t.getAttribute("data-for")).focus(); }
     }
   });
+
+  // any value that computed fields depend on: ask the server to recompute, once typing pauses
+  var timer = null;
+  function onValue(e) {
+    var el = e.target;
+    if (!el.classList || !el.classList.contains("recompute") || !el.form) return;
+    clearTimeout(timer);
+    timer = setTimeout(function () { recompute(el.form); }, 300);
+  }
+  document.addEventListener("input", onValue);
+  document.addEventListener("change", onValue);
 
   // leaving a changed form asks first
   function markDirty(form) { if (form && form.hasAttribute("data-guard")) form.dataset.dirty = "1"; }

@@ -1,0 +1,148 @@
+"""What a sales rep does all day, in a real browser."""
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import shot, sign_in
+
+
+def pick(page, input_selector: str, text: str, option_text: str) -> None:
+    """Type into a link field and choose the matching option."""
+    page.fill(input_selector, text)
+    combo = page.locator(input_selector).locator("xpath=..")
+    option = combo.locator(".opt", has_text=option_text).first
+    option.wait_for()
+    option.click()
+
+
+def test_sign_in_page(browser, live):
+    base, _ = live
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    pg.goto(base + "/sales_order")
+    expect(pg).to_have_url(re.compile(r"/login\?next=/sales_order"))
+    pg.fill("#username", "rep_east1")
+    pg.fill("#password", "wrong")
+    pg.click("button.primary")
+    expect(pg.locator(".alert.error")).to_contain_text("Wrong username or password")
+    shot(pg, "login")
+    ctx.close()
+
+
+def test_create_an_order_with_two_lines_typing_product_names(page, live):
+    base, rt = live
+    page.goto(base + "/sales_order/new")
+    pick(page, "#f-customer", "Jiangnan", "Jiangnan Pumps")
+    pick(page, "#f-lines-0-product", "Gear pump", "Gear pump")
+    page.fill("#f-lines-0-quantity", "2")
+    page.fill("#f-lines-0-unit_price", "100")
+    expect(page.locator("#calc-lines-0-amount")).to_have_text("200.00")
+    expect(page.locator("#calc-total")).to_have_text("200.00")
+    page.click("[data-add-line]")
+    pick(page, "#f-lines-1-product", "Mechanical seal", "Mechanical seal")
+    page.fill("#f-lines-1-quantity", "3")
+    page.fill("#f-lines-1-unit_price", "10.50")
+    expect(page.locator("#calc-total")).to_have_text("231.50")
+    shot(page, "order-form", full_page=True)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/sales_order/\d+$"))
+    expect(page.locator("h1")).to_contain_text("SO-")
+    expect(page.locator("#details")).to_contain_text("231.50")
+    expect(page.locator("#details")).to_contain_text("Jiangnan Pumps")
+    shot(page, "order-record", full_page=True)
+
+
+def test_edit_with_a_validation_error_then_fix_it(page, live):
+    base, _ = live
+    page.goto(base + "/sales_order/3/edit")
+    page.fill("#f-lines-0-quantity", "-1")
+    page.fill("#f-notes", "typed before the error")
+    page.click("button[type=submit]")
+    expect(page.locator("#err-lines-0-quantity")).to_contain_text("at least 0.001")
+    expect(page.locator("#f-notes")).to_have_value("typed before the error")
+    expect(page.locator("#f-lines-0-quantity")).to_have_attribute("aria-invalid", "true")
+    shot(page, "order-validation", full_page=True)
+    page.fill("#f-lines-0-quantity", "1")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/sales_order/3$"))
+    expect(page.locator("#history")).to_contain_text("typed before the error")
+
+
+def test_version_conflict_between_two_windows(browser, live):
+    base, _ = live
+    one = sign_in(browser.new_context(), base)
+    two = sign_in(browser.new_context(), base, "rep_east2")
+    for pg in (one, two):
+        pg.goto(base + "/sales_order/4/edit")
+    one.fill("#f-notes", "first writer")
+    one.click("button[type=submit]")
+    one.wait_for_url(re.compile(r"/sales_order/4$"))
+    two.fill("#f-notes", "second writer")
+    two.click("button[type=submit]")
+    expect(two.locator("#conflict")).to_contain_text("Someone else changed this record")
+    expect(two.locator("#conflict")).to_contain_text("first writer")
+    expect(two.locator("#f-notes")).to_have_value("second writer")
+    shot(two, "order-conflict")
+    two.click("button[type=submit]")  # knowingly apply mine on top of theirs
+    two.wait_for_url(re.compile(r"/sales_order/4$"))
+    expect(two.locator("#details")).to_contain_text("second writer")
+    one.context.close()
+    two.context.close()
+
+
+def test_filter_sort_and_page_a_list(page, live):
+    base, _ = live
+    page.goto(base + "/sales_order")
+    expect(page.locator("tbody#rows tr:not(.more)")).to_have_count(50)
+    page.select_option("#flt-category", "export")
+    page.click(".filters button")
+    expect(page).to_have_url(re.compile(r"category=export"))
+    cats = page.locator("tbody#rows td[data-label=Category]").all_inner_texts()
+    assert cats and set(cats) == {"Export"}
+    page.click("th a:has-text('Total')")
+    expect(page).to_have_url(re.compile(r"sort=-total"))
+    totals = [float(t.replace(",", "")) for t in page.locator("tbody#rows td[data-label=Total]").all_inner_texts()]
+    assert totals == sorted(totals, reverse=True)
+    page.goto(base + "/sales_order")
+    page.click("tr.more button")
+    expect(page.locator("tbody#rows tr:not(.more)")).to_have_count(100)
+    shot(page, "order-list")
+
+
+def test_switch_language(page, live):
+    base, _ = live
+    page.goto(base + "/sales_order")
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("h1")).to_have_text("销售订单")
+    expect(page.locator(".filters button")).to_have_text("应用")
+    shot(page, "order-list-zh")
+    page.select_option("#lang-select", "ru")
+    expect(page.locator("h1")).to_have_text("Заказы клиентов")
+    page.select_option("#lang-select", "en")
+    expect(page.locator("h1")).to_have_text("Sales orders")
+
+
+def test_phone_width(browser, live):
+    base, _ = live
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = sign_in(ctx, base)
+    pg.goto(base + "/sales_order")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    shot(pg, "phone-list")
+    pg.goto(base + "/sales_order/new")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    shot(pg, "phone-form", full_page=True)
+    ctx.close()
+
+
+def test_keyboard_only_sign_in_and_navigation(browser, live):
+    base, _ = live
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    pg.goto(base + "/login")
+    pg.keyboard.type("rep_east1")
+    pg.keyboard.press("Tab")
+    pg.keyboard.type("demo")
+    pg.keyboard.press("Enter")
+    pg.wait_for_url(base + "/")
+    ctx.close()
