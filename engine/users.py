@@ -109,9 +109,16 @@ def actor_for_token(conn, schema: Schema, token: str, via: str = "api") -> Actor
 
 
 def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Actor | None:
-    """The active user with this id, or None (unknown or deactivated)."""
-    row = conn.execute(select(schema.user).where(schema.user.c.id == user_id, schema.user.c.active.is_(True))).first()
-    return _actor(conn, schema, row, via) if row is not None else None
+    """The active user with this id and their roles (one query), or None (unknown or deactivated)."""
+    u, r = schema.user, schema.user_role
+    rows = conn.execute(select(u.c.id, u.c.username, u.c.full_name, u.c.language, r.c.role)
+                        .select_from(u.outerjoin(r, r.c.user_id == u.c.id))
+                        .where(u.c.id == user_id, u.c.active.is_(True))).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
+                 full_name=first.full_name or first.username, language=first.language or "en")
 
 
 def revoke_token(conn, schema: Schema, token: str) -> None:

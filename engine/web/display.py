@@ -5,8 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
+from html import escape as _html_escape
+
+from markupsafe import Markup
+
 from engine.metadata.model import App, Entity, Field, Label
 from engine.web.i18n import Formatter
+
+
+def _esc(text: str) -> str:
+    return _html_escape(text, quote=True)
 
 
 class Display:
@@ -47,6 +55,26 @@ class Display:
         if t == "datetime":
             return self.fmt.datetime(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
         return str(value)
+
+    def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict) -> list[Markup]:
+        """The <td> cells of each list row, built here rather than by a template macro per cell
+        (a list page has hundreds of cells). Every value and label goes through html.escape."""
+        heads = [(_esc(self.label(f.label)), f.value_type in ("decimal", "integer"), f) for f in columns]
+        out = []
+        for r in rows:
+            cells = []
+            for i, (label, numeric, f) in enumerate(heads):
+                v = r.get(f.name)
+                text = _esc(self.value(f, v, titles))
+                if f.name == "status" and f.value_type == "select" and v is not None:
+                    text = f'<span class="badge b-{_esc(str(v))}">{text}</span>'
+                elif numeric:
+                    text = f'<span class="num">{text}</span>'
+                if i == 0:
+                    text = f'<a href="/{ent.name}/{int(r["id"])}">{text or "#" + str(int(r["id"]))}</a>'
+                cells.append(f'<td class="{"num" if numeric else ""}" data-label="{label}">{text}</td>')
+            out.append(Markup("".join(cells)))
+        return out
 
     def json_value(self, f: Field, value, titles: dict | None = None) -> str:
         """Display text of a value as stored in an audit entry (JSON form)."""

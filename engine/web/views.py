@@ -154,12 +154,18 @@ class Screens:
         return ListQuery.from_params(pairs)
 
     async def list_page(self, request: Request):
-        actor = await self.actor_or_login(request)
+        return await run_in_threadpool(self._list_page, request)
+
+    def _list_page(self, request: Request):
+        """All of a list page in one worker-thread call: user, rows, titles and the HTML."""
+        actor = session.current_actor(self.rt, request)
+        if actor is None:
+            raise Unauthenticated("sign in first")
         ent = self.entity(request.path_params["entity"])
         rows_only = request.headers.get("hx-request") == "true" and request.query_params.get("cursor")
         try:
             query = self._query(ent, request.query_params)
-            page, titles = await run_in_threadpool(self._page, actor, ent, query)
+            page, titles = self._page(actor, ent, query)
             error = None
         except ValidationFailed as exc:
             page, titles, error = {"items": [], "next_cursor": None, "count": 0, "count_exact": True}, {}, exc
