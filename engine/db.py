@@ -7,11 +7,15 @@ ways the services open transactions.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+
+
+_shared_read: contextvars.ContextVar = contextvars.ContextVar("engine_shared_read", default=None)
 
 
 class Database:
@@ -50,9 +54,28 @@ class Database:
 
     @contextlib.contextmanager
     def read(self):
+        """A read transaction; inside `reading()` it is the one shared by the whole unit of work."""
+        shared = _shared_read.get()
+        if shared is not None and shared[0] is self:
+            yield shared[1]
+            return
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def reading(self):
+        """One read transaction for everything a request reads (one snapshot, one connection)."""
+        if _shared_read.get() is not None:
+            yield
+            return
+        with self.engine.connect() as conn:
+            with conn.begin():
+                token = _shared_read.set((self, conn))
+                try:
+                    yield
+                finally:
+                    _shared_read.reset(token)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -46,6 +46,7 @@ class ListQuery:
     cursor: str | None = None
     q: str | None = None
     exact_count: bool = False
+    fields: tuple[str, ...] | None = None  # only these (plus id and the sort field); None: all
 
     @classmethod
     def from_params(cls, params) -> "ListQuery":

@@ -86,6 +86,9 @@ class Records:
         if query.cursor:
             cursor_value, cursor_id = listing.decode_cursor(ent, spec, query.cursor)
         cols = [c for c in t.c if c.name != "search_text"]
+        if query.fields is not None:
+            wanted = {"id", spec.name, *query.fields}
+            cols = [c for c in cols if c.name in wanted]
         with self.db.read() as conn:
             rows: list = []
             for cond in listing.page_conditions(t, spec, self.db.dialect, cursor_value, cursor_id):

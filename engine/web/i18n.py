@@ -77,21 +77,39 @@ def _number_pattern(scale: int):
     return numbers.parse_pattern("#,##0." + "0" * scale if scale else "#,##0")
 
 
+@functools.lru_cache(maxsize=None)
+def _symbols(lang: str) -> tuple[str, str, str]:
+    symbols = _locale(lang).number_symbols
+    symbols = symbols.get("latn", symbols)
+    return symbols.get("group", ","), symbols.get("decimal", "."), symbols.get("minusSign", "-")
+
+
+@functools.lru_cache(maxsize=20000)
+def _format_date(lang: str, value: dt.date) -> str:
+    return dates.format_date(value, format="medium", locale=_locale(lang))
+
+
 class Formatter:
     """Formats values for one language."""
 
     def __init__(self, lang: str):
         self.lang = lang
         self.locale = _locale(lang)
+        self.group, self.point, self.minus = _symbols(lang)
 
     def decimal(self, value: Decimal, scale: int = 2) -> str:
-        return _number_pattern(scale).apply(value, self.locale)
+        """Grouped, exact, with the locale's symbols: Python's format spec on the Decimal itself
+        (no float), then the locale's group and decimal signs; matches Babel's #,##0.00."""
+        text = format(value, f",.{scale}f")
+        if self.group != "," or self.point != ".":
+            text = text.replace(",", "\0").replace(".", self.point).replace("\0", self.group)
+        return text.replace("-", self.minus) if self.minus != "-" else text
 
     def integer(self, value: int) -> str:
         return numbers.format_decimal(value, locale=self.locale)
 
     def date(self, value: dt.date) -> str:
-        return dates.format_date(value, format="medium", locale=self.locale)
+        return _format_date(self.lang, value)
 
     def datetime(self, value: dt.datetime, tz: str = "UTC") -> str:
         return dates.format_datetime(value, format="medium", tzinfo=dates.get_timezone(tz), locale=self.locale)

@@ -157,7 +157,11 @@ class Screens:
         return await run_in_threadpool(self._list_page, request)
 
     def _list_page(self, request: Request):
-        """All of a list page in one worker-thread call: user, rows, titles and the HTML."""
+        """All of a list page in one worker-thread call and one read transaction."""
+        with self.rt.db.reading():
+            return self._list_page_in(request)
+
+    def _list_page_in(self, request: Request):
         actor = session.current_actor(self.rt, request)
         if actor is None:
             raise Unauthenticated("sign in first")
@@ -177,13 +181,16 @@ class Screens:
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
 
     def _page(self, actor, ent: Entity, query: ListQuery):
+        columns = self.columns(ent)
+        query.fields = tuple(f.name for f in columns)
         page = self.rt.records.list(actor, ent.name, query)
-        return page, self._titles(actor, ent, page["items"])
+        return page, self._titles(actor, ent, page["items"], only=columns)
 
-    def _titles(self, actor, ent: Entity, rows: list[dict], extra: dict | None = None) -> dict:
-        """{entity: {id: title}} for every link value in `rows` (and their lines), one query per entity."""
+    def _titles(self, actor, ent: Entity, rows: list[dict], extra: dict | None = None, only: list | None = None) -> dict:
+        """{entity: {id: title}} for every link value in `rows` (and their lines), one query per entity;
+        with `only`, just for those fields."""
         wanted: dict[str, set] = {k: set(v) for k, v in (extra or {}).items()}
-        for f in ent.fields.values():
+        for f in (only if only is not None else ent.fields.values()):
             if f.type in ("link", "user"):
                 key = f.entity if f.type == "link" else "@user"
                 wanted.setdefault(key, set()).update(r.get(f.name) for r in rows if r.get(f.name) is not None)

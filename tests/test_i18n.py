@@ -1,0 +1,40 @@
+"""Locale formatting and language choice for the screens."""
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from babel import numbers
+
+from engine.web.i18n import BABEL_LOCALES, Formatter, negotiate, translations
+
+
+@pytest.mark.parametrize("lang", ["en", "zh", "ru"])
+def test_fast_decimal_formatting_matches_babel(lang):
+    f = Formatter(lang)
+    for raw in ("-1234567.5", "0", "999.995", "12345678901234.12", "0.001", "-0.5"):
+        for scale in (0, 2, 3):
+            v = Decimal(raw).quantize(Decimal(1).scaleb(-scale))
+            expected = numbers.format_decimal(v, format="#,##0." + "0" * scale if scale else "#,##0", locale=BABEL_LOCALES[lang])
+            assert f.decimal(v, scale) == expected
+
+
+def test_dates_per_locale():
+    d = dt.date(2026, 3, 31)
+    assert Formatter("en").date(d) == "Mar 31, 2026"
+    assert Formatter("zh").date(d) == "2026年3月31日"
+    assert "2026" in Formatter("ru").date(d) and "мар" in Formatter("ru").date(d)
+
+
+def test_language_negotiation():
+    offered = ("en", "zh", "ru")
+    assert negotiate("zh-CN,zh;q=0.9,en;q=0.8", offered, "en") == "zh"
+    assert negotiate("de-DE,ru;q=0.5,en;q=0.4", offered, "en") == "ru"
+    assert negotiate("fr", offered, "en") == "en"
+    assert negotiate(None, offered, "zh") == "zh"
+    assert negotiate("ru;q=abc, en", offered, "zh") == "en"
+
+
+def test_catalogues_translate_every_ui_message():
+    assert translations("zh").gettext("Save") == "保存"
+    assert translations("ru").gettext("Save") == "Сохранить"
+    assert translations("en").gettext("Save") == "Save"
