@@ -50,11 +50,15 @@ def ensure(conn, schema: Schema) -> list[str]:
     elif conn.dialect.name == "postgresql":
         if tables:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            # the extension may live in another schema than the app's (e.g. public): qualify its operator class
+            ext_schema = conn.execute(text(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+            )).scalar_one()
         for t in tables:
             name = trgm_index_name(t.name)
             exists = conn.execute(text("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :n"), {"n": name}).first()
             if not exists:
-                conn.exec_driver_sql(f"CREATE INDEX {q(name)} ON {q(t.name)} USING gin (search_text gin_trgm_ops)")
+                conn.exec_driver_sql(f"CREATE INDEX {q(name)} ON {q(t.name)} USING gin (search_text {q(ext_schema)}.gin_trgm_ops)")
                 created.append(f"search index {name}")
     return created
 

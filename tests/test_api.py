@@ -9,7 +9,7 @@ PROBLEM = "application/problem+json"
 def test_healthz_and_index(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     names = [e["name"] for e in client.get("/api/v1").json()["entities"]]
-    assert names == ["customer", "product", "sales_order", "warehouse"]
+    assert names == ["customer", "product", "sales_order", "stock", "warehouse"]
 
 
 def test_token_and_auth(client, rep):
@@ -89,7 +89,7 @@ def test_bad_input_is_4xx_never_500(api, rt, rep):
 
 def test_validation_errors_list_fields(api, rt, rep):
     ids = seed_basics(rt, rep)
-    r = api.post("/api/v1/sales_order", json={"customer": 424242, "unknown": 1, "lines": [{"product": ids["p1"], "quantity": "-2"}]})
+    r = api.post("/api/v1/sales_order", json={"customer": 424242, "unknown": 1, "lines": [{"description": "not in the catalogue", "quantity": "-2"}]})
     assert r.status_code == 422
     body = r.json()
     assert body["title"] and body["status"] == 422 and body["detail"]

@@ -18,7 +18,7 @@ def run(*args, env=None, timeout=120):
 
 def test_check_ok_and_problems():
     ok = run("check", "--app", DEMO_APP)
-    assert ok.returncode == 0 and ok.stdout.startswith("ok: ") and "6 entities" in ok.stdout
+    assert ok.returncode == 0 and ok.stdout.startswith("ok: ") and "7 entities" in ok.stdout
     bad = run("check", "--app", str(FIXTURES / "E012"))
     assert bad.returncode == 1
     line = bad.stdout.strip().splitlines()[0]

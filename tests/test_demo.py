@@ -8,7 +8,8 @@ from engine.records.listing import ListQuery
 def test_demo_loads_once_with_reporting_lines(rt):
     assert demo.is_empty(rt)
     counts = demo.load(rt)
-    assert counts == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 200}
+    assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 200}
+    assert counts["stock"] > 50
     assert not demo.is_empty(rt)
     u = rt.schema.user
     with rt.db.read() as conn:

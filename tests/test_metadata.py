@@ -40,7 +40,7 @@ def test_fixture_reports_its_code_with_file_and_line(code):
 
 def test_demo_app_is_valid():
     app = load_app(DEMO_APP)
-    assert set(app.entities) == {"customer", "customer_contact", "product", "warehouse", "sales_order", "sales_order_line"}
+    assert set(app.entities) == {"customer", "customer_contact", "product", "warehouse", "stock", "sales_order", "sales_order_line"}
     so = app.entity("sales_order")
     assert so.field("lines").entity == "sales_order_line" and app.entity("sales_order_line").parent == "sales_order"
     assert so.label.get("zh") == "销售订单" and so.label.get("ru") == "Заказ клиента" and so.label.get("fr") == "Sales order"

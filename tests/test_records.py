@@ -243,3 +243,33 @@ def test_quick_search_index_follows_writes(rt, rep):
     assert found("metall") == [] and found("baltic") == ["Q1"]
     rt.records.delete(rep, "customer", a["id"])
     assert found("baltic") == []
+
+
+def test_fill_takes_the_customers_last_price_else_the_list_price(rt, rep):
+    ids = seed_basics(rt, rep)
+    first = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2026-01-10",
+                                                   "lines": [{"product": ids["p1"], "quantity": 1}]})
+    assert first["lines"][0]["unit_price"] == Decimal("100.00")  # no history yet: the product's list price
+    rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2026-02-01",
+                                           "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "91.00"}]})
+    rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2025-12-01",
+                                           "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "80.00"}]})
+    other = rt.records.create(rep, "customer", {"code": "C009", "name": "Other", "region": "west"})
+    rt.records.create(rep, "sales_order", {"customer": other["id"], "order_date": "2026-03-01",
+                                           "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "70.00"}]})
+    history = rt.records.fill_history(rep, rt.app.entity("sales_order_line").field("unit_price"),
+                                      {"product": ids["p1"], "customer": ids["customer"]})
+    assert [h["value"] for h in history] == [Decimal("91.00"), Decimal("100.00"), Decimal("80.00")]  # newest first
+    new = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "lines": [
+        {"product": ids["p1"], "quantity": 2}, {"product": ids["p2"], "quantity": 1}, {"product": ids["p1"], "quantity": 1, "unit_price": "5"}]})
+    assert [line["unit_price"] for line in new["lines"]] == [Decimal("91.00"), Decimal("12.50"), Decimal("5.00")]
+    assert new["total"] == Decimal("199.50")
+
+
+def test_show_rows_beside_a_link(rt, rep):
+    ids = seed_basics(rt, rep)
+    rt.records.create(rep, "stock", {"product": ids["p1"], "warehouse": ids["warehouse"], "on_hand": "7"})
+    show = rt.app.entity("sales_order_line").field("product").show
+    rows = rt.records.shown(rep, show, {"product": ids["p1"]})
+    assert [(r["warehouse"], r["on_hand"]) for r in rows] == [(ids["warehouse"], Decimal("7.000"))]
+    assert rt.records.shown(rep, show, {"product": None}) == []

@@ -188,3 +188,30 @@ def test_hostile_text_is_escaped(signed_in, rt, rep):
     rt.records.create(rep, "customer", {"code": "X1", "name": "<script>alert(1)</script>", "region": "east"})
     page = signed_in.get("/customer")
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+
+
+def test_changing_the_product_refills_the_price_and_shows_stock(signed_in, rt, rep):
+    ids = seed_basics(rt, rep)
+    rt.records.create(rep, "stock", {"product": ids["p2"], "warehouse": ids["warehouse"], "on_hand": "12"})
+    page = signed_in.get("/sales_order/new")
+    r = signed_in.post("/sales_order/preview", headers={"X-CSRF-Token": csrf(page.text)}, data={
+        "_fields": "customer,lines,total", "_changed": "lines-0-product", "customer": str(ids["customer"]),
+        "lines-0-product": str(ids["p2"]), "lines-0-quantity": "2", "lines-0-unit_price": "999"})
+    assert re.search(r'id="w-lines-0-unit_price"[^>]*hx-swap-oob="true"', r.text)
+    assert 'value="12.50"' in r.text  # the list price replaced the old product's price
+    assert re.search(r'id="calc-total"[^>]*>25.00<', r.text)
+    assert re.search(r'id="show-lines-0-product"[^>]*hx-swap-oob="true"', r.text) and "12.000" in r.text and "East" in r.text
+    typing = signed_in.post("/sales_order/preview", headers={"X-CSRF-Token": csrf(page.text)}, data={
+        "_fields": "customer,lines,total", "_changed": "", "customer": str(ids["customer"]),
+        "lines-0-product": str(ids["p2"]), "lines-0-quantity": "2", "lines-0-unit_price": "999"})
+    assert "w-lines-0-unit_price" not in typing.text  # a price the user typed is kept while typing elsewhere
+
+
+def test_price_history_one_click_away(signed_in, rt, rep):
+    ids = seed_basics(rt, rep)
+    old = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2026-01-05",
+                                                 "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "88.00"}]})
+    r = signed_in.get("/sales_order/fill-history", params={"field": "lines-0-unit_price", "customer": str(ids["customer"]),
+                                                           "_fields": "customer,lines", "lines-0-product": str(ids["p1"])})
+    assert r.status_code == 200 and "88.00" in r.text and old["number"] in r.text and "Jan 5, 2026" in r.text
+    assert signed_in.get("/sales_order/fill-history", params={"field": "lines-0-quantity"}).status_code == 404

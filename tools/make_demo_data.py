@@ -45,6 +45,10 @@ for i in range(1, 51):
                      "list_price": str(lp), "minimum_price": str((lp * Decimal("0.85")).quantize(Decimal("0.01"))),
                      "cost": str((lp * Decimal("0.6")).quantize(Decimal("0.01"))), "category": cat})
 out.append({"entity": "product", "as": "admin", "records": products})
+out.append({"entity": "stock", "as": "admin", "records": [
+    {"product": {"code": p["code"]}, "warehouse": {"code": wh}, "on_hand": str(rng.choice([0, 0, 2, 5, 12, 40, 150])),
+     "reserved": str(rng.choice([0, 0, 1, 3]))}
+    for p in products for wh in ("WH-E", "WH-W", "WH-X") if rng.random() < 0.8]})
 reps = ["rep_east1", "rep_east2", "rep_west1", "rep_west2"]
 start = dt.date(2026, 1, 5)
 for rep in reps:

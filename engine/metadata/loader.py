@@ -21,8 +21,8 @@ from referencing import Registry, Resource
 from engine.expressions import ExpressionError, Scope, compile_expression
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.model import (
-    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Form, FormSection, Label, Option,
-    Rule, Series,
+    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormSection, Label, Option,
+    Rule, Series, Show, Source,
 )
 from engine.metadata.yamlload import Document, parse
 from engine.values import BadValue, coerce, kind_of
@@ -30,7 +30,7 @@ from engine.values import BadValue, coerce, kind_of
 USER_ATTRIBUTES = frozenset({"id", "username", "full_name", "language"})
 
 # which optional properties each field type takes (type, label, help, required, read_only... fit all)
-_COMMON = {"type", "label", "help", "required", "read_only", "default", "default_expr", "indexed", "unique", "searchable"}
+_COMMON = {"type", "label", "help", "required", "read_only", "default", "default_expr", "indexed", "unique", "searchable", "fill"}
 _TYPE_PROPS = {
     "string": {"min_length", "max_length", "pattern", "series"},
     "text": {"min_length", "max_length"},
@@ -40,7 +40,7 @@ _TYPE_PROPS = {
     "date": set(),
     "datetime": set(),
     "select": {"options"},
-    "link": {"entity", "display_field"},
+    "link": {"entity", "display_field", "show"},
     "table": {"entity"},
     "user": set(),
     "email": {"max_length"},
@@ -50,7 +50,7 @@ _TYPE_PROPS = {
     "computed": {"expression", "result", "precision", "scale", "label", "help", "indexed"},
 }
 _NEEDS = {"select": ("options",), "link": ("entity",), "table": ("entity",), "computed": ("expression", "result")}
-_NOT_FOR = {"table": {"default", "default_expr", "unique", "indexed", "searchable", "read_only"},
+_NOT_FOR = {"table": {"default", "default_expr", "unique", "indexed", "searchable", "read_only", "fill"},
             "computed": {"default", "default_expr", "required", "unique", "read_only", "searchable"},
             "json": {"unique", "indexed", "searchable"}}
 _SERIES_RX = re.compile(r"^[^{}]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*\{#{3,12}\}[^{}#]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*$")
@@ -325,6 +325,17 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
                 ctx.add("E015", file, doc, ("fields", fname, "display_field"),
                         f"display_field '{f.display_field}' is not a field of {f.entity}")
 
+    # lookups (fill, show) point at other entities' fields and at this record's (or its parent's)
+    for fname, f in list(fields.items()):
+        spec = d["fields"][fname]
+        changes = {}
+        if "fill" in spec:
+            changes["fill"] = _build_fill(ctx, file, doc, ("fields", fname, "fill"), spec["fill"], fields, raw, parent)
+        if "show" in spec:
+            changes["show"] = _build_show(ctx, file, doc, ("fields", fname, "show"), spec["show"], fields, raw, parent)
+        if changes:
+            fields[fname] = _replace(f, **changes)
+
     # expressions: computed values, expression defaults, rules
     scope = _scope_for(fields, raw, is_child)
     compiled: dict[str, Field] = {}
@@ -370,6 +381,71 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
         computed_order=tuple(order),
         file=file,
     )
+
+
+def _lookup_fields(entity: str, raw: dict) -> set[str]:
+    """Names usable on a looked-up entity: its fields, `id`, and `parent.<field>` for a child."""
+    data = raw[entity][1].data
+    names = set(data.get("fields", {})) | {"id"}
+    if data.get("child"):
+        for other, (_, odoc) in raw.items():
+            for spec in odoc.data.get("fields", {}).values():
+                if isinstance(spec, dict) and spec.get("type") == "table" and spec.get("entity") == entity:
+                    names |= {f"parent.{n}" for n in odoc.data.get("fields", {})} | {"parent.id"}
+    return names
+
+
+def _context_names(fields: dict, raw: dict, parent) -> set[str]:
+    """Names a lookup may take its values from: this record's fields, then its parent's."""
+    names = set(fields) | {"id"}
+    if parent is not None and parent[0] in raw:
+        names |= set(raw[parent[0]][1].data.get("fields", {}))
+    return names
+
+
+def _check_match(ctx, file, doc, path, match: dict, entity: str, raw: dict, here: set) -> tuple:
+    known = _lookup_fields(entity, raw)
+    for key, value in match.items():
+        if key not in known:
+            ctx.add("E015", file, doc, path + (key,), f"'{key}' is not a field of {entity}", key=True)
+        if value not in here:
+            ctx.add("E015", file, doc, path + (key,), f"'{value}' is not a field of this record or its parent")
+    return tuple(match.items())
+
+
+def _build_fill(ctx, file, doc, path, spec: dict, fields: dict, raw: dict, parent):
+    here = _context_names(fields, raw, parent)
+    sources = []
+    for i, src in enumerate(spec["from"]):
+        p = path + ("from", i)
+        if src["entity"] not in raw:
+            ctx.add("E012", file, doc, p + ("entity",), f"'{src['entity']}' is not an entity; known: {', '.join(sorted(raw))}")
+            continue
+        known = _lookup_fields(src["entity"], raw)
+        match = _check_match(ctx, file, doc, p + ("match",), src["match"], src["entity"], raw, here)
+        for key in ("take", "latest"):
+            if key in src and src[key] not in known:
+                ctx.add("E015", file, doc, p + (key,), f"'{src[key]}' is not a field of {src['entity']}")
+        sources.append(Source(src["entity"], match, src["take"], src.get("latest")))
+    on = tuple(spec.get("on", ()))
+    for i, n in enumerate(on):
+        if n not in fields:
+            ctx.add("E015", file, doc, path + ("on", i), f"'{n}' is not a field of this entity")
+    if not on:  # by default: the fields of this record that the first source matches on
+        on = tuple(dict.fromkeys(v for s in sources[:1] for _, v in s.match if v in fields))
+    return Fill(on, tuple(sources))
+
+
+def _build_show(ctx, file, doc, path, spec: dict, fields: dict, raw: dict, parent):
+    if spec["entity"] not in raw:
+        ctx.add("E012", file, doc, path + ("entity",), f"'{spec['entity']}' is not an entity; known: {', '.join(sorted(raw))}")
+        return None
+    match = _check_match(ctx, file, doc, path + ("match",), spec["match"], spec["entity"], raw, _context_names(fields, raw, parent))
+    known = set(raw[spec["entity"]][1].data.get("fields", {}))
+    for i, c in enumerate(spec["columns"]):
+        if c not in known:
+            ctx.add("E015", file, doc, path + ("columns", i), f"'{c}' is not a field of {spec['entity']}")
+    return Show(spec["entity"], match, tuple(spec["columns"]), Label.of(spec["label"]) if "label" in spec else None)
 
 
 def _replace(f: Field, **changes) -> Field:

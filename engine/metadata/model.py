@@ -60,6 +60,33 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a fill looks: rows of `entity` whose fields equal the current record's values
+    (`match`: lookup field -> name in the record or its parent), newest by `latest` first."""
+
+    entity: str
+    match: tuple[tuple[str, str], ...]
+    take: str
+    latest: str | None = None
+
+
+@dataclass(frozen=True)
+class Fill:
+    on: tuple[str, ...]
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class Show:
+    """Rows of another entity shown beside a link field (e.g. stock per warehouse of a product)."""
+
+    entity: str
+    match: tuple[tuple[str, str], ...]
+    columns: tuple[str, ...]
+    label: Label | None = None
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     type: str
@@ -85,6 +112,8 @@ class Field:
     expression: Expr | None = None
     result: str | None = None
     series: Series | None = None
+    fill: Fill | None = None
+    show: Show | None = None
     line: int = 0
 
     @property

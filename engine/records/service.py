@@ -18,7 +18,7 @@ from engine.actor import Actor
 from engine.db import Database
 from engine.errors import BadRequest, Conflict, ErrorCollector, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
-from engine.records import listing
+from engine.records import listing, lookups
 from engine.records.compute import apply_defaults, compute, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.schema import Schema
@@ -128,6 +128,7 @@ class Records:
             for i, row in enumerate(lines.get(tf.name, [])):
                 apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
         with self.db.write() as conn:
+            lookups.apply_fills(conn, self.app, self.schema, ent, values, lines)
             self.hooks.before_create(entity=ent, values=values, actor=actor, conn=conn)
             self._check(conn, ent, values, lines, actor, errors, None)
             now = _now()
@@ -173,6 +174,7 @@ class Records:
                 for i, row in enumerate(lines.get(tf.name, [])):
                     if "id" not in row:
                         apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
+            lookups.apply_fills(conn, self.app, self.schema, ent, values, lines)
             self.hooks.before_update(entity=ent, old=current, values=values, actor=actor, conn=conn)
             self._check(conn, ent, values, lines, actor, errors, record_id)
             proposed = {**values, **lines}
@@ -213,24 +215,37 @@ class Records:
             audit.append(conn, self.schema, actor, ent.name, record_id, "delete", self._changes(ent, current, {}))
             self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
 
-    def preview(self, actor: Actor, entity: str, data: Any, record_id: int | None = None) -> tuple[dict, dict, list]:
-        """Defaults and computed values for unsaved input, exactly as a save would compute them;
-        returns (values, lines, field errors) and writes nothing."""
+    def preview(self, actor: Actor, entity: str, data: Any, record_id: int | None = None,
+                changed: tuple | None = None) -> tuple[dict, dict, list, list]:
+        """Defaults, lookups and computed values for unsaved input, exactly as a save would
+        compute them; `changed` = (table or None, row or None, field) refills what depends on
+        that field. Returns (values, lines, field errors, filled paths) and writes nothing."""
         ent = self.entity(entity)
         errors = ErrorCollector()
-        current = None
-        if record_id is not None:
-            with self.db.read() as conn:
-                current = self._load(conn, ent, record_id)
-        values = {f.name: current.get(f.name) for f in ent.stored_fields()} if current else {}
-        values.update(parse_values(ent, data, errors, current, text=_text(actor)))
-        lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()} if current else {}
-        lines.update(self._parse_tables(ent, data, errors, current, _text(actor)))
-        user = actor.context()
-        if current is None:
-            apply_defaults(ent, values, user, errors)
+        with self.db.read() as conn:
+            current = self._load(conn, ent, record_id) if record_id is not None else None
+            values = {f.name: current.get(f.name) for f in ent.stored_fields()} if current else {}
+            values.update(parse_values(ent, data, errors, current, text=_text(actor)))
+            lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()} if current else {}
+            lines.update(self._parse_tables(ent, data, errors, current, _text(actor)))
+            user = actor.context()
+            if current is None:
+                apply_defaults(ent, values, user, errors)
+            force = {(changed[0], changed[1]): changed[2]} if changed else None
+            filled = lookups.apply_fills(conn, self.app, self.schema, ent, values, lines, force)
         compute(self.app, ent, values, lines, user, errors)
-        return values, lines, errors.errors
+        return values, lines, errors.errors, filled
+
+    def fill_history(self, actor: Actor, field, context: dict, limit: int = 10) -> list[dict]:
+        """The rows behind a fill's first source (e.g. the prices this customer paid), newest first."""
+        source = field.fill.sources[0]
+        extra = ("parent.id",) if self.app.entity(source.entity).child else ()
+        with self.db.read() as conn:
+            return [dict(r) for r in lookups.find(conn, self.app, self.schema, source, context, limit, extra)]
+
+    def shown(self, actor: Actor, show, context: dict) -> list[dict]:
+        with self.db.read() as conn:
+            return lookups.show_rows(conn, self.app, self.schema, show, context)
 
     def titles(self, actor: Actor, entity: str, ids) -> dict[int, str]:
         """The display title of each record id (for links): one query for all of them."""

@@ -275,7 +275,7 @@ class Screens:
             elif copy_of and copy_of.isdigit():
                 rec = self._copy(actor, ent, int(copy_of))
             else:
-                values, lines, _ = self.rt.records.preview(actor, ent.name, {})
+                values, lines, _, _ = self.rt.records.preview(actor, ent.name, {})
                 rec = {**values, **lines}
                 for tf in ent.table_fields():  # a new record starts with one empty line to type into
                     rec[tf.name] = [{f.name: f.default for f in self.app.entity(tf.entity).stored_fields()}]
@@ -297,12 +297,13 @@ class Screens:
         from engine.api.serialize import record_json  # JSON-shaped input, as the API would send it
         shaped = record_json(self.app, ent, {"id": 0, **data})
         shaped = {k: v for k, v in shaped.items() if k in data}
-        values, lines, _ = self.rt.records.preview(actor.through("api"), ent.name, shaped)
+        values, lines, _, _ = self.rt.records.preview(actor.through("api"), ent.name, shaped)
         return {**values, **lines}
 
     def form(self, request, actor, ent: Entity, rec: dict, titles: dict, errors: dict, editing: bool,
              conflict: dict | None = None, status: int = 200, raw: dict | None = None):
-        return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors,
+        shows = self._shows(actor, ent, rec, {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()})
+        return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors, shows=shows,
                            editing=editing, sections=self.sections(ent, for_form=True), conflict=conflict, raw=raw or {},
                            app_entities=self.app.entities, shown=",".join(f.name for s in self.sections(ent, for_form=True) for f in s["fields"]))
 
@@ -322,8 +323,8 @@ class Screens:
                 rec = await run_in_threadpool(self.rt.records.update, actor, ent.name, _record_id(request), data,
                                               int(version) if version and version.isdigit() else None)
         except (ValidationFailed, Conflict) as exc:
-            values, lines, _ = await run_in_threadpool(self.rt.records.preview, actor, ent.name, data,
-                                                       _record_id(request) if rid is not None else None)
+            values, lines, _, _ = await run_in_threadpool(self.rt.records.preview, actor, ent.name, data,
+                                                          _record_id(request) if rid is not None else None)
             rec = {**values, **lines}
             conflict = None
             if isinstance(exc, Conflict):
@@ -342,7 +343,8 @@ class Screens:
         return RedirectResponse(f"/{ent.name}/{rec['id']}", status_code=303)
 
     async def preview(self, request: Request):
-        """Recompute computed fields for the form as typed (htmx); returns out-of-band swaps."""
+        """Recompute the form as typed (htmx): lookups that depend on the changed input, computed
+        fields, and `show` rows, returned as out-of-band swaps."""
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         form = await request.form()
@@ -350,9 +352,67 @@ class Screens:
         shown = [n for n in str(form.get("_fields", "")).split(",") if n]
         data = form_to_input(self.app, ent, form, shown, keep_empty=True)
         rid = form.get("_id")
-        values, lines, _ = await run_in_threadpool(self.rt.records.preview, actor, ent.name, data,
-                                                   int(rid) if rid and rid.isdigit() else None)
-        return self.render(request, "computed_oob.html", actor, ent=ent, values=values, lines=lines, shown=shown)
+        changed = _changed(str(form.get("_changed", "")))
+
+        def work():
+            values, lines, _, filled = self.rt.records.preview(actor, ent.name, data, int(rid) if rid and rid.isdigit() else None, changed)
+            rec = {**values, **lines}
+            titles = self._titles(actor, ent, [rec])
+            shows = self._shows(actor, ent, values, lines, only=changed)
+            return values, lines, filled, titles, shows
+        values, lines, filled, titles, shows = await run_in_threadpool(work)
+        return self.render(request, "computed_oob.html", actor, ent=ent, values=values, lines=lines, shown=shown,
+                           filled=filled, titles=titles, shows=shows, app_entities=self.app.entities)
+
+    def _shows(self, actor, ent: Entity, values: dict, lines: dict, only: tuple | None = None) -> dict:
+        """For every link field with `show` (on the record and its lines): the rows to show beside it,
+        by input name. With `only` = (table, row, field): just that input."""
+        out = {}
+        targets = [(None, None, f, values) for f in ent.fields.values() if f.type == "link" and f.show]
+        for tf in ent.table_fields():
+            for cf in self.app.entity(tf.entity).fields.values():
+                if cf.type == "link" and cf.show:
+                    targets += [(tf.name, i, cf, {**values, **row}) for i, row in enumerate(lines.get(tf.name, []))]
+        for table, i, f, context in targets:
+            if only is not None and (only[0], only[1], only[2]) != (table, i, f.name):
+                continue
+            name = f.name if table is None else f"{table}-{i}-{f.name}"
+            rows = self.rt.records.shown(actor, f.show, context) if context.get(f.name) is not None else []
+            show_ent = self.app.entity(f.show.entity)
+            cols = [show_ent.fields[c] for c in f.show.columns]
+            titles = {}
+            for c in cols:
+                if c.type == "link":
+                    titles[c.entity] = self.rt.records.titles(actor, c.entity, {r[c.name] for r in rows})
+            out[name] = {"show": f.show, "entity": show_ent, "columns": cols, "rows": rows, "titles": titles}
+        return out
+
+    async def fill_history(self, request: Request):
+        """The rows behind a field's fill (e.g. the prices this customer paid for this product)."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        target = str(request.query_params.get("field", ""))
+        table, idx, fname = _changed(target) or (None, None, target)
+        child = self.app.entity(ent.fields[table].entity) if table in ent.fields and ent.fields[table].type == "table" else None
+        f = (child or ent).fields.get(fname) if (child or ent) else None
+        if f is None or f.fill is None:
+            raise NotFound(f"{ent.name} has no looked-up field '{target[:60]}'")
+        shown = [n.name for n in ent.fields.values()]
+        data = form_to_input(self.app, ent, request.query_params, shown, keep_empty=True)
+
+        def work():
+            values, lines, _, _ = self.rt.records.preview(actor, ent.name, data)
+            context = dict(values)
+            if child is not None:
+                rows = lines.get(table, [])
+                context.update({k: v for k, v in (rows[idx] if idx < len(rows) else {}).items() if v is not None})
+            rows = self.rt.records.fill_history(actor, f, context)
+            source = self.app.entity(f.fill.sources[0].entity)
+            parent_titles = self.rt.records.titles(actor, source.parent, {r["parent_id"] for r in rows}) if source.child else {}
+            return rows, source, parent_titles
+        rows, source, parent_titles = await run_in_threadpool(work)
+        return self.render(request, "fill_history.html", actor, rows=rows, field=f, source=source,
+                           parent_titles=parent_titles, latest=f.fill.sources[0].latest, target=target)
 
     async def options(self, request: Request):
         """Records of a linked entity matching what the user typed, for a link field."""
@@ -372,6 +432,15 @@ class Screens:
         page = await run_in_threadpool(self.rt.records.list, actor, target.name, query)
         return self.render(request, "options.html", actor, target=target, items=page["items"],
                            title_field=target.title_field or "id", input_id=request.query_params.get("for", ""))
+
+
+def _changed(name: str) -> tuple | None:
+    """`lines-2-product` -> ('lines', 2, 'product'); `customer` -> (None, None, 'customer')."""
+    import re
+    m = re.fullmatch(r"([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)", name)
+    if m:
+        return m.group(1), int(m.group(2)), m.group(3)
+    return (None, None, name) if re.fullmatch(r"[a-z][a-z0-9_]*", name) else None
 
 
 def _system_field(name: str):
@@ -401,6 +470,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/new", s.save, methods=["POST"]),
         Route("/{entity}/preview", s.preview, methods=["POST"]),
         Route("/{entity}/options/{field}", s.options, methods=["GET"]),
+        Route("/{entity}/fill-history", s.fill_history, methods=["GET"]),
         Route("/{entity}/{id}", s.record_page, methods=["GET"]),
         Route("/{entity}/{id}/edit", s.form_page, methods=["GET"]),
         Route("/{entity}/{id}/edit", s.save, methods=["POST"]),

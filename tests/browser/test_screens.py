@@ -34,6 +34,12 @@ def test_create_an_order_with_two_lines_typing_product_names(page, live):
     page.goto(base + "/sales_order/new")
     pick(page, "#f-customer", "Jiangnan", "Jiangnan Pumps")
     pick(page, "#f-lines-0-product", "Gear pump", "Gear pump")
+    # the price fills in (this customer's last price, else the list price) and stock shows beside the line
+    expect(page.locator("#f-lines-0-unit_price")).to_have_value(re.compile(r"^\d[\d.]*$"))
+    expect(page.locator("#show-lines-0-product table")).to_contain_text("warehouse")
+    page.click("#w-lines-0-unit_price ~ .hist-btn")
+    expect(page.locator("#hist-lines-0-unit_price .popover")).to_be_visible()
+    page.click("#hist-lines-0-unit_price [data-close]")
     page.fill("#f-lines-0-quantity", "2")
     page.fill("#f-lines-0-unit_price", "100")
     expect(page.locator("#calc-lines-0-amount")).to_have_text("200.00")

@@ -18,21 +18,25 @@
       row.querySelector(".idx").firstChild && row.querySelector(".idx").firstChild.nodeType === 3
         ? (row.querySelector(".idx").firstChild.nodeValue = String(i + 1))
         : row.querySelector(".idx").insertBefore(document.createTextNode(String(i + 1)), row.querySelector(".idx").firstChild);
-      row.querySelectorAll("[name],[id],[for],[aria-controls],[hx-target],[hx-get]").forEach(function (el) {
-        ["name", "id", "for", "aria-controls", "hx-target", "hx-get", "aria-describedby"].forEach(function (attr) {
+      row.querySelectorAll("[name],[id],[for],[aria-controls],[hx-target],[hx-get],[hx-vals]").forEach(function (el) {
+        ["name", "id", "for", "aria-controls", "hx-target", "hx-get", "aria-describedby", "hx-vals"].forEach(function (attr) {
           var v = el.getAttribute(attr);
           if (v) el.setAttribute(attr, v.replace(new RegExp(table + "-(\\d+|__i__)-"), table + "-" + i + "-"));
         });
       });
     });
   }
-  function recompute(form) {
-    if (window.htmx && form) window.htmx.trigger(form, "recompute");
+  function recompute(form, changed) {
+    if (!window.htmx || !form) return;
+    var marker = form.querySelector("input[name=_changed]");
+    if (marker) marker.value = changed || "";
+    window.htmx.trigger(form, "recompute");
   }
   document.addEventListener("click", function (e) {
     document.querySelectorAll("[data-combo] .options").forEach(function (box) {
       if (!box.closest("[data-combo]").contains(e.target)) box.innerHTML = "";  // close other open lists
     });
+    if (e.target.closest("[data-close]")) { e.target.closest(".hist").innerHTML = ""; return; }
     var btn = e.target.closest("[data-add-line],[data-remove],[data-move],.opt");
     if (!btn) return;
     if (btn.classList.contains("opt")) return pick(btn);
@@ -74,7 +78,7 @@
     text.setAttribute("aria-expanded", "false");
     text.focus();
     markDirty(text.form);
-    recompute(text.form);
+    recompute(text.form, combo.querySelector("[data-combo-value]").name);
   }
   document.addEventListener("input", function (e) {
     if (e.target.matches("[data-combo-text]")) {
@@ -100,7 +104,8 @@
     var el = e.target;
     if (!el.classList || !el.classList.contains("recompute") || !el.form) return;
     clearTimeout(timer);
-    timer = setTimeout(function () { recompute(el.form); }, 300);
+    var name = el.name;
+    timer = setTimeout(function () { recompute(el.form, e.type === "change" ? name : ""); }, 300);
   }
   document.addEventListener("input", onValue);
   document.addEventListener("change", onValue);
