@@ -38,6 +38,12 @@ def test_examples_form_a_working_app(dbs, tmp_path):
     assert pr["number"].startswith("PR-") and pr["needed_by"] is not None
     shipment = rt.records.create(SYSTEM, "shipment", {"mode": "sea", "supplier": sup["id"], "shipped_at": "2026-05-01T08:00:00+08:00"})
     assert re.fullmatch(r"SH-\d{4}-0001", shipment["reference"]) and shipment["packages"] == 1
+    # fill: the same item from the same supplier costs what it cost last time
+    again = rt.records.create(SYSTEM, "purchase_request", {"supplier": sup["id"], "items": [{"description": "Bolts", "quantity": "10"}]})
+    assert again["items"][0]["unit_price"] == Decimal("0.25")
+    # show: the supplier's shipments beside the supplier field
+    show = rt.app.entity("purchase_request").field("supplier").show
+    assert [r["reference"] for r in rt.records.shown(SYSTEM, show, {"supplier": sup["id"]})] == [shipment["reference"]]
 
 
 def test_doc_covers_every_type_code_and_function():
