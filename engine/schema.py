@@ -168,6 +168,16 @@ class Schema:
             Column("key", String(200), primary_key=True),
             Column("last", BigInteger, nullable=False),
         )
+        self.saved_filter = Table(
+            "sys_saved_filter", md,
+            Column("id", ID, primary_key=True, autoincrement=True),
+            Column("user_id", BigInteger, nullable=False),
+            Column("entity", String(64), nullable=False),
+            Column("name", String(80), nullable=False),
+            Column("query", Text, nullable=False),
+            Column("created_at", UtcDateTime, nullable=False),
+            UniqueConstraint("user_id", "entity", "name", name="uq_sys_saved_filter_name"),
+        )
         self.setting = Table(
             "sys_setting", md,
             Column("key", String(100), primary_key=True),

@@ -215,3 +215,28 @@ def test_price_history_one_click_away(signed_in, rt, rep):
                                                            "_fields": "customer,lines", "lines-0-product": str(ids["p1"])})
     assert r.status_code == 200 and "88.00" in r.text and old["number"] in r.text and "Jan 5, 2026" in r.text
     assert signed_in.get("/sales_order/fill-history", params={"field": "lines-0-quantity"}).status_code == 404
+
+
+def test_saved_filters_belong_to_their_user(signed_in, rt, rep, web):
+    page = signed_in.get("/sales_order?status=draft&sort=-total&count=exact")
+    assert 'name="query" value="status=draft&amp;sort=-total"' in page.text  # paging and counting are not part of a filter
+    r = signed_in.post("/sales_order/filters", data={"csrf_token": csrf(page.text), "name": "My drafts 草稿",
+                                                     "query": "status=draft&sort=-total"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/sales_order?status=draft&sort=-total"
+    listed = signed_in.get("/sales_order")
+    assert "My drafts 草稿" in listed.text and 'href="/sales_order?status=draft&amp;sort=-total"' in listed.text
+    dup = signed_in.post("/sales_order/filters", data={"csrf_token": csrf(listed.text), "name": "My drafts 草稿", "query": "status=approved"})
+    assert dup.status_code == 422 and "already have a filter" in dup.text
+    filter_id = re.search(r'/sales_order/filters/(\d+)/delete', listed.text).group(1)
+    # another user sees none of it and cannot delete it
+    make_user(rt, "rep_other")
+    signed_in.post("/logout", data={"csrf_token": csrf(listed.text)})
+    sign_in(web, "rep_other")
+    other = web.get("/sales_order")
+    assert "My drafts" not in other.text
+    assert web.post(f"/sales_order/filters/{filter_id}/delete", data={"csrf_token": csrf(other.text)}).status_code == 404
+    web.post("/logout", data={"csrf_token": csrf(other.text)})
+    sign_in(web)
+    mine = web.get("/sales_order")
+    assert web.post(f"/sales_order/filters/{filter_id}/delete", data={"csrf_token": csrf(mine.text)}, follow_redirects=False).status_code == 303
+    assert "My drafts" not in web.get("/sales_order").text

@@ -65,6 +65,11 @@ TRANSLATIONS = {
     "Request too large": ("请求过大", "Слишком большой запрос"), "Invalid input": ("输入有误", "Неверные данные"),
     "Method not allowed": ("不支持此操作", "Метод не поддерживается"), "Something went wrong": ("出错了", "Что-то пошло не так"),
     "Error": ("错误", "Ошибка"),
+    "Date": ("日期", "Дата"), "No earlier values.": ("没有以往记录。", "Ранее значений не было."),
+    "Close": ("关闭", "Закрыть"), "Earlier values of %(field)s": ("%(field)s的历史值", "Прежние значения: %(field)s"),
+    "Earlier values": ("历史值", "Прежние значения"), "Saved filters": ("已保存的筛选", "Сохранённые фильтры"),
+    "Delete saved filter %(name)s": ("删除已保存的筛选 %(name)s", "Удалить фильтр %(name)s"),
+    "Name of this filter": ("筛选名称", "Название фильтра"), "Save filter": ("保存筛选", "Сохранить фильтр"),
 }
 
 

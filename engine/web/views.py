@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from engine import users
+from engine import preferences, users
 from engine.errors import Conflict, EngineError, NotFound, Unauthenticated, ValidationFailed
 from engine.metadata.model import Entity
 from engine.records.listing import ListQuery
@@ -171,12 +171,16 @@ class Screens:
             query = self._query(ent, request.query_params)
             page, titles = self._page(actor, ent, query)
             error = None
+            with self.rt.db.read() as conn:
+                saved = preferences.list_filters(conn, self.rt.schema, actor, ent.name)
         except ValidationFailed as exc:
             page, titles, error = {"items": [], "next_cursor": None, "count": 0, "count_exact": True}, {}, exc
+            saved = []
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang")]
         ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent), filters=self.filters_for(ent),
                    params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
-                   base_qs=urlencode(params), error=error,
+                   base_qs=urlencode(params), error=error, saved=saved,
+                   current_qs=preferences.clean_query(urlencode(params)),
                    next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])])}" if page["next_cursor"] else None)
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
 
@@ -387,6 +391,35 @@ class Screens:
             out[name] = {"show": f.show, "entity": show_ent, "columns": cols, "rows": rows, "titles": titles}
         return out
 
+    async def save_filter(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+        query = str(form.get("query", ""))
+
+        def work():
+            with self.rt.db.write() as conn:
+                preferences.save_filter(conn, self.rt.schema, actor, ent.name, str(form.get("name", "")), query)
+        try:
+            await run_in_threadpool(work)
+        except ValidationFailed as exc:
+            return self.render(request, "error.html", actor, status=422, title=i18n.translations(self.lang(request, actor)).gettext("Invalid input"),
+                               detail="; ".join(e.message for e in exc.errors))
+        return RedirectResponse(f"/{ent.name}?{preferences.clean_query(query)}", status_code=303)
+
+    async def delete_filter(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+
+        def work():
+            with self.rt.db.write() as conn:
+                preferences.delete_filter(conn, self.rt.schema, actor, _record_id(request))
+        await run_in_threadpool(work)
+        return RedirectResponse(f"/{ent.name}", status_code=303)
+
     async def fill_history(self, request: Request):
         """The rows behind a field's fill (e.g. the prices this customer paid for this product)."""
         actor = await self.actor_or_login(request)
@@ -471,6 +504,8 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/preview", s.preview, methods=["POST"]),
         Route("/{entity}/options/{field}", s.options, methods=["GET"]),
         Route("/{entity}/fill-history", s.fill_history, methods=["GET"]),
+        Route("/{entity}/filters", s.save_filter, methods=["POST"]),
+        Route("/{entity}/filters/{id}/delete", s.delete_filter, methods=["POST"]),
         Route("/{entity}/{id}", s.record_page, methods=["GET"]),
         Route("/{entity}/{id}/edit", s.form_page, methods=["GET"]),
         Route("/{entity}/{id}/edit", s.save, methods=["POST"]),

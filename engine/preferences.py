@@ -1,0 +1,53 @@
+"""Per-user preferences that are not entity records: saved list filters.
+
+A saved filter is a name and the list's query string (filters, search, sort); it belongs to
+one user and one entity, and only its owner sees or deletes it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy import select
+
+from engine.actor import Actor
+from engine.errors import ErrorCollector, NotFound
+from engine.schema import Schema
+
+MAX_FILTERS = 50
+KEPT_PARAMS_EXCLUDED = ("cursor", "lang", "count")
+
+
+def clean_query(query: str) -> str:
+    """The list query without paging and display parameters, in a stable order."""
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=False) if k not in KEPT_PARAMS_EXCLUDED and not k.endswith("__title")]
+    return urlencode(pairs)[:2000]
+
+
+def list_filters(conn, schema: Schema, actor: Actor, entity: str) -> list[dict]:
+    t = schema.saved_filter
+    rows = conn.execute(select(t.c.id, t.c.name, t.c.query).where(t.c.user_id == actor.id, t.c.entity == entity).order_by(t.c.name))
+    return [dict(r._mapping) for r in rows]
+
+
+def save_filter(conn, schema: Schema, actor: Actor, entity: str, name: str, query: str) -> int:
+    t = schema.saved_filter
+    errors = ErrorCollector()
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        errors.add("name", "give the filter a name of 1 to 80 characters")
+    existing = list_filters(conn, schema, actor, entity)
+    if any(f["name"] == name for f in existing):
+        errors.add("name", f"you already have a filter called '{name}'")
+    elif len(existing) >= MAX_FILTERS:
+        errors.add("name", f"at most {MAX_FILTERS} saved filters per list; delete one first")
+    errors.raise_if_any()
+    return conn.execute(t.insert(), {"user_id": actor.id, "entity": entity, "name": name, "query": clean_query(query),
+                                     "created_at": dt.datetime.now(dt.timezone.utc)}).inserted_primary_key[0]
+
+
+def delete_filter(conn, schema: Schema, actor: Actor, filter_id: int) -> None:
+    t = schema.saved_filter
+    res = conn.execute(t.delete().where(t.c.id == filter_id, t.c.user_id == actor.id))
+    if res.rowcount != 1:
+        raise NotFound("no such saved filter of yours")
