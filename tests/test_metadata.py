@@ -81,3 +81,17 @@ def test_non_utf8_and_non_mapping_files(tmp_path):
     (tmp_path / "entities" / "b.yaml").write_text("- just\n- a list\n")
     codes = sorted(p.code for p in check(tmp_path))
     assert codes == ["E001", "E005"]
+
+
+def test_menu_names_real_top_level_entities(tmp_path):
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "a.yaml").write_text("name: a\nfields:\n  x: {type: string}\n  lines: {type: table, entity: b}\n")
+    (tmp_path / "entities" / "b.yaml").write_text("name: b\nchild: true\nfields:\n  y: {type: string}\n")
+    (tmp_path / "app.yaml").write_text("menu:\n  - label: Main\n    icon: cart\n    items: [a, nowhere, b]\n  - label: Odd\n    icon: rocket\n    items: [a]\n")
+    problems = check(tmp_path)
+    assert sorted((p.code, p.line) for p in problems) == [("E006", 6)]  # schema first: the unknown icon
+    (tmp_path / "app.yaml").write_text("menu:\n  - label: Main\n    icon: cart\n    items: [a, nowhere, b]\n")
+    assert sorted((p.code, p.line) for p in check(tmp_path)) == [("E012", 4), ("E012", 4)]
+    (tmp_path / "app.yaml").write_text("menu:\n  - label: Main\n    items: [a]\n")
+    app = load_app(tmp_path)
+    assert [m.items for m in app.navigation()] == [("a",)]

@@ -240,3 +240,20 @@ def test_saved_filters_belong_to_their_user(signed_in, rt, rep, web):
     mine = web.get("/sales_order")
     assert web.post(f"/sales_order/filters/{filter_id}/delete", data={"csrf_token": csrf(mine.text)}, follow_redirects=False).status_code == 303
     assert "My drafts" not in web.get("/sales_order").text
+
+
+def test_text_filter_in_the_filter_bar(signed_in, rt, rep):
+    seed_basics(rt, rep)
+    rt.records.create(rep, "customer", {"code": "C2", "name": "Volga Engineering", "region": "west"})
+    page = signed_in.get("/customer")
+    assert 'name="name__contains"' in page.text
+    found = signed_in.get("/customer?name__contains=volga")
+    assert "Volga Engineering" in found.text and "Acme Pumps" not in found.text
+
+
+def test_navigation_follows_the_menu(signed_in):
+    home = signed_in.get("/")
+    assert home.text.index("Sales orders") < home.text.index("Customers") < home.text.index("Products")
+    assert 'class="module-title"' in home.text and "<svg" in home.text and "Catalogue" in home.text
+    zh = signed_in.get("/?lang=zh")
+    assert "产品与库存" in zh.text

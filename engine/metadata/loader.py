@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from engine.expressions import ExpressionError, Scope, compile_expression
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.model import (
-    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormSection, Label, Option,
+    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormSection, Label, MenuModule, Option,
     Rule, Series, Show, Source,
 )
 from engine.metadata.yamlload import Document, parse
@@ -167,6 +167,14 @@ def load_app(root: str | os.PathLike) -> App:
             forms[form.name] = form
 
     app_data = app_doc[1].data if app_doc else {}
+    menu = []
+    for i, module in enumerate(app_data.get("menu", ())):
+        for j, item in enumerate(module["items"]):
+            if item not in raw_entities and item not in broken:
+                ctx.add("E012", app_doc[0], app_doc[1], ("menu", i, "items", j), f"the menu names '{item}', which is not an entity")
+            elif item in raw_entities and raw_entities[item][1].data.get("child"):
+                ctx.add("E012", app_doc[0], app_doc[1], ("menu", i, "items", j), f"'{item}' is a child entity; its records are opened through their parent")
+        menu.append(MenuModule(Label.of(module["label"]), module.get("icon"), tuple(module["items"])))
     if ctx.problems:
         raise MetadataInvalid(ctx.problems)
     languages = tuple(app_data.get("languages", ("en", "zh", "ru")))
@@ -179,6 +187,7 @@ def load_app(root: str | os.PathLike) -> App:
         entities=MappingProxyType(entities),
         forms=MappingProxyType(forms),
         plugins_dir=str((root_path / app_data["plugins_dir"]).resolve()) if "plugins_dir" in app_data else None,
+        menu=tuple(menu),
         fingerprint=digest.hexdigest(),
     )
 

@@ -182,6 +182,13 @@ class Form:
 
 
 @dataclass(frozen=True)
+class MenuModule:
+    label: Label
+    icon: str | None
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     label: Label
@@ -191,6 +198,7 @@ class App:
     entities: Mapping[str, Entity]
     forms: Mapping[str, Form]
     plugins_dir: str | None = None
+    menu: tuple[MenuModule, ...] = ()
     fingerprint: str = field(default="", compare=False)
 
     def entity(self, name: str) -> Entity:
@@ -198,3 +206,11 @@ class App:
 
     def top_entities(self) -> list[Entity]:
         return [e for e in self.entities.values() if not e.child]
+
+    def navigation(self) -> list[MenuModule]:
+        """The menu: the declared modules, then any entity they leave out (nothing is hidden)."""
+        listed = {n for m in self.menu for n in m.items}
+        rest = tuple(e.name for e in self.top_entities() if e.name not in listed)
+        if not self.menu:
+            return [MenuModule(self.label, None, rest)]
+        return list(self.menu) + ([MenuModule(Label.of({"en": "More", "zh": "更多", "ru": "Ещё"}), None, rest)] if rest else [])

@@ -63,7 +63,7 @@ class Screens:
         tpl = self.env.get_template(template)
         html = tpl.render(
             request=request, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
-            csrf=session.csrf_token(request), nav=[e for e in self.app.top_entities()],
+            csrf=session.csrf_token(request),
             gettext=_, ngettext=tr.ngettext, _=_, **ctx)
         resp = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in self.app.languages:
@@ -144,6 +144,7 @@ class Screens:
         if ent.list_filters:
             return [ent.fields[n] if n in ent.fields else _system_field(n) for n in ent.list_filters]
         return [f for f in ent.fields.values() if f.value_type in ("select", "date", "link") and f.stored][:4]
+
 
     def _query(self, ent: Entity, params) -> ListQuery:
         pairs = []
