@@ -30,6 +30,8 @@ def test_examples_form_a_working_app(dbs, tmp_path):
     assert {"app.yaml", "entities/supplier.yaml", "entities/purchase_request.yaml", "forms/purchase_request.yaml",
             "plugins/supplier_codes.py"} <= set(names)
     rt = dbs.runtime(str(app))
+    form = rt.app.forms["purchase_request"]
+    assert [t.get("en") for t in form.tabs] == ["Request", "More"] and form.sections[-1].fields[0].label.get("zh") == "紧急程度"
     sup = rt.records.create(SYSTEM, "supplier", {"code": " acme-1 ", "name": "Acme"})
     assert sup["code"] == "ACME-1" and sup["rating"] == "b"  # the plugin example and the default ran
     pr = rt.records.create(SYSTEM, "purchase_request", {"supplier": sup["id"], "items": [

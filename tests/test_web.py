@@ -257,3 +257,28 @@ def test_navigation_follows_the_menu(signed_in):
     assert 'class="module-title"' in home.text and "<svg" in home.text and "Catalogue" in home.text
     zh = signed_in.get("/?lang=zh")
     assert "产品与库存" in zh.text
+
+
+def test_form_tabs_widgets_and_placeholders(signed_in, rt, rep):
+    ids = seed_basics(rt, rep)
+    form = signed_in.get("/sales_order/new")
+    assert 'role="tablist"' in form.text and re.search(r'id="tab-1"[^>]*hidden', form.text)
+    assert 'type="radio" name="category" value="standard"' in form.text  # widget: radio
+    assert 'placeholder="Anything the reviewers should know"' in form.text
+    fields = re.search(r'name="_fields" value="([^"]+)"', form.text).group(1)
+    r = signed_in.post("/sales_order/new", data={"csrf_token": csrf(form.text), "_fields": fields, "customer": str(ids["customer"]),
+                                                 "order_date": "2026-05-04", "category": "standard", "currency": "CNY", "tax_rate": "150"})
+    assert r.status_code == 422
+    assert re.search(r'id="tab-0"[^>]*hidden', r.text) and not re.search(r'id="tab-1"[^>]*hidden', r.text)  # the tab with the error opens
+
+
+def test_a_widget_must_fit_its_field(tmp_path):
+    from engine.metadata.codes import MetadataInvalid
+    from engine.metadata.loader import load_app
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "entities" / "t.yaml").write_text("name: t\nfields:\n  n: {type: integer}\n")
+    (tmp_path / "forms" / "t.yaml").write_text("entity: t\nsections:\n  - fields:\n      - field: n\n        widget: radio\n")
+    with pytest.raises(MetadataInvalid) as exc:
+        load_app(tmp_path)
+    assert [(p.code, p.line) for p in exc.value.problems] == [("E014", 5)]

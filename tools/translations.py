@@ -70,6 +70,7 @@ TRANSLATIONS = {
     "Earlier values": ("历史值", "Прежние значения"), "Saved filters": ("已保存的筛选", "Сохранённые фильтры"),
     "Delete saved filter %(name)s": ("删除已保存的筛选 %(name)s", "Удалить фильтр %(name)s"),
     "Name of this filter": ("筛选名称", "Название фильтра"), "Save filter": ("保存筛选", "Сохранить фильтр"),
+    "Parts of the form": ("表单分页", "Разделы формы"), "contains": ("包含", "содержит"),
 }
 
 

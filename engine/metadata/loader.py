@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from engine.expressions import ExpressionError, Scope, compile_expression
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.model import (
-    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormSection, Label, MenuModule, Option,
+    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormField, FormSection, Label, MenuModule, Option,
     Rule, Series, Show, Source,
 )
 from engine.metadata.yamlload import Document, parse
@@ -584,6 +584,10 @@ def _guess_title(data: dict) -> str:
     return "id"
 
 
+_WIDGETS = {"input": None, "textarea": {"string", "text"}, "radio": {"select"}, "select": {"select"},
+            "checkbox": {"boolean"}, "date": {"date"}, "currency": {"decimal"}}
+
+
 def _build_form(ctx, file, doc, stem, raw, forms) -> Form | None:
     d = doc.data
     entity = d["entity"]
@@ -595,16 +599,35 @@ def _build_form(ctx, file, doc, stem, raw, forms) -> Form | None:
         ctx.add("E011", file, doc, (), f"form '{stem}' is defined twice")
         return None
     efields = raw[entity][1].data["fields"]
-    seen: dict[str, tuple] = {}
+    seen: set = set()
     sections = []
-    for i, sec in enumerate(d["sections"]):
-        for j, fn in enumerate(sec["fields"]):
-            if fn not in efields:
-                ctx.add("E017", file, doc, ("sections", i, "fields", j), f"'{fn}' is not a field of {entity}")
-            elif fn in seen:
-                ctx.add("E018", file, doc, ("sections", i, "fields", j), f"'{fn}' is already on this form")
-            seen[fn] = (i, j)
-        sections.append(FormSection(Label.of(sec["label"]) if "label" in sec else None, sec.get("columns", 2), tuple(sec["fields"])))
+    tabs = []
+    groups = [(None, ("sections",), d["sections"])] if "sections" in d else \
+        [(t, ("tabs", ti, "sections"), tab["sections"]) for ti, tab in enumerate(d["tabs"]) for t in [ti]]
+    if "tabs" in d:
+        tabs = [Label.of(t["label"]) for t in d["tabs"]]
+    for tab, base, secs in groups:
+        for i, sec in enumerate(secs):
+            fields = []
+            for j, item in enumerate(sec["fields"]):
+                path = base + (i, "fields", j)
+                name = item if isinstance(item, str) else item["field"]
+                if name not in efields:
+                    ctx.add("E017", file, doc, path, f"'{name}' is not a field of {entity}")
+                    continue
+                if name in seen:
+                    ctx.add("E018", file, doc, path, f"'{name}' is already on this form")
+                    continue
+                seen.add(name)
+                if isinstance(item, str):
+                    fields.append(FormField(name))
+                    continue
+                widget = item.get("widget")
+                ftype = efields[name].get("type") if isinstance(efields[name], dict) else None
+                if widget and _WIDGETS[widget] is not None and ftype not in _WIDGETS[widget]:
+                    ctx.add("E014", file, doc, path + ("widget",), f"widget '{widget}' does not fit a {ftype} field; it fits {', '.join(sorted(_WIDGETS[widget]))}")
+                fields.append(FormField(name, *(Label.of(item[k]) if k in item else None for k in ("label", "help", "placeholder")), widget))
+            sections.append(FormSection(Label.of(sec["label"]) if "label" in sec else None, sec.get("columns", 2), tuple(fields), tab))
     if len(ctx.problems) > before:
         return None
-    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), file)
+    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file)

@@ -114,6 +114,8 @@ class Field:
     series: Series | None = None
     fill: Fill | None = None
     show: Show | None = None
+    placeholder: Label | None = None  # set by a form
+    widget: str | None = None  # set by a form
     line: int = 0
 
     @property
@@ -166,10 +168,22 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class FormField:
+    """A field as one form shows it: its own label, help, placeholder and widget if given."""
+
+    name: str
+    label: Label | None = None
+    help: Label | None = None
+    placeholder: Label | None = None
+    widget: str | None = None
+
+
+@dataclass(frozen=True)
 class FormSection:
     label: Label | None
     columns: int
-    fields: tuple[str, ...]
+    fields: tuple[FormField, ...]
+    tab: int | None = None  # index into Form.tabs
 
 
 @dataclass(frozen=True)
@@ -178,7 +192,11 @@ class Form:
     entity: str
     label: Label | None
     sections: tuple[FormSection, ...]
+    tabs: tuple[Label, ...] = ()
     file: str = ""
+
+    def field_names(self) -> list[str]:
+        return [f.name for s in self.sections for f in s.fields]
 
 
 @dataclass(frozen=True)

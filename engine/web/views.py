@@ -246,16 +246,16 @@ class Screens:
         runs of plain fields laid out in a grid, and table fields at full width where they stand."""
         form = self.app.forms.get(ent.name)
         if form is not None:
-            listed = {n for s in form.sections for n in s.fields}
-            raw = [(s.label, s.columns, [ent.fields[n] for n in s.fields]) for s in form.sections]
+            listed = set(form.field_names())
+            raw = [(s.label, s.columns, [_as_shown(ent.fields[ff.name], ff) for ff in s.fields], s.tab) for s in form.sections]
             rest = [f for f in ent.fields.values() if f.name not in listed and not (for_form and (f.read_only or f.type == "computed"))]
             if rest:
-                raw.append((None, 2, rest))
+                raw.append((None, 2, rest, len(form.tabs) - 1 if form.tabs else None))
         else:
-            raw = [(None, 2, [f for f in ent.fields.values() if f.type != "table"])]
-            raw += [(None, 1, [t]) for t in ent.table_fields()]
+            raw = [(None, 2, [f for f in ent.fields.values() if f.type != "table"], None)]
+            raw += [(None, 1, [t], None) for t in ent.table_fields()]
         out = []
-        for label, columns, fields in raw:
+        for label, columns, fields, tab in raw:
             blocks: list[dict] = []
             for f in fields:
                 if f.type == "table":
@@ -264,7 +264,7 @@ class Screens:
                     blocks[-1]["fields"].append(f)
                 else:
                     blocks.append({"fields": [f]})
-            out.append({"label": label, "columns": columns, "blocks": blocks, "fields": fields})
+            out.append({"label": label, "columns": columns, "blocks": blocks, "fields": fields, "tab": tab})
         return out
 
     # ---------------------------------------------------------------- forms
@@ -308,7 +308,14 @@ class Screens:
     def form(self, request, actor, ent: Entity, rec: dict, titles: dict, errors: dict, editing: bool,
              conflict: dict | None = None, status: int = 200, raw: dict | None = None):
         shows = self._shows(actor, ent, rec, {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()})
+        form_meta = self.app.forms.get(ent.name)
+        tabs = list(form_meta.tabs) if form_meta is not None else []
+        sections = self.sections(ent, for_form=True)
+        # open the first tab that holds an error (errors are keyed `field` or `table-row-field`)
+        with_errors = {k.split("-")[0] for k in errors}
+        open_tab = next((s["tab"] for s in sections if s["tab"] is not None and with_errors & {f.name for f in s["fields"]}), 0)
         return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors, shows=shows,
+                           tabs=tabs, open_tab=open_tab,
                            editing=editing, sections=self.sections(ent, for_form=True), conflict=conflict, raw=raw or {},
                            app_entities=self.app.entities, shown=",".join(f.name for s in self.sections(ent, for_form=True) for f in s["fields"]))
 
@@ -466,6 +473,13 @@ class Screens:
         page = await run_in_threadpool(self.rt.records.list, actor, target.name, query)
         return self.render(request, "options.html", actor, target=target, items=page["items"],
                            title_field=target.title_field or "id", input_id=request.query_params.get("for", ""))
+
+
+def _as_shown(field, ff):
+    """The field as this form shows it: the form's label, help, placeholder and widget win."""
+    from dataclasses import replace
+    return replace(field, label=ff.label or field.label, help=ff.help or field.help,
+                   placeholder=ff.placeholder, widget=ff.widget)
 
 
 def _changed(name: str) -> tuple | None:

@@ -62,11 +62,14 @@ def test_edit_with_a_validation_error_then_fix_it(page, live):
     base, _ = live
     page.goto(base + "/sales_order/3/edit")
     page.fill("#f-lines-0-quantity", "-1")
+    page.click("[role=tab]:has-text('Terms')")
     page.fill("#f-notes", "typed before the error")
     page.click("button[type=submit]")
-    expect(page.locator("#err-lines-0-quantity")).to_contain_text("at least 0.001")
+    expect(page.locator("#err-lines-0-quantity")).to_contain_text("at least 0.001")  # its tab is open again
+    page.click("[role=tab]:has-text('Terms')")
     expect(page.locator("#f-notes")).to_have_value("typed before the error")
     expect(page.locator("#f-lines-0-quantity")).to_have_attribute("aria-invalid", "true")
+    page.click("[role=tab]:has-text('Order')")
     shot(page, "order-validation", full_page=True)
     page.fill("#f-lines-0-quantity", "1")
     page.click("button[type=submit]")
@@ -80,6 +83,8 @@ def test_version_conflict_between_two_windows(browser, live):
     two = sign_in(browser.new_context(), base, "rep_east2")
     for pg in (one, two):
         pg.goto(base + "/sales_order/4/edit")
+        pg.keyboard.press("Tab")
+        pg.click("[role=tab]:has-text('Terms')")
     one.fill("#f-notes", "first writer")
     one.click("button[type=submit]")
     one.wait_for_url(re.compile(r"/sales_order/4$"))
@@ -87,6 +92,7 @@ def test_version_conflict_between_two_windows(browser, live):
     two.click("button[type=submit]")
     expect(two.locator("#conflict")).to_contain_text("Someone else changed this record")
     expect(two.locator("#conflict")).to_contain_text("first writer")
+    two.click("[role=tab]:has-text('Terms')")
     expect(two.locator("#f-notes")).to_have_value("second writer")
     shot(two, "order-conflict")
     two.click("button[type=submit]")  # knowingly apply mine on top of theirs

@@ -110,6 +110,28 @@
   document.addEventListener("input", onValue);
   document.addEventListener("change", onValue);
 
+  // tabs: click or arrow keys; panels are plain hidden elements
+  function selectTab(tab) {
+    var bar = tab.closest("[role=tablist]");
+    bar.querySelectorAll("[role=tab]").forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+    });
+    tab.focus();
+  }
+  document.addEventListener("click", function (e) {
+    var tab = e.target.closest("[role=tab]");
+    if (tab) selectTab(tab);
+  });
+  document.addEventListener("keydown", function (e) {
+    var tab = e.target.closest && e.target.closest("[role=tab]");
+    if (!tab || (e.key !== "ArrowRight" && e.key !== "ArrowLeft")) return;
+    var sib = e.key === "ArrowRight" ? tab.nextElementSibling : tab.previousElementSibling;
+    if (sib) { e.preventDefault(); selectTab(sib); }
+  });
+
   // leaving a changed form asks first
   function markDirty(form) { if (form && form.hasAttribute("data-guard")) form.dataset.dirty = "1"; }
   document.addEventListener("input", function (e) { markDirty(e.target.form); });
