@@ -47,6 +47,7 @@ class ListQuery:
     q: str | None = None
     exact_count: bool = False
     fields: tuple[str, ...] | None = None  # only these (plus id and the sort field); None: all
+    with_titles: bool = False  # add `<link>__title` for link fields, joined in the same query
 
     @classmethod
     def from_params(cls, params) -> "ListQuery":

@@ -89,13 +89,22 @@ class Records:
         if query.fields is not None:
             wanted = {"id", spec.name, *query.fields}
             cols = [c for c in cols if c.name in wanted]
+        from_ = t
+        if query.with_titles:  # each shown link's title from its table's primary key, in this query
+            for f in ent.stored_fields():
+                if f.type == "link" and (query.fields is None or f.name in query.fields):
+                    target = self.app.entity(f.entity)
+                    other = self.schema.tables[f.entity].alias(f"t_{f.name}")
+                    from_ = from_.outerjoin(other, other.c.id == t.c[f.name])
+                    cols.append(other.c[target.title_field or "id"].label(f"{f.name}__title"))
         with self.db.read() as conn:
             rows: list = []
             for cond in listing.page_conditions(t, spec, self.db.dialect, cursor_value, cursor_id):
                 need = query.limit + 1 - len(rows)
                 if need <= 0:
                     break
-                stmt = select(*cols).where(*where, *([cond] if cond is not None else [])).order_by(*listing.order_by(t, spec)).limit(need)
+                stmt = (select(*cols).select_from(from_).where(*where, *([cond] if cond is not None else []))
+                        .order_by(*listing.order_by(t, spec)).limit(need))
                 rows.extend(dict(r) for r in conn.execute(stmt).mappings())
             count, exact = listing.capped_count(conn, t, where, query.exact_count)
         more = len(rows) > query.limit

@@ -31,7 +31,8 @@ LIST_PARAMS = ("sort", "q", "cursor", "limit", "count")
 
 def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
-                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)  # templates ship with the package: no stat() per render
     env.install_null_translations(newstyle=True)
     return env
 
@@ -188,8 +189,18 @@ class Screens:
     def _page(self, actor, ent: Entity, query: ListQuery):
         columns = self.columns(ent)
         query.fields = tuple(f.name for f in columns)
+        query.with_titles = True
         page = self.rt.records.list(actor, ent.name, query)
-        return page, self._titles(actor, ent, page["items"], only=columns)
+        titles: dict = {}
+        for f in columns:
+            if f.type == "link":
+                titles.setdefault(f.entity, {}).update(
+                    (r[f.name], str(r[f"{f.name}__title"]) if r[f"{f.name}__title"] is not None else f"#{r[f.name]}")
+                    for r in page["items"] if r.get(f.name) is not None)
+        others = [f for f in columns if f.type == "user"]
+        if others:
+            titles.update(self._titles(actor, ent, page["items"], only=others))
+        return page, titles
 
     def _titles(self, actor, ent: Entity, rows: list[dict], extra: dict | None = None, only: list | None = None) -> dict:
         """{entity: {id: title}} for every link value in `rows` (and their lines), one query per entity;
