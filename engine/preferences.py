@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.actor import Actor
 from engine.errors import ErrorCollector, NotFound
@@ -25,9 +25,12 @@ def clean_query(query: str) -> str:
 
 
 def list_filters(conn, schema: Schema, actor: Actor, entity: str) -> list[dict]:
-    t = schema.saved_filter
-    rows = conn.execute(select(t.c.id, t.c.name, t.c.query).where(t.c.user_id == actor.id, t.c.entity == entity).order_by(t.c.name))
-    return [dict(r._mapping) for r in rows]
+    stmt = getattr(schema, "_saved_filters", None)
+    if stmt is None:  # built once: it runs on every list page
+        t = schema.saved_filter
+        stmt = select(t.c.id, t.c.name, t.c.query).where(t.c.user_id == bindparam("u"), t.c.entity == bindparam("e")).order_by(t.c.name)
+        schema._saved_filters = stmt
+    return [dict(r._mapping) for r in conn.execute(stmt, {"u": actor.id, "e": entity})]
 
 
 def save_filter(conn, schema: Schema, actor: Actor, entity: str, name: str, query: str) -> int:

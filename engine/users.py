@@ -12,7 +12,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.actor import Actor
 from engine.errors import BadRequest, ErrorCollector, NotFound, Unauthenticated
@@ -108,12 +108,21 @@ def actor_for_token(conn, schema: Schema, token: str, via: str = "api") -> Actor
     return _actor(conn, schema, row, via)
 
 
+def _actor_by_id_stmt(schema: Schema):
+    """Built once per schema: it runs on every screen request."""
+    stmt = getattr(schema, "_actor_by_id", None)
+    if stmt is None:
+        u, r = schema.user, schema.user_role
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, r.c.role)
+                .select_from(u.outerjoin(r, r.c.user_id == u.c.id))
+                .where(u.c.id == bindparam("user_id"), u.c.active.is_(True)))
+        schema._actor_by_id = stmt
+    return stmt
+
+
 def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Actor | None:
     """The active user with this id and their roles (one query), or None (unknown or deactivated)."""
-    u, r = schema.user, schema.user_role
-    rows = conn.execute(select(u.c.id, u.c.username, u.c.full_name, u.c.language, r.c.role)
-                        .select_from(u.outerjoin(r, r.c.user_id == u.c.id))
-                        .where(u.c.id == user_id, u.c.active.is_(True))).all()
+    rows = conn.execute(_actor_by_id_stmt(schema), {"user_id": user_id}).all()
     if not rows:
         return None
     first = rows[0]

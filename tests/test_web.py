@@ -44,6 +44,7 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(web, rep):
     assert "httponly" in cookie and "samesite=lax" in cookie
     assert web.get("/").status_code == 200
     home = web.get("/")
+    assert "set-cookie" not in home.headers  # an unchanged session is not signed and sent again
     out = web.post("/logout", data={"csrf_token": csrf(home.text)}, follow_redirects=False)
     assert out.status_code == 303
     assert web.get("/", follow_redirects=False).status_code == 303

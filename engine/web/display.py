@@ -58,15 +58,26 @@ class Display:
 
     def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict) -> list[Markup]:
         """The <td> cells of each list row, built here rather than by a template macro per cell
-        (a list page has hundreds of cells). Every value and label goes through html.escape."""
-        heads = [(_esc(self.label(f.label)), f.value_type in ("decimal", "integer"), f) for f in columns]
+        (a list page has hundreds of cells). Text that can hold markup - text fields, link titles,
+        option labels - goes through html.escape; numbers and dates are our own formatting."""
+        heads = []
+        for f in columns:
+            t = f.value_type
+            options = {o.value: _esc(o.label.get(self.lang)) for o in f.options} if t == "select" else None
+            heads.append((_esc(self.label(f.label)), t in ("decimal", "integer"), t in ("decimal", "integer", "date", "datetime", "boolean"), f, options))
         out = []
         for r in rows:
             cells = []
-            for i, (label, numeric, f) in enumerate(heads):
+            for i, (label, numeric, safe, f, options) in enumerate(heads):
                 v = r.get(f.name)
-                text = _esc(self.value(f, v, titles))
-                if f.name == "status" and f.value_type == "select" and v is not None:
+                if v is None:
+                    text = ""
+                elif options is not None:
+                    text = options.get(v) or _esc(str(v))
+                else:
+                    text = self.value(f, v, titles)
+                    text = text if safe else _esc(text)
+                if f.name == "status" and options is not None and v is not None:
                     text = f'<span class="badge b-{_esc(str(v))}">{text}</span>'
                 elif numeric:
                     text = f'<span class="num">{text}</span>'

@@ -63,7 +63,7 @@ class Screens:
         ui = Display(self.app, lang, tr.gettext)
         tpl = self.env.get_template(template)
         html = tpl.render(
-            request=request, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
+            request=request, path=request.url.path, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
             csrf=session.csrf_token(request),
             gettext=_, ngettext=tr.ngettext, _=_, **ctx)
         resp = HTMLResponse(html, status_code=status)
