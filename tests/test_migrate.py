@@ -4,6 +4,7 @@ from sqlalchemy import inspect, select
 
 from engine import migrate
 from engine.actor import SYSTEM
+from engine.records.listing import ListQuery
 from engine.runtime import Runtime
 
 BASE = """name: item
@@ -16,6 +17,16 @@ fields:
 def write(app, text, name="item"):
     (app / "entities").mkdir(parents=True, exist_ok=True)
     (app / "entities" / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+def start(dbs, tmp_path, *extra: tuple[str, str]):
+    """An app folder with the base entity (and any extra entities), migrated into a fresh database."""
+    app = tmp_path / "app"
+    write(app, BASE)
+    for text, name in extra:
+        write(app, text, name)
+    url, schema = dbs.new()
+    return app, url, schema, dbs.runtime(str(app), url, schema)
 
 
 def reopen(dbs, app, url, schema) -> Runtime:
@@ -31,10 +42,7 @@ def columns(rt, table):
 
 
 def test_additive_changes_apply_on_start_and_keep_data(dbs, tmp_path):
-    app = tmp_path / "app"
-    write(app, BASE)
-    url, schema = dbs.new()
-    rt = dbs.runtime(str(app), url, schema)
+    app, url, schema, rt = start(dbs, tmp_path)
     rt.records.create(SYSTEM, "item", {"code": "A1", "note": "keep me"})
     rt.close()
     write(app, BASE + "  qty: {type: integer, indexed: true}\n  price: {type: decimal, scale: 4}\n")
@@ -42,16 +50,13 @@ def test_additive_changes_apply_on_start_and_keep_data(dbs, tmp_path):
     rt2 = dbs.runtime(str(app), url, schema)
     assert {"qty", "price"} <= columns(rt2, "item")
     assert "tag" in inspect(rt2.db.engine).get_table_names()
-    rec = rt2.records.list(SYSTEM, "item", __import__("engine.records.listing", fromlist=["ListQuery"]).ListQuery())["items"][0]
+    rec = rt2.records.list(SYSTEM, "item", ListQuery())["items"][0]
     assert rec["note"] == "keep me" and rec["qty"] is None
     assert migrate.plan(rt2.db, rt2.schema) == []
 
 
 def test_destructive_changes_are_refused_until_confirmed(dbs, tmp_path):
-    app = tmp_path / "app"
-    write(app, BASE)
-    url, schema = dbs.new()
-    rt = dbs.runtime(str(app), url, schema)
+    app, url, schema, rt = start(dbs, tmp_path)
     rt.records.create(SYSTEM, "item", {"code": "A1", "note": "precious"})
     rt.close()
     write(app, BASE.replace("  note: {type: string}\n", ""))
@@ -69,11 +74,8 @@ def test_destructive_changes_are_refused_until_confirmed(dbs, tmp_path):
 
 
 def test_dropping_an_entity_and_narrowing_a_type_are_destructive(dbs, tmp_path):
-    app = tmp_path / "app"
-    write(app, BASE)
-    write(app, "name: tag\nfields:\n  label: {type: string}\n", "tag")
-    url, schema = dbs.new()
-    dbs.runtime(str(app), url, schema).close()
+    app, url, schema, rt = start(dbs, tmp_path, ("name: tag\nfields:\n  label: {type: string}\n", "tag"))
+    rt.close()
     (app / "entities" / "tag.yaml").unlink()
     write(app, BASE.replace("  note: {type: string}", "  note: {type: integer}"))
     rt = reopen(dbs, app, url, schema)
@@ -83,10 +85,8 @@ def test_dropping_an_entity_and_narrowing_a_type_are_destructive(dbs, tmp_path):
 
 
 def test_widening_a_text_column_is_additive(dbs, tmp_path):
-    app = tmp_path / "app"
-    write(app, BASE)
-    url, schema = dbs.new()
-    dbs.runtime(str(app), url, schema).close()
+    app, url, schema, rt = start(dbs, tmp_path)
+    rt.close()
     write(app, BASE.replace("max_length: 20", "max_length: 80"))
     rt = reopen(dbs, app, url, schema)
     steps = migrate.plan(rt.db, rt.schema)
@@ -97,10 +97,7 @@ def test_widening_a_text_column_is_additive(dbs, tmp_path):
 
 
 def test_tables_the_engine_does_not_manage_are_left_alone(dbs, tmp_path):
-    app = tmp_path / "app"
-    write(app, BASE)
-    url, schema = dbs.new()
-    rt = dbs.runtime(str(app), url, schema)
+    app, url, schema, rt = start(dbs, tmp_path)
     with rt.db.write() as conn:
         conn.exec_driver_sql("CREATE TABLE someone_elses (x INTEGER)")
     assert migrate.plan(rt.db, rt.schema) == []
