@@ -15,7 +15,7 @@ from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.operations import ops as aops
-from sqlalchemy import String, Text, func, inspect, select, text
+from sqlalchemy import String, Text, func, inspect, select
 
 from engine import search_index
 from engine.db import Database
@@ -176,5 +176,3 @@ def ensure(db: Database, schema: Schema) -> list[Step]:
         raise DestructiveChange(pending)
     return apply(db, schema)
 
-
-__all__ = ["Step", "plan", "apply", "ensure", "DestructiveChange", "text"]

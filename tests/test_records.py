@@ -149,7 +149,7 @@ def test_list_keyset_walks_every_record_once(rt, rep):
 
 
 def test_list_filters_and_search(rt, rep):
-    ids = seed_basics(rt, rep)
+    seed_basics(rt, rep)
     rt.records.create(rep, "customer", {"code": "C002", "name": "Северсталь-Сервис", "region": "west"})
     rt.records.create(rep, "customer", {"code": "C003", "name": "杭州精工机械", "region": "export"})
 

@@ -5,7 +5,7 @@ import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from engine import users
@@ -13,8 +13,9 @@ from engine.actor import Actor
 from engine.api.body import read_json
 from engine.api.openapi import build_openapi
 from engine.api.serialize import record_json
-from engine.errors import BadRequest, NotFound, Unauthenticated, ValidationFailed, FieldError
+from engine.errors import BadRequest, Unauthenticated, ValidationFailed, FieldError
 from engine.records.listing import ListQuery
+from engine.records.service import record_id
 from engine.runtime import Runtime
 
 
@@ -32,10 +33,7 @@ def _actor(rt: Runtime, request: Request) -> Actor:
 
 
 def _record_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"'{raw[:30]}' is not a record id")
-    return int(raw)
+    return record_id(request.path_params["id"])
 
 
 def make_routes(rt: Runtime) -> list[Route]:
@@ -128,5 +126,3 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/{entity}/{id}/history", history, methods=["GET"]),
     ]
 
-
-__all__ = ["make_routes", "JSONResponse"]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import audit, naming
 from engine.actor import Actor
 from engine.db import Database
-from engine.errors import BadRequest, Conflict, ErrorCollector, NotFound, ValidationFailed
+from engine.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
 from engine.records import listing, lookups
 from engine.records.compute import apply_defaults, compute, validate
@@ -409,6 +409,13 @@ class Records:
         return out
 
 
+def record_id(raw: str) -> int:
+    """A record id from a URL path segment; anything else is a record that does not exist."""
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"'{raw[:30]}' is not a record id")
+    return int(raw)
+
+
 def _text(actor: Actor) -> bool:
     """Screens and imports send every value as text; the API sends JSON types."""
     return actor.via in ("screen", "import")
@@ -418,5 +425,3 @@ def _fe(field: str, message: str):
     from engine.errors import FieldError
     return FieldError(field, message)
 
-
-__all__ = ["Records", "BadRequest"]

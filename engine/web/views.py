@@ -11,14 +11,15 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from engine import preferences, users
-from engine.errors import Conflict, EngineError, NotFound, Unauthenticated, ValidationFailed
+from engine.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from engine.metadata.model import Entity
 from engine.records.listing import ListQuery
+from engine.records.service import record_id
 from engine.runtime import Runtime
 from engine.web import i18n, session
 from engine.web.display import Display
@@ -509,10 +510,7 @@ def _system_field(name: str):
 
 
 def _record_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"'{raw[:30]}' is not a record id")
-    return int(raw)
+    return record_id(request.path_params["id"])
 
 
 def make_routes(rt: Runtime) -> list:
@@ -537,5 +535,3 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/{id}/edit", s.save, methods=["POST"]),
     ], s
 
-
-__all__ = ["make_routes", "EngineError", "Response"]
