@@ -13,7 +13,7 @@ class Actor:
     roles: frozenset = field(default_factory=frozenset)
     via: str = "api"
     full_name: str = ""
-    language: str = "en"
+    language: str = ""  # the user's chosen language; empty: not chosen (screens use the browser's)
 
     def context(self) -> dict:
         """The `user` object that expressions see."""

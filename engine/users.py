@@ -61,7 +61,7 @@ def create_user(conn, schema: Schema, username: str, password: str, roles: list[
 def _actor(conn, schema: Schema, row, via: str) -> Actor:
     roles = frozenset(r for (r,) in conn.execute(select(schema.user_role.c.role).where(schema.user_role.c.user_id == row.id)))
     return Actor(id=row.id, username=row.username, roles=roles, via=via, full_name=row.full_name or row.username,
-                 language=row.language or "en")
+                 language=row.language or "")
 
 
 def authenticate(conn, schema: Schema, username: str, password: str, via: str = "api") -> Actor:
@@ -127,7 +127,7 @@ def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Act
         return None
     first = rows[0]
     return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
-                 full_name=first.full_name or first.username, language=first.language or "en")
+                 full_name=first.full_name or first.username, language=first.language or "")
 
 
 def revoke_token(conn, schema: Schema, token: str) -> None:

@@ -283,3 +283,13 @@ def test_a_widget_must_fit_its_field(tmp_path):
     with pytest.raises(MetadataInvalid) as exc:
         load_app(tmp_path)
     assert [(p.code, p.line) for p in exc.value.problems] == [("E014", 5)]
+
+
+def test_a_users_own_language_wins_over_the_browser(web, rt):
+    with rt.db.write() as conn:
+        from engine import users
+        users.create_user(conn, rt.schema, "ivan", "demo", ["sales_rep"], language="ru")
+    sign_in(web, "ivan")
+    page = web.get("/sales_order", headers={"Accept-Language": "zh-CN,zh"})
+    assert "Заказы клиентов" in page.text
+    assert "销售订单" in web.get("/sales_order?lang=zh").text  # an explicit choice on the page still wins

@@ -50,7 +50,7 @@ class Screens:
         chosen = request.query_params.get("lang") or request.cookies.get("lang")
         if chosen in offered:
             return chosen
-        if actor is not None and actor.language in offered and request.session.get("lang_from_user", True) and actor.language != "en":
+        if actor is not None and actor.language in offered:  # the user's own setting, when they chose one
             return actor.language
         return i18n.negotiate(request.headers.get("accept-language"), offered, self.app.default_language)
 
@@ -298,7 +298,7 @@ class Screens:
                     rec[tf.name] = [{f.name: f.default for f in self.app.entity(tf.entity).stored_fields()}]
             return rec, self._titles(actor, ent, [rec])
         rec, titles = await run_in_threadpool(work)
-        return self.form(request, actor, ent, rec, titles, errors={}, editing=rid is not None)
+        return await run_in_threadpool(self.form, request, actor, ent, rec, titles, {}, rid is not None)
 
     def _copy(self, actor, ent: Entity, source_id: int) -> dict:
         """A new record prefilled from an existing one: no number, no ids, today's defaults."""
@@ -362,8 +362,8 @@ class Screens:
                 rec["id"] = _record_id(request)
             titles = await run_in_threadpool(self._titles, actor, ent, [rec] + ([conflict["current"]] if conflict else []))
             errs = errors_by_field(exc.errors) if isinstance(exc, ValidationFailed) else {}
-            return self.form(request, actor, ent, rec, titles, errs, editing=rid is not None, conflict=conflict,
-                             status=409 if conflict else 422, raw={k: v for k, v in form.multi_items()})
+            return await run_in_threadpool(lambda: self.form(request, actor, ent, rec, titles, errs, editing=rid is not None, conflict=conflict,
+                                                             status=409 if conflict else 422, raw={k: v for k, v in form.multi_items()}))
         return RedirectResponse(f"/{ent.name}/{rec['id']}", status_code=303)
 
     async def preview(self, request: Request):
