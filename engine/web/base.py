@@ -1,0 +1,173 @@
+"""What every screen shares: the Jinja2 environment, language choice, rendering, the signed-in
+user, error pages, form layout (sections) and lookups shown beside fields."""
+from __future__ import annotations
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from engine.errors import Unauthenticated
+from engine.metadata.model import Entity
+from engine.records.service import record_id
+from engine.runtime import Runtime
+from engine.web import i18n, session
+from engine.web.display import Display
+
+HERE = __import__("pathlib").Path(__file__).parent
+HTMX = "htmx-2.0.11.min.js"
+
+
+def make_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)  # templates ship with the package: no stat() per render
+    env.install_null_translations(newstyle=True)
+    return env
+
+
+class ScreenBase:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.app = rt.app
+        self.env = make_env()
+
+    # ---------------------------------------------------------------- plumbing
+
+    def lang(self, request: Request, actor=None) -> str:
+        offered = self.app.languages
+        chosen = request.query_params.get("lang") or request.cookies.get("lang")
+        if chosen in offered:
+            return chosen
+        if actor is not None and actor.language in offered:  # the user's own setting, when they chose one
+            return actor.language
+        return i18n.negotiate(request.headers.get("accept-language"), offered, self.app.default_language)
+
+    def render(self, request: Request, template: str, actor=None, status: int = 200, **ctx) -> HTMLResponse:
+        lang = self.lang(request, actor)
+        tr = i18n.translations(lang)
+
+        def _(message: str, **kw) -> str:
+            text = tr.gettext(message)
+            return text % kw if kw else text
+        ui = Display(self.app, lang, tr.gettext)
+        tpl = self.env.get_template(template)
+        html = tpl.render(
+            request=request, path=request.url.path, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
+            csrf=session.csrf_token(request),
+            gettext=_, ngettext=tr.ngettext, _=_, **ctx)
+        resp = HTMLResponse(html, status_code=status)
+        if request.query_params.get("lang") in self.app.languages:
+            resp.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax", httponly=True)
+        return resp
+
+    def error_page(self, request: Request, status: int, title: str, detail: str, request_id: str | None = None) -> HTMLResponse:
+        try:
+            actor = session.current_actor(self.rt, request) if "session" in request.scope else None
+        except Exception:  # the error page must render even when the database is the problem
+            actor = None
+        tr = i18n.translations(self.lang(request, actor))
+        return self.render(request, "error.html", actor, status=status, title=tr.gettext(title), detail=detail, request_id=request_id)
+
+    async def actor_or_login(self, request: Request):
+        actor = await run_in_threadpool(session.current_actor, self.rt, request)
+        if actor is None:
+            raise Unauthenticated("sign in first")
+        return actor
+
+    def entity(self, name: str) -> Entity:
+        return self.rt.records.entity(name)
+
+    # ---------------------------------------------------------------- sign-in
+
+    def _titles(self, actor, ent: Entity, rows: list[dict], extra: dict | None = None, only: list | None = None) -> dict:
+        """{entity: {id: title}} for every link value in `rows` (and their lines), one query per entity;
+        with `only`, just for those fields."""
+        wanted: dict[str, set] = {k: set(v) for k, v in (extra or {}).items()}
+        for f in (only if only is not None else ent.fields.values()):
+            if f.type in ("link", "user"):
+                key = f.entity if f.type == "link" else "@user"
+                wanted.setdefault(key, set()).update(r.get(f.name) for r in rows if r.get(f.name) is not None)
+            if f.type == "table":
+                child = self.app.entity(f.entity)
+                for cf in child.fields.values():
+                    if cf.type == "link":
+                        wanted.setdefault(cf.entity, set()).update(line.get(cf.name) for r in rows for line in r.get(f.name, []) if line.get(cf.name) is not None)
+        return {target: self.rt.records.titles(actor, target, ids) for target, ids in wanted.items()}
+
+    def sections(self, ent: Entity, for_form: bool = False) -> list:
+        """Sections of the form metadata (or a default layout), each a list of blocks in field order:
+        runs of plain fields laid out in a grid, and table fields at full width where they stand."""
+        form = self.app.forms.get(ent.name)
+        if form is not None:
+            listed = set(form.field_names())
+            raw = [(s.label, s.columns, [_as_shown(ent.fields[ff.name], ff) for ff in s.fields], s.tab) for s in form.sections]
+            rest = [f for f in ent.fields.values() if f.name not in listed and not (for_form and (f.read_only or f.type == "computed"))]
+            if rest:
+                raw.append((None, 2, rest, len(form.tabs) - 1 if form.tabs else None))
+        else:
+            raw = [(None, 2, [f for f in ent.fields.values() if f.type != "table"], None)]
+            raw += [(None, 1, [t], None) for t in ent.table_fields()]
+        out = []
+        for label, columns, fields, tab in raw:
+            blocks: list[dict] = []
+            for f in fields:
+                if f.type == "table":
+                    blocks.append({"table": f})
+                elif blocks and "fields" in blocks[-1]:
+                    blocks[-1]["fields"].append(f)
+                else:
+                    blocks.append({"fields": [f]})
+            out.append({"label": label, "columns": columns, "blocks": blocks, "fields": fields, "tab": tab})
+        return out
+
+    # ---------------------------------------------------------------- forms
+
+    def _shows(self, actor, ent: Entity, values: dict, lines: dict, only: tuple | None = None) -> dict:
+        """For every link field with `show` (on the record and its lines): the rows to show beside it,
+        by input name. With `only` = (table, row, field): just that input."""
+        out = {}
+        targets = [(None, None, f, values) for f in ent.fields.values() if f.type == "link" and f.show]
+        for tf in ent.table_fields():
+            for cf in self.app.entity(tf.entity).fields.values():
+                if cf.type == "link" and cf.show:
+                    targets += [(tf.name, i, cf, {**values, **row}) for i, row in enumerate(lines.get(tf.name, []))]
+        for table, i, f, context in targets:
+            if only is not None and (only[0], only[1], only[2]) != (table, i, f.name):
+                continue
+            name = f.name if table is None else f"{table}-{i}-{f.name}"
+            rows = self.rt.records.shown(actor, f.show, context) if context.get(f.name) is not None else []
+            show_ent = self.app.entity(f.show.entity)
+            cols = [show_ent.fields[c] for c in f.show.columns]
+            titles = {}
+            for c in cols:
+                if c.type == "link":
+                    titles[c.entity] = self.rt.records.titles(actor, c.entity, {r[c.name] for r in rows})
+            out[name] = {"show": f.show, "entity": show_ent, "columns": cols, "rows": rows, "titles": titles}
+        return out
+
+
+def _as_shown(field, ff):
+    """The field as this form shows it: the form's label, help, placeholder and widget win."""
+    from dataclasses import replace
+    return replace(field, label=ff.label or field.label, help=ff.help or field.help,
+                   placeholder=ff.placeholder, widget=ff.widget)
+
+
+def _changed(name: str) -> tuple | None:
+    """`lines-2-product` -> ('lines', 2, 'product'); `customer` -> (None, None, 'customer')."""
+    import re
+    m = re.fullmatch(r"([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)", name)
+    if m:
+        return m.group(1), int(m.group(2)), m.group(3)
+    return (None, None, name) if re.fullmatch(r"[a-z][a-z0-9_]*", name) else None
+
+
+def _system_field(name: str):
+    from engine.records.listing import field_for
+    from engine.metadata.model import Entity as _E
+    return field_for(_E(name="_", label=None, label_plural=None, fields={}), name)
+
+
+def _record_id(request: Request) -> int:
+    return record_id(request.path_params["id"])

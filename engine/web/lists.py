@@ -1,0 +1,160 @@
+"""List screens: the home page, entity lists with filters, sort, search and keyset paging,
+exact counts on demand, saved filters, and the options of link fields."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from engine import preferences
+from engine.errors import NotFound, Unauthenticated, ValidationFailed
+from engine.metadata.model import Entity
+from engine.records.listing import ListQuery
+from engine.web import i18n, session
+from engine.web.base import ScreenBase, _record_id, _system_field
+
+LIST_PARAMS = ("sort", "q", "cursor", "limit", "count")
+
+
+class ListScreens(ScreenBase):
+    async def home(self, request: Request):
+        actor = await self.actor_or_login(request)
+
+        def work():
+            mine = {}
+            for ent in self.app.top_entities():
+                if "owner" in self.rt.schema.tables[ent.name].c:
+                    page = self.rt.records.list(actor, ent.name, ListQuery(filters=[("owner", "eq", str(actor.id))], sort="-updated_at", limit=5))
+                    if page["items"]:
+                        mine[ent.name] = page
+            return mine
+        mine = await run_in_threadpool(work)
+        return self.render(request, "home.html", actor, mine=mine, entities={e.name: e for e in self.app.top_entities()})
+
+    def columns(self, ent: Entity) -> list:
+        """The list's columns: the entity's list_columns, else the title, links, dates, totals and state."""
+        if ent.list_columns:
+            return [ent.fields[n] if n in ent.fields else _system_field(n) for n in ent.list_columns]
+        title = ent.fields.get(ent.title_field) if ent.title_field else None
+        rank = {"link": 1, "date": 2, "computed": 3, "decimal": 4, "select": 5, "integer": 6, "datetime": 7, "string": 8}
+        rest = sorted((f for f in ent.fields.values() if f is not title and f.type in rank), key=lambda f: rank[f.type])
+        return ([title] if title is not None else []) + rest[: 7 - (title is not None)]
+
+    def filters_for(self, ent: Entity) -> list:
+        if ent.list_filters:
+            return [ent.fields[n] if n in ent.fields else _system_field(n) for n in ent.list_filters]
+        return [f for f in ent.fields.values() if f.value_type in ("select", "date", "link") and f.stored][:4]
+
+    def _query(self, ent: Entity, params) -> ListQuery:
+        pairs = []
+        for k, v in params.multi_items():
+            if k == "lang" or k.endswith("__title") or (k not in LIST_PARAMS and v == ""):
+                continue
+            pairs.append((k, v))
+        return ListQuery.from_params(pairs)
+
+    async def list_page(self, request: Request):
+        return await run_in_threadpool(self._list_page, request)
+
+    def _list_page(self, request: Request):
+        """All of a list page in one worker-thread call and one read transaction."""
+        with self.rt.db.reading():
+            return self._list_page_in(request)
+
+    def _list_page_in(self, request: Request):
+        actor = session.current_actor(self.rt, request)
+        if actor is None:
+            raise Unauthenticated("sign in first")
+        ent = self.entity(request.path_params["entity"])
+        rows_only = request.headers.get("hx-request") == "true" and request.query_params.get("cursor")
+        try:
+            query = self._query(ent, request.query_params)
+            page, titles = self._page(actor, ent, query)
+            error = None
+            with self.rt.db.read() as conn:
+                saved = preferences.list_filters(conn, self.rt.schema, actor, ent.name)
+        except ValidationFailed as exc:
+            page, titles, error = {"items": [], "next_cursor": None, "count": 0, "count_exact": True}, {}, exc
+            saved = []
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang")]
+        ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent), filters=self.filters_for(ent),
+                   params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
+                   base_qs=urlencode(params), error=error, saved=saved,
+                   current_qs=preferences.clean_query(urlencode(params)),
+                   next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])])}" if page["next_cursor"] else None)
+        return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
+
+    def _page(self, actor, ent: Entity, query: ListQuery):
+        columns = self.columns(ent)
+        query.fields = tuple(f.name for f in columns)
+        query.with_titles = True
+        page = self.rt.records.list(actor, ent.name, query)
+        titles: dict = {}
+        for f in columns:
+            if f.type == "link":
+                titles.setdefault(f.entity, {}).update(
+                    (r[f.name], str(r[f"{f.name}__title"]) if r[f"{f.name}__title"] is not None else f"#{r[f.name]}")
+                    for r in page["items"] if r.get(f.name) is not None)
+        others = [f for f in columns if f.type == "user"]
+        if others:
+            titles.update(self._titles(actor, ent, page["items"], only=others))
+        return page, titles
+
+    async def count(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        query = self._query(ent, request.query_params)
+        query.exact_count, query.limit = True, 1
+        page = await run_in_threadpool(self.rt.records.list, actor, ent.name, query)
+        fmt = i18n.Formatter(self.lang(request, actor))
+        return HTMLResponse(fmt.integer(page["count"]))
+
+    async def save_filter(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+        query = str(form.get("query", ""))
+
+        def work():
+            with self.rt.db.write() as conn:
+                preferences.save_filter(conn, self.rt.schema, actor, ent.name, str(form.get("name", "")), query)
+        try:
+            await run_in_threadpool(work)
+        except ValidationFailed as exc:
+            return self.render(request, "error.html", actor, status=422, title=i18n.translations(self.lang(request, actor)).gettext("Invalid input"),
+                               detail="; ".join(e.message for e in exc.errors))
+        return RedirectResponse(f"/{ent.name}?{preferences.clean_query(query)}", status_code=303)
+
+    async def delete_filter(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+
+        def work():
+            with self.rt.db.write() as conn:
+                preferences.delete_filter(conn, self.rt.schema, actor, _record_id(request))
+        await run_in_threadpool(work)
+        return RedirectResponse(f"/{ent.name}", status_code=303)
+
+    async def options(self, request: Request):
+        """Records of a linked entity matching what the user typed, for a link field."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        field = request.path_params["field"]
+        target_name = request.query_params.get("target")
+        f = ent.fields.get(field)
+        if f is None and target_name:
+            f = next((cf for tf in ent.table_fields() for cf in self.app.entity(tf.entity).fields.values()
+                      if cf.name == field and cf.type == "link" and cf.entity == target_name), None)
+        if f is None or f.type != "link":
+            raise NotFound(f"{ent.name} has no link field '{field}'")
+        target = self.app.entity(f.entity)
+        q = next((v for k, v in request.query_params.items() if k.endswith("__title")), request.query_params.get("q", ""))
+        query = ListQuery(q=q if q and target.search_fields else None, limit=10)
+        page = await run_in_threadpool(self.rt.records.list, actor, target.name, query)
+        return self.render(request, "options.html", actor, target=target, items=page["items"],
+                           title_field=target.title_field or "id", input_id=request.query_params.get("for", ""))

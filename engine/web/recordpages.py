@@ -1,0 +1,179 @@
+"""Record screens: the record page with lines, related lists and history; create, edit and
+copy forms; saving with errors and conflicts; live recompute and lookups while typing."""
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.metadata.model import Entity
+from engine.records.listing import ListQuery
+from engine.web import session
+from engine.web.display import Display
+from engine.web.forms import errors_by_field, form_to_input
+
+from engine.web.base import ScreenBase, _changed, _record_id
+
+
+class RecordScreens(ScreenBase):
+    async def record_page(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        rid = _record_id(request)
+
+        def work():
+            rec = self.rt.records.get(actor, ent.name, rid)
+            hist = self.rt.records.history(actor, ent.name, rid)
+            display = Display(self.app, "en", str)
+            titles = self._titles(actor, ent, [rec], display.history_links(ent, hist))
+            related = self._related(actor, ent, rid)
+            return rec, hist, titles, related
+        rec, hist, titles, related = await run_in_threadpool(work)
+        return self.render(request, "record.html", actor, ent=ent, rec=rec, titles=titles, related=related,
+                           history=hist, sections=self.sections(ent), app_entities=self.app.entities)
+
+    def _related(self, actor, ent: Entity, rid: int) -> list:
+        out = []
+        for other in self.app.top_entities():
+            for f in other.fields.values():
+                if f.type == "link" and f.entity == ent.name:
+                    page = self.rt.records.list(actor, other.name, ListQuery(filters=[(f.name, "eq", str(rid))], limit=10))
+                    out.append({"entity": other, "field": f, "page": page, "columns": self.columns(other)[:5],
+                                "titles": self._titles(actor, other, page["items"])})
+        return out
+
+    async def form_page(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        rid = request.path_params.get("id")
+        copy_of = request.query_params.get("copy")
+
+        def work():
+            if rid is not None:
+                rec = self.rt.records.get(actor, ent.name, _record_id(request))
+            elif copy_of and copy_of.isdigit():
+                rec = self._copy(actor, ent, int(copy_of))
+            else:
+                values, lines, _, _ = self.rt.records.preview(actor, ent.name, {})
+                rec = {**values, **lines}
+                for tf in ent.table_fields():  # a new record starts with one empty line to type into
+                    rec[tf.name] = [{f.name: f.default for f in self.app.entity(tf.entity).stored_fields()}]
+            return rec, self._titles(actor, ent, [rec])
+        rec, titles = await run_in_threadpool(work)
+        return await run_in_threadpool(self.form, request, actor, ent, rec, titles, {}, rid is not None)
+
+    def _copy(self, actor, ent: Entity, source_id: int) -> dict:
+        """A new record prefilled from an existing one: no number, no ids, today's defaults."""
+        src = self.rt.records.get(actor, ent.name, source_id)
+        data = {}
+        for f in ent.fields.values():
+            if f.type == "table":
+                child = self.app.entity(f.entity)
+                data[f.name] = [{cf.name: line.get(cf.name) for cf in child.stored_fields() if cf.type != "computed" and line.get(cf.name) is not None}
+                                for line in src.get(f.name, [])]
+            elif f.type != "computed" and not f.read_only and not f.default_expr and src.get(f.name) is not None:
+                data[f.name] = src[f.name]
+        from engine.api.serialize import record_json  # JSON-shaped input, as the API would send it
+        shaped = record_json(self.app, ent, {"id": 0, **data})
+        shaped = {k: v for k, v in shaped.items() if k in data}
+        values, lines, _, _ = self.rt.records.preview(actor.through("api"), ent.name, shaped)
+        return {**values, **lines}
+
+    def form(self, request, actor, ent: Entity, rec: dict, titles: dict, errors: dict, editing: bool,
+             conflict: dict | None = None, status: int = 200, raw: dict | None = None):
+        shows = self._shows(actor, ent, rec, {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()})
+        form_meta = self.app.forms.get(ent.name)
+        tabs = list(form_meta.tabs) if form_meta is not None else []
+        sections = self.sections(ent, for_form=True)
+        # open the first tab that holds an error (errors are keyed `field` or `table-row-field`)
+        with_errors = {k.split("-")[0] for k in errors}
+        open_tab = next((s["tab"] for s in sections if s["tab"] is not None and with_errors & {f.name for f in s["fields"]}), 0)
+        return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors, shows=shows,
+                           tabs=tabs, open_tab=open_tab,
+                           editing=editing, sections=self.sections(ent, for_form=True), conflict=conflict, raw=raw or {},
+                           app_entities=self.app.entities, shown=",".join(f.name for s in self.sections(ent, for_form=True) for f in s["fields"]))
+
+    async def save(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+        shown = [n for n in str(form.get("_fields", "")).split(",") if n]
+        data = form_to_input(self.app, ent, form, shown)
+        rid = request.path_params.get("id")
+        try:
+            if rid is None:
+                rec = await run_in_threadpool(self.rt.records.create, actor, ent.name, data)
+            else:
+                version = form.get("_version")
+                rec = await run_in_threadpool(self.rt.records.update, actor, ent.name, _record_id(request), data,
+                                              int(version) if version and version.isdigit() else None)
+        except (ValidationFailed, Conflict) as exc:
+            values, lines, _, _ = await run_in_threadpool(self.rt.records.preview, actor, ent.name, data,
+                                                          _record_id(request) if rid is not None else None)
+            rec = {**values, **lines}
+            conflict = None
+            if isinstance(exc, Conflict):
+                current = exc.current or {}
+                rec["version"] = current.get("version")
+                changed = [f for f in ent.stored_fields() if f.type != "computed" and f.name in data and current.get(f.name) != values.get(f.name)]
+                conflict = {"message": exc.detail, "fields": changed, "current": current}
+            else:
+                rec["version"] = int(form.get("_version")) if str(form.get("_version", "")).isdigit() else None
+            if rid is not None:
+                rec["id"] = _record_id(request)
+            titles = await run_in_threadpool(self._titles, actor, ent, [rec] + ([conflict["current"]] if conflict else []))
+            errs = errors_by_field(exc.errors) if isinstance(exc, ValidationFailed) else {}
+            return await run_in_threadpool(lambda: self.form(request, actor, ent, rec, titles, errs, editing=rid is not None, conflict=conflict,
+                                                             status=409 if conflict else 422, raw={k: v for k, v in form.multi_items()}))
+        return RedirectResponse(f"/{ent.name}/{rec['id']}", status_code=303)
+
+    async def preview(self, request: Request):
+        """Recompute the form as typed (htmx): lookups that depend on the changed input, computed
+        fields, and `show` rows, returned as out-of-band swaps."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+        shown = [n for n in str(form.get("_fields", "")).split(",") if n]
+        data = form_to_input(self.app, ent, form, shown, keep_empty=True)
+        rid = form.get("_id")
+        changed = _changed(str(form.get("_changed", "")))
+
+        def work():
+            values, lines, _, filled = self.rt.records.preview(actor, ent.name, data, int(rid) if rid and rid.isdigit() else None, changed)
+            rec = {**values, **lines}
+            titles = self._titles(actor, ent, [rec])
+            shows = self._shows(actor, ent, values, lines, only=changed)
+            return values, lines, filled, titles, shows
+        values, lines, filled, titles, shows = await run_in_threadpool(work)
+        return self.render(request, "computed_oob.html", actor, ent=ent, values=values, lines=lines, shown=shown,
+                           filled=filled, titles=titles, shows=shows, app_entities=self.app.entities)
+
+    async def fill_history(self, request: Request):
+        """The rows behind a field's fill (e.g. the prices this customer paid for this product)."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        target = str(request.query_params.get("field", ""))
+        table, idx, fname = _changed(target) or (None, None, target)
+        child = self.app.entity(ent.fields[table].entity) if table in ent.fields and ent.fields[table].type == "table" else None
+        f = (child or ent).fields.get(fname) if (child or ent) else None
+        if f is None or f.fill is None:
+            raise NotFound(f"{ent.name} has no looked-up field '{target[:60]}'")
+        shown = [n.name for n in ent.fields.values()]
+        data = form_to_input(self.app, ent, request.query_params, shown, keep_empty=True)
+
+        def work():
+            values, lines, _, _ = self.rt.records.preview(actor, ent.name, data)
+            context = dict(values)
+            if child is not None:
+                rows = lines.get(table, [])
+                context.update({k: v for k, v in (rows[idx] if idx < len(rows) else {}).items() if v is not None})
+            rows = self.rt.records.fill_history(actor, f, context)
+            source = self.app.entity(f.fill.sources[0].entity)
+            parent_titles = self.rt.records.titles(actor, source.parent, {r["parent_id"] for r in rows}) if source.child else {}
+            return rows, source, parent_titles
+        rows, source, parent_titles = await run_in_threadpool(work)
+        return self.render(request, "fill_history.html", actor, rows=rows, field=f, source=source,
+                           parent_titles=parent_titles, latest=f.fill.sources[0].latest, target=target)
