@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import replace
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -343,7 +344,7 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
         if "show" in spec:
             changes["show"] = _build_show(ctx, file, doc, ("fields", fname, "show"), spec["show"], fields, raw, parent)
         if changes:
-            fields[fname] = _replace(f, **changes)
+            fields[fname] = replace(f, **changes)
 
     # expressions: computed values, expression defaults, rules
     scope = _scope_for(fields, raw, is_child)
@@ -360,7 +361,7 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
                     if key == "expression":
                         deps[fname] = set(e.names)
         if changes:
-            compiled[fname] = _replace(f, **changes)
+            compiled[fname] = replace(f, **changes)
     fields.update(compiled)
     rules = []
     for i, r in enumerate(d.get("rules", ())):
@@ -455,11 +456,6 @@ def _build_show(ctx, file, doc, path, spec: dict, fields: dict, raw: dict, paren
         if c not in known:
             ctx.add("E015", file, doc, path + ("columns", i), f"'{c}' is not a field of {spec['entity']}")
     return Show(spec["entity"], match, tuple(spec["columns"]), Label.of(spec["label"]) if "label" in spec else None)
-
-
-def _replace(f: Field, **changes) -> Field:
-    from dataclasses import replace
-    return replace(f, **changes)
 
 
 def _scope_for(fields: dict, raw: dict, is_child: bool) -> Scope:
@@ -569,7 +565,7 @@ def _build_field(ctx, file, doc, path, fname, spec: dict, raw: dict) -> Field | 
         except BadValue as exc:
             ctx.add("E024", file, doc, path + ("default",), f"default {spec['default']!r} does not fit: {exc}")
             return None
-        field = _replace(field, default=value)
+        field = replace(field, default=value)
     return field
 
 

@@ -8,6 +8,7 @@ version is a 409 and overwrites nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import audit, naming
 from engine.actor import Actor
 from engine.db import Database
-from engine.errors import Conflict, ErrorCollector, NotFound, ValidationFailed
+from engine.errors import Conflict, ErrorCollector, FieldError, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
 from engine.records import listing, lookups
 from engine.records.compute import apply_defaults, compute, validate
@@ -121,7 +122,6 @@ class Records:
             rows = conn.execute(select(a).where(a.c.entity == ent.name, a.c.record_id == record_id).order_by(a.c.id)).mappings().all()
         if exists is None and not rows:
             raise NotFound(f"no {ent.name} with id {record_id}")
-        import json
         return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
                  "at": to_json("datetime", r["at"]), "changes": json.loads(r["changes"])} for r in rows]
 
@@ -163,9 +163,9 @@ class Records:
     def update(self, actor: Actor, entity: str, record_id: int, data: Any, version: Any) -> dict:
         ent = self.entity(entity)
         if version is None:
-            raise ValidationFailed([_fe("version", "send the version you last read, so a concurrent change is not overwritten")])
+            raise ValidationFailed([FieldError("version", "send the version you last read, so a concurrent change is not overwritten")])
         if isinstance(version, bool) or not isinstance(version, int):
-            raise ValidationFailed([_fe("version", "expected a whole number")])
+            raise ValidationFailed([FieldError("version", "expected a whole number")])
         with self.db.write() as conn:
             current = self._load(conn, ent, record_id, lock=True)
             if current["version"] != version:
@@ -173,7 +173,7 @@ class Records:
                                f"version {current['version']}); reload it and apply your change again", current=current)
             errors = ErrorCollector()
             if not isinstance(data, dict):
-                raise ValidationFailed([_fe("body", "expected a JSON object of field names and values")])
+                raise ValidationFailed([FieldError("body", "expected a JSON object of field names and values")])
             values = {f.name: current.get(f.name) for f in ent.stored_fields()}
             values.update(parse_values(ent, data, errors, current, text=_text(actor)))
             lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()}
@@ -340,7 +340,7 @@ class Records:
 
     def _unique_error(self, ent: Entity) -> ValidationFailed:
         names = [f.name for f in ent.stored_fields() if f.unique]
-        return ValidationFailed([_fe(n, "must be unique; another record was saved with this value at the same moment, try again") for n in names[:1] or ["id"]])
+        return ValidationFailed([FieldError(n, "must be unique; another record was saved with this value at the same moment, try again") for n in names[:1] or ["id"]])
 
     def _refuse_if_referenced(self, conn, ent: Entity, record_id: int) -> None:
         users = []
@@ -419,9 +419,3 @@ def record_id(raw: str) -> int:
 def _text(actor: Actor) -> bool:
     """Screens and imports send every value as text; the API sends JSON types."""
     return actor.via in ("screen", "import")
-
-
-def _fe(field: str, message: str):
-    from engine.errors import FieldError
-    return FieldError(field, message)
-
