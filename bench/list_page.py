@@ -34,6 +34,10 @@ def wait_up(url: str) -> None:
     raise SystemExit(f"server at {url} did not start")
 
 
+def pct(xs: list, p: float) -> float:
+    return sorted(xs)[int(p * (len(xs) - 1))]
+
+
 def measure(make_client, path: str, requests: int, seconds: float, workers: int = 4):
     with make_client() as c:
         for _ in range(10):
@@ -61,7 +65,6 @@ def measure(make_client, path: str, requests: int, seconds: float, workers: int 
     for t in threads:
         t.join()
     rps = sum(count) / (time.perf_counter() - t0)
-    pct = (lambda xs, p: sorted(xs)[int(p * (len(xs) - 1))]) 
     return statistics.median(times), pct(times, 0.95), rps, (statistics.median(server), pct(server, 0.95)) if server else None
 
 

@@ -38,6 +38,7 @@ class Records:
         self.db = db
         self.plugin_manager = hooks
         self.hooks = hooks.hook
+        self._shapes: dict[tuple, tuple[list, Any]] = {}
 
     # ------------------------------------------------------------------ lookup
     def entity(self, name: str) -> Entity:
@@ -86,18 +87,7 @@ class Records:
         cursor_value = cursor_id = None
         if query.cursor:
             cursor_value, cursor_id = listing.decode_cursor(ent, spec, query.cursor)
-        cols = [c for c in t.c if c.name != "search_text"]
-        if query.fields is not None:
-            wanted = {"id", spec.name, *query.fields}
-            cols = [c for c in cols if c.name in wanted]
-        from_ = t
-        if query.with_titles:  # each shown link's title from its table's primary key, in this query
-            for f in ent.stored_fields():
-                if f.type == "link" and (query.fields is None or f.name in query.fields):
-                    target = self.app.entity(f.entity)
-                    other = self.schema.tables[f.entity].alias(f"t_{f.name}")
-                    from_ = from_.outerjoin(other, other.c.id == t.c[f.name])
-                    cols.append(other.c[target.title_field or "id"].label(f"{f.name}__title"))
+        cols, from_ = self._list_shape(ent, query.fields, spec.name, query.with_titles)
         with self.db.read() as conn:
             rows: list = []
             for cond in listing.page_conditions(t, spec, self.db.dialect, cursor_value, cursor_id):
@@ -106,12 +96,38 @@ class Records:
                     break
                 stmt = (select(*cols).select_from(from_).where(*where, *([cond] if cond is not None else []))
                         .order_by(*listing.order_by(t, spec)).limit(need))
-                rows.extend(dict(r) for r in conn.execute(stmt).mappings())
+                result = conn.execute(stmt)
+                keys = tuple(result.keys())
+                rows.extend(dict(zip(keys, r)) for r in result)
             count, exact = listing.capped_count(conn, t, where, query.exact_count)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         next_cursor = listing.encode_cursor(spec, rows[-1][spec.name], rows[-1]["id"]) if more and rows else None
         return {"items": rows, "next_cursor": next_cursor, "count": count, "count_exact": exact}
+
+    def _list_shape(self, ent: Entity, fields: tuple | None, sort_name: str, with_titles: bool) -> tuple[list, Any]:
+        """The columns and FROM clause of a list query, built once per shape: building joins and
+        aliases costs more than running the query on a first page."""
+        key = (ent.name, fields, sort_name, with_titles)
+        shape = self._shapes.get(key)
+        if shape is not None:
+            return shape
+        t = self.schema.tables[ent.name]
+        cols = [c for c in t.c if c.name != "search_text"]
+        if fields is not None:
+            wanted = {"id", sort_name, *fields}
+            cols = [c for c in cols if c.name in wanted]
+        from_ = t
+        if with_titles:  # each shown link's title from its table's primary key, in this query
+            for f in ent.stored_fields():
+                if f.type == "link" and (fields is None or f.name in fields):
+                    target = self.app.entity(f.entity)
+                    other = self.schema.tables[f.entity].alias(f"t_{f.name}")
+                    from_ = from_.outerjoin(other, other.c.id == t.c[f.name])
+                    cols.append(other.c[target.title_field or "id"].label(f"{f.name}__title"))
+        if len(self._shapes) < 1000:  # shapes come from metadata and screens, but fields can come from a URL
+            self._shapes[key] = (cols, from_)
+        return cols, from_
 
     def history(self, actor: Actor, entity: str, record_id: int) -> list[dict]:
         ent = self.entity(entity)

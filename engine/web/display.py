@@ -58,34 +58,45 @@ class Display:
 
     def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict) -> list[Markup]:
         """The <td> cells of each list row, built here rather than by a template macro per cell
-        (a list page has hundreds of cells). Text that can hold markup - text fields, link titles,
-        option labels - goes through html.escape; numbers and dates are our own formatting."""
-        heads = []
-        for f in columns:
-            t = f.value_type
-            options = {o.value: _esc(o.label.get(self.lang)) for o in f.options} if t == "select" else None
-            heads.append((_esc(self.label(f.label)), t in ("decimal", "integer"), t in ("decimal", "integer", "date", "datetime", "boolean"), f, options))
+        (a list page has hundreds of cells). Each column gets its formatter and its cell's opening
+        and closing markup once; text that can hold markup - text fields, link titles, option
+        labels - goes through html.escape; numbers and dates are our own formatting."""
+        plan = [self._cell_plan(f, titles) for f in columns]
         out = []
         for r in rows:
             cells = []
-            for i, (label, numeric, safe, f, options) in enumerate(heads):
-                v = r.get(f.name)
-                if v is None:
-                    text = ""
-                elif options is not None:
-                    text = options.get(v) or _esc(str(v))
-                else:
-                    text = self.value(f, v, titles)
-                    text = text if safe else _esc(text)
-                if f.name == "status" and options is not None and v is not None:
-                    text = f'<span class="badge b-{_esc(str(v))}">{text}</span>'
-                elif numeric:
-                    text = f'<span class="num">{text}</span>'
+            for i, (name, show, head, tail) in enumerate(plan):
+                v = r.get(name)
+                text = "" if v is None or v == "" else show(v)
                 if i == 0:
-                    text = f'<a href="/{ent.name}/{int(r["id"])}">{text or "#" + str(int(r["id"]))}</a>'
-                cells.append(f'<td class="{"num" if numeric else ""}" data-label="{label}">{text}</td>')
+                    rid = int(r["id"])
+                    text = f'<a href="/{ent.name}/{rid}">{text or "#" + str(rid)}</a>'
+                cells.append(head + text + tail)
             out.append(Markup("".join(cells)))
         return out
+
+    def _cell_plan(self, f: Field, titles: dict):
+        """(field name, value -> escaped text, opening markup, closing markup) for one list column."""
+        t = f.value_type
+        label = _esc(self.label(f.label))
+        if t == "select":
+            options = {o.value: _esc(o.label.get(self.lang)) for o in f.options}
+
+            def show(v):
+                return options.get(v) or _esc(str(v))
+            if f.name == "status":  # a state reads as a badge; its text says the state, not only its colour
+                def badge(v):
+                    return f'<span class="badge b-{_esc(str(v))}">{show(v)}</span>'
+                return f.name, badge, f'<td data-label="{label}">', "</td>"
+            return f.name, show, f'<td data-label="{label}">', "</td>"
+        if t in ("decimal", "integer"):
+            return f.name, lambda v: self.value(f, v, titles), f'<td class="num" data-label="{label}"><span class="num">', "</span></td>"
+        if t in ("date", "datetime", "boolean"):
+            return f.name, lambda v: self.value(f, v, titles), f'<td data-label="{label}">', "</td>"
+        if t == "link":
+            known = titles.get(f.entity, {})
+            return f.name, lambda v: _esc(known.get(v, f"#{v}")), f'<td data-label="{label}">', "</td>"
+        return f.name, lambda v: _esc(self.value(f, v, titles)), f'<td data-label="{label}">', "</td>"
 
     def json_value(self, f: Field, value, titles: dict | None = None) -> str:
         """Display text of a value as stored in an audit entry (JSON form)."""
