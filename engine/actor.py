@@ -14,10 +14,11 @@ class Actor:
     via: str = "api"
     full_name: str = ""
     language: str = ""  # the user's chosen language; empty: not chosen (screens use the browser's)
+    attributes: dict = field(default_factory=dict, compare=False, hash=False)  # roles.yaml's user_fields (region...)
 
     def context(self) -> dict:
         """The `user` object that expressions see."""
-        return {"id": self.id, "username": self.username, "full_name": self.full_name, "language": self.language}
+        return {**self.attributes, "id": self.id, "username": self.username, "full_name": self.full_name, "language": self.language}
 
     def through(self, via: str) -> "Actor":
         from dataclasses import replace

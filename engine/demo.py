@@ -47,7 +47,8 @@ def load(rt: Runtime) -> dict[str, int]:
         with rt.db.write() as conn:
             for u in _read(folder / "users.yaml"):
                 uid = users.create_user(conn, rt.schema, u["username"], u.get("password", "demo"), u["roles"],
-                                        manager=u.get("manager"), full_name=u.get("full_name"), language=u.get("language"))
+                                        manager=u.get("manager"), full_name=u.get("full_name"), language=u.get("language"),
+                                        attributes=u.get("attributes"))
                 actors[u["username"]] = Actor(uid, u["username"], frozenset(u["roles"]), via="system", full_name=u.get("full_name", ""))
                 counts["user"] = counts.get("user", 0) + 1
     if (folder / "records.yaml").is_file():

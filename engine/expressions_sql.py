@@ -40,6 +40,8 @@ def compile_sql(node, columns: Mapping[str, Any], context: Mapping[str, Any]):
                 return bindparam(None, context[n.id], unique=True)
             raise ExpressionError("E022", f"'{n.id}' cannot be used in a filter")
         if isinstance(n, ast.Attribute):
+            if f"{n.value.id}.{n.attr}" in columns:  # record.region: a column of the filtered table
+                return columns[f"{n.value.id}.{n.attr}"]
             obj = context.get(n.value.id)
             if obj is None:
                 raise ExpressionError("E022", f"'{n.value.id}.{n.attr}' cannot be used in a filter")

@@ -124,6 +124,7 @@ class Schema:
             Column("email", String(254)),
             Column("language", String(8)),
             Column("manager_id", BigInteger, index=True),
+            Column("attributes", JSON),  # values of roles.yaml's user_fields, e.g. {"region": "east"}
             Column("active", Boolean, nullable=False, default=True),
             Column("created_at", UtcDateTime, nullable=False),
         )
@@ -202,7 +203,9 @@ class Schema:
                 Column("updated_by", BigInteger),
                 Column("version", Integer, nullable=False, default=1),
             ]
-            idx.append(Index(f"ix_{name}_owner", "owner", "id"))
+            # owner first, then the default sort: an `own` list walks this index in order
+            sort = tuple(c for c, _ in ent.default_sort if c not in ("id", "owner"))
+            idx.append(Index(f"ix_{name}_owner" + "".join("_" + c for c in sort), "owner", *sort, "id"))
         for f in ent.stored_fields():
             cols.append(Column(f.name, column_type(f), nullable=True))
         if ent.search_fields and not ent.child:

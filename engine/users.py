@@ -32,8 +32,14 @@ def _now() -> dt.datetime:
 
 
 def create_user(conn, schema: Schema, username: str, password: str, roles: list[str], manager: str | None = None,
-                full_name: str | None = None, language: str | None = None) -> int:
+                full_name: str | None = None, language: str | None = None, attributes: dict | None = None) -> int:
     errors = ErrorCollector()
+    app = schema.app
+    if app.roles:
+        for role in roles or ():
+            if role not in app.roles:
+                errors.add("role", f"there is no role '{role}'; roles: {', '.join(app.roles)}")
+    attributes = check_attributes(app, attributes or {}, errors)
     if not USERNAME_RX.match(username or ""):
         errors.add("username", "use 2-63 lowercase letters, digits, '_', '.' or '-'")
     if not password or len(password) < 4:
@@ -51,17 +57,42 @@ def create_user(conn, schema: Schema, username: str, password: str, roles: list[
     errors.raise_if_any()
     uid = conn.execute(t.insert().values(
         username=username, password_hash=hash_password(password), full_name=full_name or username,
-        language=language, manager_id=manager_id, active=True, created_at=_now(),
+        language=language, manager_id=manager_id, attributes=attributes or None, active=True, created_at=_now(),
     )).inserted_primary_key[0]
     for role in dict.fromkeys(roles):
         conn.execute(schema.user_role.insert().values(user_id=uid, role=role))
     return uid
 
 
+def check_attributes(app, attributes: dict, errors: ErrorCollector) -> dict:
+    """A user's attributes checked against the app's user_fields (roles.yaml)."""
+    out = {}
+    if not isinstance(attributes, dict):
+        errors.add("attributes", "expected a mapping of user field names to values")
+        return out
+    for name, value in attributes.items():
+        f = app.user_fields.get(name)
+        if f is None:
+            errors.add(name, f"'{name}' is not a user field; user fields: {', '.join(app.user_fields) or 'none (declare them in roles.yaml)'}")
+        elif value in (None, ""):
+            continue
+        elif f.type == "select" and value not in {o.value for o in f.options}:
+            errors.add(name, f"'{value}' is not one of: {', '.join(o.value for o in f.options)}")
+        elif f.type in ("link", "integer") and (isinstance(value, bool) or not isinstance(value, int)):
+            errors.add(name, "expected a whole number" + (f" (the id of a {f.entity})" if f.entity else ""))
+        elif f.type == "boolean" and not isinstance(value, bool):
+            errors.add(name, "expected true or false")
+        elif f.type == "string" and (not isinstance(value, str) or len(value) > 200):
+            errors.add(name, "expected text of up to 200 characters")
+        else:
+            out[name] = value
+    return out
+
+
 def _actor(conn, schema: Schema, row, via: str) -> Actor:
     roles = frozenset(r for (r,) in conn.execute(select(schema.user_role.c.role).where(schema.user_role.c.user_id == row.id)))
     return Actor(id=row.id, username=row.username, roles=roles, via=via, full_name=row.full_name or row.username,
-                 language=row.language or "")
+                 language=row.language or "", attributes=dict(row.attributes or {}))
 
 
 def authenticate(conn, schema: Schema, username: str, password: str, via: str = "api") -> Actor:
@@ -113,7 +144,7 @@ def _actor_by_id_stmt(schema: Schema):
     stmt = getattr(schema, "_actor_by_id", None)
     if stmt is None:
         u, r = schema.user, schema.user_role
-        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, r.c.role)
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.attributes, r.c.role)
                 .select_from(u.outerjoin(r, r.c.user_id == u.c.id))
                 .where(u.c.id == bindparam("user_id"), u.c.active.is_(True)))
         schema._actor_by_id = stmt
@@ -127,7 +158,7 @@ def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Act
         return None
     first = rows[0]
     return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
-                 full_name=first.full_name or first.username, language=first.language or "")
+                 full_name=first.full_name or first.username, language=first.language or "", attributes=dict(first.attributes or {}))
 
 
 def revoke_token(conn, schema: Schema, token: str) -> None:

@@ -92,8 +92,10 @@ def make_user(rt: Runtime, username: str, roles=("sales_rep",), manager: str | N
 
 
 @pytest.fixture
-def rep(rt) -> Actor:
-    return make_user(rt, "rep_east1")
+def clerk(rt) -> Actor:
+    """A user whose role (admin) may do everything: the engine's mechanics are tested as them;
+    tests/test_permissions.py tests what the demo's other roles may and may not do."""
+    return make_user(rt, "clerk", roles=("admin",))
 
 
 class Api:
@@ -117,8 +119,8 @@ def client(rt) -> TestClient:
 
 
 @pytest.fixture
-def api(rt, rep, client) -> Api:
-    r = client.post("/api/v1/auth/token", json={"username": "rep_east1", "password": "demo"})
+def api(rt, clerk, client) -> Api:
+    r = client.post("/api/v1/auth/token", json={"username": "clerk", "password": "demo"})
     assert r.status_code == 200, r.text
     return Api(client, r.json()["token"])
 

@@ -12,21 +12,21 @@ def test_healthz_and_index(client):
     assert names == ["customer", "product", "sales_order", "stock", "warehouse"]
 
 
-def test_token_and_auth(client, rep):
-    bad = client.post("/api/v1/auth/token", json={"username": "rep_east1", "password": "wrong"})
+def test_token_and_auth(client, clerk):
+    bad = client.post("/api/v1/auth/token", json={"username": "clerk", "password": "wrong"})
     assert bad.status_code == 401 and bad.headers["content-type"] == PROBLEM
     unknown = client.post("/api/v1/auth/token", json={"username": "nobody", "password": "x"})
     assert unknown.status_code == 401 and unknown.json()["detail"] == bad.json()["detail"]
     assert client.post("/api/v1/auth/token", json={"username": 1}).status_code == 422
     assert client.get("/api/v1/customer").status_code == 401
     assert client.get("/api/v1/customer", headers={"Authorization": "Bearer nope"}).status_code == 401
-    tok = client.post("/api/v1/auth/token", json={"username": "rep_east1", "password": "demo"}).json()["token"]
+    tok = client.post("/api/v1/auth/token", json={"username": "clerk", "password": "demo"}).json()["token"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tok}"}).json()
-    assert me["username"] == "rep_east1" and me["roles"] == ["sales_rep"]
+    assert me["username"] == "clerk" and me["roles"] == ["admin"]
 
 
-def test_crud_round_trip(api, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_crud_round_trip(api, rt, clerk):
+    ids = seed_basics(rt, clerk)
     r = api.post("/api/v1/sales_order", json={"customer": ids["customer"], "notes": "Срочно 加急",
                                                 "lines": [{"product": ids["p1"], "quantity": 1.5, "unit_price": "100.10"}]})
     assert r.status_code == 201, r.text
@@ -57,8 +57,8 @@ def test_not_found_paths(api):
         assert r.json()["detail"]
 
 
-def test_bad_input_is_4xx_never_500(api, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_bad_input_is_4xx_never_500(api, rt, clerk):
+    ids = seed_basics(rt, clerk)
     cases = [
         (b"{not json", 400), (b"", 400), (b"[1, 2]", 422), (b'"text"', 422), (b"null", 422),
         (json.dumps({"customer": "abc"}).encode(), 422),
@@ -87,8 +87,8 @@ def test_bad_input_is_4xx_never_500(api, rt, rep):
         assert conn.execute(select(func.count()).select_from(rt.schema.tables["sales_order"])).scalar() == 0
 
 
-def test_validation_errors_list_fields(api, rt, rep):
-    seed_basics(rt, rep)
+def test_validation_errors_list_fields(api, rt, clerk):
+    seed_basics(rt, clerk)
     r = api.post("/api/v1/sales_order", json={"customer": 424242, "unknown": 1, "lines": [{"description": "not in the catalogue", "quantity": "-2"}]})
     assert r.status_code == 422
     body = r.json()
@@ -96,8 +96,8 @@ def test_validation_errors_list_fields(api, rt, rep):
     assert {e["field"] for e in body["errors"]} == {"customer", "unknown", "lines[0].quantity", "lines[0].unit_price"}
 
 
-def test_list_filters_sort_paging(api, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_list_filters_sort_paging(api, rt, clerk):
+    ids = seed_basics(rt, clerk)
     for i in range(7):
         r = api.post("/api/v1/sales_order", json={"customer": ids["customer"], "order_date": f"2026-03-{i + 1:02d}",
                                                     "lines": [{"product": ids["p2"], "quantity": i + 1, "unit_price": "10"}]})
@@ -117,8 +117,8 @@ def test_list_filters_sort_paging(api, rt, rep):
         assert r.status_code == 422, q
 
 
-def test_hostile_strings_in_filters_are_just_data(api, rt, rep):
-    seed_basics(rt, rep)
+def test_hostile_strings_in_filters_are_just_data(api, rt, clerk):
+    seed_basics(rt, clerk)
     for s in ("' OR 1=1 --", "\"; DROP TABLE customer; --", "%", "_", "\\", "<script>alert(1)</script>", "Ω≈ç√∫", "😀"):
         r = api.get("/api/v1/customer", params={"name__contains": s})
         assert r.status_code == 200 and r.json()["items"] == [], s

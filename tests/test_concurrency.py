@@ -23,23 +23,23 @@ def run_threads(n, target):
     return results, errors
 
 
-def test_naming_series_unique_and_gap_free_under_concurrency(rt, rep):
-    ids = seed_basics(rt, rep)
+def test_naming_series_unique_and_gap_free_under_concurrency(rt, clerk):
+    ids = seed_basics(rt, clerk)
     data = {"customer": ids["customer"], "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "1"}]}
-    results, errors = run_threads(8, lambda i: [rt.records.create(rep, "sales_order", data)["number"] for _ in range(5)])
+    results, errors = run_threads(8, lambda i: [rt.records.create(clerk, "sales_order", data)["number"] for _ in range(5)])
     assert errors == []
     numbers = sorted(n for batch in results for n in batch)
     assert len(numbers) == 40 and len(set(numbers)) == 40
     assert [int(n.rsplit("-", 1)[1]) for n in numbers] == list(range(1, 41))
 
 
-def test_concurrent_updates_with_same_version_one_wins(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", {"customer": ids["customer"]})
-    results, errors = run_threads(6, lambda i: rt.records.update(rep, "sales_order", rec["id"], {"notes": f"writer {i}"}, version=1))
+def test_concurrent_updates_with_same_version_one_wins(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", {"customer": ids["customer"]})
+    results, errors = run_threads(6, lambda i: rt.records.update(clerk, "sales_order", rec["id"], {"notes": f"writer {i}"}, version=1))
     assert len(results) == 1
     assert len(errors) == 5 and all(isinstance(e, Conflict) for e in errors)
-    final = rt.records.get(rep, "sales_order", rec["id"])
+    final = rt.records.get(clerk, "sales_order", rec["id"])
     assert final["version"] == 2 and final["notes"] == results[0]["notes"]
     from engine import audit
     with rt.db.read() as conn:

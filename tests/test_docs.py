@@ -56,3 +56,40 @@ def test_doc_covers_every_type_code_and_function():
         assert f"| {code} |" in text, code
     for fn in FUNCTIONS:
         assert f"| `{fn}` |" in text, fn
+
+
+def test_roles_example_scopes_and_field_rules(dbs, tmp_path):
+    from engine.errors import NotFound, ValidationFailed
+    from engine.records.listing import ListQuery
+    from tests.conftest import make_user
+    app = tmp_path / "docs_app"
+    write_examples(app)
+    rt = dbs.runtime(str(app))
+    sup = rt.records.create(SYSTEM, "supplier", {"code": "S1", "name": "Acme"})
+    buyer = make_user(rt, "buyer1", roles=("buyer",))
+    amy = make_user(rt, "amy", roles=("requester",), manager="buyer1")
+    bob = make_user(rt, "bob", roles=("requester",))
+    auditor = make_user(rt, "audit1", roles=("auditor",))
+    item = [{"description": "Bolts", "quantity": "10", "unit_price": "2"}]
+    pr = rt.records.create(amy, "purchase_request", {"supplier": sup["id"], "items": item})
+    # own: amy sees hers, bob does not even learn it exists; team: her manager sees it
+    assert rt.records.get(amy, "purchase_request", pr["id"])["id"] == pr["id"]
+    try:
+        rt.records.get(bob, "purchase_request", pr["id"])
+        raise AssertionError("bob must not see amy's request")
+    except NotFound:
+        pass
+    assert [r["id"] for r in rt.records.list(buyer, "purchase_request", ListQuery())["items"]] == [pr["id"]]
+    assert rt.records.list(bob, "purchase_request", ListQuery())["items"] == []
+    # co_owners: naming bob in requested_by makes him an owner too
+    shared = rt.records.create(SYSTEM, "purchase_request", {"supplier": sup["id"], "items": item, "requested_by": bob.id})
+    assert rt.records.get(bob, "purchase_request", shared["id"])["id"] == shared["id"]
+    # field rules: hidden total for the auditor; rating is read-only for requesters and so for buyers,
+    # who inherit the rule, though buyers may update suppliers otherwise
+    assert "total" not in rt.records.get(auditor, "purchase_request", pr["id"])
+    assert rt.records.update(buyer, "supplier", sup["id"], {"name": "Acme Ltd"}, version=1)["name"] == "Acme Ltd"
+    try:
+        rt.records.update(buyer, "supplier", sup["id"], {"rating": "a"}, version=2)
+        raise AssertionError("rating is read-only for buyers")
+    except ValidationFailed as exc:
+        assert exc.errors[0].field == "rating" and "read-only" in exc.errors[0].message

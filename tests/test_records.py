@@ -19,127 +19,127 @@ def order(ids, **extra):
     return data
 
 
-def test_create_computes_lines_total_defaults_and_number(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
+def test_create_computes_lines_total_defaults_and_number(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
     assert [line["amount"] for line in rec["lines"]] == [Decimal("199.00"), Decimal("37.50")]
     assert rec["total"] == Decimal("236.50")
     assert rec["status"] == "draft" and rec["category"] == "standard" and rec["tax_rate"] == Decimal("13.00")
     assert rec["number"].startswith("SO-") and rec["number"].endswith("-00001")
-    assert rec["owner"] == rep.id and rec["created_by"] == rep.id and rec["version"] == 1
+    assert rec["owner"] == clerk.id and rec["created_by"] == clerk.id and rec["version"] == 1
     assert rec["order_date"] is not None  # default_expr today()
 
 
-def test_every_field_error_is_reported_at_once(rt, rep):
-    seed_basics(rt, rep)
+def test_every_field_error_is_reported_at_once(rt, clerk):
+    seed_basics(rt, clerk)
     with pytest.raises(ValidationFailed) as exc:
-        rt.records.create(rep, "sales_order", {"customer": 999, "order_date": "2026-13-01", "tax_rate": "150",
+        rt.records.create(clerk, "sales_order", {"customer": 999, "order_date": "2026-13-01", "tax_rate": "150",
                                                "nope": 1, "lines": [{"quantity": "-1", "unit_price": "x"}]})
     fields = {e.field for e in exc.value.errors}
     assert {"customer", "order_date", "tax_rate", "nope", "lines[0].quantity", "lines[0].unit_price"} <= fields
 
 
-def test_nothing_is_written_when_validation_fails(rt, rep):
-    ids = seed_basics(rt, rep)
+def test_nothing_is_written_when_validation_fails(rt, clerk):
+    ids = seed_basics(rt, clerk)
     with pytest.raises(ValidationFailed):
-        rt.records.create(rep, "sales_order", order(ids, customer=12345))
+        rt.records.create(clerk, "sales_order", order(ids, customer=12345))
     with rt.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(rt.schema.tables["sales_order"])).scalar() == 0
         assert conn.execute(select(func.count()).select_from(rt.schema.tables["sales_order_line"])).scalar() == 0
     # the failed create did not consume a number: the next order gets 00001
-    assert rt.records.create(rep, "sales_order", order(ids))["number"].endswith("-00001")
+    assert rt.records.create(clerk, "sales_order", order(ids))["number"].endswith("-00001")
 
 
-def test_update_lines_add_change_remove_and_audit(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
+def test_update_lines_add_change_remove_and_audit(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
     first, second = rec["lines"]
-    new = rt.records.update(rep, "sales_order", rec["id"], {
+    new = rt.records.update(clerk, "sales_order", rec["id"], {
         "lines": [{"id": second["id"], "quantity": "4"}, {"description": "Custom flange", "quantity": "1", "unit_price": "80"}],
     }, version=1)
     assert new["version"] == 2
     assert [line["id"] for line in new["lines"]][0] == second["id"]
     assert new["total"] == Decimal("4") * Decimal("12.50") + Decimal("80")
-    hist = rt.records.history(rep, "sales_order", rec["id"])
+    hist = rt.records.history(clerk, "sales_order", rec["id"])
     assert [h["action"] for h in hist] == ["create", "update"]
     lines = hist[1]["changes"]["lines"]["lines"]
     assert lines["removed"][0]["id"] == first["id"]
     assert lines["changed"][0]["fields"]["quantity"] == ["3.000", "4.000"]
     assert lines["added"][0]["description"] == "Custom flange"
     assert hist[1]["changes"]["fields"]["total"] == ["236.50", "130.00"]
-    assert hist[1]["via"] == "api" and hist[1]["actor"] == rep.username
+    assert hist[1]["via"] == "api" and hist[1]["actor"] == clerk.username
 
 
-def test_stale_version_is_a_conflict_and_overwrites_nothing(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
-    rt.records.update(rep, "sales_order", rec["id"], {"notes": "first"}, version=1)
+def test_stale_version_is_a_conflict_and_overwrites_nothing(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
+    rt.records.update(clerk, "sales_order", rec["id"], {"notes": "first"}, version=1)
     with pytest.raises(Conflict):
-        rt.records.update(rep, "sales_order", rec["id"], {"notes": "second"}, version=1)
-    assert rt.records.get(rep, "sales_order", rec["id"])["notes"] == "first"
+        rt.records.update(clerk, "sales_order", rec["id"], {"notes": "second"}, version=1)
+    assert rt.records.get(clerk, "sales_order", rec["id"])["notes"] == "first"
 
 
-def test_update_without_changes_keeps_version(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
-    same = rt.records.update(rep, "sales_order", rec["id"], {"notes": None}, version=1)
+def test_update_without_changes_keeps_version(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
+    same = rt.records.update(clerk, "sales_order", rec["id"], {"notes": None}, version=1)
     assert same["version"] == 1
-    assert len(rt.records.history(rep, "sales_order", rec["id"])) == 1
+    assert len(rt.records.history(clerk, "sales_order", rec["id"])) == 1
 
 
-def test_read_only_and_computed_fields_cannot_be_changed(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
+def test_read_only_and_computed_fields_cannot_be_changed(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
     with pytest.raises(ValidationFailed) as exc:
-        rt.records.update(rep, "sales_order", rec["id"], {"status": "approved", "total": "1", "number": "X"}, version=1)
+        rt.records.update(clerk, "sales_order", rec["id"], {"status": "approved", "total": "1", "number": "X"}, version=1)
     assert {e.field for e in exc.value.errors} == {"status", "total", "number"}
     # sending back what was read is fine
-    ok = rt.records.update(rep, "sales_order", rec["id"], {"status": "draft", "total": "236.50", "number": rec["number"], "notes": "n"}, version=1)
+    ok = rt.records.update(clerk, "sales_order", rec["id"], {"status": "draft", "total": "236.50", "number": rec["number"], "notes": "n"}, version=1)
     assert ok["notes"] == "n"
 
 
-def test_unique_field(rt, rep):
-    seed_basics(rt, rep)
+def test_unique_field(rt, clerk):
+    seed_basics(rt, clerk)
     with pytest.raises(ValidationFailed) as exc:
-        rt.records.create(rep, "customer", {"code": "C001", "name": "Again", "region": "west"})
+        rt.records.create(clerk, "customer", {"code": "C001", "name": "Again", "region": "west"})
     assert exc.value.errors[0].field == "code" and "unique" in exc.value.errors[0].message
 
 
-def test_delete_refused_while_referenced_then_allowed(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
+def test_delete_refused_while_referenced_then_allowed(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
     with pytest.raises(Conflict) as exc:
-        rt.records.delete(rep, "product", ids["p1"])
+        rt.records.delete(clerk, "product", ids["p1"])
     assert "Order line" in exc.value.detail
-    rt.records.delete(rep, "sales_order", rec["id"], version=1)
+    rt.records.delete(clerk, "sales_order", rec["id"], version=1)
     with pytest.raises(NotFound):
-        rt.records.get(rep, "sales_order", rec["id"])
-    rt.records.delete(rep, "product", ids["p1"])
-    assert [h["action"] for h in rt.records.history(rep, "sales_order", rec["id"])] == ["create", "delete"]
+        rt.records.get(clerk, "sales_order", rec["id"])
+    rt.records.delete(clerk, "product", ids["p1"])
+    assert [h["action"] for h in rt.records.history(clerk, "sales_order", rec["id"])] == ["create", "delete"]
 
 
-def test_entity_rule_and_pattern(rt, rep):
+def test_entity_rule_and_pattern(rt, clerk):
     with pytest.raises(ValidationFailed) as exc:
-        rt.records.create(rep, "product", {"code": "P9", "name": "X", "list_price": "10", "minimum_price": "20", "category": "machine"})
+        rt.records.create(clerk, "product", {"code": "P9", "name": "X", "list_price": "10", "minimum_price": "20", "category": "machine"})
     assert exc.value.errors[0].field == "minimum_price"
     with pytest.raises(ValidationFailed) as exc:
-        rt.records.create(rep, "customer", {"code": "lower case", "name": "X", "region": "east"})
+        rt.records.create(clerk, "customer", {"code": "lower case", "name": "X", "region": "east"})
     assert "format" in exc.value.errors[0].message
 
 
-def test_unicode_round_trip(rt, rep):
+def test_unicode_round_trip(rt, clerk):
     name = "上海恒力泵业 — Северсталь 🚀 <script>alert(1)</script> ' OR 1=1 --"
-    rec = rt.records.create(rep, "customer", {"code": "C-UNI", "name": name, "region": "east"})
-    assert rt.records.get(rep, "customer", rec["id"])["name"] == name
+    rec = rt.records.create(clerk, "customer", {"code": "C-UNI", "name": name, "region": "east"})
+    assert rt.records.get(clerk, "customer", rec["id"])["name"] == name
 
 
-def test_list_keyset_walks_every_record_once(rt, rep):
-    ids = seed_basics(rt, rep)
-    created = [rt.records.create(rep, "sales_order", order(ids, order_date=f"2026-01-{1 + i % 5:02d}"))["id"] for i in range(23)]
+def test_list_keyset_walks_every_record_once(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    created = [rt.records.create(clerk, "sales_order", order(ids, order_date=f"2026-01-{1 + i % 5:02d}"))["id"] for i in range(23)]
     for sort in (None, "total", "-total", "order_date", "-created_at", "requested_delivery_date", "-requested_delivery_date", "number"):
         seen, cursor = [], None
         while True:
-            page = rt.records.list(rep, "sales_order", ListQuery(sort=sort, limit=5, cursor=cursor))
+            page = rt.records.list(clerk, "sales_order", ListQuery(sort=sort, limit=5, cursor=cursor))
             seen += [r["id"] for r in page["items"]]
             cursor = page["next_cursor"]
             if cursor is None:
@@ -148,13 +148,13 @@ def test_list_keyset_walks_every_record_once(rt, rep):
         assert len(seen) == len(set(seen)), sort
 
 
-def test_list_filters_and_search(rt, rep):
-    seed_basics(rt, rep)
-    rt.records.create(rep, "customer", {"code": "C002", "name": "Северсталь-Сервис", "region": "west"})
-    rt.records.create(rep, "customer", {"code": "C003", "name": "杭州精工机械", "region": "export"})
+def test_list_filters_and_search(rt, clerk):
+    seed_basics(rt, clerk)
+    rt.records.create(clerk, "customer", {"code": "C002", "name": "Северсталь-Сервис", "region": "west"})
+    rt.records.create(clerk, "customer", {"code": "C003", "name": "杭州精工机械", "region": "export"})
 
     def names(**kw):
-        return sorted(r["name"] for r in rt.records.list(rep, "customer", ListQuery(**kw))["items"])
+        return sorted(r["name"] for r in rt.records.list(clerk, "customer", ListQuery(**kw))["items"])
     assert names(q="СЕВЕРСТАЛЬ") == ["Северсталь-Сервис"]
     assert names(q="精工") == ["杭州精工机械"]
     assert names(q="Export") == ["杭州精工机械"]  # select labels are searchable
@@ -163,25 +163,25 @@ def test_list_filters_and_search(rt, rep):
     assert names(filters=[("tax_number", "isnull", "true"), ("name", "contains", "pumps")]) == ["Acme Pumps"]
     assert names(q="100%_") == []  # wildcards are literal
     with pytest.raises(ValidationFailed) as exc:
-        rt.records.list(rep, "customer", ListQuery(filters=[("nope", "eq", "1"), ("region", "gt", "zzz"), ("code", "bogus", "1")]))
+        rt.records.list(clerk, "customer", ListQuery(filters=[("nope", "eq", "1"), ("region", "gt", "zzz"), ("code", "bogus", "1")]))
     assert {e.field for e in exc.value.errors} == {"nope", "region__gt", "code__bogus"}
 
 
-def test_count_is_capped_unless_exact(rt, rep, monkeypatch):
+def test_count_is_capped_unless_exact(rt, clerk, monkeypatch):
     from engine.records import listing
     monkeypatch.setattr(listing, "COUNT_CAP", 3)
     for i in range(5):
-        rt.records.create(rep, "warehouse", {"code": f"W{i}", "name": f"W{i}", "region": "east"})
-    page = rt.records.list(rep, "warehouse", ListQuery(limit=2))
+        rt.records.create(clerk, "warehouse", {"code": f"W{i}", "name": f"W{i}", "region": "east"})
+    page = rt.records.list(clerk, "warehouse", ListQuery(limit=2))
     assert (page["count"], page["count_exact"]) == (3, False)
-    page = rt.records.list(rep, "warehouse", ListQuery(limit=2, exact_count=True))
+    page = rt.records.list(clerk, "warehouse", ListQuery(limit=2, exact_count=True))
     assert (page["count"], page["count_exact"]) == (5, True)
 
 
-def test_audit_chain_verifies_and_detects_tampering(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
-    rt.records.update(rep, "sales_order", rec["id"], {"notes": "x"}, version=1)
+def test_audit_chain_verifies_and_detects_tampering(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
+    rt.records.update(clerk, "sales_order", rec["id"], {"notes": "x"}, version=1)
     with rt.db.read() as conn:
         result = audit.verify(conn, rt.schema)
     assert result.ok and result.checked == 6
@@ -193,8 +193,8 @@ def test_audit_chain_verifies_and_detects_tampering(rt, rep):
     assert not result.ok and "entry 3" in result.message
 
 
-def test_audit_detects_removed_last_entry(rt, rep):
-    seed_basics(rt, rep)
+def test_audit_detects_removed_last_entry(rt, clerk):
+    seed_basics(rt, clerk)
     a = rt.schema.audit
     with rt.db.write() as conn:
         last = conn.execute(select(func.max(a.c.id))).scalar()
@@ -203,9 +203,9 @@ def test_audit_detects_removed_last_entry(rt, rep):
         assert not audit.verify(conn, rt.schema).ok
 
 
-def test_paths_are_recorded(rt, rep):
-    rec = rt.records.create(rep.through("import"), "warehouse", {"code": "W1", "name": "W", "region": "east"})
-    assert rt.records.history(rep, "warehouse", rec["id"])[0]["via"] == "import"
+def test_paths_are_recorded(rt, clerk):
+    rec = rt.records.create(clerk.through("import"), "warehouse", {"code": "W1", "name": "W", "region": "east"})
+    assert rt.records.history(clerk, "warehouse", rec["id"])[0]["via"] == "import"
 
 
 def test_user_field_and_link_existence(dbs, tmp_path):
@@ -224,52 +224,52 @@ def test_user_field_and_link_existence(dbs, tmp_path):
     assert rec["data"] == {"a": [1, "二"]}
 
 
-def test_demo_plugin_fills_the_regions_warehouse(rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", order(ids))
+def test_demo_plugin_fills_the_regions_warehouse(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", order(ids))
     assert rec["delivery_warehouse"] == ids["warehouse"]  # customer and warehouse are both "east"
-    west = rt.records.create(rep, "warehouse", {"code": "WH-W", "name": "West", "region": "west"})
-    chosen = rt.records.create(rep, "sales_order", order(ids, delivery_warehouse=west["id"]))
+    west = rt.records.create(clerk, "warehouse", {"code": "WH-W", "name": "West", "region": "west"})
+    chosen = rt.records.create(clerk, "sales_order", order(ids, delivery_warehouse=west["id"]))
     assert chosen["delivery_warehouse"] == west["id"]  # an explicit choice is kept
 
 
-def test_quick_search_index_follows_writes(rt, rep):
+def test_quick_search_index_follows_writes(rt, clerk):
     def found(q):
-        return [r["code"] for r in rt.records.list(rep, "customer", ListQuery(q=q))["items"]]
-    a = rt.records.create(rep, "customer", {"code": "Q1", "name": 'Ural "Metall" Werk', "region": "east"})
-    rt.records.create(rep, "customer", {"code": "Q2", "name": "Уральский завод", "region": "west"})
+        return [r["code"] for r in rt.records.list(clerk, "customer", ListQuery(q=q))["items"]]
+    a = rt.records.create(clerk, "customer", {"code": "Q1", "name": 'Ural "Metall" Werk', "region": "east"})
+    rt.records.create(clerk, "customer", {"code": "Q2", "name": "Уральский завод", "region": "west"})
     assert found('"metall"') == ["Q1"] and found("урал") == ["Q2"] and found("ur") == ["Q1"]
-    rt.records.update(rep, "customer", a["id"], {"name": "Baltic Works"}, version=1)
+    rt.records.update(clerk, "customer", a["id"], {"name": "Baltic Works"}, version=1)
     assert found("metall") == [] and found("baltic") == ["Q1"]
-    rt.records.delete(rep, "customer", a["id"])
+    rt.records.delete(clerk, "customer", a["id"])
     assert found("baltic") == []
 
 
-def test_fill_takes_the_customers_last_price_else_the_list_price(rt, rep):
-    ids = seed_basics(rt, rep)
-    first = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2026-01-10",
+def test_fill_takes_the_customers_last_price_else_the_list_price(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    first = rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "order_date": "2026-01-10",
                                                    "lines": [{"product": ids["p1"], "quantity": 1}]})
     assert first["lines"][0]["unit_price"] == Decimal("100.00")  # no history yet: the product's list price
-    rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2026-02-01",
+    rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "order_date": "2026-02-01",
                                            "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "91.00"}]})
-    rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2025-12-01",
+    rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "order_date": "2025-12-01",
                                            "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "80.00"}]})
-    other = rt.records.create(rep, "customer", {"code": "C009", "name": "Other", "region": "west"})
-    rt.records.create(rep, "sales_order", {"customer": other["id"], "order_date": "2026-03-01",
+    other = rt.records.create(clerk, "customer", {"code": "C009", "name": "Other", "region": "west"})
+    rt.records.create(clerk, "sales_order", {"customer": other["id"], "order_date": "2026-03-01",
                                            "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "70.00"}]})
-    history = rt.records.fill_history(rep, rt.app.entity("sales_order_line").field("unit_price"),
+    history = rt.records.fill_history(clerk, rt.app.entity("sales_order_line").field("unit_price"),
                                       {"product": ids["p1"], "customer": ids["customer"]})
     assert [h["value"] for h in history] == [Decimal("91.00"), Decimal("100.00"), Decimal("80.00")]  # newest first
-    new = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "lines": [
+    new = rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "lines": [
         {"product": ids["p1"], "quantity": 2}, {"product": ids["p2"], "quantity": 1}, {"product": ids["p1"], "quantity": 1, "unit_price": "5"}]})
     assert [line["unit_price"] for line in new["lines"]] == [Decimal("91.00"), Decimal("12.50"), Decimal("5.00")]
     assert new["total"] == Decimal("199.50")
 
 
-def test_show_rows_beside_a_link(rt, rep):
-    ids = seed_basics(rt, rep)
-    rt.records.create(rep, "stock", {"product": ids["p1"], "warehouse": ids["warehouse"], "on_hand": "7"})
+def test_show_rows_beside_a_link(rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rt.records.create(clerk, "stock", {"product": ids["p1"], "warehouse": ids["warehouse"], "on_hand": "7"})
     show = rt.app.entity("sales_order_line").field("product").show
-    rows = rt.records.shown(rep, show, {"product": ids["p1"]})
+    rows = rt.records.shown(clerk, show, {"product": ids["p1"]})
     assert [(r["warehouse"], r["on_hand"]) for r in rows] == [(ids["warehouse"], Decimal("7.000"))]
-    assert rt.records.shown(rep, show, {"product": None}) == []
+    assert rt.records.shown(clerk, show, {"product": None}) == []

@@ -21,20 +21,20 @@ def csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def sign_in(web, username="rep_east1", password="demo"):
+def sign_in(web, username="clerk", password="demo"):
     page = web.get("/login")
     return web.post("/login", data={"username": username, "password": password, "csrf_token": csrf(page.text), "next": "/"},
                     follow_redirects=False)
 
 
 @pytest.fixture
-def signed_in(web, rt, rep):
+def signed_in(web, rt, clerk):
     r = sign_in(web)
     assert r.status_code == 303
     return web
 
 
-def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(web, rep):
+def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(web, clerk):
     assert web.get("/sales_order", follow_redirects=False).headers["location"] == "/login?next=/sales_order"
     bad = sign_in(web, password="nope")
     assert bad.status_code == 401 and "Wrong username or password." in bad.text
@@ -50,15 +50,15 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(web, rep):
     assert web.get("/", follow_redirects=False).status_code == 303
 
 
-def test_open_redirect_after_sign_in_is_refused(web, rep):
+def test_open_redirect_after_sign_in_is_refused(web, clerk):
     page = web.get("/login")
-    r = web.post("/login", data={"username": "rep_east1", "password": "demo", "csrf_token": csrf(page.text),
+    r = web.post("/login", data={"username": "clerk", "password": "demo", "csrf_token": csrf(page.text),
                                  "next": "//evil.example.com/"}, follow_redirects=False)
     assert r.headers["location"] == "/"
 
 
-def test_csrf_is_required_on_every_post(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_csrf_is_required_on_every_post(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
     for url, data in (("/sales_order/new", {"_fields": "customer", "customer": str(ids["customer"])}),
                       ("/logout", {}), ("/sales_order/preview", {"_fields": "customer"})):
         r = signed_in.post(url, data=data)
@@ -67,10 +67,10 @@ def test_csrf_is_required_on_every_post(signed_in, rt, rep):
     assert signed_in.post("/sales_order/new", data={"csrf_token": "forged" + csrf(page.text)}).status_code == 403
 
 
-def test_list_shows_titles_not_ids_and_sorts_and_filters(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_list_shows_titles_not_ids_and_sorts_and_filters(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
     for qty in (1, 5, 3):
-        rt.records.create(rep, "sales_order", {"customer": ids["customer"], "lines": [{"product": ids["p1"], "quantity": qty, "unit_price": "10"}]})
+        rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "lines": [{"product": ids["p1"], "quantity": qty, "unit_price": "10"}]})
     page = signed_in.get("/sales_order?sort=-total")
     assert page.status_code == 200
     assert page.text.count("Acme Pumps") == 3 and ">East<" not in page.text  # a customer's title, never a warehouse's
@@ -82,8 +82,8 @@ def test_list_shows_titles_not_ids_and_sorts_and_filters(signed_in, rt, rep):
     assert bad.status_code == 200 and "could not be used" in bad.text
 
 
-def test_create_through_the_form_with_lines(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_create_through_the_form_with_lines(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
     form = signed_in.get("/sales_order/new")
     assert 'name="lines-0-quantity"' in form.text and "assigned when saved" in form.text
     fields = re.search(r'name="_fields" value="([^"]+)"', form.text).group(1)
@@ -99,8 +99,8 @@ def test_create_through_the_form_with_lines(signed_in, rt, rep):
     assert "created this record" in rec.text
 
 
-def test_validation_errors_show_beside_fields_and_keep_input(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_validation_errors_show_beside_fields_and_keep_input(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
     form = signed_in.get("/sales_order/new")
     fields = re.search(r'name="_fields" value="([^"]+)"', form.text).group(1)
     r = signed_in.post("/sales_order/new", data={
@@ -113,11 +113,11 @@ def test_validation_errors_show_beside_fields_and_keep_input(signed_in, rt, rep)
     assert "keep this text 保留" in r.text and 'value="-3"' in r.text
 
 
-def test_stale_edit_shows_the_conflict_and_keeps_the_users_values(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "notes": "original"})
+def test_stale_edit_shows_the_conflict_and_keeps_the_users_values(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "notes": "original"})
     form = signed_in.get(f"/sales_order/{rec['id']}/edit")
-    rt.records.update(rep, "sales_order", rec["id"], {"notes": "changed by someone else"}, version=1)
+    rt.records.update(clerk, "sales_order", rec["id"], {"notes": "changed by someone else"}, version=1)
     fields = re.search(r'name="_fields" value="([^"]+)"', form.text).group(1)
     data = {"csrf_token": csrf(form.text), "_fields": fields, "_version": "1", "_id": str(rec["id"]),
             "customer": str(ids["customer"]), "order_date": rec["order_date"].isoformat(), "category": "standard",
@@ -125,14 +125,14 @@ def test_stale_edit_shows_the_conflict_and_keeps_the_users_values(signed_in, rt,
     r = signed_in.post(f"/sales_order/{rec['id']}/edit", data=data)
     assert r.status_code == 409
     assert "Someone else changed this record" in r.text and "changed by someone else" in r.text and "my edit" in r.text
-    assert rt.records.get(rep, "sales_order", rec["id"])["notes"] == "changed by someone else"
+    assert rt.records.get(clerk, "sales_order", rec["id"])["notes"] == "changed by someone else"
     again = dict(data, _version=re.search(r'name="_version" value="(\d+)"', r.text).group(1))
     assert signed_in.post(f"/sales_order/{rec['id']}/edit", data=again, follow_redirects=False).status_code == 303
-    assert rt.records.get(rep, "sales_order", rec["id"])["notes"] == "my edit"
+    assert rt.records.get(clerk, "sales_order", rec["id"])["notes"] == "my edit"
 
 
-def test_preview_recomputes_with_the_save_rules(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_preview_recomputes_with_the_save_rules(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
     page = signed_in.get("/sales_order/new")
     r = signed_in.post("/sales_order/preview", headers={"X-CSRF-Token": csrf(page.text)}, data={
         "_fields": "customer,lines,total", "lines-0-product": str(ids["p1"]), "lines-0-quantity": "3", "lines-0-unit_price": "2.50",
@@ -142,23 +142,23 @@ def test_preview_recomputes_with_the_save_rules(signed_in, rt, rep):
     assert re.search(r'id="calc-lines-2-amount"[^>]*>1.00<', r.text)
 
 
-def test_copy_prefills_a_new_order(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "notes": "copy me",
+def test_copy_prefills_a_new_order(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "notes": "copy me",
                                                  "lines": [{"product": ids["p2"], "quantity": 4, "unit_price": "12.50"}]})
     page = signed_in.get(f"/sales_order/new?copy={rec['id']}")
     assert "copy me" in page.text and 'value="4.000"' in page.text and "Seal kit" in page.text
     assert rec["number"] not in page.text
 
 
-def test_link_options_search(signed_in, rt, rep):
-    seed_basics(rt, rep)
-    rt.records.create(rep, "customer", {"code": "C002", "name": "Северсталь", "region": "west"})
+def test_link_options_search(signed_in, rt, clerk):
+    seed_basics(rt, clerk)
+    rt.records.create(clerk, "customer", {"code": "C002", "name": "Северсталь", "region": "west"})
     r = signed_in.get("/sales_order/options/customer?customer__title=север&for=f-customer")
     assert "Северсталь" in r.text and "Acme" not in r.text
 
 
-def test_languages_from_browser_and_choice(signed_in, rt, rep):
+def test_languages_from_browser_and_choice(signed_in, rt, clerk):
     zh = signed_in.get("/sales_order", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
     assert "销售订单" in zh.text and "搜索" in zh.text and 'lang="zh"' in zh.text
     ru = signed_in.get("/sales_order?lang=ru")
@@ -173,10 +173,10 @@ def test_error_pages_are_friendly(signed_in):
         assert "Back to the start page" in r.text
 
 
-def test_record_page_shows_history_as_sentences(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
-    rec = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "5"}]})
-    rt.records.update(rep, "sales_order", rec["id"], {"notes": "rush", "lines": [{"id": rec["lines"][0]["id"], "quantity": 2}]}, version=1)
+def test_record_page_shows_history_as_sentences(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rec = rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "5"}]})
+    rt.records.update(clerk, "sales_order", rec["id"], {"notes": "rush", "lines": [{"id": rec["lines"][0]["id"], "quantity": 2}]}, version=1)
     page = signed_in.get(f"/sales_order/{rec['id']}")
     assert "changed Notes from “—” to “rush”" in page.text
     assert "changed Quantity on a line from “1.000” to “2.000”" in page.text
@@ -185,15 +185,15 @@ def test_record_page_shows_history_as_sentences(signed_in, rt, rep):
     assert rec["number"] in customer.text  # related orders on the customer
 
 
-def test_hostile_text_is_escaped(signed_in, rt, rep):
-    rt.records.create(rep, "customer", {"code": "X1", "name": "<script>alert(1)</script>", "region": "east"})
+def test_hostile_text_is_escaped(signed_in, rt, clerk):
+    rt.records.create(clerk, "customer", {"code": "X1", "name": "<script>alert(1)</script>", "region": "east"})
     page = signed_in.get("/customer")
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
 
 
-def test_changing_the_product_refills_the_price_and_shows_stock(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
-    rt.records.create(rep, "stock", {"product": ids["p2"], "warehouse": ids["warehouse"], "on_hand": "12"})
+def test_changing_the_product_refills_the_price_and_shows_stock(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
+    rt.records.create(clerk, "stock", {"product": ids["p2"], "warehouse": ids["warehouse"], "on_hand": "12"})
     page = signed_in.get("/sales_order/new")
     r = signed_in.post("/sales_order/preview", headers={"X-CSRF-Token": csrf(page.text)}, data={
         "_fields": "customer,lines,total", "_changed": "lines-0-product", "customer": str(ids["customer"]),
@@ -208,9 +208,9 @@ def test_changing_the_product_refills_the_price_and_shows_stock(signed_in, rt, r
     assert "w-lines-0-unit_price" not in typing.text  # a price the user typed is kept while typing elsewhere
 
 
-def test_price_history_one_click_away(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
-    old = rt.records.create(rep, "sales_order", {"customer": ids["customer"], "order_date": "2026-01-05",
+def test_price_history_one_click_away(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
+    old = rt.records.create(clerk, "sales_order", {"customer": ids["customer"], "order_date": "2026-01-05",
                                                  "lines": [{"product": ids["p1"], "quantity": 1, "unit_price": "88.00"}]})
     r = signed_in.get("/sales_order/fill-history", params={"field": "lines-0-unit_price", "customer": str(ids["customer"]),
                                                            "_fields": "customer,lines", "lines-0-product": str(ids["p1"])})
@@ -218,7 +218,7 @@ def test_price_history_one_click_away(signed_in, rt, rep):
     assert signed_in.get("/sales_order/fill-history", params={"field": "lines-0-quantity"}).status_code == 404
 
 
-def test_saved_filters_belong_to_their_user(signed_in, rt, rep, web):
+def test_saved_filters_belong_to_their_user(signed_in, rt, clerk, web):
     page = signed_in.get("/sales_order?status=draft&sort=-total&count=exact")
     assert 'name="query" value="status=draft&amp;sort=-total"' in page.text  # paging and counting are not part of a filter
     r = signed_in.post("/sales_order/filters", data={"csrf_token": csrf(page.text), "name": "My drafts 草稿",
@@ -243,9 +243,9 @@ def test_saved_filters_belong_to_their_user(signed_in, rt, rep, web):
     assert "My drafts" not in web.get("/sales_order").text
 
 
-def test_text_filter_in_the_filter_bar(signed_in, rt, rep):
-    seed_basics(rt, rep)
-    rt.records.create(rep, "customer", {"code": "C2", "name": "Volga Engineering", "region": "west"})
+def test_text_filter_in_the_filter_bar(signed_in, rt, clerk):
+    seed_basics(rt, clerk)
+    rt.records.create(clerk, "customer", {"code": "C2", "name": "Volga Engineering", "region": "west"})
     page = signed_in.get("/customer")
     assert 'name="name__contains"' in page.text
     found = signed_in.get("/customer?name__contains=volga")
@@ -260,8 +260,8 @@ def test_navigation_follows_the_menu(signed_in):
     assert "产品与库存" in zh.text
 
 
-def test_form_tabs_widgets_and_placeholders(signed_in, rt, rep):
-    ids = seed_basics(rt, rep)
+def test_form_tabs_widgets_and_placeholders(signed_in, rt, clerk):
+    ids = seed_basics(rt, clerk)
     form = signed_in.get("/sales_order/new")
     assert 'role="tablist"' in form.text and re.search(r'id="tab-1"[^>]*hidden', form.text)
     assert 'type="radio" name="category" value="standard"' in form.text  # widget: radio

@@ -36,6 +36,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E028": ("inconsistent constraints", "check that min <= max, min_length <= max_length, scale <= precision and the pattern is a valid regular expression"),
     "E029": ("plugin could not be loaded", "fix the Python error in the plugin module named here"),
     "E030": ("no entities", "an app folder needs an entities/ folder with at least one entity file"),
+    "E031": ("unknown role", "name a role defined under roles: in roles.yaml"),
+    "E032": ("roles inherit in a cycle", "a role cannot inherit from itself, directly or through others"),
+    "E033": ("field cannot be hidden", "a field that quick search covers or that titles the record is shown wherever the record is; restrict who reads the entity instead"),
+    "E034": ("co-owner is not a user field", "co_owners lists fields of type user on the same entity"),
 }
 
 

@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 
 from engine.expressions import ExpressionError, Scope, compile_expression
 from engine.metadata.codes import MetadataInvalid, Problem
+from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
 from engine.metadata.model import (
     CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormField, FormSection, Label, MenuModule, Option,
     Rule, Series, Show, Source,
@@ -28,7 +29,6 @@ from engine.metadata.model import (
 from engine.metadata.yamlload import Document, parse
 from engine.values import BadValue, coerce, kind_of
 
-USER_ATTRIBUTES = frozenset({"id", "username", "full_name", "language"})
 
 # which optional properties each field type takes (type, label, help, required, read_only... fit all)
 _COMMON = {"type", "label", "help", "required", "read_only", "default", "default_expr", "indexed", "unique", "searchable", "fill"}
@@ -60,7 +60,7 @@ _SERIES_RX = re.compile(r"^[^{}]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*\{#{3,12}\}[^{}#]*(
 def _schemas() -> dict:
     base = resources.files("engine.metadata") / "schemas"
     out = {}
-    for name in ("defs", "entity", "form", "app"):
+    for name in ("defs", "entity", "form", "app", "roles"):
         out[name] = json.loads((base / f"{name}.json").read_text(encoding="utf-8"))
     return out
 
@@ -70,7 +70,7 @@ _REGISTRY = Registry().with_resources(
     (s["$id"], Resource.from_contents(s)) for s in _SCHEMAS.values()
 )
 _VALIDATORS = {
-    kind: jsonschema.Draft202012Validator(_SCHEMAS[kind], registry=_REGISTRY) for kind in ("entity", "form", "app")
+    kind: jsonschema.Draft202012Validator(_SCHEMAS[kind], registry=_REGISTRY) for kind in ("entity", "form", "app", "roles")
 }
 
 
@@ -79,6 +79,7 @@ class _Ctx:
 
     def __init__(self):
         self.problems: list[Problem] = []
+        self.user_attributes = BASE_USER_ATTRIBUTES  # plus roles.yaml's user_fields
 
     def add(self, code: str, file: str, doc: Document | None, path: tuple, message: str, key: bool = False, hint: str = "", col_offset: int = 0):
         if doc is None:
@@ -106,11 +107,11 @@ def load_app(root: str | os.PathLike) -> App:
     digest = hashlib.sha256()
     broken: set[str] = set()  # entities whose file has schema problems: known by name, not built
 
-    def read(kind: str, sub: str) -> list[tuple[str, Document, dict]]:
+    def read(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, dict]]:
         folder = root_path / sub if sub else root_path
         if not folder.is_dir():
             return []
-        files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and (names is None or p.name in names))
         out = []
         for p in files:
             file = os.path.join(shown, sub, p.name) if sub else os.path.join(shown, p.name)
@@ -137,8 +138,12 @@ def load_app(root: str | os.PathLike) -> App:
     app_files = [f for f in ("app.yaml", "app.yml") if (root_path / f).is_file()]
     app_doc = None
     if app_files:
-        docs = [d for d in read("app", "") if os.path.basename(d[0]) in app_files]
+        docs = read("app", "", ("app.yaml", "app.yml"))
         app_doc = docs[0] if docs else None
+    roles_docs = read("roles", "", ("roles.yaml", "roles.yml"))
+    roles_doc = roles_docs[0] if roles_docs else None
+    ufields = user_fields(roles_doc[1].data) if roles_doc else {}
+    ctx.user_attributes = BASE_USER_ATTRIBUTES | frozenset(ufields)
     entity_docs = read("entity", "entities")
     form_docs = read("form", "forms")
     if not entity_docs and not ctx.problems:
@@ -167,6 +172,8 @@ def load_app(root: str | os.PathLike) -> App:
         if form is not None:
             forms[form.name] = form
 
+    roles = build_roles(ctx, roles_doc[0], roles_doc[1], entities, ufields) if roles_doc else {}
+
     app_data = app_doc[1].data if app_doc else {}
     menu = []
     for i, module in enumerate(app_data.get("menu", ())):
@@ -189,6 +196,8 @@ def load_app(root: str | os.PathLike) -> App:
         forms=MappingProxyType(forms),
         plugins_dir=str((root_path / app_data["plugins_dir"]).resolve()) if "plugins_dir" in app_data else None,
         menu=tuple(menu),
+        roles=MappingProxyType(roles),
+        user_fields=MappingProxyType(ufields),
         fingerprint=digest.hexdigest(),
     )
 
@@ -327,6 +336,10 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
             if c not in sortable:
                 ctx.add("E015", file, doc, ("indexes", i, j), f"index names '{c}', which is not a stored field of {name}")
         indexes.append(tuple(cols))
+    for i, fn in enumerate(d.get("co_owners", ())):
+        if is_child or fn not in fields or fields[fn].type != "user":
+            ctx.add("E034", file, doc, ("co_owners", i), f"co_owners names '{fn}', which is not a user field of {name}"
+                    + (" (child entities follow their parent's owners)" if is_child else ""))
     # link display fields need the target's fields
     for fname, f in fields.items():
         if f.type == "link" and f.display_field and f.entity in raw:
@@ -347,7 +360,7 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
             fields[fname] = replace(f, **changes)
 
     # expressions: computed values, expression defaults, rules
-    scope = _scope_for(fields, raw, is_child)
+    scope = _scope_for(fields, raw, is_child, ctx.user_attributes)
     compiled: dict[str, Field] = {}
     deps: dict[str, set] = {}
     for fname, f in fields.items():
@@ -385,6 +398,7 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
         search_fields=search_fields,
         default_sort=tuple(default_sort),
         indexes=tuple(indexes),
+        co_owners=tuple(d.get("co_owners", ())),
         list_columns=tuple(d.get("list_columns", ())),
         list_filters=tuple(d.get("list_filters", ())),
         rules=tuple(rules),
@@ -458,14 +472,14 @@ def _build_show(ctx, file, doc, path, spec: dict, fields: dict, raw: dict, paren
     return Show(spec["entity"], match, tuple(spec["columns"]), Label.of(spec["label"]) if "label" in spec else None)
 
 
-def _scope_for(fields: dict, raw: dict, is_child: bool) -> Scope:
+def _scope_for(fields: dict, raw: dict, is_child: bool, user_attributes: frozenset) -> Scope:
     system = CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS
     values = frozenset(n for n, f in fields.items() if f.type != "table") | frozenset(system)
     tables = {}
     for n, f in fields.items():
         if f.type == "table" and f.entity in raw:
             tables[n] = frozenset(raw[f.entity][1].data["fields"]) | frozenset(CHILD_SYSTEM_COLUMNS)
-    return Scope(values=values, tables=tables, objects={"user": USER_ATTRIBUTES})
+    return Scope(values=values, tables=tables, objects={"user": user_attributes})
 
 
 def _compile(ctx, file, doc, path, source, scope):

@@ -151,6 +151,7 @@ class Entity:
     search_fields: tuple[str, ...] = ()
     default_sort: tuple[tuple[str, bool], ...] = (("created_at", True),)  # (field, descending)
     indexes: tuple[tuple[str, ...], ...] = ()
+    co_owners: tuple[str, ...] = ()  # user fields whose user owns the record too (`own` scope)
     list_columns: tuple[str, ...] = ()
     list_filters: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
@@ -206,6 +207,47 @@ class MenuModule:
     items: tuple[str, ...]
 
 
+ACTIONS = ("read", "create", "update", "delete", "export", "import")
+FIELD_LEVELS = ("hidden", "read_only", "editable")  # least to most permissive
+SCOPE_WORDS = ("none", "own", "team", "all")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One line of a role's permissions: `action` on `entity` within `scope`, where scope is one
+    of SCOPE_WORDS or `condition` (an expression over `record` and `user`)."""
+
+    role: str
+    entity: str  # or "*"
+    action: str  # or "*"
+    scope: str  # none | own | team | all | the condition's source
+    condition: Expr | None = None
+    where: str = ""  # file:line, for explanations
+
+    @property
+    def rule(self) -> str:
+        return f"{self.role}: {self.entity}.{self.action} = {self.scope}"
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    role: str
+    entity: str
+    field: str
+    level: str  # one of FIELD_LEVELS
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    label: Label
+    inherits: tuple[str, ...] = ()
+    admin: bool = False
+    grants: tuple[Grant, ...] = ()
+    field_rules: tuple[FieldRule, ...] = ()
+
+
 @dataclass(frozen=True)
 class App:
     name: str
@@ -217,6 +259,8 @@ class App:
     forms: Mapping[str, Form]
     plugins_dir: str | None = None
     menu: tuple[MenuModule, ...] = ()
+    roles: Mapping[str, Role] = field(default_factory=dict)  # empty: no roles.yaml, every user may do everything
+    user_fields: Mapping[str, Field] = field(default_factory=dict)  # extra attributes of users (user.region)
     fingerprint: str = field(default="", compare=False)
 
     def entity(self, name: str) -> Entity:

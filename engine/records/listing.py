@@ -85,11 +85,12 @@ def field_for(ent: Entity, name: str) -> Field | None:
     return f if f is not None and f.stored else None
 
 
-def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector) -> list:
+def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector, hidden: frozenset = frozenset()) -> list:
+    """`hidden`: fields this reader may not see, which they may not filter on either."""
     clauses = []
     for name, op, raw in filters:
         key = name if op == "eq" else f"{name}__{op}"
-        f = field_for(ent, name)
+        f = field_for(ent, name) if name not in hidden else None
         if f is None:
             errors.add(key, f"cannot filter on '{name}': not a stored field of {ent.name}")
             continue
@@ -178,17 +179,19 @@ class SortSpec:
     nullable: bool
 
 
-def sort_spec(ent: Entity, sort: str | None, errors: ErrorCollector) -> SortSpec:
+def sort_spec(ent: Entity, sort: str | None, errors: ErrorCollector, hidden: frozenset = frozenset()) -> SortSpec:
     if sort is None:
         name, desc = ent.default_sort[0]
+        if name in hidden:
+            return SortSpec("id", True, False)
     else:
         if "," in sort:
             errors.add("sort", "sort by one field (the id breaks ties), e.g. sort=-total")
             return SortSpec("id", False, False)
         name, desc = sort.lstrip("-"), sort.startswith("-")
-    f = field_for(ent, name)
+    f = field_for(ent, name) if name not in hidden else None
     if f is None or f.value_type == "json":
-        errors.add("sort", f"cannot sort by '{name}'; sortable: {', '.join(sortable_fields(ent))}")
+        errors.add("sort", f"cannot sort by '{name}'; sortable: {', '.join(n for n in sortable_fields(ent) if n not in hidden)}")
         return SortSpec("id", False, False)
     return SortSpec(name, desc, name not in _NON_NULL)
 

@@ -12,11 +12,11 @@ from engine.metadata.model import App, Entity, Show, Source
 from engine.schema import Schema
 
 
-def _columns(app: App, schema: Schema, entity: str, names: list[str]):
+def _columns(app: App, schema: Schema, entity: str, names: list[str], need_parent: bool = False):
     """A FROM clause and a column resolver for `entity`, joined to its parent if a name needs it."""
     t = schema.tables[entity]
     ent = app.entity(entity)
-    if ent.child and any(n and n.startswith("parent.") for n in names):
+    if ent.child and (need_parent or any(n and n.startswith("parent.") for n in names)):
         p = schema.tables[ent.parent]
         return t.join(p, t.c.parent_id == p.c.id), (lambda n: p.c[n[7:]] if n.startswith("parent.") else t.c[n]), t
     return t, (lambda n: t.c[n]), t
@@ -32,29 +32,41 @@ def _where(source_match, col, context: dict):
     return clauses
 
 
-def find(conn, app: App, schema: Schema, source: Source, context: dict, limit: int = 1, extra: tuple = ()):
+def _visible(app: App, entity: str, scope) -> list:
+    """The reader's scope on `entity` (on its parent, for lines) as a list of 0 or 1 clauses."""
+    if scope is None:
+        return []
+    ent = app.entity(entity)
+    clause = scope(ent.parent if ent.child else entity)
+    return [] if clause is None else [clause]
+
+
+def find(conn, app: App, schema: Schema, source: Source, context: dict, limit: int = 1, extra: tuple = (), scope=None):
+    """`scope(entity)` gives the reader's row scope on an entity: only rows they may read are used."""
     names = [k for k, _ in source.match] + [source.take, source.latest or "", *extra]
-    from_, col, t = _columns(app, schema, source.entity, names)
+    visible = _visible(app, source.entity, scope)
+    from_, col, t = _columns(app, schema, source.entity, names, need_parent=bool(visible))
     where = _where(source.match, col, context)
     if where is None:
         return []
+    where += visible
     order = ([col(source.latest).desc()] if source.latest else []) + [t.c.id.desc()]
     cols = [col(source.take).label("value")] + [col(n).label(n.replace(".", "_")) for n in extra] + \
            ([col(source.latest).label("latest")] if source.latest else [])
     return conn.execute(select(*cols).select_from(from_).where(*where).order_by(*order).limit(limit)).mappings().all()
 
 
-def fill_value(conn, app: App, schema: Schema, field, context: dict):
+def fill_value(conn, app: App, schema: Schema, field, context: dict, scope=None):
     """The first value any of the field's sources finds, or None."""
     for source in field.fill.sources:
-        rows = find(conn, app, schema, source, context)
+        rows = find(conn, app, schema, source, context, scope=scope)
         if rows and rows[0]["value"] is not None:
             return rows[0]["value"]
     return None
 
 
 def apply_fills(conn, app: App, schema: Schema, ent: Entity, values: dict, lines: dict,
-                force: dict | None = None) -> list[str]:
+                force: dict | None = None, scope=None) -> list[str]:
     """Fill empty fields that declare a fill, on the record and on every line; `force` names
     (table, row index) or (None, None) -> trigger field whose dependants are refilled anyway.
     Returns the paths filled, like `lines-0-unit_price`."""
@@ -62,7 +74,7 @@ def apply_fills(conn, app: App, schema: Schema, ent: Entity, values: dict, lines
     filled = []
     for f in ent.fields.values():
         if f.fill and _wants(f, values, force.get((None, None))):
-            v = fill_value(conn, app, schema, f, values)
+            v = fill_value(conn, app, schema, f, values, scope)
             if v is not None:
                 values[f.name] = v
                 filled.append(f.name)
@@ -73,7 +85,7 @@ def apply_fills(conn, app: App, schema: Schema, ent: Entity, values: dict, lines
             context = {**values, **{k: v for k, v in row.items() if v is not None}}
             for f in fillable:
                 if _wants(f, row, force.get((tf.name, i))):
-                    v = fill_value(conn, app, schema, f, context)
+                    v = fill_value(conn, app, schema, f, context, scope)
                     if v is not None:
                         row[f.name] = v
                         filled.append(f"{tf.name}-{i}-{f.name}")
@@ -86,10 +98,15 @@ def _wants(field, values: dict, changed: str | None) -> bool:
     return values.get(field.name) is None and all(values.get(n) is not None for n in field.fill.on)
 
 
-def show_rows(conn, app: App, schema: Schema, show: Show, context: dict, limit: int = 20) -> list[dict]:
+def show_rows(conn, app: App, schema: Schema, show: Show, context: dict, limit: int = 20, scope=None) -> list[dict]:
     t = schema.tables[show.entity]
     where = _where(show.match, lambda n: t.c[n], context)
     if where is None:
         return []
-    stmt = select(t.c.id, *[t.c[c] for c in show.columns]).where(*where).order_by(t.c.id).limit(limit)
+    visible = _visible(app, show.entity, scope)
+    from_ = t
+    if visible and app.entity(show.entity).child:
+        p = schema.tables[app.entity(show.entity).parent]
+        from_ = t.join(p, t.c.parent_id == p.c.id)
+    stmt = select(t.c.id, *[t.c[c] for c in show.columns]).select_from(from_).where(*where, *visible).order_by(t.c.id).limit(limit)
     return [dict(r) for r in conn.execute(stmt).mappings()]

@@ -11,13 +11,14 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, false, func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit, naming
+from engine.permissions import Permissions
 from engine.actor import Actor
 from engine.db import Database
-from engine.errors import Conflict, ErrorCollector, FieldError, NotFound, ValidationFailed
+from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
 from engine.records import listing, lookups
 from engine.records.compute import apply_defaults, compute, validate
@@ -38,6 +39,7 @@ class Records:
         self.db = db
         self.plugin_manager = hooks
         self.hooks = hooks.hook
+        self.permissions = Permissions(app, schema)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
 
     # ------------------------------------------------------------------ lookup
@@ -51,14 +53,38 @@ class Records:
     # ------------------------------------------------------------------ read
     def get(self, actor: Actor, entity: str, record_id: int) -> dict:
         ent = self.entity(entity)
+        self.permissions.require(actor, ent.name, "read")
         with self.db.read() as conn:
-            return self._load(conn, ent, record_id)
+            return self._strip(actor, ent, self._load(conn, ent, record_id, scope=self._scope(conn, actor, ent.name, "read")))
 
-    def _load(self, conn, ent: Entity, record_id, lock: bool = False) -> dict:
+    def can(self, actor: Actor, entity: str, action: str, record_id: int | None = None) -> bool:
+        """May `actor` do `action` on the entity (and, given an id, on that record)?"""
+        if not self.permissions.grants(actor).can(entity, action):
+            return False
+        if record_id is None:
+            return True
+        t = self.schema.tables[entity]
+        with self.db.read() as conn:
+            scope = self._scope(conn, actor, entity, action)
+            stmt = select(t.c.id).where(t.c.id == record_id, *([scope] if scope is not None else []))
+            return conn.execute(stmt).first() is not None
+
+    def _scope(self, conn, actor: Actor, entity: str, action: str):
+        return self.permissions.where(conn, actor, entity, action)
+
+    def _strip(self, actor: Actor, ent: Entity, record: dict) -> dict:
+        """The record without the fields this actor may not see."""
+        hidden = self.permissions.grants(actor).hidden(ent.name)
+        return {k: v for k, v in record.items() if k not in hidden} if hidden else record
+
+    def _load(self, conn, ent: Entity, record_id, lock: bool = False, scope=None) -> dict:
+        """The record and its lines; NotFound when it does not exist or `scope` excludes it."""
         t = self.schema.tables[ent.name]
         if not isinstance(record_id, int) or isinstance(record_id, bool):
             raise NotFound(f"no {ent.name} with id {record_id!r}")
         stmt = select(*[c for c in t.c if c.name != "search_text"]).where(t.c.id == record_id)
+        if scope is not None:
+            stmt = stmt.where(scope)
         if lock:
             stmt = stmt.with_for_update()
         row = conn.execute(stmt).mappings().first()
@@ -74,12 +100,14 @@ class Records:
         rows = conn.execute(select(ct).where(ct.c.parent_id == parent_id).order_by(ct.c.idx, ct.c.id)).mappings()
         return [{k: v for k, v in r.items() if k != "parent_id"} for r in rows]
 
-    def list(self, actor: Actor, entity: str, query: listing.ListQuery) -> dict:
+    def list(self, actor: Actor, entity: str, query: listing.ListQuery, action: str = "read") -> dict:
+        """A page of the records `actor` may `action` (read, or export), filtered and sorted."""
         ent = self.entity(entity)
         t = self.schema.tables[ent.name]
+        hidden = self.permissions.require(actor, ent.name, action).hidden(ent.name)
         errors = ErrorCollector()
-        where = listing.filter_clauses(ent, t, query.filters, errors)
-        spec = listing.sort_spec(ent, query.sort, errors)
+        where = listing.filter_clauses(ent, t, query.filters, errors, hidden)
+        spec = listing.sort_spec(ent, query.sort, errors, hidden)
         errors.raise_if_any()
         s = listing.search_clause(ent, t, query.q, self.db.dialect)
         if s is not None:
@@ -87,8 +115,14 @@ class Records:
         cursor_value = cursor_id = None
         if query.cursor:
             cursor_value, cursor_id = listing.decode_cursor(ent, spec, query.cursor)
-        cols, from_ = self._list_shape(ent, query.fields, spec.name, query.with_titles)
+        fields = query.fields
+        if hidden:
+            fields = tuple(n for n in (fields if fields is not None else [c.name for c in t.c]) if n not in hidden)
+        cols, from_ = self._list_shape(ent, fields, spec.name, query.with_titles)
         with self.db.read() as conn:
+            scope = self._scope(conn, actor, ent.name, action)
+            if scope is not None:
+                where.append(scope)
             rows: list = []
             for cond in listing.page_conditions(t, spec, self.db.dialect, cursor_value, cursor_id):
                 need = query.limit + 1 - len(rows)
@@ -130,20 +164,29 @@ class Records:
         return cols, from_
 
     def history(self, actor: Actor, entity: str, record_id: int) -> list[dict]:
+        """The audit entries of a record the actor may read (a deleted record's: only with an
+        `all` read scope), without the fields hidden from them."""
         ent = self.entity(entity)
+        grants = self.permissions.require(actor, ent.name, "read")
         a = self.schema.audit
         with self.db.read() as conn:
             t = self.schema.tables[ent.name]
-            exists = conn.execute(select(t.c.id).where(t.c.id == record_id)).first()
+            scope = self._scope(conn, actor, ent.name, "read")
+            exists = conn.execute(select(t.c.id).where(t.c.id == record_id, *([scope] if scope is not None else []))).first()
+            if exists is None and (scope is not None or conn.execute(select(t.c.id).where(t.c.id == record_id)).first() is not None):
+                raise NotFound(f"no {ent.name} with id {record_id}")
             rows = conn.execute(select(a).where(a.c.entity == ent.name, a.c.record_id == record_id).order_by(a.c.id)).mappings().all()
         if exists is None and not rows:
             raise NotFound(f"no {ent.name} with id {record_id}")
+        hidden = grants.hidden(ent.name)
         return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
-                 "at": to_json("datetime", r["at"]), "changes": json.loads(r["changes"])} for r in rows]
+                 "at": to_json("datetime", r["at"]), "changes": _without(json.loads(r["changes"]), hidden)} for r in rows]
 
     # ------------------------------------------------------------------ write
     def create(self, actor: Actor, entity: str, data: Any) -> dict:
         ent = self.entity(entity)
+        self.permissions.require(actor, ent.name, "create")
+        self._refuse_locked_fields(actor, ent, data)
         errors = ErrorCollector()
         values = parse_values(ent, data, errors, None, text=_text(actor))
         lines = self._parse_tables(ent, data, errors, None, _text(actor))
@@ -153,7 +196,7 @@ class Records:
             for i, row in enumerate(lines.get(tf.name, [])):
                 apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
         with self.db.write() as conn:
-            lookups.apply_fills(conn, self.app, self.schema, ent, values, lines)
+            lookups.apply_fills(conn, self.app, self.schema, ent, values, lines, scope=self._reader(conn, actor))
             self.hooks.before_create(entity=ent, values=values, actor=actor, conn=conn)
             self._check(conn, ent, values, lines, actor, errors, None)
             now = _now()
@@ -171,10 +214,11 @@ class Records:
                 raise self._unique_error(ent) from None
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []))
+            self._must_stay_in_scope(conn, actor, ent, new_id, "create")
             record = self._load(conn, ent, new_id)
             audit.append(conn, self.schema, actor, ent.name, new_id, "create", self._changes(ent, {}, record))
             self.hooks.after_create(entity=ent, record=record, actor=actor, conn=conn)
-            return record
+            return self._strip(actor, ent, record)
 
     def update(self, actor: Actor, entity: str, record_id: int, data: Any, version: Any) -> dict:
         ent = self.entity(entity)
@@ -182,11 +226,13 @@ class Records:
             raise ValidationFailed([FieldError("version", "send the version you last read, so a concurrent change is not overwritten")])
         if isinstance(version, bool) or not isinstance(version, int):
             raise ValidationFailed([FieldError("version", "expected a whole number")])
+        self.permissions.require(actor, ent.name, "update")
+        self._refuse_locked_fields(actor, ent, data)
         with self.db.write() as conn:
-            current = self._load(conn, ent, record_id, lock=True)
+            current = self._load_for(conn, actor, ent, record_id, "update")
             if current["version"] != version:
                 raise Conflict(f"this {ent.name} was changed by someone else (you sent version {version}, it is now at "
-                               f"version {current['version']}); reload it and apply your change again", current=current)
+                               f"version {current['version']}); reload it and apply your change again", current=self._strip(actor, ent, current))
             errors = ErrorCollector()
             if not isinstance(data, dict):
                 raise ValidationFailed([FieldError("body", "expected a JSON object of field names and values")])
@@ -199,13 +245,13 @@ class Records:
                 for i, row in enumerate(lines.get(tf.name, [])):
                     if "id" not in row:
                         apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
-            lookups.apply_fills(conn, self.app, self.schema, ent, values, lines)
+            lookups.apply_fills(conn, self.app, self.schema, ent, values, lines, scope=self._reader(conn, actor))
             self.hooks.before_update(entity=ent, old=current, values=values, actor=actor, conn=conn)
             self._check(conn, ent, values, lines, actor, errors, record_id)
             proposed = {**values, **lines}
             changes = self._changes(ent, current, proposed)
             if not changes:
-                return current
+                return self._strip(actor, ent, current)
             t = self.schema.tables[ent.name]
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
             row.update(updated_at=_now(), updated_by=actor.id, version=t.c.version + 1)
@@ -219,15 +265,17 @@ class Records:
                 raise Conflict(f"this {ent.name} was changed by someone else; reload it and apply your change again")
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
+            self._must_stay_in_scope(conn, actor, ent, record_id, "update")
             record = self._load(conn, ent, record_id)
             audit.append(conn, self.schema, actor, ent.name, record_id, "update", self._changes(ent, current, record))
             self.hooks.after_update(entity=ent, old=current, record=record, actor=actor, conn=conn)
-            return record
+            return self._strip(actor, ent, record)
 
     def delete(self, actor: Actor, entity: str, record_id: int, version: Any = None) -> None:
         ent = self.entity(entity)
+        self.permissions.require(actor, ent.name, "delete")
         with self.db.write() as conn:
-            current = self._load(conn, ent, record_id, lock=True)
+            current = self._load_for(conn, actor, ent, record_id, "delete")
             if version is not None and version != current["version"]:
                 raise Conflict(f"this {ent.name} was changed by someone else (now version {current['version']}); reload it before deleting", current=current)
             self._refuse_if_referenced(conn, ent, record_id)
@@ -236,7 +284,8 @@ class Records:
                 ct = self.schema.tables[tf.entity]
                 conn.execute(ct.delete().where(ct.c.parent_id == record_id))
             t = self.schema.tables[ent.name]
-            conn.execute(t.delete().where(t.c.id == record_id))
+            scope = self._scope(conn, actor, ent.name, "delete")
+            conn.execute(t.delete().where(t.c.id == record_id, *([scope] if scope is not None else [])))
             audit.append(conn, self.schema, actor, ent.name, record_id, "delete", self._changes(ent, current, {}))
             self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
 
@@ -246,9 +295,10 @@ class Records:
         compute them; `changed` = (table or None, row or None, field) refills what depends on
         that field. Returns (values, lines, field errors, filled paths) and writes nothing."""
         ent = self.entity(entity)
+        self.permissions.require(actor, ent.name, "create" if record_id is None else "update")
         errors = ErrorCollector()
         with self.db.read() as conn:
-            current = self._load(conn, ent, record_id) if record_id is not None else None
+            current = self._load(conn, ent, record_id, scope=self._scope(conn, actor, ent.name, "read")) if record_id is not None else None
             values = {f.name: current.get(f.name) for f in ent.stored_fields()} if current else {}
             values.update(parse_values(ent, data, errors, current, text=_text(actor)))
             lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()} if current else {}
@@ -257,7 +307,7 @@ class Records:
             if current is None:
                 apply_defaults(ent, values, user, errors)
             force = {(changed[0], changed[1]): changed[2]} if changed else None
-            filled = lookups.apply_fills(conn, self.app, self.schema, ent, values, lines, force)
+            filled = lookups.apply_fills(conn, self.app, self.schema, ent, values, lines, force, scope=self._reader(conn, actor))
         compute(self.app, ent, values, lines, user, errors)
         return values, lines, errors.errors, filled
 
@@ -266,11 +316,11 @@ class Records:
         source = field.fill.sources[0]
         extra = ("parent.id",) if self.app.entity(source.entity).child else ()
         with self.db.read() as conn:
-            return [dict(r) for r in lookups.find(conn, self.app, self.schema, source, context, limit, extra)]
+            return [dict(r) for r in lookups.find(conn, self.app, self.schema, source, context, limit, extra, scope=self._reader(conn, actor))]
 
     def shown(self, actor: Actor, show, context: dict) -> list[dict]:
         with self.db.read() as conn:
-            return lookups.show_rows(conn, self.app, self.schema, show, context)
+            return lookups.show_rows(conn, self.app, self.schema, show, context, scope=self._reader(conn, actor))
 
     def titles(self, actor: Actor, entity: str, ids) -> dict[int, str]:
         """The display title of each record id (for links): one query for all of them."""
@@ -284,9 +334,57 @@ class Records:
         ent = self.app.entity(entity)
         t = self.schema.tables[entity]
         title = ent.title_field or "id"
+        if not self.permissions.grants(actor).can(entity, "read"):
+            return {}
         with self.db.read() as conn:
-            rows = conn.execute(select(t.c.id, t.c[title]).where(t.c.id.in_(ids))).all()
+            scope = self._scope(conn, actor, entity, "read")
+            rows = conn.execute(select(t.c.id, t.c[title]).where(t.c.id.in_(ids), *([scope] if scope is not None else []))).all()
         return {r[0]: str(r[1]) if r[1] is not None else f"#{r[0]}" for r in rows}
+
+    # ------------------------------------------------------------------ permission helpers
+    def _reader(self, conn, actor: Actor):
+        """entity -> the actor's read scope on it (false() when they may not read it): for lookups."""
+        def scope(entity: str):
+            if not self.permissions.grants(actor).can(entity, "read"):
+                return false()
+            return self._scope(conn, actor, entity, "read")
+        return scope
+
+    def _load_for(self, conn, actor: Actor, ent: Entity, record_id, action: str) -> dict:
+        """The record, locked, for `action`: 404 when the actor cannot read it, 403 when they can
+        read it but not `action` it."""
+        current = self._load(conn, ent, record_id, lock=True, scope=self._scope(conn, actor, ent.name, "read"))
+        scope = self._scope(conn, actor, ent.name, action)
+        if scope is not None:
+            t = self.schema.tables[ent.name]
+            if conn.execute(select(t.c.id).where(t.c.id == record_id, scope)).first() is None:
+                raise Forbidden(f"you may read this {ent.label.get('en').lower()} but not {action} it")
+        return current
+
+    def _must_stay_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> None:
+        """After a write, in its transaction: the record must still be one the actor may `action`
+        (no creating records for other owners or regions, no moving a record out of reach)."""
+        scope = self._scope(conn, actor, ent.name, action)
+        if scope is None:
+            return
+        t = self.schema.tables[ent.name]
+        if conn.execute(select(t.c.id).where(t.c.id == record_id, scope)).first() is None:
+            raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
+                            f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
+
+    def _refuse_locked_fields(self, actor: Actor, ent: Entity, data) -> None:
+        """A field hidden from or read-only for the actor's roles cannot be written: 422 naming it."""
+        grants = self.permissions.grants(actor)
+        if grants.unrestricted or not isinstance(data, dict):
+            return
+        errors = ErrorCollector()
+        for name in data:
+            level = grants.level(ent.name, name)
+            if level == "read_only":
+                errors.add(name, f"'{name}' is read-only for your roles ({', '.join(sorted(actor.roles))}); leave it out")
+            elif level == "hidden":
+                errors.add(name, f"unknown field '{name}'")
+        errors.raise_if_any()
 
     # ------------------------------------------------------------------ helpers
     def _parse_tables(self, ent: Entity, data, errors: ErrorCollector, current: dict | None, text: bool = False) -> dict:
@@ -423,6 +521,14 @@ class Records:
             if entry:
                 out.setdefault("lines", {})[tf.name] = entry
         return out
+
+
+def _without(changes: dict, hidden: frozenset) -> dict:
+    """An audit entry's changes without hidden fields."""
+    if not hidden or "fields" not in changes:
+        return changes
+    fields = {k: v for k, v in changes["fields"].items() if k not in hidden}
+    return {**{k: v for k, v in changes.items() if k != "fields"}, **({"fields": fields} if fields else {})}
 
 
 def record_id(raw: str) -> int:
