@@ -16,7 +16,8 @@ def record_json(app: App, ent: Entity, record: dict, with_lines: bool = True) ->
                 child = app.entity(f.entity)
                 out[f.name] = [line_json(child, r) for r in record[f.name]]
             continue
-        out[f.name] = to_json(f.value_type, record.get(f.name))
+        if f.name in record:  # fields hidden from the reader are absent, not null
+            out[f.name] = to_json(f.value_type, record[f.name])
     for name, t in _SYSTEM_TYPES.items():
         if name != "id" and name in record:
             out[name] = to_json(t, record[name])

@@ -363,12 +363,12 @@ class Records:
 
     def _must_stay_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> None:
         """After a write, in its transaction: the record must still be one the actor may `action`
-        (no creating records for other owners or regions, no moving a record out of reach)."""
-        scope = self._scope(conn, actor, ent.name, action)
-        if scope is None:
+        and read (no creating records for other owners or regions, no moving a record out of reach)."""
+        scopes = [c for c in (self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read")) if c is not None]
+        if not scopes:
             return
         t = self.schema.tables[ent.name]
-        if conn.execute(select(t.c.id).where(t.c.id == record_id, scope)).first() is None:
+        if conn.execute(select(t.c.id).where(t.c.id == record_id, *scopes)).first() is None:
             raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
                             f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
 

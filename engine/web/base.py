@@ -52,6 +52,7 @@ class ScreenBase:
             return text % kw if kw else text
         ui = Display(self.app, lang, tr.gettext)
         tpl = self.env.get_template(template)
+        ctx.setdefault("nav", self.navigation(actor) if actor is not None else [])
         html = tpl.render(
             request=request, path=request.url.path, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
             csrf=session.csrf_token(request),
@@ -95,9 +96,47 @@ class ScreenBase:
                         wanted.setdefault(cf.entity, set()).update(line.get(cf.name) for r in rows for line in r.get(f.name, []) if line.get(cf.name) is not None)
         return {target: self.rt.records.titles(actor, target, ids) for target, ids in wanted.items()}
 
-    def sections(self, ent: Entity, for_form: bool = False) -> list:
+    def navigation(self, actor) -> list:
+        """The menu with only the entities the actor may read; modules left empty are dropped."""
+        from dataclasses import replace
+        g = self.grants(actor)
+        out = []
+        for m in self.app.navigation():
+            items = tuple(n for n in m.items if g.can(n, "read"))
+            if items:
+                out.append(m if items == m.items else replace(m, items=items))
+        return out
+
+    def grants(self, actor):
+        return self.rt.records.permissions.grants(actor)
+
+    def locked(self, actor, ent: Entity) -> frozenset:
+        """Fields the actor may not write: hidden or read-only for their roles."""
+        g = self.grants(actor)
+        return frozenset(n for n in ent.fields if g.level(ent.name, n) != "editable")
+
+    def sections(self, ent: Entity, for_form: bool = False, actor=None) -> list:
         """Sections of the form metadata (or a default layout), each a list of blocks in field order:
-        runs of plain fields laid out in a grid, and table fields at full width where they stand."""
+        runs of plain fields laid out in a grid, and table fields at full width where they stand.
+        With `actor`: without the fields hidden from them, and their read-only fields marked so."""
+        out = self._sections(ent, for_form)
+        if actor is None:
+            return out
+        g = self.grants(actor)
+        levels = {n: g.level(ent.name, n) for n in ent.fields}
+        if all(v == "editable" for v in levels.values()):
+            return out
+        from dataclasses import replace
+
+        def fix(fields):
+            return [replace(f, read_only=True) if levels.get(f.name) == "read_only" else f for f in fields if levels.get(f.name) != "hidden"]
+        for s in out:
+            s["fields"] = fix(s["fields"])
+            s["blocks"] = [b for b in ({**b, "fields": fix(b["fields"])} if "fields" in b else b for b in s["blocks"])
+                           if "table" in b or b["fields"]]
+        return [s for s in out if s["fields"]]
+
+    def _sections(self, ent: Entity, for_form: bool = False) -> list:
         form = self.app.forms.get(ent.name)
         if form is not None:
             listed = set(form.field_names())

@@ -13,13 +13,14 @@ from engine.metadata.model import App, Entity
 _LINE = re.compile(r"^([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)$")
 
 
-def form_to_input(app: App, ent: Entity, form, shown: list[str], keep_empty: bool = False) -> dict:
-    """`shown` is the list of fields the form displayed; only those are sent to the service.
+def form_to_input(app: App, ent: Entity, form, shown: list[str], keep_empty: bool = False, locked: frozenset = frozenset()) -> dict:
+    """`shown` is the list of fields the form displayed; only those are sent to the service, except
+    `locked` ones (hidden from or read-only for the user: the service would refuse them).
     `keep_empty` keeps blank line rows, so a preview's lines line up with the rows on the page."""
     data: dict = {}
     for name in shown:
         f = ent.fields.get(name)
-        if f is None or f.type == "computed" or f.read_only:
+        if f is None or f.type == "computed" or f.read_only or name in locked:
             continue
         if f.type == "table":
             data[name] = _lines(app.entity(f.entity), name, form, keep_empty)

@@ -25,7 +25,7 @@ class ListScreens(ScreenBase):
         def work():
             mine = {}
             for ent in self.app.top_entities():
-                if "owner" in self.rt.schema.tables[ent.name].c:
+                if "owner" in self.rt.schema.tables[ent.name].c and self.grants(actor).can(ent.name, "read"):
                     page = self.rt.records.list(actor, ent.name, ListQuery(filters=[("owner", "eq", str(actor.id))], sort="-updated_at", limit=5))
                     if page["items"]:
                         mine[ent.name] = page
@@ -33,8 +33,16 @@ class ListScreens(ScreenBase):
         mine = await run_in_threadpool(work)
         return self.render(request, "home.html", actor, mine=mine, entities={e.name: e for e in self.app.top_entities()})
 
-    def columns(self, ent: Entity) -> list:
-        """The list's columns: the entity's list_columns, else the title, links, dates, totals and state."""
+    def columns(self, ent: Entity, actor=None) -> list:
+        """The list's columns: the entity's list_columns, else the title, links, dates, totals and state;
+        with `actor`, without the fields hidden from them."""
+        cols = self._columns(ent)
+        if actor is None:
+            return cols
+        hidden = self.grants(actor).hidden(ent.name)
+        return [f for f in cols if f.name not in hidden] if hidden else cols
+
+    def _columns(self, ent: Entity) -> list:
         if ent.list_columns:
             return [ent.fields[n] if n in ent.fields else _system_field(n) for n in ent.list_columns]
         title = ent.fields.get(ent.title_field) if ent.title_field else None
@@ -42,10 +50,11 @@ class ListScreens(ScreenBase):
         rest = sorted((f for f in ent.fields.values() if f is not title and f.type in rank), key=lambda f: rank[f.type])
         return ([title] if title is not None else []) + rest[: 7 - (title is not None)]
 
-    def filters_for(self, ent: Entity) -> list:
+    def filters_for(self, ent: Entity, actor) -> list:
+        hidden = self.grants(actor).hidden(ent.name)
         if ent.list_filters:
-            return [ent.fields[n] if n in ent.fields else _system_field(n) for n in ent.list_filters]
-        return [f for f in ent.fields.values() if f.value_type in ("select", "date", "link") and f.stored][:4]
+            return [ent.fields[n] if n in ent.fields else _system_field(n) for n in ent.list_filters if n not in hidden]
+        return [f for f in ent.fields.values() if f.value_type in ("select", "date", "link") and f.stored and f.name not in hidden][:4]
 
     def _query(self, ent: Entity, params) -> ListQuery:
         pairs = []
@@ -79,15 +88,15 @@ class ListScreens(ScreenBase):
             page, titles, error = {"items": [], "next_cursor": None, "count": 0, "count_exact": True}, {}, exc
             saved = []
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang")]
-        ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent), filters=self.filters_for(ent),
-                   params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
+        ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=self.filters_for(ent, actor),
+                   may_create=self.grants(actor).can(ent.name, "create"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
                    base_qs=urlencode(params), error=error, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
                    next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])])}" if page["next_cursor"] else None)
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
 
     def _page(self, actor, ent: Entity, query: ListQuery):
-        columns = self.columns(ent)
+        columns = self.columns(ent, actor)
         query.fields = tuple(f.name for f in columns)
         query.with_titles = True
         page = self.rt.records.list(actor, ent.name, query)
@@ -155,6 +164,9 @@ class ListScreens(ScreenBase):
         target = self.app.entity(f.entity)
         q = next((v for k, v in request.query_params.items() if k.endswith("__title")), request.query_params.get("q", ""))
         query = ListQuery(q=q if q and target.search_fields else None, limit=10)
-        page = await run_in_threadpool(self.rt.records.list, actor, target.name, query)
+        if self.grants(actor).can(target.name, "read"):
+            page = await run_in_threadpool(self.rt.records.list, actor, target.name, query)
+        else:  # nothing they may pick
+            page = {"items": []}
         return self.render(request, "options.html", actor, target=target, items=page["items"],
                            title_field=target.title_field or "id", input_id=request.query_params.get("for", ""))

@@ -28,18 +28,23 @@ class RecordScreens(ScreenBase):
             display = Display(self.app, "en", str)
             titles = self._titles(actor, ent, [rec], display.history_links(ent, hist))
             related = self._related(actor, ent, rid)
-            return rec, hist, titles, related
-        rec, hist, titles, related = await run_in_threadpool(work)
+            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid)
+        rec, hist, titles, related, may_update = await run_in_threadpool(work)
         return self.render(request, "record.html", actor, ent=ent, rec=rec, titles=titles, related=related,
-                           history=hist, sections=self.sections(ent), app_entities=self.app.entities)
+                           history=hist, sections=self.sections(ent, actor=actor), app_entities=self.app.entities,
+                           may_update=may_update, may_create=self.grants(actor).can(ent.name, "create"))
 
     def _related(self, actor, ent: Entity, rid: int) -> list:
         out = []
+        grants = self.grants(actor)
         for other in self.app.top_entities():
+            if not grants.can(other.name, "read"):
+                continue
+            hidden = grants.hidden(other.name)
             for f in other.fields.values():
-                if f.type == "link" and f.entity == ent.name:
+                if f.type == "link" and f.entity == ent.name and f.name not in hidden:
                     page = self.rt.records.list(actor, other.name, ListQuery(filters=[(f.name, "eq", str(rid))], limit=10))
-                    out.append({"entity": other, "field": f, "page": page, "columns": self.columns(other)[:5],
+                    out.append({"entity": other, "field": f, "page": page, "columns": self.columns(other, actor)[:5],
                                 "titles": self._titles(actor, other, page["items"])})
         return out
 
@@ -85,14 +90,14 @@ class RecordScreens(ScreenBase):
         shows = self._shows(actor, ent, rec, {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()})
         form_meta = self.app.forms.get(ent.name)
         tabs = list(form_meta.tabs) if form_meta is not None else []
-        sections = self.sections(ent, for_form=True)
+        sections = self.sections(ent, for_form=True, actor=actor)
         # open the first tab that holds an error (errors are keyed `field` or `table-row-field`)
         with_errors = {k.split("-")[0] for k in errors}
         open_tab = next((s["tab"] for s in sections if s["tab"] is not None and with_errors & {f.name for f in s["fields"]}), 0)
         return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors, shows=shows,
                            tabs=tabs, open_tab=open_tab,
-                           editing=editing, sections=self.sections(ent, for_form=True), conflict=conflict, raw=raw or {},
-                           app_entities=self.app.entities, shown=",".join(f.name for s in self.sections(ent, for_form=True) for f in s["fields"]))
+                           editing=editing, sections=sections, conflict=conflict, raw=raw or {},
+                           app_entities=self.app.entities, shown=",".join(f.name for s in sections for f in s["fields"]))
 
     async def save(self, request: Request):
         actor = await self.actor_or_login(request)
@@ -100,7 +105,7 @@ class RecordScreens(ScreenBase):
         form = await request.form()
         session.check_csrf(request, form)
         shown = [n for n in str(form.get("_fields", "")).split(",") if n]
-        data = form_to_input(self.app, ent, form, shown)
+        data = form_to_input(self.app, ent, form, shown, locked=self.locked(actor, ent))
         rid = request.path_params.get("id")
         try:
             if rid is None:
@@ -137,7 +142,7 @@ class RecordScreens(ScreenBase):
         form = await request.form()
         session.check_csrf(request, form)
         shown = [n for n in str(form.get("_fields", "")).split(",") if n]
-        data = form_to_input(self.app, ent, form, shown, keep_empty=True)
+        data = form_to_input(self.app, ent, form, shown, keep_empty=True, locked=self.locked(actor, ent))
         rid = form.get("_id")
         changed = _changed(str(form.get("_changed", "")))
 
@@ -162,7 +167,7 @@ class RecordScreens(ScreenBase):
         if f is None or f.fill is None:
             raise NotFound(f"{ent.name} has no looked-up field '{target[:60]}'")
         shown = [n.name for n in ent.fields.values()]
-        data = form_to_input(self.app, ent, request.query_params, shown, keep_empty=True)
+        data = form_to_input(self.app, ent, request.query_params, shown, keep_empty=True, locked=self.locked(actor, ent))
 
         def work():
             values, lines, _, _ = self.rt.records.preview(actor, ent.name, data)
