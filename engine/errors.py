@@ -57,6 +57,15 @@ class Conflict(EngineError):
         self.current = current
 
 
+class TooManyRequests(EngineError):
+    status = 429
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, retry_after: int = 60):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(EngineError):
     status = 413
     title = "Request too large"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine import audit, migrate
+from engine.accounts import Accounts
 from engine.db import Database
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
@@ -18,6 +19,7 @@ class Runtime:
     schema: Schema
     db: Database
     records: Records
+    accounts: Accounts
 
     @classmethod
     def open(cls, app_dir: str, db_url: str, schema_name: str | None = None, migrate_now: bool = True) -> "Runtime":
@@ -31,7 +33,8 @@ class Runtime:
             migrate.ensure(db, schema)
             with db.write() as conn:
                 audit.ensure_head(conn, schema)
-        return cls(app, schema, db, Records(app, schema, db, hooks))
+        records = Records(app, schema, db, hooks)
+        return cls(app, schema, db, records, Accounts(db, schema, lambda actor: records.permissions.grants(actor).admin))
 
     def close(self) -> None:
         self.db.dispose()

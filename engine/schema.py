@@ -179,6 +179,13 @@ class Schema:
             Column("created_at", UtcDateTime, nullable=False),
             UniqueConstraint("user_id", "entity", "name", name="uq_sys_saved_filter_name"),
         )
+        self.login_attempt = Table(  # failed sign-ins per username and per client address, for throttling
+            "sys_login_attempt", md,
+            Column("key", String(200), primary_key=True),
+            Column("failures", Integer, nullable=False),
+            Column("last_failure", UtcDateTime, nullable=False),
+            Column("locked_until", UtcDateTime),
+        )
         self.setting = Table(
             "sys_setting", md,
             Column("key", String(100), primary_key=True),

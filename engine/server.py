@@ -23,6 +23,7 @@ from engine.api.routes import make_routes
 from engine.errors import EngineError
 from engine.runtime import Runtime
 from engine.timing import ServerTiming
+from engine.web.headers import SecurityHeaders
 from engine.web.sessions import SignedCookieSessions
 
 log = logging.getLogger("engine")
@@ -67,7 +68,7 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
 
     routes = [Route("/healthz", healthz, methods=["GET"]), *make_routes(rt), *web_routes]
     key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret()
-    middleware = [Middleware(ServerTiming), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
+    middleware = [Middleware(ServerTiming), Middleware(SecurityHeaders), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
                                                        same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={EngineError: engine_error, HTTPException: http_error, Exception: any_error})

@@ -8,7 +8,7 @@ from engine.records.listing import ListQuery
 def test_demo_loads_once_with_reporting_lines(rt):
     assert demo.is_empty(rt)
     counts = demo.load(rt)
-    assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 200}
+    assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 220}
     assert counts["stock"] > 50
     assert not demo.is_empty(rt)
     u = rt.schema.user
@@ -19,7 +19,7 @@ def test_demo_loads_once_with_reporting_lines(rt):
         assert audit.verify(conn, rt.schema).ok
     assert managers["rep_east1"] == ids["sup_east"] and managers["rep_west2"] == ids["sup_west"]
     assert managers["sup_east"] == ids["manager"] and managers["manager"] is None
-    assert {ids[r]: 50 for r in ("rep_east1", "rep_east2", "rep_west1", "rep_west2")} == owners
+    assert {**{ids[r]: 50 for r in ("rep_east1", "rep_east2", "rep_west1", "rep_west2")}, ids["manager"]: 20} == owners
     from engine.actor import SYSTEM
     page = rt.records.list(SYSTEM, "sales_order", ListQuery(limit=5, exact_count=True))
-    assert page["count"] == 200 and all(o["total"] > 0 for o in page["items"])
+    assert page["count"] == 220 and all(o["total"] > 0 for o in page["items"])

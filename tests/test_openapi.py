@@ -4,8 +4,8 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 
-def test_openapi_document_is_valid_3_1(client):
-    r = client.get("/api/v1/openapi.json")
+def test_openapi_document_is_valid_3_1(api):
+    r = api.get("/api/v1/openapi.json")
     assert r.status_code == 200
     spec = r.json()
     assert spec["openapi"].startswith("3.1")
@@ -21,8 +21,23 @@ def test_openapi_document_is_valid_3_1(client):
     assert {"sort", "cursor", "limit", "q", "total__gte", "customer", "status__in"} <= params
 
 
-def test_validator_rejects_a_broken_document(client):
-    spec = client.get("/api/v1/openapi.json").json()
+def test_validator_rejects_a_broken_document(api):
+    spec = api.get("/api/v1/openapi.json").json()
     spec["paths"]["/api/v1/customer"]["get"]["parameters"][0]["in"] = "nowhere"
     with pytest.raises(OpenAPIValidationError):
         validate(spec)
+
+
+def test_the_document_follows_the_callers_permissions(rt, client):
+    from tests.conftest import make_user
+    anonymous = client.get("/api/v1/openapi.json").json()
+    validate(anonymous)
+    assert "/api/v1/auth/token" in anonymous["paths"] and not any(p.startswith("/api/v1/sales_order") for p in anonymous["paths"])
+    make_user(rt, "rep_doc", roles=("sales_rep",))
+    token = client.post("/api/v1/auth/token", json={"username": "rep_doc", "password": "demo"}).json()["token"]
+    spec = client.get("/api/v1/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
+    validate(spec)
+    assert "cost" not in spec["components"]["schemas"]["product"]["properties"]  # hidden from reps
+    assert "cost" not in {p["name"] for p in spec["paths"]["/api/v1/product"]["get"]["parameters"]}
+    assert "post" not in spec["paths"]["/api/v1/product"] and "delete" not in spec["paths"]["/api/v1/sales_order/{id}"]
+    assert spec["components"]["schemas"]["customer"]["properties"]["credit_limit"]["readOnly"] is True

@@ -49,12 +49,15 @@ out.append({"entity": "stock", "as": "admin", "records": [
     {"product": {"code": p["code"]}, "warehouse": {"code": wh}, "on_hand": str(rng.choice([0, 0, 2, 5, 12, 40, 150])),
      "reserved": str(rng.choice([0, 0, 1, 3]))}
     for p in products for wh in ("WH-E", "WH-W", "WH-X") if rng.random() < 0.8]})
-reps = ["rep_east1", "rep_east2", "rep_west1", "rep_west2"]
+# each rep sells to customers of their own region (roles.yaml: reps see only those); the manager
+# handles the export customers
+sellers = [("rep_east1", "east", 50), ("rep_east2", "east", 50), ("rep_west1", "west", 50), ("rep_west2", "west", 50),
+           ("manager", "export", 20)]
 start = dt.date(2026, 1, 5)
-for rep in reps:
+for rep, region, count in sellers:
     orders = []
-    for n in range(50):
-        cust = rng.choice(customers)
+    for n in range(count):
+        cust = rng.choice([c for c in customers if c["region"] == region])
         day = start + dt.timedelta(days=rng.randrange(0, 300))
         lines = []
         for _ in range(rng.randrange(1, 5)):

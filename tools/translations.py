@@ -12,10 +12,28 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent / "engine" / "web" / "locale"
 # titles of errors that reach screens from code (engine.errors and the server)
-EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input",
+EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input", "Too many attempts",
          "Method not allowed", "Something went wrong", "Error"]
 
 TRANSLATIONS = {
+    "Too many failed sign-ins. Try again in %(minutes)s minutes.": ("登录失败次数过多，请 %(minutes)s 分钟后再试。", "Слишком много неудачных попыток входа. Повторите через %(minutes)s мин."),
+    "Too many attempts": ("尝试次数过多", "Слишком много попыток"), "Settings": ("设置", "Настройки"), "My account": ("我的账户", "Мой профиль"), "Export": ("导出", "Экспорт"),
+    "Your password was changed.": ("您的密码已修改。", "Пароль изменён."), "Your language was saved.": ("语言已保存。", "Язык сохранён."),
+    "Language of the screens": ("界面语言", "Язык интерфейса"), "As my browser asks": ("跟随浏览器", "Как в браузере"),
+    "Change password": ("修改密码", "Сменить пароль"), "Current password": ("当前密码", "Текущий пароль"), "New password": ("新密码", "Новый пароль"),
+    "Explain a permission": ("权限说明", "Проверка прав"), "User": ("用户", "Пользователь"), "Entity": ("对象", "Объект"),
+    "Action": ("操作", "Действие"), "Record id (optional)": ("记录编号（可选）", "Номер записи (необязательно)"), "Explain": ("说明", "Проверить"),
+    "Allowed": ("允许", "Разрешено"), "Denied": ("拒绝", "Запрещено"), "Decided by": ("决定规则", "Решило правило"), "Rule": ("规则", "Правило"),
+    "Where": ("位置", "Где"), "Applies": ("适用", "Применяется"), "yes": ("是", "да"), "no": ("否", "нет"),
+    "Hidden fields:": ("隐藏字段：", "Скрытые поля:"), "Read-only fields:": ("只读字段：", "Поля только для чтения:"),
+    "Users": ("用户", "Пользователи"), "Roles": ("角色", "Роли"),
+    "This app has no roles.yaml: every user may do everything.": ("此应用没有 roles.yaml：每个用户都可执行所有操作。", "В приложении нет roles.yaml: любому пользователю разрешено всё."),
+    "Role": ("角色", "Роль"), "Show": ("显示", "Показать"), "Inherits:": ("继承：", "Наследует:"), "Administers users.": ("可管理用户。", "Управляет пользователями."),
+    "Field rules": ("字段规则", "Правила полей"), "New user": ("新建用户", "Новый пользователь"), "Saved.": ("已保存。", "Сохранено."),
+    "The password was reset.": ("密码已重置。", "Пароль сброшен."), "Please correct the fields marked below.": ("请修正下方标出的字段。", "Исправьте отмеченные ниже поля."),
+    "Name": ("姓名", "Имя"), "Manager": ("上级", "Руководитель"), "None": ("无", "Нет"),
+    "Active: may sign in and use API tokens": ("启用：可登录并使用 API 令牌", "Активен: может входить и пользоваться API-токенами"),
+    "Reset password": ("重置密码", "Сбросить пароль"), "Status": ("状态", "Статус"), "Active": ("启用", "Активен"), "Deactivated": ("已停用", "Отключён"),
     "Yes": ("是", "Да"), "No": ("否", "Нет"),
     "created this record": ("创建了此记录", "создал(а) запись"),
     "deleted this record": ("删除了此记录", "удалил(а) запись"),

@@ -59,15 +59,19 @@ def _field_schema(app: App, f: Field) -> dict:
     return s
 
 
-def _entity_schemas(app: App, ent: Entity, name: str) -> dict:
+def _entity_schemas(app: App, ent: Entity, name: str, hidden: frozenset = frozenset(), locked: frozenset = frozenset()) -> dict:
     props: dict = {"id": {"type": "integer", "readOnly": True}}
     required = []
     for f in ent.fields.values():
+        if f.name in hidden:
+            continue
         if f.type == "table":
             props[f.name] = {"type": "array", "items": {"$ref": f"#/components/schemas/{f.entity}"}, "title": f.label.get("en")}
             continue
         props[f.name] = _field_schema(app, f)
-        if f.required and f.default is None and f.default_expr is None:
+        if f.name in locked:
+            props[f.name] = {**props[f.name], "readOnly": True, "description": "read-only for your roles"}
+        if f.required and f.name not in locked and f.default is None and f.default_expr is None:
             required.append(f.name)
     if not ent.child:
         for n, t in (("owner", "integer"), ("created_by", "integer"), ("updated_by", "integer"), ("version", "integer")):
@@ -87,10 +91,10 @@ def _entity_schemas(app: App, ent: Entity, name: str) -> dict:
     return schemas
 
 
-def _filter_params(ent: Entity) -> list[dict]:
+def _filter_params(ent: Entity, hidden: frozenset = frozenset()) -> list[dict]:
     params = []
     for f in ent.fields.values():
-        if not f.stored or f.value_type == "json":
+        if not f.stored or f.value_type == "json" or f.name in hidden:
             continue
         ops = ["", "__ne", "__in", "__isnull"]
         if f.value_type in ("integer", "decimal", "date", "datetime"):
@@ -103,7 +107,10 @@ def _filter_params(ent: Entity) -> list[dict]:
     return params
 
 
-def build_openapi(app: App) -> dict:
+def build_openapi(app: App, grants=None) -> dict:
+    """The API as `grants` (a user's permissions) may use it: only entities they may read, only
+    the operations they may do, without the fields hidden from them. Without grants (no token):
+    only the sign-in endpoints."""
     paths: dict = {}
     schemas: dict = {
         "Problem": {"type": "object", "properties": {
@@ -112,11 +119,17 @@ def build_openapi(app: App) -> dict:
             "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
         }, "required": ["title", "status", "detail"]},
     }
+    readable = [e for e in app.top_entities() if grants is not None and grants.can(e.name, "read")]
+    names = {e.name for e in readable}
     for ent in app.entities.values():
-        schemas.update(_entity_schemas(app, ent, ent.name))
-    errors = {str(s): _PROBLEM for s in (400, 401, 404, 422)}
-    for ent in app.top_entities():
+        if ent.name in names or (ent.child and ent.parent in names):
+            hidden = grants.hidden(ent.name)
+            locked = frozenset(n for n in ent.fields if grants.level(ent.name, n) == "read_only")
+            schemas.update(_entity_schemas(app, ent, ent.name, hidden, locked))
+    errors = {str(s): _PROBLEM for s in (400, 401, 403, 404, 422)}
+    for ent in readable:
         n = ent.name
+        hidden = grants.hidden(n)
         label = ent.label.get("en")
         ref = {"$ref": f"#/components/schemas/{n}"}
         list_params = [
@@ -125,7 +138,7 @@ def build_openapi(app: App) -> dict:
             {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
             {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "quick search in: " + ", ".join(ent.search_fields or ("(none)",))},
             {"name": "count", "in": "query", "schema": {"enum": ["exact", "capped"]}},
-        ] + _filter_params(ent)
+        ] + _filter_params(ent, hidden)
         paths[f"/api/v1/{n}"] = {
             "get": {"operationId": f"list_{n}", "summary": f"List {ent.label_plural.get('en')}", "tags": [label],
                     "parameters": list_params,
@@ -138,6 +151,8 @@ def build_openapi(app: App) -> dict:
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{n}_input"}}}},
                      "responses": {"201": {"description": "created", "content": {"application/json": {"schema": ref}}}, **errors}},
         }
+        if not grants.can(n, "create"):
+            del paths[f"/api/v1/{n}"]["post"]
         idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
         paths[f"/api/v1/{n}/{{id}}"] = {
             "get": {"operationId": f"get_{n}", "summary": f"Read a {label}", "tags": [label], "parameters": idp,
@@ -150,6 +165,9 @@ def build_openapi(app: App) -> dict:
                        "parameters": idp + [{"name": "version", "in": "query", "schema": {"type": "integer"}}],
                        "responses": {"204": {"description": "deleted"}, "409": _PROBLEM, **errors}},
         }
+        for op, action in (("patch", "update"), ("delete", "delete")):
+            if not grants.can(n, action):
+                del paths[f"/api/v1/{n}/{{id}}"][op]
         paths[f"/api/v1/{n}/{{id}}/history"] = {
             "get": {"operationId": f"history_{n}", "summary": f"Audit history of a {label}", "tags": [label], "parameters": idp,
                     "responses": {"200": {"description": "audit entries, oldest first", "content": {"application/json": {"schema": {

@@ -7,7 +7,7 @@ import uuid
 
 from starlette.responses import Response
 
-from engine.errors import Conflict, EngineError, ValidationFailed
+from engine.errors import Conflict, EngineError, TooManyRequests, ValidationFailed
 
 log = logging.getLogger("engine.api")
 
@@ -24,6 +24,8 @@ def from_error(exc: EngineError) -> Response:
     if isinstance(exc, Conflict) and exc.current is not None:
         extra["current_version"] = exc.current.get("version")
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
     resp = problem(exc.status, exc.title, exc.detail, **extra)
     resp.headers.update(headers)
     return resp

@@ -8,12 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine import users
+from engine import logins, users
 from engine.actor import Actor
 from engine.api.body import read_json
 from engine.api.openapi import build_openapi
 from engine.api.serialize import record_json
 from engine.errors import BadRequest, Unauthenticated, ValidationFailed, FieldError
+from engine.records import access
+from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.records.service import record_id
 from engine.runtime import Runtime
@@ -45,9 +47,11 @@ def make_routes(rt: Runtime) -> list[Route]:
         if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
             raise ValidationFailed([FieldError("username", "send {\"username\": ..., \"password\": ...}")])
 
+        address = request.client.host if request.client else None
+
         def work():
+            logins.sign_in(rt.db, rt.schema, body["username"], body["password"], address, via="api")
             with rt.db.write() as conn:
-                users.authenticate(conn, rt.schema, body["username"], body["password"])
                 return users.create_token(conn, rt.schema, body["username"], label=str(body.get("label") or "api")[:140])
         return _json({"token": await run_in_threadpool(work)})
 
@@ -65,9 +69,50 @@ def make_routes(rt: Runtime) -> list[Route]:
     spec_cache: dict = {}
 
     async def openapi(request: Request):
-        if "spec" not in spec_cache:
-            spec_cache["spec"] = build_openapi(app)
-        return _json(spec_cache["spec"])
+        """The document for the caller's permissions (by bearer token); anonymous: sign-in only."""
+        grants = None
+        if request.headers.get("authorization"):
+            actor = await run_in_threadpool(_actor, rt, request)
+            grants = records.permissions.grants(actor)
+        key = grants.roles if grants is not None and not grants.unrestricted else ("*" if grants is not None else None)
+        if key not in spec_cache:
+            if len(spec_cache) > 1000:
+                spec_cache.clear()
+            spec_cache[key] = build_openapi(app, grants)
+        return _json(spec_cache[key])
+
+    async def explain(request: Request):
+        """May a user do an action on an entity or record, and which rule decided (administrators)."""
+        q = request.query_params
+        rid = q.get("record")
+        if rid is not None and not rid.isdigit():
+            raise ValidationFailed([FieldError("record", "a record id: a whole number")])
+
+        def work():
+            actor = _actor(rt, request)
+            return access.explain(records, actor, q.get("user", ""), q.get("entity", ""), q.get("action", "read"),
+                                  int(rid) if rid is not None else None)
+        return _json(await run_in_threadpool(work))
+
+    async def role(request: Request):
+        def work():
+            return access.role_table(records, _actor(rt, request), request.path_params["role"])
+        table = await run_in_threadpool(work)
+        for row in table["entities"]:
+            row["label"] = row["label"].as_dict()
+        return _json(table)
+
+    async def export(request: Request):
+        name = request.path_params["entity"]
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "limit", "cursor", "count")]
+
+        def work():
+            actor = _actor(rt, request)
+            return export_csv(records, actor, name, ListQuery.from_params(params), request.query_params.get("lang", "en"),
+                              str(request.query_params))
+        text, _ = await run_in_threadpool(work)
+        return Response(text, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
     async def collection(request: Request):
         name = request.path_params["entity"]
@@ -121,7 +166,10 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/auth/token", token, methods=["POST"]),
         Route("/api/v1/auth/me", me, methods=["GET"]),
+        Route("/api/v1/permissions/explain", explain, methods=["GET"]),
+        Route("/api/v1/permissions/roles/{role}", role, methods=["GET"]),
         Route("/api/v1/{entity}", collection, methods=["GET", "POST"]),
+        Route("/api/v1/{entity}/export.csv", export, methods=["GET"]),
         Route("/api/v1/{entity}/{id}", item, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/v1/{entity}/{id}/history", history, methods=["GET"]),
     ]

@@ -23,6 +23,7 @@ from engine.expressions import ExpressionError, Scope, compile_expression
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
 from engine.metadata.model import (
+    RESERVED_ENTITY_NAMES,
     CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormField, FormSection, Label, MenuModule, Option,
     Rule, Series, Show, Source,
 )
@@ -154,6 +155,9 @@ def load_app(root: str | os.PathLike) -> App:
         name = doc.data["name"]
         if stem != name:
             ctx.add("E010", file, doc, ("name",), f"entity '{name}' is in a file named '{stem}'", hint=f"rename the file to {name}.yaml")
+        if name in RESERVED_ENTITY_NAMES:
+            ctx.add("E025", file, doc, ("name",), f"'{name}' is a reserved name: the app's own pages use it", hint="pick another entity name")
+            continue
         if name in raw_entities:
             ctx.add("E011", file, doc, ("name",), f"entity '{name}' is also defined in {raw_entities[name][0]}")
             continue

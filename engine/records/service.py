@@ -247,7 +247,7 @@ class Records:
                         apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
             lookups.apply_fills(conn, self.app, self.schema, ent, values, lines, scope=self._reader(conn, actor))
             self.hooks.before_update(entity=ent, old=current, values=values, actor=actor, conn=conn)
-            self._check(conn, ent, values, lines, actor, errors, record_id)
+            self._check(conn, ent, values, lines, actor, errors, record_id, current)
             proposed = {**values, **lines}
             changes = self._changes(ent, current, proposed)
             if not changes:
@@ -401,7 +401,10 @@ class Records:
                 out[tf.name] = []
         return out
 
-    def _check(self, conn, ent: Entity, values: dict, lines: dict, actor: Actor, errors: ErrorCollector, self_id) -> None:
+    def _check(self, conn, ent: Entity, values: dict, lines: dict, actor: Actor, errors: ErrorCollector, self_id,
+               current: dict | None = None) -> None:
+        """Compute, validate, check links and uniqueness; raise with every error. Links the write
+        adds must point at records the actor may read; links the record already had stay valid."""
         user = actor.context()
         compute(self.app, ent, values, lines, user, errors)
         validate(self.app, ent, values, lines, user, errors, actor.language)
@@ -410,7 +413,13 @@ class Records:
             child = self.app.entity(tf.entity)
             for i, row in enumerate(lines.get(tf.name, [])):
                 refs += self._references(child, row, f"{tf.name}[{i}].")
-        self._check_links(conn, refs, errors)
+        kept = set()
+        if current is not None:
+            kept = {(t, v) for t, _, v in self._references(ent, current, "")}
+            for tf in ent.table_fields():
+                for row in current.get(tf.name, []):
+                    kept |= {(t, v) for t, _, v in self._references(self.app.entity(tf.entity), row, "")}
+        self._check_links(conn, refs, errors, actor, kept)
         self._check_unique(conn, ent, values, self_id, errors)
         errors.raise_if_any()
 
@@ -424,8 +433,9 @@ class Records:
                 out.append((f.entity if f.type == "link" else "@user", prefix + f.name, v))
         return out
 
-    def _check_links(self, conn, refs: list[tuple[str, str, int]], errors: ErrorCollector) -> None:
-        """One query per linked entity, however many lines point at it."""
+    def _check_links(self, conn, refs: list[tuple[str, str, int]], errors: ErrorCollector, actor: Actor, kept: set = frozenset()) -> None:
+        """One query per linked entity, however many lines point at it; a record the actor may not
+        read is as absent as one that does not exist."""
         by_target: dict[str, set] = {}
         for target, _, v in refs:
             by_target.setdefault(target, set()).add(v)
@@ -435,7 +445,12 @@ class Records:
                 found[target] = user_exists(conn, self.schema, wanted)
             else:
                 t = self.schema.tables[target]
-                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(wanted))).scalars())
+                scope = self._reader(conn, actor)(target)
+                new = {v for v in wanted if (target, v) not in kept}
+                old = wanted - new
+                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(new), *([scope] if scope is not None else []))).scalars()) if new else set()
+                if old:
+                    found[target] |= set(conn.execute(select(t.c.id).where(t.c.id.in_(old))).scalars())
         for target, path, v in refs:
             if v not in found[target]:
                 errors.add(path, f"there is no {'user' if target == '@user' else target} with id {v}")

@@ -53,13 +53,15 @@ class ScreenBase:
         ui = Display(self.app, lang, tr.gettext)
         tpl = self.env.get_template(template)
         ctx.setdefault("nav", self.navigation(actor) if actor is not None else [])
+        ctx.setdefault("is_admin", actor is not None and self.grants(actor).admin)
         html = tpl.render(
             request=request, path=request.url.path, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
             csrf=session.csrf_token(request),
             gettext=_, ngettext=tr.ngettext, _=_, **ctx)
         resp = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in self.app.languages:
-            resp.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax", httponly=True)
+            resp.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax", httponly=True,
+                            secure=request.url.scheme == "https")
         return resp
 
     def error_page(self, request: Request, status: int, title: str, detail: str, request_id: str | None = None) -> HTMLResponse:

@@ -6,11 +6,12 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from engine import preferences
 from engine.errors import NotFound, Unauthenticated, ValidationFailed
 from engine.metadata.model import Entity
+from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.web import i18n, session
 from engine.web.base import ScreenBase, _record_id, _system_field
@@ -89,7 +90,7 @@ class ListScreens(ScreenBase):
             saved = []
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang")]
         ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=self.filters_for(ent, actor),
-                   may_create=self.grants(actor).can(ent.name, "create"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
+                   may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
                    base_qs=urlencode(params), error=error, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
                    next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])])}" if page["next_cursor"] else None)
@@ -110,6 +111,13 @@ class ListScreens(ScreenBase):
         if others:
             titles.update(self._titles(actor, ent, page["items"], only=others))
         return page, titles
+
+    async def export(self, request: Request):
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        query = self._query(ent, request.query_params)
+        text, _ = await run_in_threadpool(export_csv, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params))
+        return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{ent.name}.csv"'})
 
     async def count(self, request: Request):
         actor = await self.actor_or_login(request)

@@ -20,7 +20,8 @@ class SignedCookieSessions:
         self.signer = TimestampSigner(secret_key)
         self.cookie = session_cookie
         self.max_age = max_age
-        self.flags = f"httponly; samesite={same_site}" + ("; secure" if https_only else "")
+        self.flags = f"httponly; samesite={same_site}"
+        self.https_only = https_only
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
@@ -35,6 +36,10 @@ class SignedCookieSessions:
         scope["session"] = session
         before = json.dumps(session, sort_keys=True)
 
+        # Secure when the app is told it runs behind HTTPS, or the request came over HTTPS (directly,
+        # or through a proxy uvicorn trusts for X-Forwarded-Proto)
+        flags = self.flags + ("; secure" if self.https_only or scope.get("scheme") in ("https", "wss") else "")
+
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 now = scope["session"]
@@ -43,8 +48,8 @@ class SignedCookieSessions:
                     headers = MutableHeaders(scope=message)
                     if now:
                         value = self.signer.sign(base64.b64encode(after.encode())).decode()
-                        headers.append("Set-Cookie", f"{self.cookie}={value}; path=/; Max-Age={self.max_age}; {self.flags}")
+                        headers.append("Set-Cookie", f"{self.cookie}={value}; path=/; Max-Age={self.max_age}; {flags}")
                     else:
-                        headers.append("Set-Cookie", f"{self.cookie}=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; {self.flags}")
+                        headers.append("Set-Cookie", f"{self.cookie}=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; {flags}")
             await send(message)
         await self.app(scope, receive, send_wrapper)

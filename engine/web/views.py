@@ -12,16 +12,17 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from engine import users
-from engine.errors import Unauthenticated
+from engine import logins
+from engine.errors import TooManyRequests, Unauthenticated
 from engine.runtime import Runtime
 from engine.web import i18n, session
 from engine.web.base import HERE
 from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
+from engine.web.settings import SettingsScreens
 
 
-class Screens(ListScreens, RecordScreens):
+class Screens(ListScreens, RecordScreens, SettingsScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -35,14 +36,17 @@ class Screens(ListScreens, RecordScreens):
         if not target.startswith("/") or target.startswith("//"):
             target = "/"
 
-        def check():
-            with self.rt.db.read() as conn:
-                return users.authenticate(conn, self.rt.schema, username, password, via="screen")
+        address = request.client.host if request.client else None
+        _ = i18n.translations(self.lang(request)).gettext
         try:
-            actor = await run_in_threadpool(check)
+            actor = await run_in_threadpool(logins.sign_in, self.rt.db, self.rt.schema, username, password, address, "screen")
         except Unauthenticated:
-            return self.render(request, "login.html", status=401, next=target, username=username,
-                               error=i18n.translations(self.lang(request)).gettext("Wrong username or password."))
+            return self.render(request, "login.html", status=401, next=target, username=username, error=_("Wrong username or password."))
+        except TooManyRequests as exc:
+            resp = self.render(request, "login.html", status=429, next=target, username=username,
+                               error=_("Too many failed sign-ins. Try again in %(minutes)s minutes.") % {"minutes": max(1, exc.retry_after // 60)})
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
         session.sign_in(request, actor)
         return RedirectResponse(target, status_code=303)
 
@@ -63,8 +67,20 @@ def make_routes(rt: Runtime) -> list:
         Route("/login", s.login, methods=["POST"]),
         Route("/logout", s.logout, methods=["POST"]),
         Route("/", s.home, methods=["GET"]),
+        Route("/settings/users", s.users_page, methods=["GET"]),
+        Route("/settings/users/new", s.user_page, methods=["GET"]),
+        Route("/settings/users/new", s.save_user, methods=["POST"]),
+        Route("/settings/users/{id}", s.user_page, methods=["GET"]),
+        Route("/settings/users/{id}", s.save_user, methods=["POST"]),
+        Route("/settings/users/{id}/password", s.reset_password, methods=["POST"]),
+        Route("/settings/roles", s.roles_page, methods=["GET"]),
+        Route("/settings/explain", s.explain_page, methods=["GET"]),
+        Route("/account", s.account_page, methods=["GET"]),
+        Route("/account/password", s.change_password, methods=["POST"]),
+        Route("/account/language", s.change_language, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
+        Route("/{entity}/export.csv", s.export, methods=["GET"]),
         Route("/{entity}/new", s.form_page, methods=["GET"]),
         Route("/{entity}/new", s.save, methods=["POST"]),
         Route("/{entity}/preview", s.preview, methods=["POST"]),

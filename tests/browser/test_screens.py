@@ -104,7 +104,7 @@ def test_version_conflict_between_two_windows(browser, live):
 
 def test_filter_sort_and_page_a_list(browser, live):
     base, _ = live
-    page = sign_in(browser.new_context(), base, "manager")  # a rep sees only their own 50; the manager sees all 200
+    page = sign_in(browser.new_context(), base, "manager")  # a rep sees only their own 50; the manager sees all 220
     page.goto(base + "/sales_order")
     expect(page.locator("tbody#rows tr:not(.more)")).to_have_count(50)
     page.select_option("#flt-category", "export")

@@ -1,0 +1,181 @@
+"""User administration: create users, change their roles, manager and attributes, deactivate
+them, reset passwords; and what every user may do to their own account (password, language).
+
+Only users with an admin role (roles.yaml `admin: true`, or any user of an app without roles)
+may administer others. Every change is an audit entry on `sys_user` with old and new values;
+a deactivated user's sessions and tokens stop working on their next request, because both are
+checked against `active` every time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from engine import audit, users
+from engine.actor import Actor
+from engine.errors import ErrorCollector, Forbidden, NotFound, Unauthenticated
+from engine.schema import Schema
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Accounts:
+    def __init__(self, db, schema: Schema, is_admin):
+        """`is_admin(actor) -> bool` comes from the permissions (roles.yaml)."""
+        self.db = db
+        self.schema = schema
+        self.is_admin = is_admin
+
+    def require_admin(self, actor: Actor) -> None:
+        if not self.is_admin(actor):
+            raise Forbidden("only administrators may manage users")
+
+    # ------------------------------------------------------------------ reading
+    def list(self, actor: Actor) -> list[dict]:
+        self.require_admin(actor)
+        with self.db.read() as conn:
+            return self._rows(conn)
+
+    def get(self, actor: Actor, user_id: int) -> dict:
+        self.require_admin(actor)
+        with self.db.read() as conn:
+            rows = self._rows(conn, user_id)
+        if not rows:
+            raise NotFound(f"no user with id {user_id}")
+        return rows[0]
+
+    def _rows(self, conn, user_id: int | None = None) -> list[dict]:
+        u, r = self.schema.user, self.schema.user_role
+        stmt = select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.language, u.c.manager_id, u.c.attributes, u.c.active,
+                      u.c.created_at).order_by(u.c.username)
+        if user_id is not None:
+            stmt = stmt.where(u.c.id == user_id)
+        out = [dict(row._mapping) for row in conn.execute(stmt)]
+        ids = [row["id"] for row in out]
+        roles: dict[int, list] = {}
+        if ids:
+            for uid, role in conn.execute(select(r.c.user_id, r.c.role).where(r.c.user_id.in_(ids)).order_by(r.c.role)):
+                roles.setdefault(uid, []).append(role)
+        names = dict(conn.execute(select(u.c.id, u.c.username)).all())
+        for row in out:
+            row["roles"] = roles.get(row["id"], [])
+            row["manager"] = names.get(row["manager_id"])
+            row["attributes"] = dict(row["attributes"] or {})
+        return out
+
+    # ------------------------------------------------------------------ administering
+    def create(self, actor: Actor, username: str, password: str, roles: list[str], manager: str | None = None,
+               full_name: str | None = None, attributes: dict | None = None, language: str | None = None) -> int:
+        self.require_admin(actor)
+        with self.db.write() as conn:
+            uid = users.create_user(conn, self.schema, username, password, roles, manager=manager or None, full_name=full_name,
+                                    language=language or None, attributes=attributes)
+            audit.append(conn, self.schema, actor, "sys_user", uid, "user_created",
+                         {"username": username, "roles": sorted(set(roles)), "manager": manager or None, "attributes": attributes or {}})
+        return uid
+
+    def update(self, actor: Actor, user_id: int, *, full_name: str | None = None, roles: list[str] | None = None,
+               manager: str | None = None, attributes: dict | None = None, active: bool | None = None) -> None:
+        """Change what is given; `manager=""` removes the manager."""
+        self.require_admin(actor)
+        u, r = self.schema.user, self.schema.user_role
+        app = self.schema.app
+        with self.db.write() as conn:
+            before = self._rows(conn, user_id)
+            if not before:
+                raise NotFound(f"no user with id {user_id}")
+            old = before[0]
+            errors = ErrorCollector()
+            values: dict = {}
+            if full_name is not None:
+                values["full_name"] = full_name.strip()[:140] or old["username"]
+            if manager is not None:
+                values["manager_id"] = self._manager_id(conn, user_id, manager, errors)
+            if attributes is not None:
+                values["attributes"] = users.check_attributes(app, attributes, errors) or None
+            if roles is not None:
+                if not roles:
+                    errors.add("role", "give at least one role")
+                for role in roles:
+                    if app.roles and role not in app.roles:
+                        errors.add("role", f"there is no role '{role}'; roles: {', '.join(app.roles)}")
+            if active is False and user_id == actor.id:
+                errors.add("active", "you cannot deactivate yourself; ask another administrator")
+            if active is not None:
+                values["active"] = active
+            errors.raise_if_any()
+            if values:
+                conn.execute(u.update().where(u.c.id == user_id).values(**values))
+            if roles is not None and sorted(set(roles)) != old["roles"]:
+                conn.execute(r.delete().where(r.c.user_id == user_id))
+                for role in sorted(set(roles)):
+                    conn.execute(r.insert().values(user_id=user_id, role=role))
+            if active is False:  # tokens are refused for inactive users anyway; revoking them keeps it so if reactivated
+                conn.execute(self.schema.token.update().where(self.schema.token.c.user_id == user_id,
+                                                              self.schema.token.c.revoked_at.is_(None)).values(revoked_at=_now()))
+            new = self._rows(conn, user_id)[0]
+            changes = {k: [old[k], new[k]] for k in ("full_name", "roles", "manager", "attributes", "active") if old[k] != new[k]}
+            if changes:
+                action = "permissions_changed" if {"roles", "manager", "attributes"} & set(changes) else "user_changed"
+                audit.append(conn, self.schema, actor, "sys_user", user_id, action, {"fields": changes})
+
+    def _manager_id(self, conn, user_id: int, manager: str, errors: ErrorCollector):
+        if not manager:
+            return None
+        u = self.schema.user
+        mid = conn.execute(select(u.c.id).where(u.c.username == manager)).scalar()
+        if mid is None:
+            errors.add("manager", f"no user '{manager}'")
+            return None
+        # the new manager must not be the user or anyone below them: the reporting line would loop
+        below = select(u.c.id).where(u.c.id == user_id).cte("below", recursive=True)
+        below = below.union(select(u.c.id).where(u.c.manager_id == below.c.id))
+        if mid in set(conn.execute(select(below.c.id)).scalars()):
+            errors.add("manager", f"'{manager}' reports to this user (or is this user); the reporting line would go in a circle")
+        return mid
+
+    def reset_password(self, actor: Actor, user_id: int, password: str) -> None:
+        self.require_admin(actor)
+        errors = ErrorCollector()
+        _check_password(password, errors)
+        errors.raise_if_any()
+        u = self.schema.user
+        with self.db.write() as conn:
+            if conn.execute(u.update().where(u.c.id == user_id).values(password_hash=users.hash_password(password))).rowcount != 1:
+                raise NotFound(f"no user with id {user_id}")
+            audit.append(conn, self.schema, actor, "sys_user", user_id, "password_reset", {})
+
+    # ------------------------------------------------------------------ one's own account
+    def change_password(self, actor: Actor, current: str, new: str) -> None:
+        errors = ErrorCollector()
+        _check_password(new, errors)
+        errors.raise_if_any()
+        u = self.schema.user
+        with self.db.write() as conn:
+            try:
+                users.authenticate(conn, self.schema, actor.username, current)
+            except Unauthenticated:
+                errors.add("current_password", "this is not your current password")
+                errors.raise_if_any()
+            conn.execute(u.update().where(u.c.id == actor.id).values(password_hash=users.hash_password(new)))
+            audit.append(conn, self.schema, actor, "sys_user", actor.id, "password_changed", {})
+
+    def set_language(self, actor: Actor, language: str) -> None:
+        app = self.schema.app
+        if language and language not in app.languages:
+            errors = ErrorCollector()
+            errors.add("language", f"choose one of: {', '.join(app.languages)}")
+            errors.raise_if_any()
+        u = self.schema.user
+        with self.db.write() as conn:
+            conn.execute(u.update().where(u.c.id == actor.id).values(language=language or None))
+
+
+def _check_password(password, errors: ErrorCollector) -> None:
+    if not isinstance(password, str) or len(password) < 8:
+        errors.add("password", "use at least 8 characters")
+    elif len(password) > 200:
+        errors.add("password", "use at most 200 characters")

@@ -1,0 +1,125 @@
+"""Settings screens: user administration and permission explanations for administrators, and
+every user's own account (password, language). Each handler calls engine.accounts or
+engine.records.access, which check that the user may do it."""
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from engine.errors import ValidationFailed
+from engine.metadata.model import ACTIONS
+from engine.records import access
+from engine.web import session
+from engine.web.base import ScreenBase, _record_id
+from engine.web.forms import errors_by_field
+
+
+class SettingsScreens(ScreenBase):
+    async def users_page(self, request: Request):
+        actor = await self.actor_or_login(request)
+        rows = await run_in_threadpool(self.rt.accounts.list, actor)
+        return self.render(request, "settings_users.html", actor, users=rows, user_fields=self.app.user_fields)
+
+    async def user_page(self, request: Request):
+        actor = await self.actor_or_login(request)
+        uid = request.path_params.get("id")
+        user = await run_in_threadpool(self.rt.accounts.get, actor, _record_id(request)) if uid else None
+        return await self._user_form(request, actor, user, {}, {})
+
+    async def _user_form(self, request, actor, user, values: dict, errors: dict, status: int = 200, notice: str = ""):
+        everyone = await run_in_threadpool(self.rt.accounts.list, actor)
+        return self.render(request, "settings_user.html", actor, status=status, user=user, values=values, errors=errors, notice=notice,
+                           roles=self.app.roles, user_fields=self.app.user_fields,
+                           managers=[u for u in everyone if user is None or u["id"] != user["id"]])
+
+    async def save_user(self, request: Request):
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        uid = request.path_params.get("id")
+        roles = [r for r in form.getlist("roles") if r]
+        attributes = {}
+        for name, f in self.app.user_fields.items():
+            raw = str(form.get("attr_" + name, "")).strip()
+            if raw:
+                attributes[name] = int(raw) if f.type in ("link", "integer") and raw.isdigit() else (raw == "true" if f.type == "boolean" else raw)
+        values = {"username": str(form.get("username", "")).strip(), "full_name": str(form.get("full_name", "")).strip(),
+                  "manager": str(form.get("manager", "")), "roles": roles, "attributes": attributes, "active": form.get("active") == "on"}
+        try:
+            if uid is None:
+                new_id = await run_in_threadpool(lambda: self.rt.accounts.create(
+                    actor, values["username"], str(form.get("password", "")), roles, manager=values["manager"] or None,
+                    full_name=values["full_name"] or None, attributes=attributes))
+                return RedirectResponse(f"/settings/users/{new_id}?saved=1", status_code=303)
+            target = _record_id(request)
+            await run_in_threadpool(lambda: self.rt.accounts.update(
+                actor, target, full_name=values["full_name"], roles=roles, manager=values["manager"], attributes=attributes,
+                active=values["active"]))
+            return RedirectResponse(f"/settings/users/{target}?saved=1", status_code=303)
+        except ValidationFailed as exc:
+            user = await run_in_threadpool(self.rt.accounts.get, actor, _record_id(request)) if uid else None
+            return await self._user_form(request, actor, user, values, errors_by_field(exc.errors), status=422)
+
+    async def reset_password(self, request: Request):
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        target = _record_id(request)
+        try:
+            await run_in_threadpool(self.rt.accounts.reset_password, actor, target, str(form.get("new_password", "")))
+        except ValidationFailed as exc:
+            user = await run_in_threadpool(self.rt.accounts.get, actor, target)
+            return await self._user_form(request, actor, user, {}, {"new_password": [e.message for e in exc.errors]}, status=422)
+        return RedirectResponse(f"/settings/users/{target}?password=1", status_code=303)
+
+    async def roles_page(self, request: Request):
+        actor = await self.actor_or_login(request)
+        names = list(self.app.roles)
+        chosen = request.query_params.get("role") or (names[0] if names else "")
+        table = await run_in_threadpool(access.role_table, self.rt.records, actor, chosen) if chosen else None
+        return self.render(request, "settings_roles.html", actor, roles=self.app.roles, chosen=chosen, table=table, actions=ACTIONS)
+
+    async def explain_page(self, request: Request):
+        actor = await self.actor_or_login(request)
+        q = request.query_params
+        answer, error = None, None
+        everyone = await run_in_threadpool(self.rt.accounts.list, actor)  # also checks that the actor is an administrator
+        if q.get("user"):
+            rid = q.get("record", "").strip()
+            try:
+                if rid and not rid.isdigit():
+                    raise ValidationFailed([])
+                answer = await run_in_threadpool(access.explain, self.rt.records, actor, q["user"], q.get("entity", ""),
+                                                 q.get("action", "read"), int(rid) if rid else None)
+            except ValidationFailed as exc:
+                error = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or "record: a whole number"
+        return self.render(request, "settings_explain.html", actor, users=everyone, entities=self.app.top_entities(), actions=ACTIONS,
+                           q=dict(q), answer=answer, error=error)
+
+    async def account_page(self, request: Request, errors: dict | None = None, status: int = 200):
+        actor = await self.actor_or_login(request)
+        return self.render(request, "settings_account.html", actor, status=status, errors=errors or {},
+                           saved=request.query_params.get("saved"))
+
+    async def change_password(self, request: Request):
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        try:
+            await run_in_threadpool(self.rt.accounts.change_password, actor, str(form.get("current_password", "")), str(form.get("password", "")))
+        except ValidationFailed as exc:
+            return await self.account_page(request, errors_by_field(exc.errors), status=422)
+        return RedirectResponse("/account?saved=password", status_code=303)
+
+    async def change_language(self, request: Request):
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        try:
+            await run_in_threadpool(self.rt.accounts.set_language, actor, str(form.get("language", "")))
+        except ValidationFailed as exc:
+            return await self.account_page(request, errors_by_field(exc.errors), status=422)
+        resp = RedirectResponse("/account?saved=language", status_code=303)
+        resp.delete_cookie("lang")  # the setting wins from now on
+        return resp
