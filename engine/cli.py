@@ -144,9 +144,17 @@ def cmd_create_user(args) -> int:
     password = _password(args)
     if not password:
         return _fail("give a password with --password, the ENGINE_NEW_PASSWORD variable, or type it twice at the prompt")
+    attributes = {}
+    for pair in args.attribute or ():
+        key, sep, value = pair.partition("=")
+        if not sep:
+            return _fail(f"--attribute takes NAME=VALUE, like --attribute region=east; got '{pair}'")
+        f = rt.app.user_fields.get(key)
+        attributes[key] = int(value) if f is not None and f.type in ("link", "integer") and value.isdigit() else value
     try:
         with rt.db.write() as conn:
-            uid = users.create_user(conn, rt.schema, args.username, password, args.role, manager=args.manager, full_name=args.full_name)
+            uid = users.create_user(conn, rt.schema, args.username, password, args.role, manager=args.manager, full_name=args.full_name,
+                                    attributes=attributes)
     except ValidationFailed as exc:
         return _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
     print(f"created user {args.username} (id {uid}) with role(s) {', '.join(args.role)}")
@@ -208,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--role", action="append", required=True, help="a role (repeat for several)")
     u.add_argument("--manager", help="username of the user's manager (the reporting line)")
     u.add_argument("--full-name")
+    u.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a user field from roles.yaml, e.g. region=east (repeat for several)")
     u.add_argument("--password", help="the password (else $ENGINE_NEW_PASSWORD, else a prompt)")
     u.set_defaults(func=cmd_create_user)
     t = sub.add_parser("create-token", help="create an API token for a user and print it (shown once)")

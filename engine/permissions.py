@@ -142,9 +142,11 @@ class Permissions:
         return grants
 
     # ------------------------------------------------------------------ row level
-    def where(self, conn, actor: Actor, entity: str, action: str):
+    def where(self, conn, actor: Actor, entity: str, action: str, walk: bool = False):
         """The SQL condition selecting the rows `actor` may `action`: None for every row,
-        false() for none. One clause, with bound parameters."""
+        false() for none. One clause, with bound parameters. With `walk`, the owner columns are
+        wrapped (`owner + 0`) so the database cannot pick their index: for a scope that matches many
+        rows, walking the sort's index and filtering beats collecting every match and sorting them."""
         grants = self.grants(actor)
         if grants.unrestricted:
             return None
@@ -153,12 +155,14 @@ class Permissions:
             return false()
         if any(g.scope == "all" for g in rules):
             return None
-        parts = [self.rule_clause(conn, actor, self.app.entity(entity), g) for g in rules]
+        parts = [self.rule_clause(conn, actor, self.app.entity(entity), g, walk) for g in rules]
         return parts[0] if len(parts) == 1 else or_(*parts)
 
-    def rule_clause(self, conn, actor: Actor, ent: Entity, g: Grant):
+    def rule_clause(self, conn, actor: Actor, ent: Entity, g: Grant, walk: bool = False):
         t = self.schema.tables[ent.name]
         owners = [t.c.owner] + [t.c[f] for f in ent.co_owners]
+        if walk:
+            owners = [c + 0 for c in owners]
         if g.scope == "all":
             return None
         if g.scope == "none" or actor.id is None:
@@ -177,6 +181,14 @@ class Permissions:
         base = select(u.c.id).where(u.c.id == user_id).cte("team", recursive=True)
         below = base.union(select(u.c.id).where(u.c.manager_id == base.c.id))  # union, not union all: a loop ends
         return set(conn.execute(select(below.c.id)).scalars())
+
+    def ordered_by_owner_index(self, actor: Actor, entity: str, action: str, sort_name: str) -> bool:
+        """Does the owner index (owner, default sort, id) give this scope's rows in this order?
+        Only for a scope of one owner column and one user (`own`) and the default sort."""
+        ent = self.app.entity(entity)
+        rules = [g for g in self.grants(actor).rules(entity, action) if g.scope != "none"]
+        return (bool(rules) and all(g.scope == "own" for g in rules) and not ent.co_owners
+                and sort_name == ent.default_sort[0][0])
 
     def visible_fields(self, actor: Actor, ent: Entity) -> frozenset:
         """Names of the entity's fields this actor may see."""

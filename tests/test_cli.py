@@ -44,8 +44,12 @@ def test_users_tokens_and_audit_verification(dbs):
     url = dbs.url_with_schema(url, schema)
     r = run("create-user", "boss", "--role", "sales_manager", "--db", url, "--app", DEMO_APP, "--password", "pw123")
     assert r.returncode == 0, r.stderr
-    r = run("create-user", "rep9", "--role", "sales_rep", "--manager", "boss", "--db", url, "--app", DEMO_APP, env={"ENGINE_NEW_PASSWORD": "pw456"})
+    r = run("create-user", "rep9", "--role", "sales_rep", "--manager", "boss", "--attribute", "region=east", "--db", url, "--app", DEMO_APP,
+            env={"ENGINE_NEW_PASSWORD": "pw456"})
     assert r.returncode == 0, r.stderr
+    r = run("create-user", "rep10", "--role", "sales_rep", "--role", "wizard", "--attribute", "region=north", "--db", url, "--app", DEMO_APP,
+            "--password", "pw456")
+    assert r.returncode == 1 and "there is no role 'wizard'" in r.stderr and "'north' is not one of" in r.stderr
     r = run("create-user", "rep9", "--role", "sales_rep", "--manager", "ghost", "--db", url, "--app", DEMO_APP, "--password", "pw")
     assert r.returncode == 1 and "already exists" in r.stderr and "no user 'ghost'" in r.stderr
     r = run("create-user", "nopass", "--role", "x", "--db", url, "--app", DEMO_APP)

@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 
 from engine.expressions import ExpressionError, Scope, compile_expression
 from engine.metadata.codes import MetadataInvalid, Problem
+from engine.metadata.graphs import dependency_order
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
 from engine.metadata.model import (
     RESERVED_ENTITY_NAMES,
@@ -495,25 +496,9 @@ def _compile(ctx, file, doc, path, source, scope):
 
 
 def _computed_order(ctx, file, doc, deps: dict[str, set]) -> list[str]:
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(n, stack):
-        if state.get(n) == 2:
-            return
-        if state.get(n) == 1:
-            cycle = stack[stack.index(n):] + [n]
-            ctx.add("E027", file, doc, ("fields", n, "expression"), "cycle: " + " -> ".join(cycle))
-            return
-        state[n] = 1
-        for m in sorted(deps.get(n, ())):
-            if m in deps:
-                visit(m, stack + [n])
-        state[n] = 2
-        order.append(n)
-
-    for n in deps:
-        visit(n, [])
+    order, cycles = dependency_order({n: sorted(d) for n, d in deps.items()})
+    for cycle in cycles:
+        ctx.add("E027", file, doc, ("fields", cycle[0], "expression"), "cycle: " + " -> ".join(cycle))
     return order
 
 

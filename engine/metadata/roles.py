@@ -3,10 +3,13 @@ field rules, inheritance. Checks that every role, entity and field named exists,
 inheritance has no cycle, and that each scope condition compiles to a SQL filter."""
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import column
 
 from engine.expressions import ExpressionError, Scope, compile_expression
 from engine.expressions_sql import to_sql
+from engine.metadata.graphs import dependency_order
 from engine.metadata.model import SCOPE_WORDS, SYSTEM_COLUMNS, Entity, Field, FieldRule, Grant, Label, Option, Role
 
 BASE_USER_ATTRIBUTES = frozenset({"id", "username", "full_name", "language"})
@@ -68,7 +71,7 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
                 elif level == "hidden" and fname == ent.title_field:
                     ctx.add("E033", file, doc, path + (fname,), f"'{fname}' is {ename}'s title, shown wherever {ename} is linked")
                 else:
-                    rules.append(FieldRule(rname, ename, fname, level, f"{file}:{doc.mark(path + (fname,)).line}"))
+                    rules.append(FieldRule(rname, ename, fname, level, f"{os.path.basename(file)}:{doc.mark(path + (fname,)).line}"))
         roles[rname] = Role(rname, Label.of(spec.get("label"), rname.replace("_", " ").capitalize()), tuple(spec.get("inherits", ())),
                             bool(spec.get("admin", False)), tuple(g for g in grants if g is not None), tuple(rules))
     _check_cycles(ctx, file, doc, raw_roles)
@@ -76,7 +79,7 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
 
 
 def _grant(ctx, file, doc, path, rname, ename, action, scope, ent, ufields) -> Grant | None:
-    where = f"{file}:{doc.mark(path).line}"
+    where = f"{os.path.basename(file)}:{doc.mark(path).line}"  # roles.yaml sits in the app folder
     if scope in SCOPE_WORDS:
         return Grant(rname, ename, action, scope, None, where)
     if ename == "*":
@@ -96,18 +99,6 @@ def _grant(ctx, file, doc, path, rname, ename, action, scope, ent, ufields) -> G
 
 
 def _check_cycles(ctx, file, doc, raw_roles: dict) -> None:
-    state: dict[str, int] = {}
-
-    def visit(name: str, trail: list[str]) -> None:
-        if state.get(name) == 2 or name not in raw_roles:
-            return
-        if state.get(name) == 1:
-            cycle = trail[trail.index(name):] + [name]
-            ctx.add("E032", file, doc, ("roles", name, "inherits"), "roles inherit from each other in a cycle: " + " -> ".join(cycle))
-            return
-        state[name] = 1
-        for parent in raw_roles[name].get("inherits", ()):
-            visit(parent, trail + [name])
-        state[name] = 2
-    for name in raw_roles:
-        visit(name, [])
+    _, cycles = dependency_order({name: list(spec.get("inherits", ())) for name, spec in raw_roles.items()})
+    for cycle in cycles:
+        ctx.add("E032", file, doc, ("roles", cycle[0], "inherits"), "roles inherit from each other in a cycle: " + " -> ".join(cycle))

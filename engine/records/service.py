@@ -121,6 +121,10 @@ class Records:
         cols, from_ = self._list_shape(ent, fields, spec.name, query.with_titles)
         with self.db.read() as conn:
             scope = self._scope(conn, actor, ent.name, action)
+            count, exact = listing.capped_count(conn, t, where + ([scope] if scope is not None else []), query.exact_count)
+            if scope is not None and (not exact or count > 1000) and \
+                    not self.permissions.ordered_by_owner_index(actor, ent.name, action, spec.name):
+                scope = self.permissions.where(conn, actor, ent.name, action, walk=True)  # many matches: walk the sort index
             if scope is not None:
                 where.append(scope)
             rows: list = []
@@ -133,7 +137,6 @@ class Records:
                 result = conn.execute(stmt)
                 keys = tuple(result.keys())
                 rows.extend(dict(zip(keys, r)) for r in result)
-            count, exact = listing.capped_count(conn, t, where, query.exact_count)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         next_cursor = listing.encode_cursor(spec, rows[-1][spec.name], rows[-1]["id"]) if more and rows else None

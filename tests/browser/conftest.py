@@ -57,8 +57,12 @@ def browser():
         b.close()
 
 
+CSP_VIOLATIONS: list[str] = []  # console messages about blocked scripts or styles, from every page signed in here
+
+
 def sign_in(context, base: str, username: str = "rep_east1"):
     page = context.new_page()
+    page.on("console", lambda m: CSP_VIOLATIONS.append(f"{page.url}: {m.text}") if "Content Security Policy" in m.text else None)
     page.goto(base + "/login")
     page.fill("#username", username)
     page.fill("#password", "demo")
@@ -74,6 +78,7 @@ def page(browser, live):
     pg = sign_in(context, base)
     yield pg
     context.close()
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
 
 
 def shot(page, name: str, full_page: bool = False) -> None:
