@@ -261,7 +261,9 @@ class Records:
             if "search_text" in t.c:
                 row["search_text"] = listing.search_text(ent, values)
             try:
-                res = conn.execute(t.update().where(t.c.id == record_id, t.c.version == version).values(**row))
+                scope = self._scope(conn, actor, ent.name, "update")  # the scope guards the statement itself too
+                res = conn.execute(t.update().where(t.c.id == record_id, t.c.version == version, *([scope] if scope is not None else []))
+                                   .values(**row))
             except IntegrityError:
                 raise self._unique_error(ent) from None
             if res.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable on PostgreSQL

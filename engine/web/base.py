@@ -3,6 +3,7 @@ user, error pages, form layout (sections) and lookups shown beside fields."""
 from __future__ import annotations
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -31,6 +32,7 @@ class ScreenBase:
         self.rt = rt
         self.app = rt.app
         self.env = make_env()
+        self._fragments: dict = {}  # rendered page parts by (template, key): see render()
 
     # ---------------------------------------------------------------- plumbing
 
@@ -52,12 +54,25 @@ class ScreenBase:
             return text % kw if kw else text
         ui = Display(self.app, lang, tr.gettext)
         tpl = self.env.get_template(template)
+        grants = self.grants(actor) if actor is not None else None
         ctx.setdefault("nav", self.navigation(actor) if actor is not None else [])
-        ctx.setdefault("is_admin", actor is not None and self.grants(actor).admin)
-        html = tpl.render(
-            request=request, path=request.url.path, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
-            csrf=session.csrf_token(request),
-            gettext=_, ngettext=tr.ngettext, _=_, **ctx)
+        ctx.setdefault("is_admin", grants is not None and grants.admin)
+        path = request.url.path
+        ctx.setdefault("nav_key", (lang, grants.roles if grants is not None else None, path.split("/")[1] if path.count("/") else ""))
+        full = dict(request=request, path=path, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
+                    csrf=session.csrf_token(request), gettext=_, ngettext=tr.ngettext, _=_, **ctx)
+
+        def fragment(name: str, key) -> Markup:
+            """A part of the page that depends only on `key` (and the app), rendered once per key."""
+            cache_key = (name, key)
+            html = self._fragments.get(cache_key)
+            if html is None:
+                html = Markup(self.env.get_template(name).render(**full))
+                if len(self._fragments) > 5000:  # keys can hold URL parameters: keep the memory bounded
+                    self._fragments.clear()
+                self._fragments[cache_key] = html
+            return html
+        html = tpl.render(fragment=fragment, **full)
         resp = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in self.app.languages:
             resp.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax", httponly=True,

@@ -89,7 +89,10 @@ class ListScreens(ScreenBase):
             page, titles, error = {"items": [], "next_cursor": None, "count": 0, "count_exact": True}, {}, exc
             saved = []
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang")]
-        ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=self.filters_for(ent, actor),
+        filters = self.filters_for(ent, actor)
+        lang = self.lang(request, actor)
+        ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=filters,
+                   filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
                    may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
                    base_qs=urlencode(params), error=error, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
