@@ -117,9 +117,9 @@ def test_filter_sort_and_page_a_list(browser, live):
     totals = [float(t.replace(",", "")) for t in page.locator("tbody#rows td[data-label=Total]").all_inner_texts()]
     assert totals == sorted(totals, reverse=True)
     page.goto(base + "/sales_order")
+    shot(page, "order-list")
     page.click("tr.more button")
     expect(page.locator("tbody#rows tr:not(.more)")).to_have_count(100)
-    shot(page, "order-list")
     page.context.close()
 
 
