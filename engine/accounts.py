@@ -146,6 +146,7 @@ class Accounts:
         with self.db.write() as conn:
             if conn.execute(u.update().where(u.c.id == user_id).values(password_hash=users.hash_password(password))).rowcount != 1:
                 raise NotFound(f"no user with id {user_id}")
+            users.end_sessions(conn, self.schema, user_id)
             audit.append(conn, self.schema, actor, "sys_user", user_id, "password_reset", {})
 
     # ------------------------------------------------------------------ one's own account
@@ -161,7 +162,28 @@ class Accounts:
                 errors.add("current_password", "this is not your current password")
                 errors.raise_if_any()
             conn.execute(u.update().where(u.c.id == actor.id).values(password_hash=users.hash_password(new)))
+            users.end_sessions(conn, self.schema, actor.id)  # other devices sign in again; the screen re-signs this one
             audit.append(conn, self.schema, actor, "sys_user", actor.id, "password_changed", {})
+
+    def tokens(self, actor: Actor) -> list[dict]:
+        with self.db.read() as conn:
+            return users.list_tokens(conn, self.schema, actor.id)
+
+    def create_token(self, actor: Actor, label: str) -> str:
+        """A new API token for oneself, returned once."""
+        with self.db.write() as conn:
+            token = users.create_token(conn, self.schema, actor.username, label=(label or "api").strip()[:140] or "api")
+            audit.append(conn, self.schema, actor, "sys_user", actor.id, "token_created", {"label": label[:140]})
+            return token
+
+    def revoke_token(self, actor: Actor, token_id: int | None = None, token: str | None = None) -> None:
+        """Revoke one of one's own tokens, by its id (account page) or by the token itself (API)."""
+        with self.db.write() as conn:
+            if token is not None:
+                users.revoke_token(conn, self.schema, token)
+            else:
+                users.revoke_token_id(conn, self.schema, actor.id, token_id)
+            audit.append(conn, self.schema, actor, "sys_user", actor.id, "token_revoked", {"token": token_id})
 
     def set_language(self, actor: Actor, language: str) -> None:
         app = self.schema.app

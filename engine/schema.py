@@ -127,6 +127,7 @@ class Schema:
             Column("attributes", JSON),  # values of roles.yaml's user_fields, e.g. {"region": "east"}
             Column("active", Boolean, nullable=False, default=True),
             Column("created_at", UtcDateTime, nullable=False),
+            Column("session_epoch", Integer),  # raised by a password change or reset: older sessions end
         )
         self.user_role = Table(
             "sys_user_role", md,

@@ -105,6 +105,7 @@ def test_users_change_their_own_password_and_language(rt, web, clerk):
     ok = web.post("/account/password", data={"csrf_token": csrf(page.text), "current_password": "demo", "password": "new-password-1"},
                   follow_redirects=False)
     assert ok.status_code == 303
+    page = web.get("/account")  # signing the session again gave it a new CSRF token
     web.post("/account/language", data={"csrf_token": csrf(page.text), "language": "ru"})
     assert "Заказы клиентов" in web.get("/sales_order").text
     assert ("password_changed", "self_service") in [(a, who) for a, who, _ in audit_actions(rt)]
@@ -153,3 +154,32 @@ def test_export_follows_the_export_scope_hides_fields_and_is_audited(rt, clerk, 
     with rt.db.read() as conn:
         entry = conn.execute(select(a.c.changes).where(a.c.action == "export", a.c.actor == "rep_csv")).scalar_one()
     assert json.loads(entry)["rows"] == 1
+
+
+def test_password_changes_end_other_sessions_and_tokens_can_be_revoked(rt, clerk):
+    make_user(rt, "two_devices", roles=("sales_rep",))
+    with TestClient(create_app(rt, secret_key=SECRET)) as laptop, TestClient(create_app(rt, secret_key=SECRET)) as phone:
+        assert sign_in(laptop, "two_devices").status_code == 303 and sign_in(phone, "two_devices").status_code == 303
+        page = laptop.get("/account")
+        r = laptop.post("/account/password", data={"csrf_token": csrf(page.text), "current_password": "demo", "password": "brand-new-pw"},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        assert laptop.get("/sales_order", follow_redirects=False).status_code == 200  # this device stays signed in
+        assert phone.get("/sales_order", follow_redirects=False).status_code == 303  # the other must sign in again
+        # tokens: created on the account page, shown once, listed by label, revoked there or through the API
+        page = laptop.get("/account")
+        made = laptop.post("/account/tokens", data={"csrf_token": csrf(page.text), "label": "spreadsheet sync"})
+        token = made.text.split('id="new-token" readonly value="')[1].split('"')[0]
+        assert token.startswith("eng_") and "spreadsheet sync" in made.text
+        h = {"Authorization": f"Bearer {token}"}
+        assert laptop.get("/api/v1/auth/me", headers=h).status_code == 200
+        assert laptop.delete("/api/v1/auth/token", headers=h).status_code == 204
+        assert laptop.get("/api/v1/auth/me", headers=h).status_code == 401
+        assert "spreadsheet sync" not in laptop.get("/account").text
+    with TestClient(create_app(rt, secret_key=SECRET)) as admin_web:
+        sign_in(admin_web)
+        target = who(rt, "two_devices")
+        page = admin_web.get(f"/settings/users/{target.id}")
+        r = admin_web.post(f"/settings/users/{target.id}/password", data={"csrf_token": csrf(page.text), "new_password": "short"})
+        assert r.status_code == 422 and "at least 8 characters" in r.text
+        assert ("token_revoked", "two_devices") in [(a, u) for a, u, _ in audit_actions(rt)]

@@ -16,6 +16,13 @@ EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict",
          "Method not allowed", "Something went wrong", "Error"]
 
 TRANSLATIONS = {
+    "API tokens": ("API 令牌", "API-токены"), "Label": ("标签", "Метка"), "Created": ("创建时间", "Создан"),
+    "Revoke token %(label)s": ("吊销令牌 %(label)s", "Отозвать токен %(label)s"), "Revoke": ("吊销", "Отозвать"),
+    "You have no API tokens.": ("您没有 API 令牌。", "У вас нет API-токенов."),
+    "Label of a new token (what it is for)": ("新令牌的标签（用途）", "Метка нового токена (для чего он)"),
+    "Create token": ("创建令牌", "Создать токен"), "The token was revoked.": ("令牌已吊销。", "Токен отозван."),
+    "Your new API token. Copy it now: it is shown only this once.": ("您的新 API 令牌。请立即复制：它只显示这一次。", "Ваш новый API-токен. Скопируйте его сейчас: он показывается только один раз."),
+    "API token": ("API 令牌", "API-токен"),
     "Too many failed sign-ins. Try again in %(minutes)s minutes.": ("登录失败次数过多，请 %(minutes)s 分钟后再试。", "Слишком много неудачных попыток входа. Повторите через %(minutes)s мин."),
     "Too many attempts": ("尝试次数过多", "Слишком много попыток"), "Settings": ("设置", "Настройки"), "My account": ("我的账户", "Мой профиль"), "Export": ("导出", "Экспорт"),
     "Your password was changed.": ("您的密码已修改。", "Пароль изменён."), "Your language was saved.": ("语言已保存。", "Язык сохранён."),

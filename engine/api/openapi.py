@@ -184,7 +184,9 @@ def build_openapi(app: App, grants=None) -> dict:
             "type": "object", "required": ["username", "password"],
             "properties": {"username": {"type": "string"}, "password": {"type": "string"}, "label": {"type": "string"}}}}}},
         "responses": {"200": {"description": "a new token, shown once", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}}}}, **errors}}}
+            "type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}}}}, "429": _PROBLEM, **errors}},
+        "delete": {"operationId": "revoke_token", "summary": "Revoke the token this request carries",
+                   "responses": {"204": {"description": "revoked"}, **errors}}}
     paths["/healthz"] = {"get": {"operationId": "healthz", "summary": "Liveness and database check", "security": [],
                                  "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
                                      "type": "object", "properties": {"status": {"const": "ok"}}}}}}}}}

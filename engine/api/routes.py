@@ -55,6 +55,13 @@ def make_routes(rt: Runtime) -> list[Route]:
                 return users.create_token(conn, rt.schema, body["username"], label=str(body.get("label") or "api")[:140])
         return _json({"token": await run_in_threadpool(work)})
 
+    async def revoke(request: Request):
+        """Revoke the token this request carries (sign out of the API)."""
+        def work():
+            rt.accounts.revoke_token(_actor(rt, request), token=request.headers["authorization"].partition(" ")[2].strip())
+        await run_in_threadpool(work)
+        return Response(status_code=204)
+
     async def me(request: Request):
         actor = await run_in_threadpool(_actor, rt, request)
         return _json({"id": actor.id, "username": actor.username, "full_name": actor.full_name, "roles": sorted(actor.roles)})
@@ -165,6 +172,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1", index, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/auth/token", token, methods=["POST"]),
+        Route("/api/v1/auth/token", revoke, methods=["DELETE"]),
         Route("/api/v1/auth/me", me, methods=["GET"]),
         Route("/api/v1/permissions/explain", explain, methods=["GET"]),
         Route("/api/v1/permissions/roles/{role}", role, methods=["GET"]),

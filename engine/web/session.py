@@ -37,6 +37,7 @@ def sign_in(request: Request, actor: Actor) -> None:
     """Start a fresh session (a new CSRF token too), so nothing from before sign-in carries over."""
     request.session.clear()
     request.session["uid"] = actor.id
+    request.session["epoch"] = actor.session_epoch
     request.session["csrf"] = secrets.token_urlsafe(24)
 
 
@@ -49,4 +50,4 @@ def current_actor(rt: Runtime, request: Request) -> Actor | None:
     if not isinstance(uid, int):
         return None
     with rt.db.read() as conn:
-        return users.actor_for_id(conn, rt.schema, uid, via="screen")
+        return users.actor_for_id(conn, rt.schema, uid, via="screen", epoch=request.session.get("epoch", 0))

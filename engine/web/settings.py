@@ -3,6 +3,8 @@ every user's own account (password, language). Each handler calls engine.account
 engine.records.access, which check that the user may do it."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -97,10 +99,11 @@ class SettingsScreens(ScreenBase):
         return self.render(request, "settings_explain.html", actor, users=everyone, entities=self.app.top_entities(), actions=ACTIONS,
                            q=dict(q), answer=answer, error=error)
 
-    async def account_page(self, request: Request, errors: dict | None = None, status: int = 200):
+    async def account_page(self, request: Request, errors: dict | None = None, status: int = 200, new_token: str | None = None):
         actor = await self.actor_or_login(request)
+        tokens = await run_in_threadpool(self.rt.accounts.tokens, actor)
         return self.render(request, "settings_account.html", actor, status=status, errors=errors or {},
-                           saved=request.query_params.get("saved"))
+                           saved=request.query_params.get("saved"), tokens=tokens, new_token=new_token)
 
     async def change_password(self, request: Request):
         actor = await self.actor_or_login(request)
@@ -110,7 +113,22 @@ class SettingsScreens(ScreenBase):
             await run_in_threadpool(self.rt.accounts.change_password, actor, str(form.get("current_password", "")), str(form.get("password", "")))
         except ValidationFailed as exc:
             return await self.account_page(request, errors_by_field(exc.errors), status=422)
+        session.sign_in(request, replace(actor, session_epoch=actor.session_epoch + 1))  # this device stays signed in
         return RedirectResponse("/account?saved=password", status_code=303)
+
+    async def create_token(self, request: Request):
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        token = await run_in_threadpool(self.rt.accounts.create_token, actor, str(form.get("label", "")))
+        return await self.account_page(request, new_token=token)
+
+    async def revoke_token(self, request: Request):
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        await run_in_threadpool(self.rt.accounts.revoke_token, actor, _record_id(request))
+        return RedirectResponse("/account?saved=token", status_code=303)
 
     async def change_language(self, request: Request):
         actor = await self.actor_or_login(request)

@@ -78,6 +78,8 @@ def make_routes(rt: Runtime) -> list:
         Route("/account", s.account_page, methods=["GET"]),
         Route("/account/password", s.change_password, methods=["POST"]),
         Route("/account/language", s.change_language, methods=["POST"]),
+        Route("/account/tokens", s.create_token, methods=["POST"]),
+        Route("/account/tokens/{id}/revoke", s.revoke_token, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
