@@ -95,3 +95,15 @@ def test_menu_names_real_top_level_entities(tmp_path):
     (tmp_path / "app.yaml").write_text("menu:\n  - label: Main\n    items: [a]\n")
     app = load_app(tmp_path)
     assert [m.items for m in app.navigation()] == [("a",)]
+
+
+def test_env_references_in_defaults_are_read_at_load(tmp_path, monkeypatch):
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "supplier_link.yaml").write_text(
+        "name: supplier_link\nfields:\n  title: {type: string}\n  api_token:\n    type: string\n    default: ${SUPPLIER_TOKEN_FOR_TEST}\n"
+        "  tokens_used:\n    type: integer\n    default: 0\n", encoding="utf-8")
+    monkeypatch.setenv("SUPPLIER_TOKEN_FOR_TEST", "s3cr3t")
+    app = load_app(tmp_path)
+    assert app.entity("supplier_link").fields["api_token"].default == "s3cr3t"
+    assert app.entity("supplier_link").fields["tokens_used"].default == 0  # not a secret's name: a literal is fine
+    assert "s3cr3t" not in (tmp_path / "entities" / "supplier_link.yaml").read_text()

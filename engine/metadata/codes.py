@@ -40,6 +40,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E032": ("roles inherit in a cycle", "a role cannot inherit from itself, directly or through others"),
     "E033": ("field cannot be hidden", "a field that quick search covers or that titles the record is shown wherever the record is; restrict who reads the entity instead"),
     "E034": ("co-owner is not a user field", "co_owners lists fields of type user on the same entity"),
+    "E035": ("secret written in the metadata", "write it as a reference to an environment variable, like default: ${SUPPLIER_API_TOKEN}, and set that variable where the app runs"),
+    "E036": ("environment variable not set", "set the variable where the app runs (and in CI), or change the ${NAME} reference"),
 }
 
 

@@ -20,6 +20,7 @@ import jsonschema
 from referencing import Registry, Resource
 
 from engine.expressions import ExpressionError, Scope, compile_expression
+from engine.metadata import secrets
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.graphs import dependency_order
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
@@ -563,10 +564,20 @@ def _build_field(ctx, file, doc, path, fname, spec: dict, raw: dict) -> Field | 
         result=spec.get("result"), series=series, line=doc.mark(path).line,
     )
     if "default" in spec:
+        given = spec["default"]
+        if secrets.is_secret_name(fname) and t in ("string", "text") and given is not None and not secrets.is_reference(given):
+            ctx.add("E035", file, doc, path + ("default",), f"'{fname}' holds a secret; its default must not be written in the metadata")
+            return None
         try:
-            value = coerce(field, spec["default"], from_query=False)
+            given = secrets.resolve(given)
+        except secrets.MissingVariable as exc:
+            ctx.add("E036", file, doc, path + ("default",), f"the environment variable {exc.name} is not set")
+            return None
+        try:
+            value = coerce(field, given, from_query=False)
         except BadValue as exc:
-            ctx.add("E024", file, doc, path + ("default",), f"default {spec['default']!r} does not fit: {exc}")
+            shown = "the value of " + spec["default"] if secrets.is_reference(spec["default"]) else repr(spec["default"])
+            ctx.add("E024", file, doc, path + ("default",), f"default {shown} does not fit: {exc}")
             return None
         field = replace(field, default=value)
     return field
