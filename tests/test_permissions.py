@@ -162,7 +162,33 @@ def test_screens_show_only_what_the_user_may_see_and_do(rt):
         assert prods.status_code == 200 and "data-label=\"Cost\"" not in prods.text
         prod = all_rows(rt, who(rt, "manager"), "product")["items"][0]
         assert 'name="cost"' not in web.get(f"/product/{prod['id']}").text
+        # the customer picker on an order offers only the rep's region
+        everyone = all_rows(rt, who(rt, "manager"), "customer")["items"]
+        west = next(c for c in everyone if c["region"] == "west")
+        east = next(c for c in everyone if c["region"] == "east")
+        assert west["name"] not in web.get("/sales_order/options/customer", params={"q": west["name"]}).text
+        assert east["name"] in web.get("/sales_order/options/customer", params={"q": east["name"]}).text
         cust = all_rows(rt, who(rt, "rep_east1"), "customer")["items"][0]
         form = web.get(f"/customer/{cust['id']}/edit")
         assert form.status_code == 200
         assert re.search(r'<input[^>]*name="credit_limit"', form.text) is None or "readonly" in form.text
+
+
+def test_several_roles_give_the_union_of_their_scopes(rt):
+    from tests.conftest import make_user
+    mgr = who(rt, "manager")
+    both = make_user(rt, "rep_and_reviewer", roles=("sales_rep", "finance"))
+    so = rt.schema.tables["sales_order"]
+    with rt.db.write() as conn:  # one order in review, owned by someone else
+        target = all_rows(rt, mgr, "sales_order", filters=[("owner", "eq", str(who(rt, "rep_west1").id))])["items"][0]["id"]
+        conn.execute(update(so).where(so.c.id == target).values(status="in_review"))
+    mine = rt.records.create(mgr, "sales_order", {
+        "customer": all_rows(rt, mgr, "customer")["items"][0]["id"], "lines": [{"description": "x", "quantity": 1, "unit_price": "1"}]})
+    with rt.db.write() as conn:
+        conn.execute(update(so).where(so.c.id == mine["id"]).values(owner=both.id))
+    seen = {r["id"] for r in all_rows(rt, who(rt, "rep_and_reviewer"), "sales_order")["items"]}
+    in_review = {r["id"] for r in all_rows(rt, mgr, "sales_order", filters=[("status", "eq", "in_review")])["items"]}
+    assert seen == in_review | {mine["id"]} and target in seen
+    # the field rules: finance may read product cost (no rule), so the union shows it
+    prod = all_rows(rt, mgr, "product")["items"][0]
+    assert "cost" in rt.records.get(who(rt, "rep_and_reviewer"), "product", prod["id"])
