@@ -93,3 +93,24 @@ def test_roles_example_scopes_and_field_rules(dbs, tmp_path):
         raise AssertionError("rating is read-only for buyers")
     except ValidationFailed as exc:
         assert exc.errors[0].field == "rating" and "read-only" in exc.errors[0].message
+
+
+def test_readme_api_example_works_for_the_demo_rep(dbs):
+    """The README's curl lines, through the ASGI client: a demo rep signs in, lists, and creates an order."""
+    import json
+
+    from starlette.testclient import TestClient
+
+    from engine import demo
+    from engine.server import create_app
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    login = json.loads(re.search(r"-d '(\{\"username\"[^']+)'", readme).group(1))
+    body = json.loads(re.search(r"-X POST localhost:8000/api/v1/sales_order .*?\n\s+-d '([^']+)'", readme).group(1))
+    rt = dbs.runtime()
+    demo.load(rt)
+    with TestClient(create_app(rt)) as c:
+        token = c.post("/api/v1/auth/token", json=login).json()["token"]
+        h = {"Authorization": f"Bearer {token}"}
+        assert len(c.get("/api/v1/sales_order?sort=-total&limit=5", headers=h).json()["items"]) == 5
+        r = c.post("/api/v1/sales_order", json=body, headers=h)
+        assert r.status_code == 201, r.text
