@@ -1,5 +1,6 @@
 """User administration, sign-in throttling, security headers, explanations and exports."""
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -100,6 +101,7 @@ def test_users_change_their_own_password_and_language(rt, web, clerk):
     make_user(rt, "self_service", roles=("sales_rep",))
     assert sign_in(web, "self_service").status_code == 303
     page = web.get("/account")
+    assert re.search(r"<title>My account · [^<]+</title>", page.text) and page.text.count("<h2>API tokens</h2>") == 1
     wrong = web.post("/account/password", data={"csrf_token": csrf(page.text), "current_password": "nope", "password": "new-password-1"})
     assert wrong.status_code == 422 and "not your current password" in wrong.text
     ok = web.post("/account/password", data={"csrf_token": csrf(page.text), "current_password": "demo", "password": "new-password-1"},
