@@ -133,6 +133,13 @@ class Permissions:
     def _is_admin(self, role: str) -> bool:
         return any(self.app.roles[r].admin for r in [role, *self.enforcer.get_implicit_roles_for_user(role)] if r in self.app.roles)
 
+    def role_closure(self, actor: Actor) -> set[str]:
+        """The actor's roles and every role they inherit."""
+        out = set(actor.roles)
+        for r in actor.roles:
+            out.update(self.enforcer.get_implicit_roles_for_user(r))
+        return out
+
     def require(self, actor: Actor, entity: str, action: str) -> Grants:
         grants = self.grants(actor)
         if not grants.can(entity, action):

@@ -180,6 +180,23 @@ class Schema:
             Column("created_at", UtcDateTime, nullable=False),
             UniqueConstraint("user_id", "entity", "name", name="uq_sys_saved_filter_name"),
         )
+        self.workflow_history = Table(  # every transition: the record's timeline
+            "sys_workflow_history", md,
+            Column("id", ID, primary_key=True, autoincrement=True),
+            Column("entity", String(64), nullable=False),
+            Column("record_id", BigInteger, nullable=False),
+            Column("workflow", String(64), nullable=False),
+            Column("transition", String(64), nullable=False),
+            Column("from_state", String(64), nullable=False),
+            Column("to_state", String(64), nullable=False),
+            Column("actor_id", BigInteger),
+            Column("actor", String(64)),
+            Column("at", UtcDateTime, nullable=False),
+            Column("comment", Text),
+            Column("inputs", JSON),
+            Column("seconds_in_state", Integer),
+            Index("ix_sys_workflow_history_record", "entity", "record_id", "id"),
+        )
         self.login_attempt = Table(  # failed sign-ins per username and per client address, for throttling
             "sys_login_attempt", md,
             Column("key", String(200), primary_key=True),

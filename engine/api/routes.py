@@ -14,7 +14,7 @@ from engine.api.body import read_json
 from engine.api.openapi import build_openapi
 from engine.api.serialize import record_json
 from engine.errors import BadRequest, Unauthenticated, ValidationFailed, FieldError
-from engine.records import access
+from engine.records import access, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.records.service import record_id
@@ -162,6 +162,34 @@ def make_routes(rt: Runtime) -> list[Route]:
         await run_in_threadpool(records.delete, actor, name, rid, int(version) if version else None)
         return Response(status_code=204)
 
+    async def transitions_(request: Request):
+        name = request.path_params["entity"]
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        lang = request.query_params.get("lang", "en")
+        return _json(await run_in_threadpool(transitions.available, records, actor, name, rid, lang))
+
+    async def fire(request: Request):
+        name = request.path_params["entity"]
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationFailed([FieldError("body", 'expected {"comment": ..., "fields": {...}}')])
+        unknown = set(body) - {"comment", "fields", "version"}
+        if unknown:
+            raise ValidationFailed([FieldError(k, "unknown property; send comment, fields and version") for k in sorted(unknown)])
+        rec = await run_in_threadpool(lambda: transitions.fire(records, actor, name, rid, request.path_params["transition"],
+                                                               body.get("comment"), body.get("fields"), body.get("version"),
+                                                               request.query_params.get("lang", "en")))
+        return _json(record_json(app, records.entity(name), rec))
+
+    async def timeline(request: Request):
+        name = request.path_params["entity"]
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        return _json({"items": await run_in_threadpool(transitions.timeline, records, actor, name, rid)})
+
     async def history(request: Request):
         name = request.path_params["entity"]
         rid = _record_id(request)
@@ -180,5 +208,8 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/{entity}/export.csv", export, methods=["GET"]),
         Route("/api/v1/{entity}/{id}", item, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/v1/{entity}/{id}/history", history, methods=["GET"]),
+        Route("/api/v1/{entity}/{id}/transitions", transitions_, methods=["GET"]),
+        Route("/api/v1/{entity}/{id}/transitions/{transition}", fire, methods=["POST"]),
+        Route("/api/v1/{entity}/{id}/timeline", timeline, methods=["GET"]),
     ]
 

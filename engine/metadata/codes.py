@@ -42,6 +42,11 @@ CODES: dict[str, tuple[str, str]] = {
     "E034": ("co-owner is not a user field", "co_owners lists fields of type user on the same entity"),
     "E035": ("secret written in the metadata", "write it as a reference to an environment variable, like default: ${SUPPLIER_API_TOKEN}, and set that variable where the app runs"),
     "E036": ("environment variable not set", "set the variable where the app runs (and in CI), or change the ${NAME} reference"),
+    "E037": ("workflow for an unknown entity or state field", "a workflow names a top-level entity and one of its select fields as state_field"),
+    "E038": ("unknown state", "states are the options of the state field, each listed once under states:"),
+    "E039": ("unreachable state", "add a transition into the state, or remove the state"),
+    "E040": ("dead end", "add a transition out of the state, or give it category done or cancelled"),
+    "E041": ("transition out of a final state", "a done or cancelled state ends the workflow: give it another category or remove the transition"),
 }
 
 

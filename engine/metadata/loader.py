@@ -24,10 +24,11 @@ from engine.metadata import secrets
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.graphs import dependency_order
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
+from engine.metadata.workflows import build_workflow
 from engine.metadata.model import (
     RESERVED_ENTITY_NAMES,
     CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormField, FormSection, Label, MenuModule, Option,
-    Rule, Series, Show, Source,
+    Rule, Series, Show, Source, Workflow,
 )
 from engine.metadata.yamlload import Document, parse
 from engine.values import BadValue, coerce, kind_of
@@ -63,7 +64,7 @@ _SERIES_RX = re.compile(r"^[^{}]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*\{#{3,12}\}[^{}#]*(
 def _schemas() -> dict:
     base = resources.files("engine.metadata") / "schemas"
     out = {}
-    for name in ("defs", "entity", "form", "app", "roles"):
+    for name in ("defs", "entity", "form", "app", "roles", "workflow"):
         out[name] = json.loads((base / f"{name}.json").read_text(encoding="utf-8"))
     return out
 
@@ -73,7 +74,7 @@ _REGISTRY = Registry().with_resources(
     (s["$id"], Resource.from_contents(s)) for s in _SCHEMAS.values()
 )
 _VALIDATORS = {
-    kind: jsonschema.Draft202012Validator(_SCHEMAS[kind], registry=_REGISTRY) for kind in ("entity", "form", "app", "roles")
+    kind: jsonschema.Draft202012Validator(_SCHEMAS[kind], registry=_REGISTRY) for kind in ("entity", "form", "app", "roles", "workflow")
 }
 
 
@@ -149,6 +150,7 @@ def load_app(root: str | os.PathLike) -> App:
     ctx.user_attributes = BASE_USER_ATTRIBUTES | frozenset(ufields)
     entity_docs = read("entity", "entities")
     form_docs = read("form", "forms")
+    workflow_docs = read("workflow", "workflows")
     if not entity_docs and not ctx.problems:
         ctx.problems.append(Problem("E030", os.path.join(shown, "entities"), 1, 1, "no entity files found"))
 
@@ -179,6 +181,18 @@ def load_app(root: str | os.PathLike) -> App:
             forms[form.name] = form
 
     roles = build_roles(ctx, roles_doc[0], roles_doc[1], entities, ufields) if roles_doc else {}
+    workflows: dict[str, Workflow] = {}
+    for file, doc, stem in workflow_docs:
+        if stem != doc.data["name"]:
+            ctx.add("E010", file, doc, ("name",), f"workflow '{doc.data['name']}' is in a file named '{stem}'", hint=f"rename the file to {doc.data['name']}.yaml")
+        if doc.data["entity"] in workflows:
+            ctx.add("E011", file, doc, ("entity",), f"{doc.data['entity']} already follows the workflow in {workflows[doc.data['entity']].file}")
+            continue
+        if doc.data["entity"] in broken:
+            continue
+        wf = build_workflow(ctx, file, doc, entities, roles, ctx.user_attributes)
+        if wf is not None:
+            workflows[wf.entity] = wf
 
     app_data = app_doc[1].data if app_doc else {}
     menu = []
@@ -203,6 +217,7 @@ def load_app(root: str | os.PathLike) -> App:
         plugins_dir=str((root_path / app_data["plugins_dir"]).resolve()) if "plugins_dir" in app_data else None,
         menu=tuple(menu),
         roles=MappingProxyType(roles),
+        workflows=MappingProxyType(workflows),
         user_fields=MappingProxyType(ufields),
         fingerprint=digest.hexdigest(),
     )

@@ -251,6 +251,50 @@ class Role:
     field_rules: tuple[FieldRule, ...] = ()
 
 
+STATE_CATEGORIES = ("draft", "active", "done", "cancelled")
+FINAL_CATEGORIES = ("done", "cancelled")
+RELATIONS = ("owner", "owner_manager", "owner_managers")
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    label: Label
+    color: str = "grey"
+    category: str = "active"
+    lock: bool = False  # no change at all while in this state
+    editable: tuple[str, ...] | None = None  # None: every field; else only these
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: Label
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...] = ()
+    relations: tuple[str, ...] = ()  # owner, owner_manager (direct), owner_managers (anyone above the owner)
+    guard: Expr | None = None
+    guard_message: Label | None = None
+    inputs: Mapping[str, Field] = field(default_factory=dict)
+    sets: Mapping[str, Expr] = field(default_factory=dict)
+    stamp_at: str | None = None
+    stamp_by: str | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    label: Label
+    entity: str
+    state_field: str
+    initial: str
+    states: Mapping[str, State]
+    transitions: Mapping[str, Transition]
+    file: str = ""
+
+
 @dataclass(frozen=True)
 class App:
     name: str
@@ -263,6 +307,7 @@ class App:
     plugins_dir: str | None = None
     menu: tuple[MenuModule, ...] = ()
     roles: Mapping[str, Role] = field(default_factory=dict)  # empty: no roles.yaml, every user may do everything
+    workflows: Mapping[str, Workflow] = field(default_factory=dict)  # by entity name
     user_fields: Mapping[str, Field] = field(default_factory=dict)  # extra attributes of users (user.region)
     fingerprint: str = field(default="", compare=False)
 

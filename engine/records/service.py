@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import audit, naming
 from engine.permissions import Permissions
+from engine.workflow import Workflows
 from engine.actor import Actor
 from engine.db import Database
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
@@ -40,6 +41,7 @@ class Records:
         self.plugin_manager = hooks
         self.hooks = hooks.hook
         self.permissions = Permissions(app, schema)
+        self.workflows = Workflows(app, schema, self.permissions)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
 
     # ------------------------------------------------------------------ lookup
@@ -195,6 +197,12 @@ class Records:
         lines = self._parse_tables(ent, data, errors, None, _text(actor))
         user = actor.context()
         apply_defaults(ent, values, user, errors)
+        wf = self.workflows.of(ent.name)
+        if wf is not None:  # a new record starts in the workflow's initial state
+            if values.get(wf.state_field) not in (None, wf.initial):
+                errors.add(wf.state_field, f"a new {ent.label.get('en').lower()} starts as {wf.states[wf.initial].label.get('en')}; "
+                                           f"it moves on by transitions")
+            values[wf.state_field] = wf.initial
         for tf in ent.table_fields():
             for i, row in enumerate(lines.get(tf.name, [])):
                 apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
@@ -255,6 +263,8 @@ class Records:
             changes = self._changes(ent, current, proposed)
             if not changes:
                 return self._strip(actor, ent, current)
+            changed = {n for n in changes.get("fields", {}) if ent.fields[n].type != "computed"} | set(changes.get("lines", {}))
+            self._refuse_in_state(ent, current, changed)
             t = self.schema.tables[ent.name]
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
             row.update(updated_at=_now(), updated_by=actor.id, version=t.c.version + 1)
@@ -281,6 +291,7 @@ class Records:
         self.permissions.require(actor, ent.name, "delete")
         with self.db.write() as conn:
             current = self._load_for(conn, actor, ent, record_id, "delete")
+            self._refuse_in_state(ent, current, set(), deleting=True)
             if version is not None and version != current["version"]:
                 raise Conflict(f"this {ent.name} was changed by someone else (now version {current['version']}); reload it before deleting", current=current)
             self._refuse_if_referenced(conn, ent, record_id)
@@ -376,6 +387,22 @@ class Records:
         if conn.execute(select(t.c.id).where(t.c.id == record_id, *scopes)).first() is None:
             raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
                             f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
+
+    def _refuse_in_state(self, ent: Entity, current: dict, changed: set[str], deleting: bool = False) -> None:
+        """The workflow's say on a change: the state itself moves only by transitions, a locking
+        state refuses everything, deleting included (409), and a state may keep fields fixed (422 per field)."""
+        wf = self.workflows.of(ent.name)
+        if wf is None:
+            return
+        errors = ErrorCollector()
+        if wf.state_field in changed:
+            errors.add(wf.state_field, f"changes only through the workflow's transitions: {', '.join(wf.transitions)}")
+        state = current.get(wf.state_field)
+        locked = self.workflows.refuse_changes(wf, ent, state, {"(delete)"} if deleting else changed - {wf.state_field},
+                                               ErrorCollector() if deleting else errors)
+        if locked:
+            raise Conflict(locked)
+        errors.raise_if_any()
 
     def _refuse_locked_fields(self, actor: Actor, ent: Entity, data) -> None:
         """A field hidden from or read-only for the actor's roles cannot be written: 422 naming it."""

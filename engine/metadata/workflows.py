@@ -1,0 +1,122 @@
+"""Build workflows from metadata/workflows/<name>.yaml and check them as a graph: states are the
+options of the entity's state field, every state is reachable from the initial one, no active
+state is a dead end, nothing leaves a final state, and every role, field and expression named
+exists and compiles."""
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+
+from engine.expressions import ExpressionError, Scope, compile_expression
+from engine.metadata.model import (CHILD_SYSTEM_COLUMNS, FINAL_CATEGORIES, SYSTEM_COLUMNS, Entity, Field, Label, Option,
+                                   State, Transition, Workflow)
+
+_INPUT_TYPES = {"string": "string", "text": "text", "date": "date", "datetime": "datetime", "integer": "integer",
+                "decimal": "decimal", "user": "user", "select": "select"}
+
+
+def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict, user_attributes: frozenset) -> Workflow | None:
+    d = doc.data
+    before = len(ctx.problems)
+    ent = entities.get(d["entity"])
+    if ent is None or ent.child:
+        ctx.add("E037", file, doc, ("entity",), f"workflow '{d['name']}' is for '{d['entity']}', which is not a top-level entity")
+        return None
+    sf = ent.fields.get(d["state_field"])
+    if sf is None or sf.type != "select":
+        ctx.add("E037", file, doc, ("state_field",), f"state_field '{d['state_field']}' must be a select field of {ent.name}")
+        return None
+    options = {o.value for o in sf.options}
+    states: dict[str, State] = {}
+    for name, spec in d["states"].items():
+        if name not in options:
+            ctx.add("E038", file, doc, ("states", name), f"state '{name}' is not an option of {ent.name}.{sf.name}", key=True)
+        editable = spec.get("editable", "all")
+        if editable != "all":
+            for i, fname in enumerate(editable):
+                if fname not in ent.fields:
+                    ctx.add("E015", file, doc, ("states", name, "editable", i), f"'{fname}' is not a field of {ent.name}")
+        label = spec.get("label") or next((o.label.texts for o in sf.options if o.value == name), name)
+        states[name] = State(name, Label.of(label), spec.get("color", "grey"), spec.get("category", "active"),
+                             bool(spec.get("lock", False)), None if editable == "all" else tuple(editable))
+    for name in sorted(options - set(states)):
+        ctx.add("E038", file, doc, ("states",), f"{ent.name}.{sf.name} has the option '{name}', which is not a state of this workflow")
+    if d["initial"] not in states:
+        ctx.add("E038", file, doc, ("initial",), f"the initial state '{d['initial']}' is not one of the states")
+    values = frozenset(f.name for f in ent.stored_fields()) | frozenset(SYSTEM_COLUMNS)
+    tables = {f.name: frozenset(entities[f.entity].fields) | frozenset(CHILD_SYSTEM_COLUMNS) for f in ent.table_fields() if f.entity in entities}
+    transitions: dict[str, Transition] = {}
+    for tname, spec in d["transitions"].items():
+        path = ("transitions", tname)
+        for i, s in enumerate(spec["from"]):
+            if s not in states:
+                ctx.add("E038", file, doc, path + ("from", i), f"transition '{tname}' starts from '{s}', which is not a state")
+        if spec["to"] not in states:
+            ctx.add("E038", file, doc, path + ("to",), f"transition '{tname}' goes to '{spec['to']}', which is not a state")
+        for i, r in enumerate(spec.get("roles", ())):
+            if roles and r not in roles:
+                ctx.add("E031", file, doc, path + ("roles", i), f"transition '{tname}' names role '{r}', which is not in roles.yaml")
+        inputs = {}
+        for iname, ispec in (spec.get("inputs") or {}).items():
+            itype = _INPUT_TYPES[ispec["type"]]
+            if itype == "select" and not ispec.get("options"):
+                ctx.add("E014", file, doc, path + ("inputs", iname), f"input '{iname}' is a select and needs options")
+            inputs[iname] = Field(iname, itype, Label.of(ispec.get("label"), iname.replace("_", " ").capitalize()),
+                                  required=bool(ispec.get("required", False)),
+                                  options=tuple(Option(o, Label.of(o)) for o in ispec.get("options", ())))
+        scope = Scope(values=values, tables=tables, objects={"user": user_attributes, "inputs": frozenset(inputs)})
+        guard = None
+        if "guard" in spec:
+            guard = _compile(ctx, file, doc, path + ("guard", "check"), spec["guard"]["check"], scope)
+        sets = {}
+        for fname, source in (spec.get("set") or {}).items():
+            if fname not in ent.fields or not ent.fields[fname].stored or fname == sf.name:
+                ctx.add("E015", file, doc, path + ("set", fname), f"transition '{tname}' sets '{fname}', which is not a stored field of "
+                        f"{ent.name} other than its state", key=True)
+                continue
+            e = _compile(ctx, file, doc, path + ("set", fname), source, scope)
+            if e is not None:
+                sets[fname] = e
+        stamp = spec.get("stamp") or {}
+        for key, want in (("at", ("datetime",)), ("by", ("user",))):
+            fname = stamp.get(key)
+            if fname is not None and (fname not in ent.fields or ent.fields[fname].type not in want):
+                ctx.add("E015", file, doc, path + ("stamp", key), f"stamp.{key} names '{fname}', which is not a {want[0]} field of {ent.name}")
+        transitions[tname] = Transition(
+            tname, Label.of(spec.get("label"), tname.replace("_", " ").capitalize()), tuple(spec["from"]), spec["to"],
+            tuple(spec.get("roles", ())), tuple(spec.get("relations", ())), guard,
+            Label.of(spec["guard"]["message"]) if "guard" in spec else None, MappingProxyType(inputs), MappingProxyType(sets),
+            stamp.get("at"), stamp.get("by"), f"{os.path.basename(file)}:{doc.mark(path).line}")
+    if len(ctx.problems) > before:
+        return None
+    _check_graph(ctx, file, doc, d["initial"], states, transitions)
+    if len(ctx.problems) > before:
+        return None
+    return Workflow(d["name"], Label.of(d.get("label"), d["name"].replace("_", " ").capitalize()), ent.name, sf.name, d["initial"],
+                    MappingProxyType(states), MappingProxyType(transitions), file)
+
+
+def _compile(ctx, file, doc, path, source, scope):
+    try:
+        return compile_expression(source, scope)
+    except ExpressionError as exc:
+        ctx.add(exc.code, file, doc, path, f"{exc.message} in '{source[:80]}'")
+        return None
+
+
+def _check_graph(ctx, file, doc, initial: str, states: dict[str, State], transitions: dict[str, Transition]) -> None:
+    reached, todo = {initial}, [initial]
+    while todo:
+        here = todo.pop()
+        for t in transitions.values():
+            if here in t.sources and t.target not in reached:
+                reached.add(t.target)
+                todo.append(t.target)
+    for name, st in states.items():
+        if name not in reached:
+            ctx.add("E039", file, doc, ("states", name), f"state '{name}' cannot be reached from '{initial}' by any transition", key=True)
+        leaving = [t.name for t in transitions.values() if name in t.sources]
+        if st.category in FINAL_CATEGORIES and leaving:
+            ctx.add("E041", file, doc, ("states", name), f"'{name}' is a final state ({st.category}), yet these transitions leave it: {', '.join(leaving)}", key=True)
+        elif st.category not in FINAL_CATEGORIES and not leaving:
+            ctx.add("E040", file, doc, ("states", name), f"no transition leaves '{name}'; records there would be stuck", key=True)

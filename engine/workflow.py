@@ -1,0 +1,158 @@
+"""The workflow rules over one record, as plain decisions: which transitions a user may fire
+now and why not, the inputs a transition takes, the values it writes, and which fields a state
+lets change. The record service applies them in its transaction (state and version compared and
+set in one UPDATE, with history and audit); nothing here writes.
+
+Who may fire a transition: any of its `roles` (inherited roles count), or a relation to the
+record - `owner`, `owner_manager` (the owner's direct manager), `owner_managers` (anyone above the
+owner in the reporting line). A transition that names neither may be fired by anyone who may
+update the record.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from engine.actor import Actor
+from engine.errors import ErrorCollector
+from engine.expressions import EvaluationError
+from engine.metadata.model import App, Entity, Transition, Workflow
+from engine.permissions import Permissions
+from engine.schema import Schema
+from engine.values import BadValue, coerce, to_json
+
+
+@dataclass(frozen=True)
+class Option:
+    """A transition as one user sees it on one record."""
+
+    transition: Transition
+    allowed: bool  # the user may fire it (roles / relations)
+    guard_ok: bool
+    message: str = ""  # why not, when not allowed or the guard fails
+
+
+class Workflows:
+    def __init__(self, app: App, schema: Schema, permissions: Permissions):
+        self.app = app
+        self.schema = schema
+        self.permissions = permissions
+
+    def of(self, entity: str) -> Workflow | None:
+        return self.app.workflows.get(entity)
+
+    # ------------------------------------------------------------------ who and when
+    def options(self, conn, actor: Actor, wf: Workflow, record: dict, lines: dict, lang: str = "en") -> list[Option]:
+        """The transitions out of the record's state, each with whether this user may fire it."""
+        state = record.get(wf.state_field)
+        out = []
+        for t in wf.transitions.values():
+            if state not in t.sources:
+                continue
+            allowed, why = self.may_fire(conn, actor, wf, t, record)
+            guard_ok, message = self.guard(t, record, lines, actor, {}, lang)
+            out.append(Option(t, allowed, guard_ok, why if not allowed else message))
+        return out
+
+    def may_fire(self, conn, actor: Actor, wf: Workflow, t: Transition, record: dict) -> tuple[bool, str]:
+        grants = self.permissions.grants(actor)
+        if grants.unrestricted and actor.via == "system":
+            return True, ""
+        if not t.roles and not t.relations:
+            if grants.can(wf.entity, "update"):
+                return True, ""
+            return False, f"'{t.name}' needs permission to update {wf.entity}"
+        if t.roles and self.permissions.role_closure(actor) & set(t.roles):
+            return True, ""
+        owner = record.get("owner")
+        if "owner" in t.relations and owner is not None and owner == actor.id:
+            return True, ""
+        if owner is not None and {"owner_manager", "owner_managers"} & set(t.relations):
+            chain = self._managers(conn, owner)
+            if "owner_manager" in t.relations and chain[:1] == [actor.id]:
+                return True, ""
+            if "owner_managers" in t.relations and actor.id in chain:
+                return True, ""
+        who = [f"role {r}" for r in t.roles] + [r.replace("_", " ") for r in t.relations]
+        return False, f"'{t.name}' may be fired by: {', '.join(who)}"
+
+    def _managers(self, conn, user_id: int) -> list[int]:
+        """The user's managers, nearest first (stops at a loop)."""
+        u = self.schema.user
+        out: list[int] = []
+        current = user_id
+        while True:
+            m = conn.execute(select(u.c.manager_id).where(u.c.id == current)).scalar()
+            if m is None or m in out or m == user_id:
+                return out
+            out.append(m)
+            current = m
+
+    def guard(self, t: Transition, record: dict, lines: dict, actor: Actor, inputs: dict, lang: str) -> tuple[bool, str]:
+        if t.guard is None:
+            return True, ""
+        ctx = {**record, **lines, "user": actor.context(), "inputs": {n: inputs.get(n) for n in t.inputs}}
+        try:
+            ok = t.guard.evaluate(ctx)
+        except EvaluationError:
+            ok = False
+        return (True, "") if ok else (False, t.guard_message.get(lang) if t.guard_message else f"'{t.name}' is not possible now")
+
+    # ------------------------------------------------------------------ firing
+    def inputs(self, t: Transition, raw, errors: ErrorCollector, text: bool) -> dict:
+        """The transition's inputs from the request's `fields`, coerced; every problem at once."""
+        if raw is not None and not isinstance(raw, dict):
+            errors.add("fields", "expected an object of input names and values")
+        raw = raw if isinstance(raw, dict) else {}
+        out = {}
+        for name in raw:
+            if name not in t.inputs:
+                errors.add(f"fields.{name}", f"'{t.name}' takes no input '{name}'" + (f"; it takes: {', '.join(t.inputs)}" if t.inputs else ""))
+        for name, f in t.inputs.items():
+            value = raw.get(name)
+            if isinstance(value, str) and not value.strip():
+                value = None
+            if value is None:
+                if f.required:
+                    errors.add(f"fields.{name}", f"'{t.name}' needs {f.label.get('en').lower()}")
+                continue
+            try:
+                out[name] = coerce(f, value, from_query=text)
+            except BadValue as exc:
+                errors.add(f"fields.{name}", str(exc))
+        return out
+
+    def effects(self, wf: Workflow, t: Transition, record: dict, lines: dict, inputs: dict, actor: Actor,
+                now: dt.datetime, errors: ErrorCollector) -> dict:
+        """The values the transition writes: the new state, `set` expressions, stamps."""
+        ent = self.app.entity(wf.entity)
+        values = {wf.state_field: t.target}
+        ctx = {**record, **lines, "user": actor.context(), "inputs": {n: inputs.get(n) for n in t.inputs}}
+        for name, expr in t.sets.items():
+            try:
+                raw = expr.evaluate(ctx)
+                values[name] = coerce(ent.fields[name], to_json(ent.fields[name].value_type, raw) if raw is not None else None, from_query=False)
+            except (EvaluationError, BadValue) as exc:
+                errors.add(name, f"'{t.name}' could not set {name}: {exc}")
+        if t.stamp_at:
+            values[t.stamp_at] = now
+        if t.stamp_by:
+            values[t.stamp_by] = actor.id
+        return values
+
+    # ------------------------------------------------------------------ locks
+    def refuse_changes(self, wf: Workflow, ent: Entity, state: str, changed: set[str], errors: ErrorCollector) -> str | None:
+        """Why these changes may not be made in `state`: a message for a locked state (returned),
+        or field errors for fields the state keeps fixed."""
+        st = wf.states.get(state)
+        if st is None:
+            return None
+        label = st.label.get("en")
+        if st.lock and changed:
+            return f"this {ent.label.get('en').lower()} is {label.lower()}; it can no longer change"
+        if st.editable is not None:
+            for name in sorted(changed - set(st.editable)):
+                errors.add(name, f"cannot be changed while the {ent.label.get('en').lower()} is {label.lower()}")
+        return None

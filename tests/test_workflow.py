@@ -1,0 +1,132 @@
+"""The demo order workflow through the record service and the API: who may fire what, guards,
+inputs, stamps and effects, locks and fixed fields, history, and concurrent firing."""
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.records import transitions
+from engine.server import create_app
+from tests.conftest import make_user
+from tests.test_concurrency import run_threads
+from tests.test_permissions import who
+
+
+@pytest.fixture
+def people(rt, clerk):
+    """A rep under a supervisor under a manager, a colleague rep, and an east customer and product."""
+    make_user(rt, "boss", roles=("sales_manager",))
+    make_user(rt, "sup", roles=("sales_supervisor",), manager="boss")
+    for name in ("rep", "other"):
+        make_user(rt, name, roles=("sales_rep",), manager="sup")
+    for name in ("rep", "other", "sup"):
+        rt.accounts.update(clerk, who(rt, name).id, attributes={"region": "east"})
+    c = rt.records.create(clerk, "customer", {"code": "C1", "name": "East Pumps", "region": "east"})
+    p = rt.records.create(clerk, "product", {"code": "P1", "name": "Pump", "list_price": "100.00", "category": "machine"})
+    return {n: who(rt, n) for n in ("boss", "sup", "rep", "other")} | {"customer": c["id"], "product": p["id"]}
+
+
+def new_order(rt, people, price="100.00"):
+    return rt.records.create(people["rep"], "sales_order", {"customer": people["customer"],
+                                                            "lines": [{"product": people["product"], "quantity": 2, "unit_price": price}]})
+
+
+def test_submit_approve_with_stamps_and_a_timeline(rt, people):
+    rep, sup, other = people["rep"], people["sup"], people["other"]
+    order = new_order(rt, people)
+    assert order["status"] == "draft"
+    names = [t["name"] for t in transitions.available(rt.records, rep, "sales_order", order["id"])["transitions"]]
+    assert names == ["submit", "cancel"]
+    submitted = transitions.fire(rt.records, rep, "sales_order", order["id"], "submit", comment="please check the price")
+    assert submitted["status"] == "in_review" and submitted["version"] == order["version"] + 1
+    # the rep may not approve their own order; the supervisor (above the owner) may
+    assert [t["name"] for t in transitions.available(rt.records, rep, "sales_order", order["id"])["transitions"]] == ["cancel"]
+    with pytest.raises(Forbidden):
+        transitions.fire(rt.records, rep, "sales_order", order["id"], "approve")
+    approved = transitions.fire(rt.records, sup, "sales_order", order["id"], "approve")
+    assert approved["status"] == "approved" and approved["approved_by"] == sup.id and approved["approved_at"] is not None
+    steps = transitions.timeline(rt.records, rep, "sales_order", order["id"])
+    assert [(s["transition"], s["from"], s["to"], s["actor"]) for s in steps] == [
+        ("submit", "draft", "in_review", "rep"), ("approve", "in_review", "approved", "sup")]
+    assert steps[0]["comment"] == "please check the price" and steps[1]["seconds_in_state"] >= 0
+    a = rt.schema.audit
+    with rt.db.read() as conn:
+        actions = [r for (r,) in conn.execute(select(a.c.action).where(a.c.entity == "sales_order", a.c.record_id == order["id"]))]
+    assert actions == ["create", "transition", "transition"]
+    # a colleague cannot even see the order, so neither its transitions
+    from engine.errors import NotFound
+    with pytest.raises(NotFound):
+        transitions.available(rt.records, other, "sales_order", order["id"])
+
+
+def test_guards_inputs_and_wrong_states(rt, people):
+    rep, sup = people["rep"], people["sup"]
+    free = new_order(rt, people, price="0")
+    with pytest.raises(ValidationFailed) as exc:
+        transitions.fire(rt.records, rep, "sales_order", free["id"], "submit")
+    assert "at least one line with a price" in exc.value.errors[0].message
+    order = new_order(rt, people)
+    transitions.fire(rt.records, rep, "sales_order", order["id"], "submit")
+    with pytest.raises(ValidationFailed) as exc:  # returning to the owner needs a reason
+        transitions.fire(rt.records, sup, "sales_order", order["id"], "reject", fields={"reason": "  "})
+    assert exc.value.errors[0].field == "fields.reason"
+    back = transitions.fire(rt.records, sup, "sales_order", order["id"], "reject", fields={"reason": "price below the floor"})
+    assert back["status"] == "rejected"
+    assert transitions.timeline(rt.records, rep, "sales_order", order["id"])[-1]["inputs"] == {"reason": "price below the floor"}
+    with pytest.raises(Conflict):  # not from here
+        transitions.fire(rt.records, sup, "sales_order", order["id"], "approve")
+    cancelled = transitions.fire(rt.records, rep, "sales_order", order["id"], "cancel", fields={"reason": "customer withdrew"})
+    assert cancelled["cancel_reason"] == "customer withdrew"
+
+
+def test_locks_and_fixed_fields_are_enforced_on_every_write(rt, people):
+    rep, boss = people["rep"], people["boss"]
+    order = new_order(rt, people)
+    with pytest.raises(ValidationFailed) as exc:  # the state moves only by transitions
+        rt.records.update(boss, "sales_order", order["id"], {"status": "approved"}, version=order["version"])
+    assert exc.value.errors[0].field == "status"
+    with pytest.raises(ValidationFailed):
+        rt.records.create(rep, "sales_order", {"customer": people["customer"], "status": "approved"})
+    order = transitions.fire(rt.records, rep, "sales_order", order["id"], "submit")
+    with pytest.raises(ValidationFailed) as exc:  # in review only notes may change
+        rt.records.update(rep, "sales_order", order["id"], {"lines": [{"product": people["product"], "quantity": 9, "unit_price": "1"}]},
+                          version=order["version"])
+    assert [e.field for e in exc.value.errors] == ["lines"]
+    order = rt.records.update(rep, "sales_order", order["id"], {"notes": "call before delivery"}, version=order["version"])
+    order = transitions.fire(rt.records, boss, "sales_order", order["id"], "approve")
+    shipped = transitions.fire(rt.records, boss, "sales_order", order["id"], "ship")
+    with pytest.raises(Conflict) as exc:
+        rt.records.update(boss, "sales_order", shipped["id"], {"notes": "too late"}, version=shipped["version"])
+    assert "can no longer change" in exc.value.detail
+    with pytest.raises(Conflict):
+        rt.records.delete(boss, "sales_order", shipped["id"])
+
+
+def test_two_people_firing_at_once_exactly_one_wins(rt, people):
+    sup, boss = people["sup"], people["boss"]
+    order = transitions.fire(rt.records, people["rep"], "sales_order", new_order(rt, people)["id"], "submit")
+    actors = [sup, boss] * 3
+    results, errors = run_threads(6, lambda i: transitions.fire(rt.records, actors[i], "sales_order", order["id"], "approve"))
+    assert len(results) == 1 and len(errors) == 5 and all(isinstance(e, Conflict) for e in errors)
+    assert len(transitions.timeline(rt.records, sup, "sales_order", order["id"])) == 2
+
+
+def test_the_api_lists_and_fires_transitions(rt, people):
+    order = new_order(rt, people)
+    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+        tok = c.post("/api/v1/auth/token", json={"username": "rep", "password": "demo"}).json()["token"]
+        h = {"Authorization": f"Bearer {tok}"}
+        listed = c.get(f"/api/v1/sales_order/{order['id']}/transitions", headers=h).json()
+        assert listed["state"] == "draft" and [t["name"] for t in listed["transitions"]] == ["submit", "cancel"]
+        cancel = listed["transitions"][1]
+        assert cancel["inputs"][0]["name"] == "reason" and cancel["inputs"][0]["required"] is True
+        r = c.post(f"/api/v1/sales_order/{order['id']}/transitions/submit", json={"comment": "ok", "version": order["version"]}, headers=h)
+        assert r.status_code == 200 and r.json()["status"] == "in_review"
+        again = c.post(f"/api/v1/sales_order/{order['id']}/transitions/submit", json={}, headers=h)
+        assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+        assert c.post(f"/api/v1/sales_order/{order['id']}/transitions/approve", json={}, headers=h).status_code == 403
+        assert c.post(f"/api/v1/sales_order/{order['id']}/transitions/fly", json={}, headers=h).status_code == 404
+        bad = c.post(f"/api/v1/sales_order/{order['id']}/transitions/cancel", json={"fields": {"reason": 5, "why": "x"}}, headers=h)
+        assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"fields.why", "fields.reason"}
+        steps = c.get(f"/api/v1/sales_order/{order['id']}/timeline", headers=h).json()["items"]
+        assert [s["transition"] for s in steps] == ["submit"]
