@@ -16,6 +16,12 @@ EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict",
          "Method not allowed", "Something went wrong", "Error"]
 
 TRANSLATIONS = {
+    "These lines cannot be changed now.": ("这些明细现在不能修改。", "Эти строки сейчас нельзя изменить."),
+    "%(transition)s: %(from)s → %(to)s": ("%(transition)s：%(from)s → %(to)s", "%(transition)s: %(from)s → %(to)s"),
+    "commented: “%(comment)s”": ("备注：“%(comment)s”", "прокомментировал(а): «%(comment)s»"),
+    "Workflow": ("流程", "Процесс"), "Comment (optional)": ("备注（可选）", "Комментарий (необязательно)"),
+    "This record is closed: it can no longer change.": ("此记录已关闭，不能再修改。", "Запись закрыта: её больше нельзя изменить."),
+    "after %(time)s in %(state)s": ("在“%(state)s”停留 %(time)s 后", "после %(time)s в состоянии «%(state)s»"),
     "API tokens": ("API 令牌", "API-токены"), "Label": ("标签", "Метка"), "Created": ("创建时间", "Создан"),
     "Revoke token %(label)s": ("吊销令牌 %(label)s", "Отозвать токен %(label)s"), "Revoke": ("吊销", "Отозвать"),
     "You have no API tokens.": ("您没有 API 令牌。", "У вас нет API-токенов."),

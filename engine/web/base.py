@@ -24,6 +24,7 @@ def make_env() -> Environment:
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
                       auto_reload=False)  # templates ship with the package: no stat() per render
     env.install_null_translations(newstyle=True)
+    env.filters["fromiso"] = lambda text: __import__("datetime").datetime.fromisoformat(text.replace("Z", "+00:00"))
     return env
 
 
@@ -127,20 +128,32 @@ class ScreenBase:
     def grants(self, actor):
         return self.rt.records.permissions.grants(actor)
 
-    def locked(self, actor, ent: Entity) -> frozenset:
-        """Fields the actor may not write: hidden or read-only for their roles."""
+    def locked(self, actor, ent: Entity, record: dict | None = None) -> frozenset:
+        """Fields the actor may not write: hidden or read-only for their roles, or kept fixed by
+        the record's workflow state."""
         g = self.grants(actor)
-        return frozenset(n for n in ent.fields if g.level(ent.name, n) != "editable")
+        return frozenset(n for n in ent.fields if g.level(ent.name, n) != "editable") | self.fixed_by_state(ent, record)
 
-    def sections(self, ent: Entity, for_form: bool = False, actor=None) -> list:
+    def fixed_by_state(self, ent: Entity, record: dict | None) -> frozenset:
+        wf = self.rt.records.workflows.of(ent.name)
+        if wf is None or record is None or record.get(wf.state_field) not in wf.states:
+            return frozenset()
+        st = wf.states[record[wf.state_field]]
+        if st.lock:
+            return frozenset(ent.fields)
+        return frozenset(n for n in ent.fields if st.editable is not None and n not in st.editable)
+
+    def sections(self, ent: Entity, for_form: bool = False, actor=None, record: dict | None = None) -> list:
         """Sections of the form metadata (or a default layout), each a list of blocks in field order:
         runs of plain fields laid out in a grid, and table fields at full width where they stand.
-        With `actor`: without the fields hidden from them, and their read-only fields marked so."""
+        With `actor`: without the fields hidden from them, and their read-only fields marked so;
+        with `record` too, the fields its workflow state keeps fixed are read-only."""
         out = self._sections(ent, for_form)
         if actor is None:
             return out
         g = self.grants(actor)
-        levels = {n: g.level(ent.name, n) for n in ent.fields}
+        fixed = self.fixed_by_state(ent, record) if for_form else frozenset()
+        levels = {n: "read_only" if n in fixed else g.level(ent.name, n) for n in ent.fields}
         if all(v == "editable" for v in levels.values()):
             return out
         from dataclasses import replace
@@ -149,7 +162,9 @@ class ScreenBase:
             return [replace(f, read_only=True) if levels.get(f.name) == "read_only" else f for f in fields if levels.get(f.name) != "hidden"]
         for s in out:
             s["fields"] = fix(s["fields"])
-            s["blocks"] = [b for b in ({**b, "fields": fix(b["fields"])} if "fields" in b else b for b in s["blocks"])
+            s["blocks"] = [b for b in ({**b, "fields": fix(b["fields"])} if "fields" in b else
+                                       {**b, "table": fix([b["table"]])[0]} if levels.get(b["table"].name) == "read_only" else b
+                                       for b in s["blocks"])
                            if "table" in b or b["fields"]]
         return [s for s in out if s["fields"]]
 

@@ -125,10 +125,20 @@ class Display:
                 sentences.append(_("created this record"))
             elif e["action"] == "delete":
                 sentences.append(_("deleted this record"))
-            if e["action"] == "update":
+            wf = self.app.workflows.get(ent.name)
+            moved = ch.get("transition") if e["action"] == "transition" else None
+            if moved is not None and wf is not None:
+                t = wf.transitions.get(moved["name"])
+                names = {n: self.label(st.label) for n, st in wf.states.items()}
+                sentences.append(_("%(transition)s: %(from)s → %(to)s") % {
+                    "transition": self.label(t.label) if t else moved["name"],
+                    "from": names.get(moved["from"], moved["from"]), "to": names.get(moved["to"], moved["to"])})
+                if moved.get("comment"):
+                    sentences.append(_("commented: “%(comment)s”") % {"comment": moved["comment"]})
+            if e["action"] in ("update", "transition"):
                 for name, (old, new) in ch.get("fields", {}).items():
                     f = ent.fields.get(name)
-                    if f is None:
+                    if f is None or (moved is not None and wf is not None and name == wf.state_field):
                         continue
                     sentences.append(_("changed %(field)s from “%(old)s” to “%(new)s”") % {
                         "field": self.label(f.label), "old": self.json_value(f, old, titles), "new": self.json_value(f, new, titles)})

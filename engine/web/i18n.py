@@ -114,6 +114,10 @@ class Formatter:
     def datetime(self, value: dt.datetime, tz: str = "UTC") -> str:
         return dates.format_datetime(value, format="medium", tzinfo=dates.get_timezone(tz), locale=self.locale)
 
+    def duration(self, seconds: int | None) -> str:
+        """A span of time in words, e.g. '3 hours'."""
+        return dates.format_timedelta(dt.timedelta(seconds=seconds or 0), locale=self.locale)
+
     def ago(self, value: dt.datetime) -> str:
         delta = value - dt.datetime.now(dt.timezone.utc)
         return dates.format_timedelta(delta, add_direction=True, locale=self.locale)

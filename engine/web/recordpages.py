@@ -6,8 +6,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import Entity
+from engine.records import transitions
 from engine.records.listing import ListQuery
 from engine.web import session
 from engine.web.display import Display
@@ -17,7 +18,7 @@ from engine.web.base import ScreenBase, _changed, _record_id
 
 
 class RecordScreens(ScreenBase):
-    async def record_page(self, request: Request):
+    async def record_page(self, request: Request, flow_error: str | None = None, status: int = 200):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         rid = _record_id(request)
@@ -28,11 +29,35 @@ class RecordScreens(ScreenBase):
             display = Display(self.app, "en", str)
             titles = self._titles(actor, ent, [rec], display.history_links(ent, hist))
             related = self._related(actor, ent, rid)
-            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid)
-        rec, hist, titles, related, may_update = await run_in_threadpool(work)
-        return self.render(request, "record.html", actor, ent=ent, rec=rec, titles=titles, related=related,
-                           history=hist, sections=self.sections(ent, actor=actor), app_entities=self.app.entities,
-                           may_update=may_update, may_create=self.grants(actor).can(ent.name, "create"))
+            flow = None
+            if self.rt.records.workflows.of(ent.name) is not None:
+                flow = transitions.available(self.rt.records, actor, ent.name, rid, self.lang(request, actor))
+                flow["timeline"] = transitions.timeline(self.rt.records, actor, ent.name, rid)
+            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow
+        rec, hist, titles, related, may_update, flow = await run_in_threadpool(work)
+        return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related,
+                           history=hist, sections=self.sections(ent, actor=actor), app_entities=self.app.entities, flow=flow,
+                           workflow=self.rt.records.workflows.of(ent.name), flow_error=flow_error,
+                           may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"))
+
+    async def fire(self, request: Request):
+        """A transition button (and its small form of inputs) on the record page."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        rid = _record_id(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        name = request.path_params["transition"]
+        fields = {k[6:]: v for k, v in form.multi_items() if k.startswith("input_")}
+        version = form.get("_version")
+        try:
+            await run_in_threadpool(lambda: transitions.fire(self.rt.records, actor, ent.name, rid, name, str(form.get("comment", "")) or None,
+                                                             fields, int(version) if version and version.isdigit() else None,
+                                                             self.lang(request, actor)))
+        except (Conflict, Forbidden, ValidationFailed) as exc:
+            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            return await self.record_page(request, flow_error=detail, status=exc.status)
+        return RedirectResponse(f"/{ent.name}/{rid}", status_code=303)
 
     def _related(self, actor, ent: Entity, rid: int) -> list:
         out = []
@@ -90,14 +115,14 @@ class RecordScreens(ScreenBase):
         shows = self._shows(actor, ent, rec, {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()})
         form_meta = self.app.forms.get(ent.name)
         tabs = list(form_meta.tabs) if form_meta is not None else []
-        sections = self.sections(ent, for_form=True, actor=actor)
+        sections = self.sections(ent, for_form=True, actor=actor, record=rec if editing else None)
         # open the first tab that holds an error (errors are keyed `field` or `table-row-field`)
         with_errors = {k.split("-")[0] for k in errors}
         open_tab = next((s["tab"] for s in sections if s["tab"] is not None and with_errors & {f.name for f in s["fields"]}), 0)
         return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors, shows=shows,
                            tabs=tabs, open_tab=open_tab,
                            editing=editing, sections=sections, conflict=conflict, raw=raw or {},
-                           app_entities=self.app.entities, shown=",".join(f.name for s in sections for f in s["fields"]))
+                           app_entities=self.app.entities, shown=",".join(f.name for s in sections for f in s["fields"] if not f.read_only))
 
     async def save(self, request: Request):
         actor = await self.actor_or_login(request)

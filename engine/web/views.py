@@ -93,4 +93,5 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/{id}", s.record_page, methods=["GET"]),
         Route("/{entity}/{id}/edit", s.form_page, methods=["GET"]),
         Route("/{entity}/{id}/edit", s.save, methods=["POST"]),
+        Route("/{entity}/{id}/transitions/{transition}", s.fire, methods=["POST"]),
     ], s

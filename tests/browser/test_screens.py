@@ -160,3 +160,53 @@ def test_keyboard_only_sign_in_and_navigation(browser, live):
     pg.keyboard.press("Enter")
     pg.wait_for_url(base + "/")
     ctx.close()
+
+
+def test_submit_and_return_an_order_through_its_workflow(browser, live):
+    base, rt = live
+    from tests.test_permissions import all_rows, who
+    rep = who(rt, "rep_east2")
+    order = next(o for o in all_rows(rt, rep, "sales_order")["items"] if o["status"] == "draft")
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = sign_in(ctx, base, "rep_east2")
+    page.goto(f"{base}/sales_order/{order['id']}")
+    page.click("summary:has-text('Submit for review')")
+    page.fill("#in-submit-comment", "please check the delivery date")
+    page.click("details[open] form button.primary")
+    expect(page.locator("h1 .badge")).to_have_text("In review")
+    expect(page.locator(".steps")).to_contain_text("please check the delivery date")
+    expect(page.locator("summary:has-text('Submit for review')")).to_have_count(0)
+    ctx.close()
+    sup = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "sup_east")
+    sup.goto(f"{base}/sales_order/{order['id']}")
+    sup.click("summary:has-text('Return to the owner')")
+    expect(sup.locator("#in-reject-reason")).to_be_visible()
+    shot(sup, "order-workflow")
+    sup.fill("#in-reject-reason", "The price is below the floor for this customer.")
+    sup.click("details[open] form button.primary")
+    expect(sup.locator("h1 .badge")).to_have_text("Rejected")
+    expect(sup.locator(".steps")).to_contain_text("The price is below the floor")
+    expect(sup.locator("#history")).to_contain_text("Return to the owner: In review → Rejected")
+    sup.context.close()
+
+
+def test_an_order_in_review_shows_only_its_notes_as_editable(browser, live):
+    base, rt = live
+    from engine.records import transitions
+    from tests.test_permissions import all_rows, who
+    rep = who(rt, "rep_west1")
+    order = next(o for o in all_rows(rt, rep, "sales_order")["items"] if o["status"] == "draft")
+    transitions.fire(rt.records, rep, "sales_order", order["id"], "submit")
+    before = rt.records.get(rep, "sales_order", order["id"])["lines"]
+    page = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "rep_west1")
+    page.goto(f"{base}/sales_order/{order['id']}/edit")
+    expect(page.locator(".lines-fixed")).to_contain_text("These lines cannot be changed now.")
+    expect(page.locator("span.readonly#f-customer")).to_have_count(1)  # shown as text, not as an input
+    expect(page.locator("input[name=customer]")).to_have_count(0)
+    page.click("[role=tab]:has-text('Terms')")
+    page.fill("#f-notes", "deliver to gate 3")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(rf"/sales_order/{order['id']}$"))
+    expect(page.locator("#details")).to_contain_text("deliver to gate 3")
+    assert [line["id"] for line in rt.records.get(rep, "sales_order", order["id"])["lines"]] == [line["id"] for line in before]
+    page.context.close()
