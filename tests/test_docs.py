@@ -114,3 +114,41 @@ def test_readme_api_example_works_for_the_demo_rep(dbs):
         assert len(c.get("/api/v1/sales_order?sort=-total&limit=5", headers=h).json()["items"]) == 5
         r = c.post("/api/v1/sales_order", json=body, headers=h)
         assert r.status_code == 201, r.text
+
+
+def test_workflow_examples_load_and_run(dbs, tmp_path):
+    from engine.errors import Conflict, ValidationFailed
+    from engine.records import transitions
+    from tests.conftest import make_user
+    app = tmp_path / "docs_app"
+    write_examples(app)
+    for _, name, body in BLOCK.findall((ROOT / "docs" / "workflows.md").read_text(encoding="utf-8")):
+        (app / name).parent.mkdir(parents=True, exist_ok=True)
+        (app / name).write_text(body, encoding="utf-8")
+    rt = dbs.runtime(str(app))
+    make_user(rt, "lead", roles=("admin",))  # the docs' roles.yaml has no rules for repair jobs: admins only
+    tech = make_user(rt, "tech", roles=("admin",), manager="lead")
+    from tests.test_permissions import who
+    lead = who(rt, "lead")
+    job = rt.records.create(tech, "repair_job", {"title": "Pump seal"})
+    try:
+        transitions.fire(rt.records, tech, "repair_job", job["id"], "quote")
+        raise AssertionError("the guard needs an estimate")
+    except ValidationFailed as exc:
+        assert exc.errors[0].message == "Enter the estimate first."
+    job = rt.records.update(tech, "repair_job", job["id"], {"estimate": "120.00"}, version=job["version"])
+    job = transitions.fire(rt.records, tech, "repair_job", job["id"], "quote")
+    job = transitions.fire(rt.records, lead, "repair_job", job["id"], "accept")
+    assert job["accepted_by"] == lead.id and job["accepted_at"] is not None
+    try:
+        rt.records.update(tech, "repair_job", job["id"], {"title": "Pump seal and bearing"}, version=job["version"])
+        raise AssertionError("nothing is editable once accepted")
+    except ValidationFailed as exc:
+        assert exc.errors[0].field == "title"
+    job = transitions.fire(rt.records, tech, "repair_job", job["id"], "drop", fields={"reason": "customer bought a new pump"})
+    assert job["status"] == "dropped" and job["drop_reason"] == "customer bought a new pump"
+    try:
+        rt.records.update(tech, "repair_job", job["id"], {"estimate": "1"}, version=job["version"])
+        raise AssertionError("dropped is locked")
+    except Conflict:
+        pass
