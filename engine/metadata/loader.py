@@ -19,9 +19,10 @@ from types import MappingProxyType
 import jsonschema
 from referencing import Registry, Resource
 
-from engine.expressions import ExpressionError, Scope, compile_expression
+from engine.expressions import Scope
 from engine.metadata import secrets
 from engine.metadata.codes import MetadataInvalid, Problem
+from engine.metadata.report import compile_or_report
 from engine.metadata.graphs import dependency_order
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
 from engine.metadata.workflows import build_workflow
@@ -389,7 +390,7 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
         changes = {}
         for key in ("expression", "default_expr"):
             if key in spec and fname in fields:
-                e = _compile(ctx, file, doc, ("fields", fname, key), spec[key], scope)
+                e = compile_or_report(ctx, file, doc, ("fields", fname, key), spec[key], scope)
                 if e is not None:
                     changes[key] = e
                     if key == "expression":
@@ -399,7 +400,7 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
     fields.update(compiled)
     rules = []
     for i, r in enumerate(d.get("rules", ())):
-        e = _compile(ctx, file, doc, ("rules", i, "check"), r["check"], scope)
+        e = compile_or_report(ctx, file, doc, ("rules", i, "check"), r["check"], scope)
         if r.get("field") and r["field"] not in fields:
             ctx.add("E015", file, doc, ("rules", i, "field"), f"rule names field '{r['field']}', which is not a field of {name}")
         if e is not None:
@@ -501,14 +502,6 @@ def _scope_for(fields: dict, raw: dict, is_child: bool, user_attributes: frozens
         if f.type == "table" and f.entity in raw:
             tables[n] = frozenset(raw[f.entity][1].data["fields"]) | frozenset(CHILD_SYSTEM_COLUMNS)
     return Scope(values=values, tables=tables, objects={"user": user_attributes})
-
-
-def _compile(ctx, file, doc, path, source, scope):
-    try:
-        return compile_expression(source, scope)
-    except ExpressionError as exc:
-        ctx.add(exc.code, file, doc, path, f"{exc.message} in '{source[:80]}'")
-        return None
 
 
 def _computed_order(ctx, file, doc, deps: dict[str, set]) -> list[str]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 from types import MappingProxyType
 
-from engine.expressions import ExpressionError, Scope, compile_expression
+from engine.expressions import Scope
+from engine.metadata.report import compile_or_report
 from engine.metadata.model import (CHILD_SYSTEM_COLUMNS, FINAL_CATEGORIES, SYSTEM_COLUMNS, Entity, Field, Label, Option,
                                    State, Transition, Workflow)
 
@@ -67,14 +68,14 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
         scope = Scope(values=values, tables=tables, objects={"user": user_attributes, "inputs": frozenset(inputs)})
         guard = None
         if "guard" in spec:
-            guard = _compile(ctx, file, doc, path + ("guard", "check"), spec["guard"]["check"], scope)
+            guard = compile_or_report(ctx, file, doc, path + ("guard", "check"), spec["guard"]["check"], scope)
         sets = {}
         for fname, source in (spec.get("set") or {}).items():
             if fname not in ent.fields or not ent.fields[fname].stored or fname == sf.name:
                 ctx.add("E015", file, doc, path + ("set", fname), f"transition '{tname}' sets '{fname}', which is not a stored field of "
                         f"{ent.name} other than its state", key=True)
                 continue
-            e = _compile(ctx, file, doc, path + ("set", fname), source, scope)
+            e = compile_or_report(ctx, file, doc, path + ("set", fname), source, scope)
             if e is not None:
                 sets[fname] = e
         stamp = spec.get("stamp") or {}
@@ -94,14 +95,6 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
         return None
     return Workflow(d["name"], Label.of(d.get("label"), d["name"].replace("_", " ").capitalize()), ent.name, sf.name, d["initial"],
                     MappingProxyType(states), MappingProxyType(transitions), file)
-
-
-def _compile(ctx, file, doc, path, source, scope):
-    try:
-        return compile_expression(source, scope)
-    except ExpressionError as exc:
-        ctx.add(exc.code, file, doc, path, f"{exc.message} in '{source[:80]}'")
-        return None
 
 
 def _check_graph(ctx, file, doc, initial: str, states: dict[str, State], transitions: dict[str, Transition]) -> None:
