@@ -273,3 +273,18 @@ def test_show_rows_beside_a_link(rt, clerk):
     rows = rt.records.shown(clerk, show, {"product": ids["p1"]})
     assert [(r["warehouse"], r["on_hand"]) for r in rows] == [(ids["warehouse"], Decimal("7.000"))]
     assert rt.records.shown(clerk, show, {"product": None}) == []
+
+
+def test_immutable_once_set_keeps_its_first_value(dbs, tmp_path):
+    from engine.actor import SYSTEM
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "contract.yaml").write_text(
+        "name: contract\nfields:\n  title: {type: string}\n  signed_at: {type: datetime, immutable_once_set: true}\n", encoding="utf-8")
+    rt = dbs.runtime(str(tmp_path))
+    c = rt.records.create(SYSTEM, "contract", {"title": "Frame agreement"})
+    c = rt.records.update(SYSTEM, "contract", c["id"], {"signed_at": "2026-11-02T10:15:00+08:00"}, version=c["version"])
+    assert c["signed_at"] is not None
+    c = rt.records.update(SYSTEM, "contract", c["id"], {"title": "Frame agreement 2027"}, version=c["version"])  # other fields still change
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.update(SYSTEM, "contract", c["id"], {"signed_at": "2026-11-03T10:15:00+08:00"}, version=c["version"])
+    assert exc.value.errors[0].field == "signed_at" and "can never change" in exc.value.errors[0].message

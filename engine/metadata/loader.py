@@ -36,7 +36,8 @@ from engine.values import BadValue, coerce, kind_of
 
 
 # which optional properties each field type takes (type, label, help, required, read_only... fit all)
-_COMMON = {"type", "label", "help", "required", "read_only", "default", "default_expr", "indexed", "unique", "searchable", "fill"}
+_COMMON = {"type", "label", "help", "required", "read_only", "immutable_once_set", "default", "default_expr", "indexed", "unique",
+           "searchable", "fill"}
 _TYPE_PROPS = {
     "string": {"min_length", "max_length", "pattern", "series"},
     "text": {"min_length", "max_length"},
@@ -56,8 +57,8 @@ _TYPE_PROPS = {
     "computed": {"expression", "result", "precision", "scale", "label", "help", "indexed"},
 }
 _NEEDS = {"select": ("options",), "link": ("entity",), "table": ("entity",), "computed": ("expression", "result")}
-_NOT_FOR = {"table": {"default", "default_expr", "unique", "indexed", "searchable", "read_only", "fill"},
-            "computed": {"default", "default_expr", "required", "unique", "read_only", "searchable"},
+_NOT_FOR = {"table": {"default", "default_expr", "unique", "indexed", "searchable", "read_only", "fill", "immutable_once_set"},
+            "computed": {"default", "default_expr", "required", "unique", "read_only", "searchable", "immutable_once_set"},
             "json": {"unique", "indexed", "searchable"}}
 _SERIES_RX = re.compile(r"^[^{}]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*\{#{3,12}\}[^{}#]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*$")
 
@@ -562,6 +563,7 @@ def _build_field(ctx, file, doc, path, fname, spec: dict, raw: dict) -> Field | 
         help=Label.of(spec["help"]) if "help" in spec else None,
         required=spec.get("required", False), unique=spec.get("unique", False), indexed=spec.get("indexed", False),
         read_only=spec.get("read_only", False) or series is not None, searchable=spec.get("searchable", False),
+        immutable_once_set=bool(spec.get("immutable_once_set", False)),
         min=Decimal(str(lo)) if lo is not None else None, max=Decimal(str(hi)) if hi is not None else None,
         min_length=spec.get("min_length"), max_length=spec.get("max_length"), pattern=spec.get("pattern"),
         precision=spec.get("precision", 18 if t in ("decimal", "computed") else None),

@@ -99,6 +99,7 @@ class Field:
     unique: bool = False
     indexed: bool = False
     read_only: bool = False
+    immutable_once_set: bool = False  # once it has a value, nothing changes it (a signing time)
     searchable: bool = False
     default: Any = None
     default_expr: Expr | None = None

@@ -265,6 +265,7 @@ class Records:
                 return self._strip(actor, ent, current)
             changed = {n for n in changes.get("fields", {}) if ent.fields[n].type != "computed"} | set(changes.get("lines", {}))
             self._refuse_in_state(ent, current, changed)
+            refuse_immutable(ent, current, changed)
             t = self.schema.tables[ent.name]
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
             row.update(updated_at=_now(), updated_by=actor.id, version=t.c.version + 1)
@@ -568,6 +569,16 @@ class Records:
             if entry:
                 out.setdefault("lines", {})[tf.name] = entry
         return out
+
+
+def refuse_immutable(ent: Entity, current: dict, changed) -> None:
+    """Fields marked immutable_once_set keep their first value: changing it is a 422 naming the field."""
+    errors = ErrorCollector()
+    for name in sorted(changed):
+        f = ent.fields.get(name)
+        if f is not None and f.immutable_once_set and current.get(name) is not None:
+            errors.add(name, "was set once and can never change")
+    errors.raise_if_any()
 
 
 def _without(changes: dict, hidden: frozenset) -> dict:

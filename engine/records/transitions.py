@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine import audit
 from engine.actor import Actor
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.records.service import refuse_immutable
 from engine.values import to_json
 
 
@@ -82,6 +83,7 @@ def fire(records, actor: Actor, entity: str, record_id: int, name: str, comment:
         now = _now()
         values = records.workflows.effects(wf, t, current, lines, inputs, actor, now, errors)
         errors.raise_if_any()
+        refuse_immutable(ent, current, {n for n, v in values.items() if v != current.get(n)})
         row = {**values, "updated_at": now, "updated_by": actor.id, "version": table.c.version + 1}
         res = conn.execute(table.update().where(table.c.id == record_id, table.c[wf.state_field] == state,
                                                 table.c.version == current["version"]).values(**row))
