@@ -140,9 +140,13 @@ def test_workflow_examples_load_and_run(dbs, tmp_path):
     job = transitions.fire(rt.records, tech, "repair_job", job["id"], "quote")
     job = transitions.fire(rt.records, lead, "repair_job", job["id"], "accept")
     assert job["accepted_by"] == lead.id and job["accepted_at"] is not None
+    job = rt.records.update(tech, "repair_job", job["id"], {"title": "Pump seal and bearing"}, version=job["version"])
+    assert job["status"] == "accepted"  # not a key field
+    job = rt.records.update(tech, "repair_job", job["id"], {"estimate": "180.00"}, version=job["version"])
+    assert job["status"] == "quoted"  # the estimate is: quote again
     try:
-        rt.records.update(tech, "repair_job", job["id"], {"title": "Pump seal and bearing"}, version=job["version"])
-        raise AssertionError("nothing is editable once accepted")
+        rt.records.update(tech, "repair_job", job["id"], {"title": "Pump seal"}, version=job["version"])
+        raise AssertionError("only the estimate may change while quoted")
     except ValidationFailed as exc:
         assert exc.errors[0].field == "title"
     job = transitions.fire(rt.records, tech, "repair_job", job["id"], "drop", fields={"reason": "customer bought a new pump"})

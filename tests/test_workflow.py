@@ -130,3 +130,19 @@ def test_the_api_lists_and_fires_transitions(rt, people):
         assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"fields.why", "fields.reason"}
         steps = c.get(f"/api/v1/sales_order/{order['id']}/timeline", headers=h).json()["items"]
         assert [s["transition"] for s in steps] == ["submit"]
+
+
+def test_a_key_change_after_approval_sends_the_order_back_to_review(rt, people):
+    rep, sup = people["rep"], people["sup"]
+    order = transitions.fire(rt.records, rep, "sales_order", new_order(rt, people)["id"], "submit")
+    order = transitions.fire(rt.records, sup, "sales_order", order["id"], "approve")
+    same = rt.records.update(rep, "sales_order", order["id"], {"notes": "gate 3"}, version=order["version"])
+    assert same["status"] == "approved"  # notes are not a key field
+    line = same["lines"][0]
+    changed = rt.records.update(rep, "sales_order", order["id"], {"lines": [{"id": line["id"], "quantity": 5}]}, version=same["version"])
+    assert changed["status"] == "in_review"
+    steps = transitions.timeline(rt.records, rep, "sales_order", order["id"])
+    assert (steps[-1]["transition"], steps[-1]["from"], steps[-1]["to"], steps[-1]["comment"]) == ("reapproval", "approved", "in_review",
+                                                                                                     "changed: lines")
+    history = rt.records.history(rep, "sales_order", order["id"])[-1]
+    assert history["changes"]["fields"]["status"] == ["approved", "in_review"] and "lines" in history["changes"]

@@ -285,6 +285,16 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Reapproval:
+    """When a key field (or a table of lines) changes in one of `sources`, the record goes back to `target`."""
+
+    key_fields: tuple[str, ...]
+    sources: tuple[str, ...]
+    target: str
+    label: Label
+
+
+@dataclass(frozen=True)
 class Workflow:
     name: str
     label: Label
@@ -294,6 +304,7 @@ class Workflow:
     states: Mapping[str, State]
     transitions: Mapping[str, Transition]
     file: str = ""
+    reapproval: Reapproval | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from engine.expressions import Scope
 from engine.metadata.report import compile_or_report
 from engine.metadata.model import (CHILD_SYSTEM_COLUMNS, FINAL_CATEGORIES, SYSTEM_COLUMNS, Entity, Field, Label, Option,
-                                   State, Transition, Workflow)
+                                   Reapproval, State, Transition, Workflow)
 
 _INPUT_TYPES = {"string": "string", "text": "text", "date": "date", "datetime": "datetime", "integer": "integer",
                 "decimal": "decimal", "user": "user", "select": "select"}
@@ -49,6 +49,8 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
     transitions: dict[str, Transition] = {}
     for tname, spec in d["transitions"].items():
         path = ("transitions", tname)
+        if tname == "reapproval":
+            ctx.add("E025", file, doc, path, "'reapproval' is the name of the automatic return to review; name the transition otherwise", key=True)
         for i, s in enumerate(spec["from"]):
             if s not in states:
                 ctx.add("E038", file, doc, path + ("from", i), f"transition '{tname}' starts from '{s}', which is not a state")
@@ -88,13 +90,26 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
             tuple(spec.get("roles", ())), tuple(spec.get("relations", ())), guard,
             Label.of(spec["guard"]["message"]) if "guard" in spec else None, MappingProxyType(inputs), MappingProxyType(sets),
             stamp.get("at"), stamp.get("by"), f"{os.path.basename(file)}:{doc.mark(path).line}")
+    reapproval = None
+    if "reapproval" in d:
+        r = d["reapproval"]
+        for i, fname in enumerate(r["key_fields"]):
+            if fname not in ent.fields or fname == sf.name or ent.fields[fname].type == "computed":
+                ctx.add("E015", file, doc, ("reapproval", "key_fields", i), f"key field '{fname}' is not a field of {ent.name} that people change")
+        for i, s in enumerate(r["from"]):
+            if s not in states:
+                ctx.add("E038", file, doc, ("reapproval", "from", i), f"reapproval starts from '{s}', which is not a state")
+        if r["to"] not in states:
+            ctx.add("E038", file, doc, ("reapproval", "to"), f"reapproval goes to '{r['to']}', which is not a state")
+        reapproval = Reapproval(tuple(r["key_fields"]), tuple(r["from"]), r["to"],
+                                Label.of(r.get("label"), "Back to review after a change"))
     if len(ctx.problems) > before:
         return None
     _check_graph(ctx, file, doc, d["initial"], states, transitions)
     if len(ctx.problems) > before:
         return None
     return Workflow(d["name"], Label.of(d.get("label"), d["name"].replace("_", " ").capitalize()), ent.name, sf.name, d["initial"],
-                    MappingProxyType(states), MappingProxyType(transitions), file)
+                    MappingProxyType(states), MappingProxyType(transitions), file, reapproval)
 
 
 def _check_graph(ctx, file, doc, initial: str, states: dict[str, State], transitions: dict[str, Transition]) -> None:

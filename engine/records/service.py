@@ -266,9 +266,13 @@ class Records:
             changed = {n for n in changes.get("fields", {}) if ent.fields[n].type != "computed"} | set(changes.get("lines", {}))
             self._refuse_in_state(ent, current, changed)
             refuse_immutable(ent, current, changed)
+            back = self._reapproval(ent, current, changed)
+            if back is not None:  # a key field changed after approval: the record goes back to review, in this write
+                values[back[0]] = back[1]
             t = self.schema.tables[ent.name]
+            now = _now()
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
-            row.update(updated_at=_now(), updated_by=actor.id, version=t.c.version + 1)
+            row.update(updated_at=now, updated_by=actor.id, version=t.c.version + 1)
             if "search_text" in t.c:
                 row["search_text"] = listing.search_text(ent, values)
             try:
@@ -282,6 +286,10 @@ class Records:
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
             self._must_stay_in_scope(conn, actor, ent, record_id, "update")
+            if back is not None:
+                wf = self.workflows.of(ent.name)
+                self.record_step(conn, ent.name, record_id, wf.name, "reapproval", current[wf.state_field], back[1], actor, now, current,
+                                 comment="changed: " + ", ".join(sorted(changed & set(wf.reapproval.key_fields))))
             record = self._load(conn, ent, record_id)
             audit.append(conn, self.schema, actor, ent.name, record_id, "update", self._changes(ent, current, record))
             self.hooks.after_update(entity=ent, old=current, record=record, actor=actor, conn=conn)
@@ -388,6 +396,24 @@ class Records:
         if conn.execute(select(t.c.id).where(t.c.id == record_id, *scopes)).first() is None:
             raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
                             f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
+
+    def _reapproval(self, ent: Entity, current: dict, changed: set[str]) -> tuple[str, str] | None:
+        """(state field, state to go back to) when this change touches a key field after approval."""
+        wf = self.workflows.of(ent.name)
+        r = wf.reapproval if wf is not None else None
+        if r is None or current.get(wf.state_field) not in r.sources or not changed & set(r.key_fields):
+            return None
+        return wf.state_field, r.target
+
+    def record_step(self, conn, entity: str, record_id: int, workflow: str, transition: str, from_state: str, to_state: str,
+                    actor: Actor, now, current: dict, comment: str | None = None, inputs: dict | None = None) -> None:
+        """One row of the record's workflow timeline, with the time spent in the state it leaves."""
+        h = self.schema.workflow_history
+        last = conn.execute(select(h.c.at).where(h.c.entity == entity, h.c.record_id == record_id).order_by(h.c.id.desc()).limit(1)).scalar()
+        since = last or current["created_at"]
+        conn.execute(h.insert().values(entity=entity, record_id=record_id, workflow=workflow, transition=transition, from_state=from_state,
+                                       to_state=to_state, actor_id=actor.id, actor=actor.username, at=now, comment=comment or None,
+                                       inputs=inputs or None, seconds_in_state=int((now - since).total_seconds())))
 
     def _refuse_in_state(self, ent: Entity, current: dict, changed: set[str], deleting: bool = False) -> None:
         """The workflow's say on a change: the state itself moves only by transitions, a locking

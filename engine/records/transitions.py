@@ -89,14 +89,8 @@ def fire(records, actor: Actor, entity: str, record_id: int, name: str, comment:
                                                 table.c.version == current["version"]).values(**row))
         if res.rowcount != 1:  # pragma: no cover - the row lock (or SQLite's write lock) serialises firing
             raise Conflict(f"this {ent.name} changed while the transition was being applied; reload it and try again")
-        h = records.schema.workflow_history
-        last = conn.execute(select(h.c.at).where(h.c.entity == ent.name, h.c.record_id == record_id)
-                            .order_by(h.c.id.desc()).limit(1)).scalar()
-        since = last or current["created_at"]
         text_inputs = {n: to_json(t.inputs[n].value_type, v) for n, v in inputs.items()}
-        conn.execute(h.insert().values(entity=ent.name, record_id=record_id, workflow=wf.name, transition=t.name, from_state=state,
-                                       to_state=t.target, actor_id=actor.id, actor=actor.username, at=now, comment=comment or None,
-                                       inputs=text_inputs or None, seconds_in_state=int((now - since).total_seconds())))
+        records.record_step(conn, ent.name, record_id, wf.name, t.name, state, t.target, actor, now, current, comment, text_inputs)
         record = records._load(conn, ent, record_id)
         changes = records._changes(ent, current, record)
         changes["transition"] = {"name": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
