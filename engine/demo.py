@@ -2,7 +2,9 @@
 empty database, through the record service like any other write.
 
 records.yaml is a list of batches: `{entity: customer, as: rep_east1, records: [...]}`. A link
-value may be written as a lookup, `{code: C001}`, resolved against the linked entity.
+value may be written as a lookup, `{code: C001}`, resolved against the linked entity. A record
+may carry `_ref: name`; a later batch `{entity: sales_order, as: sup_east, fire: approve, refs: [...],
+comment: ..., fields: {...}}` fires a workflow transition on those records.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy import func, select
 from engine import users
 from engine.actor import SYSTEM, Actor
 from engine.metadata.yamlload import parse
+from engine.records import transitions
 from engine.runtime import Runtime
 
 DEMO_KEY = "demo_loaded"
@@ -52,11 +55,21 @@ def load(rt: Runtime) -> dict[str, int]:
                 actors[u["username"]] = Actor(uid, u["username"], frozenset(u["roles"]), via="system", full_name=u.get("full_name", ""))
                 counts["user"] = counts.get("user", 0) + 1
     if (folder / "records.yaml").is_file():
+        refs: dict[str, int] = {}
         for batch in _read(folder / "records.yaml"):
             ent = rt.records.entity(batch["entity"])
             actor = actors.get(batch.get("as"), SYSTEM)
+            if "fire" in batch:  # move records created above along their workflow
+                for ref in batch["refs"]:
+                    transitions.fire(rt.records, actor, ent.name, refs[ref], batch["fire"], batch.get("comment"), batch.get("fields"))
+                    counts["transition"] = counts.get("transition", 0) + 1
+                continue
             for data in batch["records"]:
-                rt.records.create(actor, ent.name, _resolve(rt, ent, data))
+                data = dict(data)
+                ref = data.pop("_ref", None)
+                rec = rt.records.create(actor, ent.name, _resolve(rt, ent, data))
+                if ref:
+                    refs[ref] = rec["id"]
                 counts[ent.name] = counts.get(ent.name, 0) + 1
     return counts
 

@@ -8,7 +8,8 @@ from engine.records.listing import ListQuery
 def test_demo_loads_once_with_reporting_lines(rt):
     assert demo.is_empty(rt)
     counts = demo.load(rt)
-    assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 220}
+    assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 220,
+                                                                  "transition": 140}
     assert counts["stock"] > 50
     assert not demo.is_empty(rt)
     u = rt.schema.user
@@ -23,3 +24,11 @@ def test_demo_loads_once_with_reporting_lines(rt):
     from engine.actor import SYSTEM
     page = rt.records.list(SYSTEM, "sales_order", ListQuery(limit=5, exact_count=True))
     assert page["count"] == 220 and all(o["total"] > 0 for o in page["items"])
+
+
+def test_demo_orders_are_spread_over_the_workflow(rt):
+    demo.load(rt)
+    so = rt.schema.tables["sales_order"]
+    with rt.db.read() as conn:
+        by_state = dict(conn.execute(select(so.c.status, func.count()).group_by(so.c.status)).all())
+    assert by_state == {"draft": 150, "in_review": 15, "approved": 25, "shipped": 15, "rejected": 10, "cancelled": 5}

@@ -59,8 +59,9 @@ def test_create_an_order_with_two_lines_typing_product_names(page, live):
 
 
 def test_edit_with_a_validation_error_then_fix_it(page, live):
+    # rep_east1 owns orders 1-50; the demo moved 1-14 along the workflow, so 21 and 24 are drafts
     base, _ = live
-    page.goto(base + "/sales_order/3/edit")
+    page.goto(base + "/sales_order/21/edit")
     page.fill("#f-lines-0-quantity", "-1")
     page.click("[role=tab]:has-text('Terms')")
     page.fill("#f-notes", "typed before the error")
@@ -73,7 +74,7 @@ def test_edit_with_a_validation_error_then_fix_it(page, live):
     shot(page, "order-validation", full_page=True)
     page.fill("#f-lines-0-quantity", "1")
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/sales_order/3$"))
+    page.wait_for_url(re.compile(r"/sales_order/21$"))
     expect(page.locator("#history")).to_contain_text("typed before the error")
 
 
@@ -82,12 +83,12 @@ def test_version_conflict_between_two_windows(browser, live):
     one = sign_in(browser.new_context(), base)
     two = sign_in(browser.new_context(), base, "sup_east")
     for pg in (one, two):
-        pg.goto(base + "/sales_order/4/edit")
+        pg.goto(base + "/sales_order/24/edit")
         pg.keyboard.press("Tab")
         pg.click("[role=tab]:has-text('Terms')")
     one.fill("#f-notes", "first writer")
     one.click("button[type=submit]")
-    one.wait_for_url(re.compile(r"/sales_order/4$"))
+    one.wait_for_url(re.compile(r"/sales_order/24$"))
     two.fill("#f-notes", "second writer")
     two.click("button[type=submit]")
     expect(two.locator("#conflict")).to_contain_text("Someone else changed this record")
@@ -96,7 +97,7 @@ def test_version_conflict_between_two_windows(browser, live):
     expect(two.locator("#f-notes")).to_have_value("second writer")
     shot(two, "order-conflict")
     two.click("button[type=submit]")  # knowingly apply mine on top of theirs
-    two.wait_for_url(re.compile(r"/sales_order/4$"))
+    two.wait_for_url(re.compile(r"/sales_order/24$"))
     expect(two.locator("#details")).to_contain_text("second writer")
     one.context.close()
     two.context.close()
