@@ -146,3 +146,29 @@ def test_a_key_change_after_approval_sends_the_order_back_to_review(rt, people):
                                                                                                      "changed: lines")
     history = rt.records.history(rep, "sales_order", order["id"])[-1]
     assert history["changes"]["fields"]["status"] == ["approved", "in_review"] and "lines" in history["changes"]
+
+
+def test_bulk_transitions_from_the_list_and_the_api(rt, people):
+    import re
+    from tests.test_web import SECRET, csrf, sign_in
+    rep, boss = people["rep"], people["boss"]
+    orders = [transitions.fire(rt.records, rep, "sales_order", new_order(rt, people)["id"], "submit") for _ in range(3)]
+    draft = new_order(rt, people)
+    results = transitions.fire_many(rt.records, boss, "sales_order", [orders[0]["id"], draft["id"]], "approve")
+    assert [r["ok"] for r in results] == [True, False] and results[1]["status"] == 409
+    with TestClient(create_app(rt, secret_key=SECRET)) as web:
+        sign_in(web, "boss")
+        page = web.get("/sales_order")
+        assert 'form="bulk"' in page.text and 'id="bulk-transition"' in page.text
+        done = web.post("/sales_order/bulk", data={"csrf_token": csrf(page.text), "transition": "reject", "text": "recheck prices",
+                                                   "ids": [str(orders[1]["id"]), str(orders[2]["id"]), str(draft["id"])]})
+        assert done.status_code == 200 and re.search(r"2 of 3 done", done.text)
+    assert rt.records.get(boss, "sales_order", orders[1]["id"])["status"] == "rejected"
+    assert transitions.timeline(rt.records, boss, "sales_order", orders[2]["id"])[-1]["inputs"] == {"reason": "recheck prices"}
+    with TestClient(create_app(rt)) as c:
+        tok = c.post("/api/v1/auth/token", json={"username": "boss", "password": "demo"}).json()["token"]
+        r = c.post("/api/v1/sales_order/transitions/cancel", json={"ids": [orders[1]["id"]], "fields": {"reason": "duplicate"}},
+                   headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 200 and r.json()["moved"] == 1
+        bad = c.post("/api/v1/sales_order/transitions/cancel", json={"ids": "all"}, headers={"Authorization": f"Bearer {tok}"})
+        assert bad.status_code == 422

@@ -16,6 +16,11 @@ EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict",
          "Method not allowed", "Something went wrong", "Error"]
 
 TRANSLATIONS = {
+    "Tick the records to apply it to, then try again.": ("请勾选要处理的记录后重试。", "Отметьте записи, к которым это применить, и повторите."),
+    "%(moved)s of %(total)s done.": ("已完成 %(moved)s / %(total)s。", "Выполнено: %(moved)s из %(total)s."),
+    "Result": ("结果", "Результат"), "Done": ("完成", "Выполнено"), "Not done": ("未完成", "Не выполнено"),
+    "Back to the list": ("返回列表", "К списку"), "With the selected records": ("对所选记录", "С отмеченными записями"),
+    "Reason or comment": ("原因或备注", "Причина или комментарий"), "Select": ("选择", "Выбрать"),
     "These lines cannot be changed now.": ("这些明细现在不能修改。", "Эти строки сейчас нельзя изменить."),
     "%(transition)s: %(from)s → %(to)s": ("%(transition)s：%(from)s → %(to)s", "%(transition)s: %(from)s → %(to)s"),
     "commented: “%(comment)s”": ("备注：“%(comment)s”", "прокомментировал(а): «%(comment)s»"),

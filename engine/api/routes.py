@@ -184,6 +184,17 @@ def make_routes(rt: Runtime) -> list[Route]:
                                                                request.query_params.get("lang", "en")))
         return _json(record_json(app, records.entity(name), rec))
 
+    async def fire_bulk(request: Request):
+        name = request.path_params["entity"]
+        actor = await run_in_threadpool(_actor, rt, request)
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationFailed([FieldError("body", 'expected {"ids": [...], "comment": ..., "fields": {...}}')])
+        results = await run_in_threadpool(lambda: transitions.fire_many(records, actor, name, body.get("ids"), request.path_params["transition"],
+                                                                        body.get("comment"), body.get("fields"),
+                                                                        request.query_params.get("lang", "en")))
+        return _json({"results": results, "moved": sum(r["ok"] for r in results)})
+
     async def timeline(request: Request):
         name = request.path_params["entity"]
         rid = _record_id(request)
@@ -206,6 +217,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/permissions/roles/{role}", role, methods=["GET"]),
         Route("/api/v1/{entity}", collection, methods=["GET", "POST"]),
         Route("/api/v1/{entity}/export.csv", export, methods=["GET"]),
+        Route("/api/v1/{entity}/transitions/{transition}", fire_bulk, methods=["POST"]),
         Route("/api/v1/{entity}/{id}", item, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/v1/{entity}/{id}/history", history, methods=["GET"]),
         Route("/api/v1/{entity}/{id}/transitions", transitions_, methods=["GET"]),

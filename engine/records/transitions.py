@@ -114,3 +114,23 @@ def timeline(records, actor: Actor, entity: str, record_id: int) -> list[dict]:
 def _json(value):
     return json.loads(value) if isinstance(value, str) else (value or {})
 
+
+
+MAX_BULK = 500
+
+
+def fire_many(records, actor: Actor, entity: str, ids: Any, name: str, comment: Any = None, fields: Any = None,
+              lang: str = "en") -> list[dict]:
+    """Fire one transition on many records, each in its own transaction: one record that may not
+    move does not hold the others back. Returns, per id, whether it moved and, if not, why."""
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationFailed([FieldError("ids", f"a list of 1 to {MAX_BULK} record ids")])
+    out = []
+    for rid in dict.fromkeys(ids):
+        try:
+            rec = fire(records, actor, entity, rid, name, comment, fields, None, lang)
+            out.append({"id": rid, "ok": True, "status": 200, "version": rec["version"]})
+        except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
+            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            out.append({"id": rid, "ok": False, "status": exc.status, "detail": detail})
+    return out

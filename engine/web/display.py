@@ -56,7 +56,7 @@ class Display:
             return self.fmt.datetime(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
         return str(value)
 
-    def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict) -> list[Markup]:
+    def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict, select: bool = False) -> list[Markup]:
         """The <td> cells of each list row, built here rather than by a template macro per cell
         (a list page has hundreds of cells). Each column gets its formatter and its cell's opening
         and closing markup once; text that can hold markup - text fields, link titles, option
@@ -70,6 +70,9 @@ class Display:
                 text = "" if v is None or v == "" else show(v)
                 if i == 0:
                     rid = int(r["id"])
+                    if select:  # a checkbox for bulk transitions, tied to the form above the table
+                        cells.append(f'<td class="sel"><input type="checkbox" name="ids" value="{rid}" form="bulk" '
+                                     f'aria-label="{self._("Select")} {text or "#" + str(rid)}"></td>')
                     text = f'<a href="/{ent.name}/{rid}">{text or "#" + str(rid)}</a>'
                 cells.append(head + text + tail)
             out.append(Markup("".join(cells)))

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from engine import preferences
 from engine.errors import NotFound, Unauthenticated, ValidationFailed
 from engine.metadata.model import Entity
+from engine.records import transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.web import i18n, session
@@ -93,6 +94,7 @@ class ListScreens(ScreenBase):
         lang = self.lang(request, actor)
         ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=filters,
                    filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
+                   bulk=self.rt.records.workflows.of(ent.name),
                    may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
                    base_qs=urlencode(params), error=error, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
@@ -114,6 +116,27 @@ class ListScreens(ScreenBase):
         if others:
             titles.update(self._titles(actor, ent, page["items"], only=others))
         return page, titles
+
+    async def bulk(self, request: Request):
+        """One transition on the records ticked in a list; each moves or says why not."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+        wf = self.rt.records.workflows.of(ent.name)
+        t = wf.transitions.get(str(form.get("transition", ""))) if wf is not None else None
+        if t is None:
+            raise NotFound(f"{ent.name} has no such transition")
+        ids = [int(v) for v in form.getlist("ids") if str(v).isdigit()][:500]
+        text = str(form.get("text", "")).strip()
+        fields = {n: text for n, f in t.inputs.items() if f.value_type in ("string", "text")} if text else {}
+        lang = self.lang(request, actor)
+        if not ids:
+            results = []
+        else:
+            results = await run_in_threadpool(transitions.fire_many, self.rt.records, actor, ent.name, ids, t.name, text or None, fields, lang)
+        titles = await run_in_threadpool(self.rt.records.titles, actor, ent.name, {r["id"] for r in results})
+        return self.render(request, "bulk_result.html", actor, ent=ent, transition=t, results=results, titles=titles)
 
     async def export(self, request: Request):
         actor = await self.actor_or_login(request)

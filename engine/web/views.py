@@ -83,6 +83,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
+        Route("/{entity}/bulk", s.bulk, methods=["POST"]),
         Route("/{entity}/new", s.form_page, methods=["GET"]),
         Route("/{entity}/new", s.save, methods=["POST"]),
         Route("/{entity}/preview", s.preview, methods=["POST"]),
