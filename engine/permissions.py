@@ -17,6 +17,7 @@ An app without roles.yaml has no rules: every signed-in user may do everything.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import casbin
@@ -85,6 +86,7 @@ class Permissions:
             for r in role.field_rules:
                 self.enforcer.add_policy(role.name, r.entity, "field:" + r.field, r.level)
         self._cache: dict[frozenset, Grants] = {}
+        self._teams: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> {user id: team}, see team()
 
     # ------------------------------------------------------------------ role level
     def grants(self, actor: Actor) -> Grants:
@@ -183,11 +185,15 @@ class Permissions:
         return to_sql(g.condition, cols, {"user": actor.context()})
 
     def team(self, conn, user_id: int) -> set[int]:
-        """The user and everyone below them in the reporting line, at any depth, as it is now."""
-        u = self.schema.user
-        base = select(u.c.id).where(u.c.id == user_id).cte("team", recursive=True)
-        below = base.union(select(u.c.id).where(u.c.manager_id == base.c.id))  # union, not union all: a loop ends
-        return set(conn.execute(select(below.c.id)).scalars())
+        """The user and everyone below them in the reporting line, at any depth, as it is now:
+        read once per transaction (a write checks the scope several times; a list, twice)."""
+        known = self._teams.setdefault(conn, {})
+        if user_id not in known:
+            u = self.schema.user
+            base = select(u.c.id).where(u.c.id == user_id).cte("team", recursive=True)
+            below = base.union(select(u.c.id).where(u.c.manager_id == base.c.id))  # union, not union all: a loop ends
+            known[user_id] = set(conn.execute(select(below.c.id)).scalars())
+        return known[user_id]
 
     def ordered_by_owner_index(self, actor: Actor, entity: str, action: str, sort_name: str) -> bool:
         """Does the owner index (owner, default sort, id) give this scope's rows in this order?

@@ -57,7 +57,7 @@ class Records:
         ent = self.entity(entity)
         self.permissions.require(actor, ent.name, "read")
         with self.db.read() as conn:
-            return self._strip(actor, ent, self._load(conn, ent, record_id, scope=self._scope(conn, actor, ent.name, "read")))
+            return self._strip(actor, ent, self._visible(conn, actor, ent, record_id))
 
     def can(self, actor: Actor, entity: str, action: str, record_id: int | None = None) -> bool:
         """May `actor` do `action` on the entity (and, given an id, on that record)?"""
@@ -65,14 +65,20 @@ class Records:
             return False
         if record_id is None:
             return True
-        t = self.schema.tables[entity]
         with self.db.read() as conn:
-            scope = self._scope(conn, actor, entity, action)
-            stmt = select(t.c.id).where(t.c.id == record_id, *([scope] if scope is not None else []))
-            return conn.execute(stmt).first() is not None
+            return self._in_scope(conn, entity, record_id, self._scope(conn, actor, entity, action))
 
     def _scope(self, conn, actor: Actor, entity: str, action: str):
         return self.permissions.where(conn, actor, entity, action)
+
+    def _visible(self, conn, actor: Actor, ent: Entity, record_id, lock: bool = False) -> dict:
+        """The record and its lines if the actor may read it; NotFound otherwise (as if it did not exist)."""
+        return self._load(conn, ent, record_id, lock=lock, scope=self._scope(conn, actor, ent.name, "read"))
+
+    def _in_scope(self, conn, entity: str, record_id, *scopes) -> bool:
+        """Is the record there and inside every one of these scope clauses?"""
+        t = self.schema.tables[entity]
+        return conn.execute(select(t.c.id).where(t.c.id == record_id, *_given(*scopes))).first() is not None
 
     def _strip(self, actor: Actor, ent: Entity, record: dict) -> dict:
         """The record without the fields this actor may not see."""
@@ -123,7 +129,7 @@ class Records:
         cols, from_ = self._list_shape(ent, fields, spec.name, query.with_titles)
         with self.db.read() as conn:
             scope = self._scope(conn, actor, ent.name, action)
-            count, exact = listing.capped_count(conn, t, where + ([scope] if scope is not None else []), query.exact_count)
+            count, exact = listing.capped_count(conn, t, where + _given(scope), query.exact_count)
             if scope is not None and (not exact or count > 1000) and \
                     not self.permissions.ordered_by_owner_index(actor, ent.name, action, spec.name):
                 scope = self.permissions.where(conn, actor, ent.name, action, walk=True)  # many matches: walk the sort index
@@ -175,13 +181,12 @@ class Records:
         grants = self.permissions.require(actor, ent.name, "read")
         a = self.schema.audit
         with self.db.read() as conn:
-            t = self.schema.tables[ent.name]
             scope = self._scope(conn, actor, ent.name, "read")
-            exists = conn.execute(select(t.c.id).where(t.c.id == record_id, *([scope] if scope is not None else []))).first()
-            if exists is None and (scope is not None or conn.execute(select(t.c.id).where(t.c.id == record_id)).first() is not None):
+            exists = self._in_scope(conn, ent.name, record_id, scope)
+            if not exists and (scope is not None or self._in_scope(conn, ent.name, record_id)):
                 raise NotFound(f"no {ent.name} with id {record_id}")
             rows = conn.execute(select(a).where(a.c.entity == ent.name, a.c.record_id == record_id).order_by(a.c.id)).mappings().all()
-        if exists is None and not rows:
+        if not exists and not rows:
             raise NotFound(f"no {ent.name} with id {record_id}")
         hidden = grants.hidden(ent.name)
         return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
@@ -277,8 +282,7 @@ class Records:
                 row["search_text"] = listing.search_text(ent, values)
             try:
                 scope = self._scope(conn, actor, ent.name, "update")  # the scope guards the statement itself too
-                res = conn.execute(t.update().where(t.c.id == record_id, t.c.version == version, *([scope] if scope is not None else []))
-                                   .values(**row))
+                res = conn.execute(t.update().where(t.c.id == record_id, t.c.version == version, *_given(scope)).values(**row))
             except IntegrityError:
                 raise self._unique_error(ent) from None
             if res.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable on PostgreSQL
@@ -310,7 +314,7 @@ class Records:
                 conn.execute(ct.delete().where(ct.c.parent_id == record_id))
             t = self.schema.tables[ent.name]
             scope = self._scope(conn, actor, ent.name, "delete")
-            conn.execute(t.delete().where(t.c.id == record_id, *([scope] if scope is not None else [])))
+            conn.execute(t.delete().where(t.c.id == record_id, *_given(scope)))
             audit.append(conn, self.schema, actor, ent.name, record_id, "delete", self._changes(ent, current, {}))
             self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
 
@@ -323,7 +327,7 @@ class Records:
         self.permissions.require(actor, ent.name, "create" if record_id is None else "update")
         errors = ErrorCollector()
         with self.db.read() as conn:
-            current = self._load(conn, ent, record_id, scope=self._scope(conn, actor, ent.name, "read")) if record_id is not None else None
+            current = self._visible(conn, actor, ent, record_id) if record_id is not None else None
             values = {f.name: current.get(f.name) for f in ent.stored_fields()} if current else {}
             values.update(parse_values(ent, data, errors, current, text=_text(actor)))
             lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()} if current else {}
@@ -363,7 +367,7 @@ class Records:
             return {}
         with self.db.read() as conn:
             scope = self._scope(conn, actor, entity, "read")
-            rows = conn.execute(select(t.c.id, t.c[title]).where(t.c.id.in_(ids), *([scope] if scope is not None else []))).all()
+            rows = conn.execute(select(t.c.id, t.c[title]).where(t.c.id.in_(ids), *_given(scope))).all()
         return {r[0]: str(r[1]) if r[1] is not None else f"#{r[0]}" for r in rows}
 
     # ------------------------------------------------------------------ permission helpers
@@ -378,22 +382,17 @@ class Records:
     def _load_for(self, conn, actor: Actor, ent: Entity, record_id, action: str) -> dict:
         """The record, locked, for `action`: 404 when the actor cannot read it, 403 when they can
         read it but not `action` it."""
-        current = self._load(conn, ent, record_id, lock=True, scope=self._scope(conn, actor, ent.name, "read"))
+        current = self._visible(conn, actor, ent, record_id, lock=True)
         scope = self._scope(conn, actor, ent.name, action)
-        if scope is not None:
-            t = self.schema.tables[ent.name]
-            if conn.execute(select(t.c.id).where(t.c.id == record_id, scope)).first() is None:
-                raise Forbidden(f"you may read this {ent.label.get('en').lower()} but not {action} it")
+        if scope is not None and not self._in_scope(conn, ent.name, record_id, scope):
+            raise Forbidden(f"you may read this {ent.label.get('en').lower()} but not {action} it")
         return current
 
     def _must_stay_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> None:
         """After a write, in its transaction: the record must still be one the actor may `action`
         and read (no creating records for other owners or regions, no moving a record out of reach)."""
-        scopes = [c for c in (self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read")) if c is not None]
-        if not scopes:
-            return
-        t = self.schema.tables[ent.name]
-        if conn.execute(select(t.c.id).where(t.c.id == record_id, *scopes)).first() is None:
+        scopes = _given(self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read"))
+        if scopes and not self._in_scope(conn, ent.name, record_id, *scopes):
             raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
                             f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
 
@@ -507,7 +506,7 @@ class Records:
                 scope = self._reader(conn, actor)(target)
                 new = {v for v in wanted if (target, v) not in kept}
                 old = wanted - new
-                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(new), *([scope] if scope is not None else []))).scalars()) if new else set()
+                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(new), *_given(scope))).scalars()) if new else set()
                 if old:
                     found[target] |= set(conn.execute(select(t.c.id).where(t.c.id.in_(old))).scalars())
         for target, path, v in refs:
@@ -605,6 +604,11 @@ def refuse_immutable(ent: Entity, current: dict, changed) -> None:
         if f is not None and f.immutable_once_set and current.get(name) is not None:
             errors.add(name, "was set once and can never change")
     errors.raise_if_any()
+
+
+def _given(*clauses) -> list:
+    """The clauses that are there: a scope of None means every row, so it adds no condition."""
+    return [c for c in clauses if c is not None]
 
 
 def _without(changes: dict, hidden: frozenset) -> dict:

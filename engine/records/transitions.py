@@ -34,7 +34,7 @@ def available(records, actor: Actor, entity: str, record_id: int, lang: str = "e
     ent, wf = _workflow(records, entity)
     records.permissions.require(actor, ent.name, "read")
     with records.db.read() as conn:
-        rec = records._load(conn, ent, record_id, scope=records._scope(conn, actor, ent.name, "read"))
+        rec = records._visible(conn, actor, ent, record_id)
         lines = {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()}
         options = records.workflows.options(conn, actor, wf, rec, lines, lang)
     state = wf.states[rec[wf.state_field]]
@@ -65,7 +65,7 @@ def fire(records, actor: Actor, entity: str, record_id: int, name: str, comment:
     errors.raise_if_any()
     table = records.schema.tables[ent.name]
     with records.db.write() as conn:
-        current = records._load(conn, ent, record_id, lock=True, scope=records._scope(conn, actor, ent.name, "read"))
+        current = records._visible(conn, actor, ent, record_id, lock=True)
         state = current[wf.state_field]
         if version is not None and version != current["version"]:
             raise Conflict(f"this {ent.name} was changed by someone else (you sent version {version}, it is now at version "
@@ -104,7 +104,7 @@ def timeline(records, actor: Actor, entity: str, record_id: int) -> list[dict]:
     records.permissions.require(actor, ent.name, "read")
     h = records.schema.workflow_history
     with records.db.read() as conn:
-        records._load(conn, ent, record_id, scope=records._scope(conn, actor, ent.name, "read"))
+        records._visible(conn, actor, ent, record_id)
         rows = conn.execute(select(h).where(h.c.entity == ent.name, h.c.record_id == record_id).order_by(h.c.id)).mappings().all()
     return [{"transition": r["transition"], "from": r["from_state"], "to": r["to_state"], "actor": r["actor"], "actor_id": r["actor_id"],
              "at": to_json("datetime", r["at"]), "comment": r["comment"], "inputs": _json(r["inputs"]),
