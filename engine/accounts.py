@@ -49,8 +49,10 @@ class Accounts:
 
     def _rows(self, conn, user_id: int | None = None) -> list[dict]:
         u, r = self.schema.user, self.schema.user_role
-        stmt = select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.language, u.c.manager_id, u.c.attributes, u.c.active,
-                      u.c.created_at).order_by(u.c.username)
+        boss = u.alias("boss")
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.language, u.c.manager_id, u.c.attributes, u.c.active,
+                       u.c.created_at, boss.c.username.label("manager"))
+                .select_from(u.outerjoin(boss, boss.c.id == u.c.manager_id)).order_by(u.c.username))
         if user_id is not None:
             stmt = stmt.where(u.c.id == user_id)
         out = [dict(row._mapping) for row in conn.execute(stmt)]
@@ -59,10 +61,8 @@ class Accounts:
         if ids:
             for uid, role in conn.execute(select(r.c.user_id, r.c.role).where(r.c.user_id.in_(ids)).order_by(r.c.role)):
                 roles.setdefault(uid, []).append(role)
-        names = dict(conn.execute(select(u.c.id, u.c.username)).all())
         for row in out:
             row["roles"] = roles.get(row["id"], [])
-            row["manager"] = names.get(row["manager_id"])
             row["attributes"] = dict(row["attributes"] or {})
         return out
 

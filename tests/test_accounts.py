@@ -132,6 +132,9 @@ def test_explain_says_which_rule_decided(rt, clerk, client):
     table = client.get("/api/v1/permissions/roles/sales_supervisor", headers=h).json()
     row = next(r for r in table["entities"] if r["entity"] == "sales_order")
     assert row["read"] == "team or own" and row["delete"] == "none" and table["inherits"] == ["sales_rep"]
+    sign_in(client)  # the screen: a bad record id is said, not raised
+    page = client.get("/settings/explain", params={"user": "rep_x", "entity": "sales_order", "action": "update", "record": "12a"})
+    assert page.status_code == 200 and "a record id is a whole number" in page.text
     rep_token = client.post("/api/v1/auth/token", json={"username": "rep_x", "password": "demo"}).json()["token"]
     assert client.get("/api/v1/permissions/roles/sales_rep", headers={"Authorization": f"Bearer {rep_token}"}).status_code == 403
     assert rep.id != other.id

@@ -89,13 +89,14 @@ class SettingsScreens(ScreenBase):
         everyone = await run_in_threadpool(self.rt.accounts.list, actor)  # also checks that the actor is an administrator
         if q.get("user"):
             rid = q.get("record", "").strip()
-            try:
-                if rid and not rid.isdigit():
-                    raise ValidationFailed([])
-                answer = await run_in_threadpool(access.explain, self.rt.records, actor, q["user"], q.get("entity", ""),
-                                                 q.get("action", "read"), int(rid) if rid else None)
-            except ValidationFailed as exc:
-                error = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or "record: a whole number"
+            if rid and not rid.isdigit():
+                error = "record: a record id is a whole number"
+            else:
+                try:
+                    answer = await run_in_threadpool(access.explain, self.rt.records, actor, q["user"], q.get("entity", ""),
+                                                     q.get("action", "read"), int(rid) if rid else None)
+                except ValidationFailed as exc:
+                    error = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
         return self.render(request, "settings_explain.html", actor, users=everyone, entities=self.app.top_entities(), actions=ACTIONS,
                            q=dict(q), answer=answer, error=error)
 
