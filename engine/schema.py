@@ -197,6 +197,51 @@ class Schema:
             Column("seconds_in_state", Integer),
             Index("ix_sys_workflow_history_record", "entity", "record_id", "id"),
         )
+        self.review_task = Table(  # countersign: one task per reviewing role each time a record enters a review state
+            "sys_review_task", md,
+            Column("id", ID, primary_key=True, autoincrement=True),
+            Column("entity", String(64), nullable=False),
+            Column("record_id", BigInteger, nullable=False),
+            Column("round", Integer, nullable=False),  # 1 for the first review of the record, then 2, ...
+            Column("state", String(64), nullable=False),
+            Column("role", String(64), nullable=False),
+            Column("status", String(16), nullable=False),  # pending, approved, rejected, skipped (outcome reached), closed (state left)
+            Column("opinion", Text),
+            Column("decided_by", BigInteger),
+            Column("decided_by_name", String(64)),
+            Column("created_at", UtcDateTime, nullable=False),
+            Column("decided_at", UtcDateTime),
+            Index("ix_sys_review_task_record", "entity", "record_id", "round"),
+            Index("ix_sys_review_task_pending", "role", "status", "entity", "record_id"),
+        )
+        self.timer = Table(  # SLA: durable timers, claimed by one process each with a compare-and-set on status
+            "sys_timer", md,
+            Column("id", ID, primary_key=True, autoincrement=True),
+            Column("entity", String(64), nullable=False),
+            Column("record_id", BigInteger, nullable=False),
+            Column("state", String(64), nullable=False),
+            Column("kind", String(16), nullable=False),  # deadline, reminder, escalation
+            Column("step", Integer, nullable=False),  # which reminder or escalation of the state's SLA
+            Column("due_at", UtcDateTime, nullable=False),
+            Column("status", String(16), nullable=False),  # pending, done, failed, cancelled
+            Column("entered_at", UtcDateTime, nullable=False),
+            Column("fired_at", UtcDateTime),
+            Column("result", Text),
+            Index("ix_sys_timer_due", "status", "due_at"),
+            Index("ix_sys_timer_record", "entity", "record_id", "status"),
+        )
+        self.notification = Table(  # what a user is told: reminders, escalations, transitions, reduced lines
+            "sys_notification", md,
+            Column("id", ID, primary_key=True, autoincrement=True),
+            Column("user_id", BigInteger, nullable=False),
+            Column("entity", String(64)),
+            Column("record_id", BigInteger),
+            Column("kind", String(32), nullable=False),
+            Column("message", Text, nullable=False),
+            Column("created_at", UtcDateTime, nullable=False),
+            Column("read_at", UtcDateTime),
+            Index("ix_sys_notification_user", "user_id", "read_at", "id"),
+        )
         self.login_attempt = Table(  # failed sign-ins per username and per client address, for throttling
             "sys_login_attempt", md,
             Column("key", String(200), primary_key=True),

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from engine.actor import Actor
 from engine.errors import ErrorCollector
 from engine.expressions import EvaluationError
-from engine.metadata.model import App, Entity, Transition, Workflow
+from engine.metadata.model import App, Entity, Review, Transition, Workflow
+from engine.metadata.workflows import REVIEW_FACTS
 from engine.permissions import Permissions
 from engine.schema import Schema
 from engine.values import BadValue, coerce, to_json
@@ -44,7 +45,7 @@ class Workflows:
         return self.app.workflows.get(entity)
 
     # ------------------------------------------------------------------ who and when
-    def options(self, conn, actor: Actor, wf: Workflow, record: dict, lines: dict, lang: str = "en") -> list[Option]:
+    def options(self, conn, actor: Actor, wf: Workflow, record: dict, lines: dict, review: dict, lang: str = "en") -> list[Option]:
         """The transitions out of the record's state, each with whether this user may fire it."""
         state = record.get(wf.state_field)
         out = []
@@ -52,9 +53,24 @@ class Workflows:
             if state not in t.sources:
                 continue
             allowed, why = self.may_fire(conn, actor, wf, t, record)
-            guard_ok, message = self.guard(t, record, lines, actor, {}, lang)
+            guard_ok, message = self.waits_for_review(wf, t, state, review, lang)
+            if guard_ok:
+                guard_ok, message = self.guard(t, record, lines, actor, {}, review, lang)
             out.append(Option(t, allowed, guard_ok, why if not allowed else message))
         return out
+
+    def waits_for_review(self, wf: Workflow, t: Transition, state: str, review: dict, lang: str) -> tuple[bool, str]:
+        """A state with a review is left only once the review is complete, except towards a
+        draft or cancelled state (returning the record to its owner, cancelling it)."""
+        st = wf.states[state]
+        if st.review is None or review.get("outcome") != "pending" or wf.states[t.target].category in ("draft", "cancelled"):
+            return True, ""
+        waiting = ", ".join(self._role_label(r, lang) for r in review.get("waiting", ()))
+        return False, f"the review is not complete; waiting for: {waiting}"
+
+    def _role_label(self, role: str, lang: str) -> str:
+        r = self.app.roles.get(role)
+        return r.label.get(lang) if r is not None else role
 
     def may_fire(self, conn, actor: Actor, wf: Workflow, t: Transition, record: dict) -> tuple[bool, str]:
         grants = self.permissions.grants(actor)
@@ -90,10 +106,11 @@ class Workflows:
             out.append(m)
             current = m
 
-    def guard(self, t: Transition, record: dict, lines: dict, actor: Actor, inputs: dict, lang: str) -> tuple[bool, str]:
+    def guard(self, t: Transition, record: dict, lines: dict, actor: Actor, inputs: dict, review: dict, lang: str) -> tuple[bool, str]:
         if t.guard is None:
             return True, ""
-        ctx = {**record, **lines, "user": actor.context(), "inputs": {n: inputs.get(n) for n in t.inputs}}
+        ctx = {**record, **lines, "user": actor.context(), "inputs": {n: inputs.get(n) for n in t.inputs},
+               "review": {k: review.get(k) for k in REVIEW_FACTS}}
         try:
             ok = t.guard.evaluate(ctx)
         except EvaluationError:
@@ -156,3 +173,23 @@ class Workflows:
             for name in sorted(changed - set(st.editable)):
                 errors.add(name, f"cannot be changed while the {ent.label.get('en').lower()} is {label.lower()}")
         return None
+
+
+def review_outcome(review: Review, statuses: list[str]) -> str:
+    """'approved', 'rejected' or 'pending' for one round of review tasks under the review's rule."""
+    approved = statuses.count("approved")
+    rejected = statuses.count("rejected")
+    pending = statuses.count("pending")
+    if review.rule == "any_reject" and rejected:
+        return "rejected"
+    if review.rule == "any" and approved:
+        return "approved"
+    if review.rule == "at_least":
+        if approved >= review.at_least:
+            return "approved"
+        if approved + pending < review.at_least:
+            return "rejected"
+        return "pending"
+    if pending:
+        return "pending"
+    return "approved" if (approved if review.rule == "any" else not rejected) else "rejected"

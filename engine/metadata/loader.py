@@ -26,10 +26,11 @@ from engine.metadata.report import compile_or_report
 from engine.metadata.graphs import dependency_order
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
 from engine.metadata.workflows import build_workflow
+from engine.metadata.workflow_parts import working_hours
 from engine.metadata.model import (
     RESERVED_ENTITY_NAMES,
     CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormField, FormSection, Label, MenuModule, Option,
-    Rule, Series, Show, Source, Workflow,
+    Rule, Series, Show, Source, Workflow, WorkingHours,
 )
 from engine.metadata.yamlload import Document, parse
 from engine.values import BadValue, coerce, kind_of
@@ -183,6 +184,7 @@ def load_app(root: str | os.PathLike) -> App:
             forms[form.name] = form
 
     roles = build_roles(ctx, roles_doc[0], roles_doc[1], entities, ufields) if roles_doc else {}
+    hours = working_hours(ctx, app_doc[0], app_doc[1], app_doc[1].data.get("working_hours")) if app_doc else WorkingHours()
     workflows: dict[str, Workflow] = {}
     for file, doc, stem in workflow_docs:
         if stem != doc.data["name"]:
@@ -192,7 +194,7 @@ def load_app(root: str | os.PathLike) -> App:
             continue
         if doc.data["entity"] in broken:
             continue
-        wf = build_workflow(ctx, file, doc, entities, roles, ctx.user_attributes)
+        wf = build_workflow(ctx, file, doc, entities, roles, ctx.user_attributes, hours)
         if wf is not None:
             workflows[wf.entity] = wf
 
@@ -222,6 +224,7 @@ def load_app(root: str | os.PathLike) -> App:
         workflows=MappingProxyType(workflows),
         user_fields=MappingProxyType(ufields),
         fingerprint=digest.hexdigest(),
+        working_hours=hours,
     )
 
 

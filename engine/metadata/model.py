@@ -13,7 +13,7 @@ CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
 RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text", "user", "record", "lines_", "cursor", "sort", "limit", "q", "count"))
 
 # entity names that would clash with the screens' and the API's own paths
-RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account"})
+RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications"})
 
 FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
                "user", "email", "phone", "url", "json", "computed")
@@ -255,6 +255,72 @@ class Role:
 STATE_CATEGORIES = ("draft", "active", "done", "cancelled")
 FINAL_CATEGORIES = ("done", "cancelled")
 RELATIONS = ("owner", "owner_manager", "owner_managers")
+REVIEW_RULES = ("all", "any", "any_reject", "at_least")
+
+
+@dataclass(frozen=True)
+class Review:
+    """Review tasks a state opens for several roles at once (countersign), and when it is complete.
+
+    rule: `all` waits for every opinion (approved if none rejects), `any_reject` ends at the first
+    rejection, `any` ends at the first approval, `at_least` N approvals end it approved."""
+
+    roles: tuple[str, ...]
+    rule: str = "all"  # all | any | any_reject | at_least
+    at_least: int = 0
+    on_approved: str | None = None  # transition fired automatically when the outcome is reached
+    on_rejected: str | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    after_minutes: int  # after the deadline (0: at the deadline)
+    notify: tuple[str, ...] = ()  # roles or relations (owner, owner_manager)
+    reassign: str | None = None  # owner_manager: the record passes to the owner's manager
+    fire: str | None = None  # a transition fired automatically
+
+
+@dataclass(frozen=True)
+class Reminder:
+    before_minutes: int
+    notify: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Sla:
+    """How long a record may stay in a state; `working_hours` counts only the app's working time."""
+
+    deadline_minutes: int
+    working_hours: bool = False
+    at_risk_minutes: int = 0  # flagged 'at risk' this long before the deadline
+    reminders: tuple[Reminder, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """Notify roles when a record in this state loses lines or quantity (production planning)."""
+
+    table: str
+    quantity: str
+    notify: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A transition's notify action: who hears of it and the message (a sandboxed Jinja template per language)."""
+
+    to: tuple[str, ...]
+    message: Label
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    timezone: str = "UTC"
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    start_minute: int = 9 * 60
+    end_minute: int = 18 * 60
+    holidays: frozenset = frozenset()  # dates
 
 
 @dataclass(frozen=True)
@@ -265,6 +331,9 @@ class State:
     category: str = "active"
     lock: bool = False  # no change at all while in this state
     editable: tuple[str, ...] | None = None  # None: every field; else only these
+    review: Review | None = None
+    sla: Sla | None = None
+    reduction: Reduction | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +351,7 @@ class Transition:
     stamp_at: str | None = None
     stamp_by: str | None = None
     where: str = ""
+    notify: tuple[Notify, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,6 +391,7 @@ class App:
     roles: Mapping[str, Role] = field(default_factory=dict)  # empty: no roles.yaml, every user may do everything
     workflows: Mapping[str, Workflow] = field(default_factory=dict)  # by entity name
     user_fields: Mapping[str, Field] = field(default_factory=dict)  # extra attributes of users (user.region)
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
     fingerprint: str = field(default="", compare=False)
 
     def entity(self, name: str) -> Entity:

@@ -8,15 +8,20 @@ import os
 from types import MappingProxyType
 
 from engine.expressions import Scope
+from engine.metadata import workflow_parts as parts
 from engine.metadata.report import compile_or_report
 from engine.metadata.model import (CHILD_SYSTEM_COLUMNS, FINAL_CATEGORIES, SYSTEM_COLUMNS, Entity, Field, Label, Option,
-                                   Reapproval, State, Transition, Workflow)
+                                   Reapproval, State, Transition, Workflow, WorkingHours)
 
+# what a guard may read of the record's latest review: review.outcome ('pending', 'approved',
+# 'rejected' or None when there was none), and counts of approvals, rejections and open tasks
+REVIEW_FACTS = frozenset({"outcome", "approved", "rejected", "pending"})
 _INPUT_TYPES = {"string": "string", "text": "text", "date": "date", "datetime": "datetime", "integer": "integer",
                 "decimal": "decimal", "user": "user", "select": "select"}
 
 
-def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict, user_attributes: frozenset) -> Workflow | None:
+def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict, user_attributes: frozenset,
+                   hours: WorkingHours = WorkingHours()) -> Workflow | None:
     d = doc.data
     before = len(ctx.problems)
     ent = entities.get(d["entity"])
@@ -38,8 +43,13 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
                 if fname not in ent.fields:
                     ctx.add("E015", file, doc, ("states", name, "editable", i), f"'{fname}' is not a field of {ent.name}")
         label = spec.get("label") or next((o.label.texts for o in sf.options if o.value == name), name)
+        path = ("states", name)
         states[name] = State(name, Label.of(label), spec.get("color", "grey"), spec.get("category", "active"),
-                             bool(spec.get("lock", False)), None if editable == "all" else tuple(editable))
+                             bool(spec.get("lock", False)), None if editable == "all" else tuple(editable),
+                             parts.review(ctx, file, doc, path + ("review",), spec["review"], roles) if "review" in spec else None,
+                             parts.sla(ctx, file, doc, path + ("sla",), spec["sla"], roles, hours) if "sla" in spec else None,
+                             parts.reduction(ctx, file, doc, path + ("notify_on_reduction",), spec["notify_on_reduction"], ent, entities, roles)
+                             if "notify_on_reduction" in spec else None)
     for name in sorted(options - set(states)):
         ctx.add("E038", file, doc, ("states",), f"{ent.name}.{sf.name} has the option '{name}', which is not a state of this workflow")
     if d["initial"] not in states:
@@ -67,7 +77,7 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
             inputs[iname] = Field(iname, itype, Label.of(ispec.get("label"), iname.replace("_", " ").capitalize()),
                                   required=bool(ispec.get("required", False)),
                                   options=tuple(Option(o, Label.of(o)) for o in ispec.get("options", ())))
-        scope = Scope(values=values, tables=tables, objects={"user": user_attributes, "inputs": frozenset(inputs)})
+        scope = Scope(values=values, tables=tables, objects={"user": user_attributes, "inputs": frozenset(inputs), "review": REVIEW_FACTS})
         guard = None
         if "guard" in spec:
             guard = compile_or_report(ctx, file, doc, path + ("guard", "check"), spec["guard"]["check"], scope)
@@ -89,7 +99,8 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
             tname, Label.of(spec.get("label"), tname.replace("_", " ").capitalize()), tuple(spec["from"]), spec["to"],
             tuple(spec.get("roles", ())), tuple(spec.get("relations", ())), guard,
             Label.of(spec["guard"]["message"]) if "guard" in spec else None, MappingProxyType(inputs), MappingProxyType(sets),
-            stamp.get("at"), stamp.get("by"), f"{os.path.basename(file)}:{doc.mark(path).line}")
+            stamp.get("at"), stamp.get("by"), f"{os.path.basename(file)}:{doc.mark(path).line}",
+            parts.notify(ctx, file, doc, path + ("notify",), spec.get("notify", ()), roles))
     reapproval = None
     if "reapproval" in d:
         r = d["reapproval"]
@@ -103,6 +114,11 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
             ctx.add("E038", file, doc, ("reapproval", "to"), f"reapproval goes to '{r['to']}', which is not a state")
         reapproval = Reapproval(tuple(r["key_fields"]), tuple(r["from"]), r["to"],
                                 Label.of(r.get("label"), "Back to review after a change"))
+    for name, st in states.items():
+        if st.review is not None:
+            parts.check_review(ctx, file, doc, name, st.review, transitions)
+        if st.sla is not None:
+            parts.check_sla(ctx, file, doc, name, st.sla, transitions)
     if len(ctx.problems) > before:
         return None
     _check_graph(ctx, file, doc, d["initial"], states, transitions)

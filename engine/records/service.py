@@ -21,7 +21,7 @@ from engine.actor import Actor
 from engine.db import Database
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
-from engine.records import listing, lookups
+from engine.records import listing, lookups, steps
 from engine.records.compute import apply_defaults, compute, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.schema import Schema
@@ -43,6 +43,7 @@ class Records:
         self.permissions = Permissions(app, schema)
         self.workflows = Workflows(app, schema, self.permissions)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
+        self.clock = _now  # the time every write stamps; tests set their own to move through deadlines
 
     # ------------------------------------------------------------------ lookup
     def entity(self, name: str) -> Entity:
@@ -215,7 +216,7 @@ class Records:
             lookups.apply_fills(conn, self.app, self.schema, ent, values, lines, scope=self._reader(conn, actor))
             self.hooks.before_create(entity=ent, values=values, actor=actor, conn=conn)
             self._check(conn, ent, values, lines, actor, errors, None)
-            now = _now()
+            now = self.clock()
             for f in ent.stored_fields():
                 if f.series is not None and values.get(f.name) is None:
                     values[f.name] = naming.next_value(conn, self.schema, f"{ent.name}.{f.name}", f.series, now.date())
@@ -232,6 +233,8 @@ class Records:
                 self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []))
             self._must_stay_in_scope(conn, actor, ent, new_id, "create")
             record = self._load(conn, ent, new_id)
+            if wf is not None:
+                steps.enter(self, conn, ent, wf, record, None, wf.initial, now)
             audit.append(conn, self.schema, actor, ent.name, new_id, "create", self._changes(ent, {}, record))
             self.hooks.after_create(entity=ent, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)
@@ -275,7 +278,7 @@ class Records:
             if back is not None:  # a key field changed after approval: the record goes back to review, in this write
                 values[back[0]] = back[1]
             t = self.schema.tables[ent.name]
-            now = _now()
+            now = self.clock()
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
             row.update(updated_at=now, updated_by=actor.id, version=t.c.version + 1)
             if "search_text" in t.c:
@@ -290,11 +293,14 @@ class Records:
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
             self._must_stay_in_scope(conn, actor, ent, record_id, "update")
+            record = self._load(conn, ent, record_id)
+            wf = self.workflows.of(ent.name)
             if back is not None:
-                wf = self.workflows.of(ent.name)
                 self.record_step(conn, ent.name, record_id, wf.name, "reapproval", current[wf.state_field], back[1], actor, now, current,
                                  comment="changed: " + ", ".join(sorted(changed & set(wf.reapproval.key_fields))))
-            record = self._load(conn, ent, record_id)
+                steps.enter(self, conn, ent, wf, record, current[wf.state_field], back[1], now)
+            if wf is not None:
+                steps.notify_reduction(self, conn, ent, wf, current, record, actor, now)
             audit.append(conn, self.schema, actor, ent.name, record_id, "update", self._changes(ent, current, record))
             self.hooks.after_update(entity=ent, old=current, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)

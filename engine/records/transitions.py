@@ -4,21 +4,15 @@ and state, effects, version, history and audit written together. The UPDATE comp
 version, so of two users firing at the same moment exactly one succeeds; the other gets 409."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from sqlalchemy import select
 
-from engine import audit
 from engine.actor import Actor
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
-from engine.records.service import refuse_immutable
+from engine.records import review_tasks, steps
 from engine.values import to_json
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _workflow(records, entity: str):
@@ -36,10 +30,12 @@ def available(records, actor: Actor, entity: str, record_id: int, lang: str = "e
     with records.db.read() as conn:
         rec = records._visible(conn, actor, ent, record_id)
         lines = {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()}
-        options = records.workflows.options(conn, actor, wf, rec, lines, lang)
+        review = review_tasks.facts(conn, records.schema, wf, ent.name, record_id)
+        options = records.workflows.options(conn, actor, wf, rec, lines, review, lang)
     state = wf.states[rec[wf.state_field]]
     return {
         "state": state.name, "state_label": state.label.as_dict(), "category": state.category, "color": state.color, "locked": state.lock,
+        "review": {k: (list(v) if k == "waiting" else v) for k, v in review.items()},
         "transitions": [{
             "name": o.transition.name, "label": o.transition.label.as_dict(), "to": o.transition.target,
             "enabled": o.guard_ok, "message": o.message or None,
@@ -63,38 +59,8 @@ def fire(records, actor: Actor, entity: str, record_id: int, name: str, comment:
         errors.add("version", "expected a whole number")
     inputs = records.workflows.inputs(t, fields, errors, text=actor.via in ("screen", "import"))
     errors.raise_if_any()
-    table = records.schema.tables[ent.name]
     with records.db.write() as conn:
-        current = records._visible(conn, actor, ent, record_id, lock=True)
-        state = current[wf.state_field]
-        if version is not None and version != current["version"]:
-            raise Conflict(f"this {ent.name} was changed by someone else (you sent version {version}, it is now at version "
-                           f"{current['version']}); reload it and try again", current=records._strip(actor, ent, current))
-        if state not in t.sources:
-            raise Conflict(f"'{t.label.get(lang)}' is not possible from {wf.states[state].label.get(lang)} "
-                           f"(only from: {', '.join(wf.states[s].label.get(lang) for s in t.sources)}); reload the record")
-        allowed, why = records.workflows.may_fire(conn, actor, wf, t, current)
-        if not allowed:
-            raise Forbidden(why)
-        lines = {tf.name: current.get(tf.name, []) for tf in ent.table_fields()}
-        ok, message = records.workflows.guard(t, current, lines, actor, inputs, lang)
-        if not ok:
-            raise ValidationFailed([FieldError("transition", message)])
-        now = _now()
-        values = records.workflows.effects(wf, t, current, lines, inputs, actor, now, errors)
-        errors.raise_if_any()
-        refuse_immutable(ent, current, {n for n, v in values.items() if v != current.get(n)})
-        row = {**values, "updated_at": now, "updated_by": actor.id, "version": table.c.version + 1}
-        res = conn.execute(table.update().where(table.c.id == record_id, table.c[wf.state_field] == state,
-                                                table.c.version == current["version"]).values(**row))
-        if res.rowcount != 1:  # pragma: no cover - the row lock (or SQLite's write lock) serialises firing
-            raise Conflict(f"this {ent.name} changed while the transition was being applied; reload it and try again")
-        text_inputs = {n: to_json(t.inputs[n].value_type, v) for n, v in inputs.items()}
-        records.record_step(conn, ent.name, record_id, wf.name, t.name, state, t.target, actor, now, current, comment, text_inputs)
-        record = records._load(conn, ent, record_id)
-        changes = records._changes(ent, current, record)
-        changes["transition"] = {"name": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
-        audit.append(conn, records.schema, actor, ent.name, record_id, "transition", changes)
+        record = steps.fire_in(records, conn, actor, ent, wf, t, record_id, inputs, comment, lang, version)
         return records._strip(actor, ent, record)
 
 

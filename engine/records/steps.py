@@ -1,0 +1,124 @@
+"""One workflow step inside an open transaction: the transition checked and applied with a
+compare-and-set UPDATE, and everything that comes with entering the new state - the old
+state's open review tasks closed and its timers cancelled, the new state's review tasks opened
+and its SLA timers scheduled, the transition's notifications written, the history row and the
+audit entry. A user's transition, a review's completion and an escalation all go this one way."""
+from __future__ import annotations
+
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine import audit, notifications
+from engine.actor import Actor
+from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, ValidationFailed
+from engine.metadata.model import Entity, Transition, Workflow
+from engine.records import review_tasks, timers
+from engine.values import to_json
+
+WORKFLOW = Actor(id=None, username="workflow", via="workflow")
+_TEMPLATES = SandboxedEnvironment(autoescape=False)
+
+
+def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transition, record_id: int, inputs: dict,
+            comment: str | None, lang: str = "en", version: int | None = None, automatic: bool = False) -> dict:
+    """Fire `t` on the record inside `conn`. `automatic` steps (review completion, escalation)
+    skip the who-may-fire check and the data scope, never the state, the review or the guard."""
+    from engine.records.service import refuse_immutable
+    if automatic:
+        current = records._load(conn, ent, record_id, lock=True)
+    else:
+        current = records._visible(conn, actor, ent, record_id, lock=True)
+    state = current[wf.state_field]
+    if version is not None and version != current["version"]:
+        raise Conflict(f"this {ent.name} was changed by someone else (you sent version {version}, it is now at version "
+                       f"{current['version']}); reload it and try again", current=records._strip(actor, ent, current))
+    if state not in t.sources:
+        raise Conflict(f"'{t.label.get(lang)}' is not possible from {wf.states[state].label.get(lang)} "
+                       f"(only from: {', '.join(wf.states[s].label.get(lang) for s in t.sources)}); reload the record")
+    if not automatic:
+        allowed, why = records.workflows.may_fire(conn, actor, wf, t, current)
+        if not allowed:
+            raise Forbidden(why)
+    lines = {tf.name: current.get(tf.name, []) for tf in ent.table_fields()}
+    review = review_tasks.facts(conn, records.schema, wf, ent.name, record_id)
+    ok, message = records.workflows.waits_for_review(wf, t, state, review, lang)
+    if ok:
+        ok, message = records.workflows.guard(t, current, lines, actor, inputs, review, lang)
+    if not ok:
+        raise ValidationFailed([FieldError("transition", message)])
+    now = records.clock()
+    errors = ErrorCollector()
+    values = records.workflows.effects(wf, t, current, lines, inputs, actor, now, errors)
+    errors.raise_if_any()
+    refuse_immutable(ent, current, {n for n, v in values.items() if v != current.get(n)})
+    table = records.schema.tables[ent.name]
+    row = {**values, "updated_at": now, "updated_by": actor.id, "version": table.c.version + 1}
+    res = conn.execute(table.update().where(table.c.id == record_id, table.c[wf.state_field] == state,
+                                            table.c.version == current["version"]).values(**row))
+    if res.rowcount != 1:  # pragma: no cover - the row lock (or SQLite's write lock) serialises firing
+        raise Conflict(f"this {ent.name} changed while the transition was being applied; reload it and try again")
+    text_inputs = {n: to_json(t.inputs[n].value_type, v) for n, v in inputs.items()}
+    records.record_step(conn, ent.name, record_id, wf.name, t.name, state, t.target, actor, now, current, comment, text_inputs)
+    record = records._load(conn, ent, record_id)
+    enter(records, conn, ent, wf, record, state, t.target, now)
+    _notify(records, conn, ent, t, record, inputs, actor, lang, now)
+    changes = records._changes(ent, current, record)
+    changes["transition"] = {"name": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
+    audit.append(conn, records.schema, actor, ent.name, record_id, "transition", changes)
+    return record
+
+
+def enter(records, conn, ent: Entity, wf: Workflow, record: dict, from_state: str | None, to_state: str, now) -> None:
+    """The record has just entered `to_state` (from `from_state`, or new when None)."""
+    schema = records.schema
+    if from_state is not None:
+        review_tasks.close_open(conn, schema, ent.name, record["id"], now)
+        timers.cancel(conn, schema, ent.name, record["id"], now)
+    st = wf.states[to_state]
+    if st.review is not None:
+        review_tasks.open_round(conn, schema, ent.name, record["id"], to_state, st.review.roles, now)
+    if st.sla is not None:
+        timers.schedule(conn, schema, records.app.working_hours, ent.name, record["id"], to_state, st.sla, now)
+
+
+def _notify(records, conn, ent: Entity, t: Transition, record: dict, inputs: dict, actor: Actor, lang: str, now) -> None:
+    for n in t.notify:
+        ids = notifications.recipients(conn, records.schema, records.app, n.to, record.get("owner"))
+        ids = [i for i in ids if i != actor.id]  # no one is told of what they just did
+        if not ids:
+            continue
+        text = render(n.message.get(records.app.default_language), record, inputs=inputs, user=actor.context(),
+                      transition=t.label.get(records.app.default_language))
+        notifications.send(conn, records.schema, ids, ent.name, record["id"], "transition", text, now)
+
+
+def render(template: str, record: dict, **extra) -> str:
+    """A notification text from its template (sandboxed: templates cannot reach Python objects)."""
+    values = {k: v for k, v in record.items() if not isinstance(v, list)}
+    try:
+        return _TEMPLATES.from_string(template).render(**values, **extra)
+    except TemplateError:
+        return template
+
+
+def notify_reduction(records, conn, ent: Entity, wf: Workflow, old: dict, new: dict, actor: Actor, now) -> None:
+    """In a state with `notify_on_reduction`, tell its roles when lines go or quantities drop."""
+    st = wf.states.get(old.get(wf.state_field))
+    r = st.reduction if st is not None else None
+    if r is None:
+        return
+    after = {row["id"]: row.get(r.quantity) for row in new.get(r.table, [])}
+    changes = []
+    for row in old.get(r.table, []):
+        before, now_qty = row.get(r.quantity), after.get(row["id"], 0)
+        if row["id"] not in after:
+            changes.append(f"line {(row.get('idx') or 0) + 1} removed (quantity {before})")
+        elif before is not None and (now_qty or 0) < before:
+            changes.append(f"line {(row.get('idx') or 0) + 1}: quantity {before} → {now_qty}")
+    if not changes:
+        return
+    lang = records.app.default_language
+    title = new.get(ent.title_field) or f"#{new['id']}"
+    message = f"{ent.label.get(lang)} {title} was reduced while {st.label.get(lang).lower()} by {actor.username}: " + "; ".join(changes)
+    ids = [i for i in notifications.recipients(conn, records.schema, records.app, r.notify, new.get("owner")) if i != actor.id]
+    notifications.send(conn, records.schema, ids, ent.name, new["id"], "reduced", message, now)

@@ -1,0 +1,141 @@
+"""SLA timers as durable rows. Entering a state with an `sla` writes one row per reminder, the
+deadline and each escalation; leaving the state cancels the rows still pending. `run_due`
+fires what is due: each timer is claimed by an UPDATE that compares its status, in the same
+transaction as its effect (notification, reassignment or automatic transition), so any number
+of processes may run it at once and each timer fires exactly once. The task queue (engine.tasks)
+calls `run_due` every minute; tests call it with a clock of their own.
+
+The deadline row itself fires nothing: it marks the record at risk (`at_risk` before it) and
+overdue (after it) on lists."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from engine import audit, notifications, sla
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.metadata.model import Sla, WorkingHours
+
+
+def schedule(conn, schema, hours: WorkingHours, entity: str, record_id: int, state: str, s: Sla, now: dt.datetime) -> None:
+    rows = [dict(entity=entity, record_id=record_id, state=state, kind=kind, step=step, due_at=due, status="pending", entered_at=now)
+            for kind, step, due in sla.plan(s, now, hours)]
+    conn.execute(schema.timer.insert(), rows)
+
+
+def cancel(conn, schema, entity: str, record_id: int, now: dt.datetime) -> None:
+    tm = schema.timer
+    conn.execute(tm.update().where(tm.c.entity == entity, tm.c.record_id == record_id, tm.c.status == "pending")
+                 .values(status="cancelled", fired_at=now))
+
+
+def flags(conn, records, entity: str, ids, now: dt.datetime) -> dict[int, dict]:
+    """{record id: {"flag": "overdue" | "at_risk", "due": datetime}} for records in a state with a deadline."""
+    wf = records.workflows.of(entity)
+    if wf is None or not ids or not any(st.sla for st in wf.states.values()):
+        return {}
+    tm = records.schema.timer
+    rows = conn.execute(select(tm.c.record_id, tm.c.state, tm.c.entered_at, tm.c.due_at).where(
+        tm.c.entity == entity, tm.c.record_id.in_(list(ids)), tm.c.kind == "deadline", tm.c.status == "pending")).all()
+    out = {}
+    for rid, state, entered, due in rows:
+        st = wf.states.get(state)
+        if st is None or st.sla is None:
+            continue
+        risk = sla.at_risk_from(st.sla, entered, records.app.working_hours)
+        if now >= due:
+            out[rid] = {"flag": "overdue", "due": due}
+        elif risk is not None and now >= risk:
+            out[rid] = {"flag": "at_risk", "due": due}
+    return out
+
+
+def run_due(records, now: dt.datetime | None = None, limit: int = 500) -> list[dict]:
+    """Fire every timer due by `now` (default: the records' clock). Returns what each did."""
+    now = now or records.clock()
+    tm = records.schema.timer
+    with records.db.read() as conn:
+        due = conn.execute(select(tm.c.id).where(tm.c.status == "pending", tm.c.kind != "deadline", tm.c.due_at <= now)
+                           .order_by(tm.c.due_at, tm.c.id).limit(limit)).scalars().all()
+    out = []
+    for timer_id in due:
+        try:
+            with records.db.write() as conn:
+                result = _fire_one(records, conn, timer_id, now)
+        except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
+            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            with records.db.write() as conn:  # the effect could not happen: say so once, never retry forever
+                claimed = conn.execute(tm.update().where(tm.c.id == timer_id, tm.c.status == "pending")
+                                       .values(status="failed", fired_at=now, result=detail[:2000])).rowcount
+            result = {"id": timer_id, "status": "failed", "detail": detail} if claimed else None
+        if result is not None:
+            out.append(result)
+    return out
+
+
+def _fire_one(records, conn, timer_id: int, now: dt.datetime) -> dict | None:
+    from engine.records import steps
+    tm = records.schema.timer
+    timer = conn.execute(select(tm).where(tm.c.id == timer_id)).mappings().first()
+    # the claim: of several processes, the one whose UPDATE finds the timer still pending fires it
+    if conn.execute(tm.update().where(tm.c.id == timer_id, tm.c.status == "pending").values(status="done", fired_at=now)).rowcount != 1:
+        return None
+    ent = records.app.entity(timer["entity"])
+    wf = records.workflows.of(ent.name)
+    try:
+        record = records._load(conn, ent, timer["record_id"], lock=True)
+    except NotFound:
+        conn.execute(tm.update().where(tm.c.id == timer_id).values(status="cancelled", result="the record is gone"))
+        return {"id": timer_id, "status": "cancelled"}
+    st = wf.states.get(timer["state"]) if wf is not None else None
+    if st is None or st.sla is None or record[wf.state_field] != timer["state"]:
+        conn.execute(tm.update().where(tm.c.id == timer_id).values(status="cancelled", result="the record left the state"))
+        return {"id": timer_id, "status": "cancelled"}
+    title = record.get(ent.title_field) or f"#{record['id']}"
+    lang = records.app.default_language
+    state_label = st.label.get(lang)
+    deadline = sla.plan(st.sla, timer["entered_at"], records.app.working_hours)
+    due = next(d for k, _, d in deadline if k == "deadline")
+    did = []
+    if timer["kind"] == "reminder":
+        who = st.sla.reminders[timer["step"]].notify
+        message = f"{ent.label.get(lang)} {title} is due out of '{state_label}' by {due:%Y-%m-%d %H:%M} UTC"
+        n = _send(records, conn, who, record, ent.name, "reminder", message, now)
+        did.append(f"reminded {n}")
+    else:
+        esc = st.sla.escalations[timer["step"]]
+        if esc.notify:
+            message = f"{ent.label.get(lang)} {title} is overdue in '{state_label}' (due {due:%Y-%m-%d %H:%M} UTC)"
+            n = _send(records, conn, esc.notify, record, ent.name, "escalation", message, now)
+            did.append(f"notified {n}")
+        if esc.reassign == "owner_manager":
+            did.append(_reassign(records, conn, ent, record, now))
+        if esc.fire is not None:
+            steps.fire_in(records, conn, steps.WORKFLOW, ent, wf, wf.transitions[esc.fire], record["id"], {},
+                          f"overdue in {state_label}", lang, automatic=True)
+            did.append(f"fired {esc.fire}")
+    result = "; ".join(did) or "nothing to do"
+    conn.execute(tm.update().where(tm.c.id == timer_id).values(result=result))
+    return {"id": timer_id, "status": "done", "kind": timer["kind"], "record_id": record["id"], "result": result}
+
+
+def _send(records, conn, names, record: dict, entity: str, kind: str, message: str, now) -> int:
+    ids = notifications.recipients(conn, records.schema, records.app, names, record.get("owner"))
+    return notifications.send(conn, records.schema, ids, entity, record["id"], kind, message, now)
+
+
+def _reassign(records, conn, ent, record: dict, now) -> str:
+    """Pass the record to its owner's manager (the escalation's `reassign: owner_manager`)."""
+    from engine.records import steps
+    u = records.schema.user
+    manager = conn.execute(select(u.c.manager_id).where(u.c.id == record["owner"])).scalar() if record.get("owner") else None
+    if manager is None:
+        return "no manager to reassign to"
+    t = records.schema.tables[ent.name]
+    conn.execute(t.update().where(t.c.id == record["id"]).values(owner=manager, updated_at=now, version=t.c.version + 1))
+    audit.append(conn, records.schema, steps.WORKFLOW, ent.name, record["id"], "reassign",
+                 {"fields": {"owner": {"from": record["owner"], "to": manager}}})
+    notifications.send(conn, records.schema, [manager], ent.name, record["id"], "reassigned",
+                       f"{ent.label.get(records.app.default_language)} {record.get(ent.title_field) or record['id']} is now yours (overdue)", now)
+    return f"reassigned to user {manager}"
