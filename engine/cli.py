@@ -118,8 +118,34 @@ def cmd_serve(args) -> int:
         except Exception as exc:
             return _fail(f"the demo data could not be loaded: {exc}")
         print("demo data loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()), flush=True)
+    consumer = None
+    if not args.no_worker:
+        from engine import tasks
+        url = tasks.queue_url(_db_url(args))
+        consumer = tasks.start_embedded(tasks.make_queue(rt, url))
+        print(f"background tasks (SLA timers) run in this process; queue: {_safe_url(url)}", flush=True)
     print(f"serving {rt.app.name} on http://{args.host}:{args.port}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)", flush=True)
-    uvicorn.run(create_app(rt), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    try:
+        uvicorn.run(create_app(rt), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    """Run the task consumer on its own (SLA timers), for deployments that serve with --no-worker."""
+    import logging
+
+    from engine import tasks
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rt, err = _open(args)
+    if rt is None:
+        return _fail(err)
+    url = tasks.queue_url(_db_url(args))
+    huey = tasks.make_queue(rt, url)
+    print(f"worker for {rt.app.name}: queue {_safe_url(url)}; SLA timers are checked every minute", flush=True)
+    huey.create_consumer(workers=args.workers, periodic=True, worker_type="thread").run()
     return 0
 
 
@@ -201,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty database")
+    s.add_argument("--no-worker", action="store_true", help="do not run background tasks in this process (run `run.py worker` instead)")
     s.set_defaults(func=cmd_serve)
+    w = sub.add_parser("worker", help="run background tasks (SLA timers) without serving; queue from $ENGINE_QUEUE_URL")
+    common(w)
+    w.add_argument("--workers", type=int, default=1)
+    w.set_defaults(func=cmd_worker)
     c = sub.add_parser("check", help="check the metadata and list every problem")
     common(c, db=False)
     c.set_defaults(func=cmd_check)

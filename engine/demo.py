@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from engine import users
 from engine.actor import SYSTEM, Actor
 from engine.metadata.yamlload import parse
-from engine.records import transitions
+from engine.records import reviews, transitions
 from engine.runtime import Runtime
 
 DEMO_KEY = "demo_loaded"
@@ -63,6 +63,11 @@ def load(rt: Runtime) -> dict[str, int]:
                 for ref in batch["refs"]:
                     transitions.fire(rt.records, actor, ent.name, refs[ref], batch["fire"], batch.get("comment"), batch.get("fields"))
                     counts["transition"] = counts.get("transition", 0) + 1
+                continue
+            if "review" in batch:  # department opinions on records under review
+                for ref in batch["refs"]:
+                    reviews.decide(rt.records, actor, ent.name, refs[ref], batch["review"], batch.get("opinion"))
+                    counts["review"] = counts.get("review", 0) + 1
                 continue
             for data in batch["records"]:
                 data = dict(data)

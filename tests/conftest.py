@@ -133,3 +133,28 @@ def seed_basics(rt: Runtime, actor: Actor) -> dict:
     p2 = r.create(actor, "product", {"code": "P002", "name": "Seal kit", "list_price": "12.50", "category": "spare_part"})
     w = r.create(actor, "warehouse", {"code": "WH-E", "name": "East", "region": "east"})
     return {"customer": c["id"], "p1": p1["id"], "p2": p2["id"], "warehouse": w["id"]}
+
+
+@pytest.fixture
+def people(rt, clerk):
+    """A rep under a supervisor under a manager, a colleague rep, and an east customer and product."""
+    make_user(rt, "boss", roles=("sales_manager",))
+    make_user(rt, "sup", roles=("sales_supervisor",), manager="boss")
+    for name in ("rep", "other"):
+        make_user(rt, name, roles=("sales_rep",), manager="sup")
+    for name in ("rep", "other", "sup"):
+        rt.accounts.update(clerk, _who(rt, name).id, attributes={"region": "east"})
+    from tests.orders import DEPARTMENTS
+    for dept in DEPARTMENTS:
+        make_user(rt, dept, roles=(dept,))
+    c = rt.records.create(clerk, "customer", {"code": "C1", "name": "East Pumps", "region": "east"})
+    p = rt.records.create(clerk, "product", {"code": "P1", "name": "Pump", "list_price": "100.00", "category": "machine"})
+    return {n: _who(rt, n) for n in ("boss", "sup", "rep", "other", *DEPARTMENTS)} | {"customer": c["id"], "product": p["id"]}
+
+
+def _who(rt, username):
+    from engine import users as _users
+    from sqlalchemy import select
+    with rt.db.read() as conn:
+        uid = conn.execute(select(rt.schema.user.c.id).where(rt.schema.user.c.username == username)).scalar_one()
+        return _users.actor_for_id(conn, rt.schema, uid, via="api")

@@ -9,7 +9,7 @@ def test_demo_loads_once_with_reporting_lines(rt):
     assert demo.is_empty(rt)
     counts = demo.load(rt)
     assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 220,
-                                                                  "transition": 140}
+                                                                  "transition": 190, "review": 225}
     assert counts["stock"] > 50
     assert not demo.is_empty(rt)
     u = rt.schema.user
@@ -31,4 +31,5 @@ def test_demo_orders_are_spread_over_the_workflow(rt):
     so = rt.schema.tables["sales_order"]
     with rt.db.read() as conn:
         by_state = dict(conn.execute(select(so.c.status, func.count()).group_by(so.c.status)).all())
-    assert by_state == {"draft": 150, "in_review": 15, "approved": 25, "shipped": 15, "rejected": 10, "cancelled": 5}
+    assert by_state == {"draft": 150, "in_review": 10, "decision": 5, "rejected": 10, "approved": 10, "technical_check": 5, "in_production": 5,
+                        "ready": 5, "partially_shipped": 5, "shipped": 5, "closed": 5, "cancelled": 5}

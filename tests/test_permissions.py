@@ -90,7 +90,7 @@ def test_reps_see_customers_of_their_region_everywhere(rt):
 
 
 def test_reviewers_read_orders_under_review_only_and_change_nothing(rt):
-    rev, mgr = who(rt, "finance"), who(rt, "manager")
+    rev, mgr = who(rt, "purchasing"), who(rt, "manager")
     so = rt.schema.tables["sales_order"]
     with rt.db.write() as conn:  # the workflow will move orders to review; here we put three there
         ids = [o["id"] for o in all_rows(rt, mgr, "sales_order")["items"][:3]]
@@ -177,7 +177,7 @@ def test_screens_show_only_what_the_user_may_see_and_do(rt):
 def test_several_roles_give_the_union_of_their_scopes(rt):
     from tests.conftest import make_user
     mgr = who(rt, "manager")
-    both = make_user(rt, "rep_and_reviewer", roles=("sales_rep", "finance"))
+    both = make_user(rt, "rep_and_reviewer", roles=("sales_rep", "purchasing"))
     so = rt.schema.tables["sales_order"]
     with rt.db.write() as conn:  # one order in review, owned by someone else
         target = all_rows(rt, mgr, "sales_order", filters=[("owner", "eq", str(who(rt, "rep_west1").id))])["items"][0]["id"]
@@ -189,6 +189,6 @@ def test_several_roles_give_the_union_of_their_scopes(rt):
     seen = {r["id"] for r in all_rows(rt, who(rt, "rep_and_reviewer"), "sales_order")["items"]}
     in_review = {r["id"] for r in all_rows(rt, mgr, "sales_order", filters=[("status", "eq", "in_review")])["items"]}
     assert seen == in_review | {mine["id"]} and target in seen
-    # the field rules: finance may read product cost (no rule), so the union shows it
+    # the field rules: purchasing may read product cost (no rule), so the union shows it
     prod = all_rows(rt, mgr, "product")["items"][0]
     assert "cost" in rt.records.get(who(rt, "rep_and_reviewer"), "product", prod["id"])

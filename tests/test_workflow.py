@@ -5,30 +5,10 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from engine.errors import Conflict, Forbidden, ValidationFailed
-from engine.records import transitions
+from engine.records import reviews, transitions
 from engine.server import create_app
-from tests.conftest import make_user
 from tests.test_concurrency import run_threads
-from tests.test_permissions import who
-
-
-@pytest.fixture
-def people(rt, clerk):
-    """A rep under a supervisor under a manager, a colleague rep, and an east customer and product."""
-    make_user(rt, "boss", roles=("sales_manager",))
-    make_user(rt, "sup", roles=("sales_supervisor",), manager="boss")
-    for name in ("rep", "other"):
-        make_user(rt, name, roles=("sales_rep",), manager="sup")
-    for name in ("rep", "other", "sup"):
-        rt.accounts.update(clerk, who(rt, name).id, attributes={"region": "east"})
-    c = rt.records.create(clerk, "customer", {"code": "C1", "name": "East Pumps", "region": "east"})
-    p = rt.records.create(clerk, "product", {"code": "P1", "name": "Pump", "list_price": "100.00", "category": "machine"})
-    return {n: who(rt, n) for n in ("boss", "sup", "rep", "other")} | {"customer": c["id"], "product": p["id"]}
-
-
-def new_order(rt, people, price="100.00"):
-    return rt.records.create(people["rep"], "sales_order", {"customer": people["customer"],
-                                                            "lines": [{"product": people["product"], "quantity": 2, "unit_price": price}]})
+from tests.orders import DEPARTMENTS, new_order, reviewed, to_decision
 
 
 def test_submit_approve_with_stamps_and_a_timeline(rt, people):
@@ -41,18 +21,20 @@ def test_submit_approve_with_stamps_and_a_timeline(rt, people):
     assert submitted["status"] == "in_review" and submitted["version"] == order["version"] + 1
     # the rep may not approve their own order; the supervisor (above the owner) may
     assert [t["name"] for t in transitions.available(rt.records, rep, "sales_order", order["id"])["transitions"]] == ["cancel"]
+    decided = reviewed(rt, people, order["id"])
+    assert decided["status"] == "decision"
     with pytest.raises(Forbidden):
         transitions.fire(rt.records, rep, "sales_order", order["id"], "approve")
     approved = transitions.fire(rt.records, sup, "sales_order", order["id"], "approve")
     assert approved["status"] == "approved" and approved["approved_by"] == sup.id and approved["approved_at"] is not None
     steps = transitions.timeline(rt.records, rep, "sales_order", order["id"])
     assert [(s["transition"], s["from"], s["to"], s["actor"]) for s in steps] == [
-        ("submit", "draft", "in_review", "rep"), ("approve", "in_review", "approved", "sup")]
+        ("submit", "draft", "in_review", "rep"), ("reviews_done", "in_review", "decision", "workflow"), ("approve", "decision", "approved", "sup")]
     assert steps[0]["comment"] == "please check the price" and steps[1]["seconds_in_state"] >= 0
     a = rt.schema.audit
     with rt.db.read() as conn:
         actions = [r for (r,) in conn.execute(select(a.c.action).where(a.c.entity == "sales_order", a.c.record_id == order["id"]))]
-    assert actions == ["create", "transition", "transition"]
+    assert actions == ["create", "transition", "review", "review", "review", "review", "transition", "transition"]
     # a colleague cannot even see the order, so neither its transitions
     from engine.errors import NotFound
     with pytest.raises(NotFound):
@@ -93,7 +75,9 @@ def test_locks_and_fixed_fields_are_enforced_on_every_write(rt, people):
                           version=order["version"])
     assert [e.field for e in exc.value.errors] == ["lines"]
     order = rt.records.update(rep, "sales_order", order["id"], {"notes": "call before delivery"}, version=order["version"])
+    reviewed(rt, people, order["id"])
     order = transitions.fire(rt.records, boss, "sales_order", order["id"], "approve")
+    transitions.fire(rt.records, boss, "sales_order", order["id"], "from_stock")
     shipped = transitions.fire(rt.records, boss, "sales_order", order["id"], "ship")
     with pytest.raises(Conflict) as exc:
         rt.records.update(boss, "sales_order", shipped["id"], {"notes": "too late"}, version=shipped["version"])
@@ -104,11 +88,11 @@ def test_locks_and_fixed_fields_are_enforced_on_every_write(rt, people):
 
 def test_two_people_firing_at_once_exactly_one_wins(rt, people):
     sup, boss = people["sup"], people["boss"]
-    order = transitions.fire(rt.records, people["rep"], "sales_order", new_order(rt, people)["id"], "submit")
+    order = to_decision(rt, people)
     actors = [sup, boss] * 3
     results, errors = run_threads(6, lambda i: transitions.fire(rt.records, actors[i], "sales_order", order["id"], "approve"))
     assert len(results) == 1 and len(errors) == 5 and all(isinstance(e, Conflict) for e in errors)
-    assert len(transitions.timeline(rt.records, sup, "sales_order", order["id"])) == 2
+    assert len(transitions.timeline(rt.records, sup, "sales_order", order["id"])) == 3
 
 
 def test_the_api_lists_and_fires_transitions(rt, people):
@@ -124,7 +108,7 @@ def test_the_api_lists_and_fires_transitions(rt, people):
         assert r.status_code == 200 and r.json()["status"] == "in_review"
         again = c.post(f"/api/v1/sales_order/{order['id']}/transitions/submit", json={}, headers=h)
         assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
-        assert c.post(f"/api/v1/sales_order/{order['id']}/transitions/approve", json={}, headers=h).status_code == 403
+        assert c.post(f"/api/v1/sales_order/{order['id']}/transitions/approve", json={}, headers=h).status_code == 409
         assert c.post(f"/api/v1/sales_order/{order['id']}/transitions/fly", json={}, headers=h).status_code == 404
         bad = c.post(f"/api/v1/sales_order/{order['id']}/transitions/cancel", json={"fields": {"reason": 5, "why": "x"}}, headers=h)
         assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"fields.why", "fields.reason"}
@@ -134,8 +118,7 @@ def test_the_api_lists_and_fires_transitions(rt, people):
 
 def test_a_key_change_after_approval_sends_the_order_back_to_review(rt, people):
     rep, sup = people["rep"], people["sup"]
-    order = transitions.fire(rt.records, rep, "sales_order", new_order(rt, people)["id"], "submit")
-    order = transitions.fire(rt.records, sup, "sales_order", order["id"], "approve")
+    order = transitions.fire(rt.records, sup, "sales_order", to_decision(rt, people)["id"], "approve")
     same = rt.records.update(rep, "sales_order", order["id"], {"notes": "gate 3"}, version=order["version"])
     assert same["status"] == "approved"  # notes are not a key field
     line = same["lines"][0]
@@ -146,13 +129,15 @@ def test_a_key_change_after_approval_sends_the_order_back_to_review(rt, people):
                                                                                                      "changed: lines")
     history = rt.records.history(rep, "sales_order", order["id"])[-1]
     assert history["changes"]["fields"]["status"] == ["approved", "in_review"] and "lines" in history["changes"]
+    again = reviews.summary(rt.records, rep, "sales_order", order["id"])  # a second round of department review opens
+    assert again["round"] == 2 and again["outcome"] == "pending" and again["waiting"] == list(DEPARTMENTS)
 
 
 def test_bulk_transitions_from_the_list_and_the_api(rt, people):
     import re
     from tests.test_web import SECRET, csrf, sign_in
-    rep, boss = people["rep"], people["boss"]
-    orders = [transitions.fire(rt.records, rep, "sales_order", new_order(rt, people)["id"], "submit") for _ in range(3)]
+    boss = people["boss"]
+    orders = [to_decision(rt, people) for _ in range(3)]
     draft = new_order(rt, people)
     results = transitions.fire_many(rt.records, boss, "sales_order", [orders[0]["id"], draft["id"]], "approve")
     assert [r["ok"] for r in results] == [True, False] and results[1]["status"] == 409

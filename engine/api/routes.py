@@ -14,7 +14,7 @@ from engine.api.body import read_json
 from engine.api.openapi import build_openapi
 from engine.api.serialize import record_json
 from engine.errors import BadRequest, Unauthenticated, ValidationFailed, FieldError
-from engine.records import access, transitions
+from engine.records import access, reviews, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.records.service import record_id
@@ -201,6 +201,37 @@ def make_routes(rt: Runtime) -> list[Route]:
         actor = await run_in_threadpool(_actor, rt, request)
         return _json({"items": await run_in_threadpool(transitions.timeline, records, actor, name, rid)})
 
+    async def review(request: Request):
+        name = request.path_params["entity"]
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        lang = request.query_params.get("lang", "en")
+        if request.method == "GET":
+            return _json(await run_in_threadpool(reviews.summary, records, actor, name, rid, lang))
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationFailed([FieldError("body", 'expected {"decision": "approve" | "reject", "opinion": ..., "role": ...}')])
+        unknown = set(body) - {"decision", "opinion", "role"}
+        if unknown:
+            raise ValidationFailed([FieldError(k, "unknown property; send decision, opinion and role") for k in sorted(unknown)])
+        return _json(await run_in_threadpool(lambda: reviews.decide(records, actor, name, rid, body.get("decision"), body.get("opinion"),
+                                                                    body.get("role"), lang)))
+
+    async def pending_reviews(request: Request):
+        actor = await run_in_threadpool(_actor, rt, request)
+        return _json({"items": await run_in_threadpool(reviews.pending_for, records, actor, 200, request.query_params.get("lang", "en"))})
+
+    async def notifications_(request: Request):
+        actor = await run_in_threadpool(_actor, rt, request)
+        if request.method == "GET":
+            items, total = await run_in_threadpool(records.notifications, actor)
+            return _json({"items": items, "unread": total})
+        body = await read_json(request)
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+            raise ValidationFailed([FieldError("ids", "a list of notification ids, or leave it out to mark all as read")])
+        return _json({"marked": await run_in_threadpool(records.mark_read, actor, ids)})
+
     async def history(request: Request):
         name = request.path_params["entity"]
         rid = _record_id(request)
@@ -215,6 +246,9 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/auth/me", me, methods=["GET"]),
         Route("/api/v1/permissions/explain", explain, methods=["GET"]),
         Route("/api/v1/permissions/roles/{role}", role, methods=["GET"]),
+        Route("/api/v1/reviews/pending", pending_reviews, methods=["GET"]),
+        Route("/api/v1/notifications", notifications_, methods=["GET"]),
+        Route("/api/v1/notifications/read", notifications_, methods=["POST"]),
         Route("/api/v1/{entity}", collection, methods=["GET", "POST"]),
         Route("/api/v1/{entity}/export.csv", export, methods=["GET"]),
         Route("/api/v1/{entity}/transitions/{transition}", fire_bulk, methods=["POST"]),
@@ -223,5 +257,6 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/{entity}/{id}/transitions", transitions_, methods=["GET"]),
         Route("/api/v1/{entity}/{id}/transitions/{transition}", fire, methods=["POST"]),
         Route("/api/v1/{entity}/{id}/timeline", timeline, methods=["GET"]),
+        Route("/api/v1/{entity}/{id}/review", review, methods=["GET", "POST"]),
     ]
 

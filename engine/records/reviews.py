@@ -30,10 +30,15 @@ def summary(records, actor: Actor, entity: str, record_id: int, lang: str = "en"
     records.permissions.require(actor, ent.name, "read")
     with records.db.read() as conn:
         rec = records._visible(conn, actor, ent, record_id)
-        tasks = _latest(conn, records.schema, ent.name, record_id)
+        return _summary(records, conn, actor, wf, rec, lang)
+
+
+def _summary(records, conn, actor: Actor, wf: Workflow, rec: dict, lang: str) -> dict:
+    tasks = _latest(conn, records.schema, wf.entity, rec["id"])
     mine = records.permissions.role_closure(actor)
     current = tasks and tasks[0]["state"] == rec[wf.state_field]
     out = _facts(wf, tasks)
+    out["record_state"] = rec[wf.state_field]
     st = wf.states.get(out["state"]) if out["state"] else None
     out.update(waiting=list(out["waiting"]), rule=(st.review.rule if st is not None and st.review else None),
                at_least=(st.review.at_least if st is not None and st.review else None),
@@ -75,8 +80,10 @@ def decide(records, actor: Actor, entity: str, record_id: int, decision: Any, op
         candidates = [t for t in open_tasks if t["role"] in mine and (role is None or t["role"] == role)]
         if not candidates:
             waiting = ", ".join(records.workflows._role_label(t["role"], lang) for t in open_tasks)
-            if role is not None and role in mine:
-                raise Conflict(f"the {records.workflows._role_label(role, lang)} review is already recorded; still waiting for: {waiting}")
+            answered = [t for t in tasks if t["state"] == state and t["role"] in mine and t["status"] != "pending" and role in (None, t["role"])]
+            if answered:
+                raise Conflict(f"the {records.workflows._role_label(answered[0]['role'], lang)} opinion is already recorded "
+                               f"({answered[0]['status']}); still waiting for: {waiting}")
             raise Forbidden(f"this review waits for: {waiting}; your roles ({', '.join(sorted(actor.roles)) or 'none'}) are not among them")
         if len(candidates) > 1 and role is None:
             raise ValidationFailed([FieldError("role", "you hold several reviewing roles here; say which one you answer for: "
@@ -96,9 +103,10 @@ def decide(records, actor: Actor, entity: str, record_id: int, decision: Any, op
                                            rt.c.status == "pending").values(status="skipped", decided_at=now))
             follow = getattr(wf.states[state].review, f"on_{outcome}")
             if follow is not None:
-                steps.fire_in(records, conn, steps.WORKFLOW, ent, wf, wf.transitions[follow], record_id, {}, f"review {outcome}", lang,
-                              automatic=True)
-    return summary(records, actor, entity, record_id, lang)
+                rec = steps.fire_in(records, conn, steps.WORKFLOW, ent, wf, wf.transitions[follow], record_id, {}, f"review {outcome}",
+                                    lang, automatic=True)
+        # the reviewer may no longer read the record once it moved on; they still learn how their review ended
+        return _summary(records, conn, actor, wf, rec, lang)
 
 
 def pending_for(records, actor: Actor, limit: int = 50, lang: str = "en") -> list[dict]:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, false, func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import audit, naming
+from engine import audit, naming, notifications
 from engine.permissions import Permissions
 from engine.workflow import Workflows
 from engine.actor import Actor
@@ -401,6 +401,18 @@ class Records:
         if scopes and not self._in_scope(conn, ent.name, record_id, *scopes):
             raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
                             f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
+
+    # ------------------------------------------------------------------ notifications
+    def notifications(self, actor: Actor, limit: int = 20) -> tuple[list[dict], int]:
+        """The actor's unread notifications, newest first, and how many are unread."""
+        with self.db.read() as conn:
+            rows, total = notifications.unread(conn, self.schema, actor.id, limit)
+        return [{"id": r["id"], "entity": r["entity"], "record_id": r["record_id"], "kind": r["kind"], "message": r["message"],
+                 "at": to_json("datetime", r["created_at"])} for r in rows], total
+
+    def mark_read(self, actor: Actor, ids=None) -> int:
+        with self.db.write() as conn:
+            return notifications.mark_read(conn, self.schema, actor.id, self.clock(), ids)
 
     def _reapproval(self, ent: Entity, current: dict, changed: set[str]) -> tuple[str, str] | None:
         """(state field, state to go back to) when this change touches a key field after approval."""

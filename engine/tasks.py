@@ -1,0 +1,60 @@
+"""Background work on Huey: a periodic task fires due SLA timers every minute.
+
+The queue lives in SQLite by default (a file next to the app's database, nothing to set up) and
+in Redis to scale out (`ENGINE_QUEUE_URL=redis://host:6379/0`). `python run.py` runs a consumer
+inside the web process; `python run.py worker` runs one on its own (then serve with
+`--no-worker`). Any number of consumers may run against one database: each timer is claimed with
+a compare-and-set in the database, so none fires twice."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+from engine.records import timers
+from engine.runtime import Runtime
+
+
+def queue_url(db_url: str) -> str:
+    """ENGINE_QUEUE_URL, else a SQLite queue beside a SQLite database (or under var/ for PostgreSQL)."""
+    url = os.environ.get("ENGINE_QUEUE_URL")
+    if url:
+        return url
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+        return "sqlite:///" + str(Path(db_url[len("sqlite:///"):]).with_suffix(".tasks.db"))
+    return "sqlite:///var/tasks.db"
+
+
+def make_queue(rt: Runtime, url: str, name: str = "engine"):
+    """A Huey instance with the engine's tasks registered on it."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        huey = RedisHuey(name, url=url)
+    elif url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey(name, filename=str(path))
+    else:
+        raise ValueError(f"ENGINE_QUEUE_URL must start with redis:// or sqlite:///, not {url!r}")
+
+    @huey.periodic_task(crontab(minute="*"), name="sla_timers")
+    def sla_timers() -> int:
+        """Fire every SLA timer that is due (reminders, escalations, automatic transitions)."""
+        return len(timers.run_due(rt.records))
+
+    huey.sla_timers = sla_timers
+    return huey
+
+
+class EmbeddedConsumer(Consumer):
+    """A consumer that runs beside the web server and leaves signal handling to it."""
+
+    def _set_signal_handlers(self):
+        pass
+
+
+def start_embedded(huey) -> Consumer:
+    consumer = EmbeddedConsumer(huey, workers=1, periodic=True, worker_type="thread")
+    consumer.start()
+    return consumer
