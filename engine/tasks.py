@@ -38,12 +38,20 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
     else:
         raise ValueError(f"ENGINE_QUEUE_URL must start with redis:// or sqlite:///, not {url!r}")
 
-    @huey.periodic_task(crontab(minute="*"), name="sla_timers")
-    def sla_timers() -> int:
-        """Fire every SLA timer that is due (reminders, escalations, automatic transitions)."""
+    def run() -> int:
         return len(timers.run_due(rt.records))
 
-    huey.sla_timers = sla_timers
+    @huey.periodic_task(crontab(minute="*"), name="sla_timers")
+    def sla_timers() -> int:
+        """Every minute: fire each SLA timer that is due (reminders, escalations, automatic transitions)."""
+        return run()
+
+    @huey.task(name="sla_timers_now")
+    def sla_timers_now() -> int:
+        """The same, on demand (after a restart, or from an admin); returns how many fired."""
+        return run()
+
+    huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now
     return huey
 
 

@@ -19,6 +19,7 @@ from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.records.service import record_id
 from engine.runtime import Runtime
+from engine.values import to_json
 
 
 def _json(data, status: int = 200) -> Response:
@@ -128,8 +129,11 @@ def make_routes(rt: Runtime) -> list[Route]:
                 actor = _actor(rt, request)
                 ent = records.entity(name)
                 result = records.list(actor, name, ListQuery.from_params(request.query_params))
-                return {"items": [record_json(app, ent, r, with_lines=False) for r in result["items"]],
-                        "next_cursor": result["next_cursor"], "count": result["count"], "count_exact": result["count_exact"]}
+                out = {"items": [record_json(app, ent, r, with_lines=False) for r in result["items"]],
+                       "next_cursor": result["next_cursor"], "count": result["count"], "count_exact": result["count_exact"]}
+                if "sla" in result:  # {id: {"flag": "at_risk" | "overdue", "due": ...}} for the page's records
+                    out["sla"] = {str(k): {"flag": v["flag"], "due": to_json("datetime", v["due"])} for k, v in result["sla"].items()}
+                return out
             return _json(await run_in_threadpool(work))
         actor = await run_in_threadpool(_actor, rt, request)
         records.entity(name)

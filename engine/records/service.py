@@ -21,7 +21,7 @@ from engine.actor import Actor
 from engine.db import Database
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
-from engine.records import listing, lookups, steps
+from engine.records import listing, lookups, steps, timers
 from engine.records.compute import apply_defaults, compute, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.schema import Schema
@@ -146,10 +146,14 @@ class Records:
                 result = conn.execute(stmt)
                 keys = tuple(result.keys())
                 rows.extend(dict(zip(keys, r)) for r in result)
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
+            more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            flags = timers.flags(conn, self, ent.name, [r["id"] for r in rows], self.clock())
         next_cursor = listing.encode_cursor(spec, rows[-1][spec.name], rows[-1]["id"]) if more and rows else None
-        return {"items": rows, "next_cursor": next_cursor, "count": count, "count_exact": exact}
+        page = {"items": rows, "next_cursor": next_cursor, "count": count, "count_exact": exact}
+        if flags:  # records at risk of missing, or past, their state's deadline
+            page["sla"] = flags
+        return page
 
     def _list_shape(self, ent: Entity, fields: tuple | None, sort_name: str, with_titles: bool) -> tuple[list, Any]:
         """The columns and FROM clause of a list query, built once per shape: building joins and
