@@ -406,6 +406,11 @@ class Records:
             raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
                             f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
 
+    def sla_flags(self, entity: str, ids) -> dict:
+        """At-risk / overdue flags of records the caller has already read."""
+        with self.db.read() as conn:
+            return timers.flags(conn, self, entity, list(ids), self.clock())
+
     # ------------------------------------------------------------------ notifications
     def notifications(self, actor: Actor, limit: int = 20) -> tuple[list[dict], int]:
         """The actor's unread notifications, newest first, and how many are unread."""

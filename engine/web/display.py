@@ -56,18 +56,38 @@ class Display:
             return self.fmt.datetime(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
         return str(value)
 
-    def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict, select: bool = False) -> list[Markup]:
+    def state_color(self, ent_name: str, f: Field, value) -> str | None:
+        """The badge colour of a workflow state (None when the field holds no workflow's state)."""
+        wf = self.app.workflows.get(ent_name)
+        if wf is None or wf.state_field != f.name or value not in wf.states:
+            return None
+        return wf.states[value].color
+
+    def sla_flag(self, flag: dict | None) -> str:
+        """The at-risk / overdue marker shown beside a record's state."""
+        if not flag:
+            return ""
+        text = self._("Overdue") if flag["flag"] == "overdue" else self._("At risk")
+        due = self.fmt.datetime(flag["due"])
+        return f' <span class="flag flag-{flag["flag"]}" title="{_esc(self._("Due %(when)s", when=due))}">{_esc(text)}</span>'
+
+    def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict, select: bool = False,
+                  flags: dict | None = None) -> list[Markup]:
         """The <td> cells of each list row, built here rather than by a template macro per cell
         (a list page has hundreds of cells). Each column gets its formatter and its cell's opening
         and closing markup once; text that can hold markup - text fields, link titles, option
         labels - goes through html.escape; numbers and dates are our own formatting."""
-        plan = [self._cell_plan(f, titles) for f in columns]
+        plan = [self._cell_plan(ent, f, titles) for f in columns]
+        wf = self.app.workflows.get(ent.name)
+        flagged = wf.state_field if wf is not None and flags else None
         out = []
         for r in rows:
             cells = []
             for i, (name, show, head, tail) in enumerate(plan):
                 v = r.get(name)
                 text = "" if v is None or v == "" else show(v)
+                if name == flagged and r["id"] in flags:
+                    text += self.sla_flag(flags[r["id"]])
                 if i == 0:
                     rid = int(r["id"])
                     if select:  # a checkbox for bulk transitions, tied to the form above the table
@@ -78,7 +98,7 @@ class Display:
             out.append(Markup("".join(cells)))
         return out
 
-    def _cell_plan(self, f: Field, titles: dict):
+    def _cell_plan(self, ent: Entity, f: Field, titles: dict):
         """(field name, value -> escaped text, opening markup, closing markup) for one list column."""
         t = f.value_type
         label = _esc(self.label(f.label))
@@ -87,9 +107,12 @@ class Display:
 
             def show(v):
                 return options.get(v) or _esc(str(v))
-            if f.name == "status":  # a state reads as a badge; its text says the state, not only its colour
+            wf = self.app.workflows.get(ent.name)
+            if wf is not None and f.name == wf.state_field:  # a state reads as a badge; its text says the state, not only its colour
+                colors = {n: st.color for n, st in wf.states.items()}
+
                 def badge(v):
-                    return f'<span class="badge b-{_esc(str(v))}">{show(v)}</span>'
+                    return f'<span class="badge c-{colors.get(v, "grey")}">{show(v)}</span>'
                 return f.name, badge, f'<td data-label="{label}">', "</td>"
             return f.name, show, f'<td data-label="{label}">', "</td>"
         if t in ("decimal", "integer"):
@@ -128,6 +151,14 @@ class Display:
                 sentences.append(_("created this record"))
             elif e["action"] == "delete":
                 sentences.append(_("deleted this record"))
+            elif e["action"] == "review" and "review" in ch:
+                r = ch["review"]
+                role = self.app.roles.get(r["role"])
+                said = _("approved") if r["decision"] == "approved" else _("rejected")
+                sentences.append(_("gave the %(role)s opinion: %(decision)s") % {"role": self.label(role.label) if role else r["role"], "decision": said}
+                                 + (f" — “{r['opinion']}”" if r.get("opinion") else ""))
+            elif e["action"] == "reassign":
+                sentences.append(_("passed the record to the owner's manager (deadline missed)"))
             wf = self.app.workflows.get(ent.name)
             moved = ch.get("transition") if e["action"] == "transition" else None
             if moved is not None and wf is not None:

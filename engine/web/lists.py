@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from engine import preferences
 from engine.errors import NotFound, Unauthenticated, ValidationFailed
 from engine.metadata.model import Entity
-from engine.records import transitions
+from engine.records import reviews, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.web import i18n, session
@@ -31,9 +31,20 @@ class ListScreens(ScreenBase):
                     page = self.rt.records.list(actor, ent.name, ListQuery(filters=[("owner", "eq", str(actor.id))], sort="-updated_at", limit=5))
                     if page["items"]:
                         mine[ent.name] = page
-            return mine
-        mine = await run_in_threadpool(work)
-        return self.render(request, "home.html", actor, mine=mine, entities={e.name: e for e in self.app.top_entities()})
+            pending = reviews.pending_for(self.rt.records, actor, 20, self.lang(request, actor))
+            notes, unread = self.rt.records.notifications(actor, 10)
+            return mine, pending, notes, unread
+        mine, pending, notes, unread = await run_in_threadpool(work)
+        return self.render(request, "home.html", actor, mine=mine, entities={e.name: e for e in self.app.top_entities()},
+                           pending=pending, notes=notes, unread=unread)
+
+    async def read_notifications(self, request: Request):
+        """'Mark all as read' on the home page."""
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        await run_in_threadpool(self.rt.records.mark_read, actor)
+        return RedirectResponse("/", status_code=303)
 
     def columns(self, ent: Entity, actor=None) -> list:
         """The list's columns: the entity's list_columns, else the title, links, dates, totals and state;

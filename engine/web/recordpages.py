@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse
 
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import Entity
-from engine.records import transitions
+from engine.records import reviews, transitions
 from engine.records.listing import ListQuery
 from engine.web import session
 from engine.web.display import Display
@@ -30,14 +30,20 @@ class RecordScreens(ScreenBase):
             titles = self._titles(actor, ent, [rec], display.history_links(ent, hist))
             related = self._related(actor, ent, rid)
             flow = None
-            if self.rt.records.workflows.of(ent.name) is not None:
-                flow = transitions.available(self.rt.records, actor, ent.name, rid, self.lang(request, actor))
+            wf = self.rt.records.workflows.of(ent.name)
+            if wf is not None:
+                lang = self.lang(request, actor)
+                flow = transitions.available(self.rt.records, actor, ent.name, rid, lang)
                 flow["timeline"] = transitions.timeline(self.rt.records, actor, ent.name, rid)
+                flow["sla"] = self.rt.records.sla_flags(ent.name, [rid]).get(rid)
+                if any(st.review for st in wf.states.values()):
+                    review = reviews.summary(self.rt.records, actor, ent.name, rid, lang)
+                    flow["reviews"] = review if review["round"] else None
             return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow
         rec, hist, titles, related, may_update, flow = await run_in_threadpool(work)
         return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related,
                            history=hist, sections=self.sections(ent, actor=actor), app_entities=self.app.entities, flow=flow,
-                           workflow=self.rt.records.workflows.of(ent.name), flow_error=flow_error,
+                           workflow=self.rt.records.workflows.of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
                            may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"))
 
     async def fire(self, request: Request):
@@ -57,6 +63,26 @@ class RecordScreens(ScreenBase):
         except (Conflict, Forbidden, ValidationFailed) as exc:
             detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
             return await self.record_page(request, flow_error=detail, status=exc.status)
+        return RedirectResponse(f"/{ent.name}/{rid}", status_code=303)
+
+    async def review(self, request: Request):
+        """A reviewer's approve or reject, with their opinion, from the record page."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        rid = _record_id(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        try:
+            await run_in_threadpool(lambda: reviews.decide(self.rt.records, actor, ent.name, rid, form.get("decision"),
+                                                           str(form.get("opinion", "")) or None, form.get("role") or None,
+                                                           self.lang(request, actor)))
+        except (Conflict, Forbidden, ValidationFailed) as exc:
+            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            return await self.record_page(request, flow_error=detail, status=exc.status)
+        try:  # after the last opinion the record may have moved where this reviewer no longer reads it
+            await run_in_threadpool(self.rt.records.get, actor, ent.name, rid)
+        except NotFound:
+            return RedirectResponse("/?reviewed=" + str(rid), status_code=303)
         return RedirectResponse(f"/{ent.name}/{rid}", status_code=303)
 
     def _related(self, actor, ent: Entity, rid: int) -> list:

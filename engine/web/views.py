@@ -17,12 +17,13 @@ from engine.errors import TooManyRequests, Unauthenticated
 from engine.runtime import Runtime
 from engine.web import i18n, session
 from engine.web.base import HERE
+from engine.web.board import BoardScreens
 from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
 from engine.web.settings import SettingsScreens
 
 
-class Screens(ListScreens, RecordScreens, SettingsScreens):
+class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -80,10 +81,13 @@ def make_routes(rt: Runtime) -> list:
         Route("/account/language", s.change_language, methods=["POST"]),
         Route("/account/tokens", s.create_token, methods=["POST"]),
         Route("/account/tokens/{id}/revoke", s.revoke_token, methods=["POST"]),
+        Route("/notifications/read", s.read_notifications, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
         Route("/{entity}/bulk", s.bulk, methods=["POST"]),
+        Route("/{entity}/board", s.board_page, methods=["GET"]),
+        Route("/{entity}/board/move", s.board_move, methods=["POST"]),
         Route("/{entity}/new", s.form_page, methods=["GET"]),
         Route("/{entity}/new", s.save, methods=["POST"]),
         Route("/{entity}/preview", s.preview, methods=["POST"]),
@@ -95,4 +99,5 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/{id}/edit", s.form_page, methods=["GET"]),
         Route("/{entity}/{id}/edit", s.save, methods=["POST"]),
         Route("/{entity}/{id}/transitions/{transition}", s.fire, methods=["POST"]),
+        Route("/{entity}/{id}/review", s.review, methods=["POST"]),
     ], s

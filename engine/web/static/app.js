@@ -139,4 +139,59 @@
   window.addEventListener("beforeunload", function (e) {
     if (document.querySelector("form[data-guard][data-dirty]")) { e.preventDefault(); e.returnValue = ""; }
   });
+
+  // record page: a link to #step-<transition> opens that transition's form
+  if (location.hash.indexOf("#step-") === 0) {
+    var step = document.getElementById(location.hash.slice(1));
+    if (step && step.tagName === "DETAILS") { step.open = true; step.scrollIntoView(); }
+  }
+
+  // kanban board: drop a card on a column to fire the transition; a refused move snaps back with the reason
+  var board = document.querySelector("[data-board]");
+  if (board) {
+    var dragged = null;
+    var message = document.getElementById("board-message");
+    var say = function (text) { message.textContent = text || ""; message.hidden = !text; };
+    board.addEventListener("dragstart", function (e) {
+      var card = e.target.closest && e.target.closest(".kcard");
+      if (!card) return;
+      dragged = card;
+      card.classList.add("dragging");
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", card.dataset.id);
+    });
+    board.addEventListener("dragend", function () {
+      if (dragged) dragged.classList.remove("dragging");
+      board.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+    });
+    board.addEventListener("dragover", function (e) {
+      var col = e.target.closest && e.target.closest(".board-col");
+      if (!col || !dragged) return;
+      e.preventDefault();
+      board.querySelectorAll(".drop-target").forEach(function (c) { if (c !== col) c.classList.remove("drop-target"); });
+      col.classList.add("drop-target");
+    });
+    board.addEventListener("drop", function (e) {
+      var col = e.target.closest && e.target.closest(".board-col");
+      if (!col || !dragged) return;
+      e.preventDefault();
+      col.classList.remove("drop-target");
+      var card = dragged, from = card.parentNode, next = card.nextSibling;
+      if (col.dataset.state === card.dataset.state) return;
+      col.querySelector(".cards").prepend(card);  // optimistic; undone if the server refuses
+      var body = new URLSearchParams({csrf_token: board.dataset.csrf, id: card.dataset.id, to: col.dataset.state});
+      fetch(board.dataset.board, {method: "POST", body: body, credentials: "same-origin",
+                                  headers: {"Accept": "application/json", "X-CSRF-Token": board.dataset.csrf}})
+        .then(function (r) { return r.json(); })
+        .then(function (res) {
+          if (res.ok) { say(""); location.reload(); return; }
+          from.insertBefore(card, next);
+          card.classList.add("refused");
+          setTimeout(function () { card.classList.remove("refused"); }, 400);
+          say(res.message);
+          if (res.open) location.href = res.open;
+        })
+        .catch(function () { from.insertBefore(card, next); say(board.dataset.offline || "The move could not be sent; try again."); });
+    });
+  }
 })();
