@@ -163,8 +163,9 @@ def test_keyboard_only_sign_in_and_navigation(browser, live):
     ctx.close()
 
 
-def test_submit_and_return_an_order_through_its_workflow(browser, live):
+def test_submit_review_and_return_an_order_through_its_workflow(browser, live):
     base, rt = live
+    from engine.records import reviews
     from tests.test_permissions import all_rows, who
     rep = who(rt, "rep_east2")
     order = next(o for o in all_rows(rt, rep, "sales_order")["items"] if o["status"] == "draft")
@@ -174,20 +175,36 @@ def test_submit_and_return_an_order_through_its_workflow(browser, live):
     page.click("summary:has-text('Submit for review')")
     page.fill("#in-submit-comment", "please check the delivery date")
     page.click("details[open] form button.primary")
-    expect(page.locator("h1 .badge")).to_have_text("In review")
+    expect(page.locator("h1 .badge")).to_have_text("Department review")
     expect(page.locator(".steps")).to_contain_text("please check the delivery date")
-    expect(page.locator("summary:has-text('Submit for review')")).to_have_count(0)
+    expect(page.locator(".review-tasks tbody tr")).to_have_count(4)
+    expect(page.locator(".review-form")).to_have_count(0)  # the rep gives no opinion
     ctx.close()
+    # finance finds the order on their home page and rejects it with a reason
+    fin = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "finance")
+    expect(fin.locator("#pending-title")).to_be_visible()
+    fin.click(f"section.inbox a[href='/sales_order/{order['id']}']")
+    fin.fill("#opinion-finance", "Net 60 is too long for this customer's credit.")
+    shot(fin, "order-review")
+    fin.click(".review-form button[value=reject]")
+    expect(fin.locator(".review-tasks")).to_contain_text("Net 60 is too long")
+    expect(fin.locator(".review-form")).to_have_count(0)
+    fin.context.close()
+    for dept in ("purchasing", "technical", "production"):
+        reviews.decide(rt.records, who(rt, dept), "sales_order", order["id"], "approve", "fine")
     sup = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "sup_east")
     sup.goto(f"{base}/sales_order/{order['id']}")
+    expect(sup.locator("h1 .badge")).to_have_text("Supervisor decision")
+    expect(sup.locator(".flow-off")).to_contain_text("A department rejected this order")  # approve is disabled, with the reason
     sup.click("summary:has-text('Return to the owner')")
     expect(sup.locator("#in-reject-reason")).to_be_visible()
     shot(sup, "order-workflow")
-    sup.fill("#in-reject-reason", "The price is below the floor for this customer.")
+    sup.fill("#in-reject-reason", "See finance: ask for prepayment.")
     sup.click("details[open] form button.primary")
-    expect(sup.locator("h1 .badge")).to_have_text("Rejected")
-    expect(sup.locator(".steps")).to_contain_text("The price is below the floor")
-    expect(sup.locator("#history")).to_contain_text("Return to the owner: In review → Rejected")
+    expect(sup.locator("h1 .badge")).to_have_text("Returned")
+    expect(sup.locator(".steps")).to_contain_text("ask for prepayment")
+    expect(sup.locator("#history")).to_contain_text("Return to the owner: Supervisor decision → Returned")
+    expect(sup.locator("#history")).to_contain_text("gave the Finance reviewer opinion: rejected")
     sup.context.close()
 
 
