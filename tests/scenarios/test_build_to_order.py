@@ -1,0 +1,181 @@
+"""DOMAIN.md E as a second workflow (tests/scenarios/build_to_order): every path through it -
+cash and credit, with and without design, both back-edges - the measurement visit's required
+specialist and date, cancel only in its four states and only with a reason, deadlines per state,
+and the same walk through the API."""
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.records import transitions
+from engine.server import create_app
+from tests.conftest import make_user
+
+APP = str(Path(__file__).parent / "build_to_order")
+CANCELLABLE = {"new", "measurement", "bank_decision", "contract_preparation"}
+
+
+@pytest.fixture
+def shop(dbs):
+    rt = dbs.runtime(APP)
+    people = {name: make_user(rt, name, roles=(role,)) for name, role in [
+        ("mgr", "manager"), ("disp", "dispatcher"), ("spec", "specialist"), ("des", "designer"), ("fin", "finance"), ("prod", "production")]}
+    return rt, people
+
+
+def fire(rt, who, order, name, **inputs):
+    return transitions.fire(rt.records, who, "fitting_order", order["id"], name, fields=inputs or None)
+
+
+def new(rt, people, **values):
+    return rt.records.create(people["mgr"], "fitting_order", {"customer_name": "Ivanova", "phone": "+7 900 000 00 00", **values})
+
+
+def to_contract(rt, p, order):
+    fire(rt, p["disp"], order, "accept")
+    with pytest.raises(ValidationFailed) as exc:  # a visit needs a specialist and a time
+        fire(rt, p["disp"], order, "schedule_measurement", specialist=p["spec"].id)
+    assert [e.field for e in exc.value.errors] == ["fields.visit_at"]
+    visit = fire(rt, p["disp"], order, "schedule_measurement", specialist=p["spec"].id, visit_at="2026-11-24T10:00:00+03:00")
+    assert visit["specialist"] == p["spec"].id and visit["visit_at"] is not None
+    return fire(rt, p["spec"], order, "measured")  # the assigned specialist now reads the order and reports
+
+
+def states(rt, who, order) -> list[str]:
+    return [s["to"] for s in transitions.timeline(rt.records, who, "fitting_order", order["id"])]
+
+
+def test_cash_without_design_goes_straight_through(shop):
+    rt, p = shop
+    order = new(rt, p)
+    assert to_contract(rt, p, order)["status"] == "contract_preparation"
+    with pytest.raises(ValidationFailed) as exc:  # the payment-type branch: cash never goes to the bank
+        fire(rt, p["mgr"], order, "to_bank")
+    assert "Only credit orders go to the bank" in exc.value.errors[0].message
+    with pytest.raises(ValidationFailed):  # and needs no design
+        fire(rt, p["mgr"], order, "to_design")
+    fire(rt, p["mgr"], order, "to_payment")
+    fire(rt, p["fin"], order, "paid")
+    fire(rt, p["prod"], order, "produced")
+    done = fire(rt, p["disp"], order, "completed")
+    assert done["status"] == "completed"
+    assert states(rt, p["mgr"], order) == ["measurement_planning", "measurement", "contract_preparation", "payment", "production",
+                                           "delivery_planning", "completed"]
+    with pytest.raises(Conflict):  # completed is locked
+        rt.records.update(p["mgr"], "fitting_order", order["id"], {"phone": "+7 900 111 11 11"}, version=done["version"])
+
+
+def test_credit_with_design_and_both_back_edges(shop):
+    rt, p = shop
+    order = new(rt, p, payment_type="credit", needs_design=True)
+    to_contract(rt, p, order)
+    fire(rt, p["mgr"], order, "remeasure", reason="the wall is not straight")  # contract -> measurement
+    fire(rt, p["spec"], order, "measured")
+    with pytest.raises(ValidationFailed):  # an order that needs design goes through design first
+        fire(rt, p["mgr"], order, "to_bank")
+    fire(rt, p["mgr"], order, "to_design")
+    fire(rt, p["des"], order, "clarify", question="which handles?")  # design -> contract preparation
+    fire(rt, p["mgr"], order, "to_design")
+    with pytest.raises(ValidationFailed) as exc:  # credit: not straight to payment
+        fire(rt, p["des"], order, "to_payment")
+    assert "Credit orders wait for the bank" in exc.value.errors[0].message
+    fire(rt, p["des"], order, "to_bank")
+    fire(rt, p["fin"], order, "bank_approved")
+    fire(rt, p["fin"], order, "paid")
+    fire(rt, p["prod"], order, "produced")
+    fire(rt, p["disp"], order, "completed")
+    assert states(rt, p["mgr"], order) == [
+        "measurement_planning", "measurement", "contract_preparation", "measurement", "contract_preparation", "design",
+        "contract_preparation", "design", "bank_decision", "payment", "production", "delivery_planning", "completed"]
+    steps = transitions.timeline(rt.records, p["mgr"], "fitting_order", order["id"])
+    assert steps[3]["inputs"] == {"reason": "the wall is not straight"} and steps[6]["inputs"] == {"question": "which handles?"}
+
+
+def test_cash_with_design_pays_after_design(shop):
+    rt, p = shop
+    order = new(rt, p, needs_design=True)
+    to_contract(rt, p, order)
+    with pytest.raises(ValidationFailed):
+        fire(rt, p["mgr"], order, "to_payment")
+    fire(rt, p["mgr"], order, "to_design")
+    assert fire(rt, p["des"], order, "to_payment")["status"] == "payment"
+
+
+@pytest.mark.parametrize("stop_at", ["new", "measurement_planning", "measurement", "contract_preparation", "bank_decision", "payment",
+                                     "production", "delivery_planning"])
+def test_cancel_only_in_its_four_states_and_only_with_a_reason(shop, stop_at):
+    rt, p = shop
+    order = new(rt, p, payment_type="credit")
+    walk = [("disp", "accept", {}), ("disp", "schedule_measurement", {"specialist": p["spec"].id, "visit_at": "2026-11-24T10:00:00Z"}),
+            ("spec", "measured", {}), ("mgr", "to_bank", {}), ("fin", "bank_approved", {}), ("fin", "paid", {}), ("prod", "produced", {})]
+    order_states = ["new", "measurement_planning", "measurement", "contract_preparation", "bank_decision", "payment", "production",
+                    "delivery_planning"]
+    for who, name, inputs in walk[:order_states.index(stop_at)]:
+        fire(rt, p[who], order, name, **inputs)
+    offered = [t["name"] for t in transitions.available(rt.records, p["mgr"], "fitting_order", order["id"])["transitions"]]
+    assert ("cancel" in offered) == (stop_at in CANCELLABLE)
+    if stop_at in CANCELLABLE:
+        with pytest.raises(ValidationFailed) as exc:
+            fire(rt, p["mgr"], order, "cancel")
+        assert exc.value.errors[0].field == "fields.reason"
+        gone = fire(rt, p["mgr"], order, "cancel", reason="the customer moved house")
+        assert gone["status"] == "cancelled" and gone["cancel_reason"] == "the customer moved house"
+    else:
+        with pytest.raises(Conflict):
+            fire(rt, p["mgr"], order, "cancel", reason="too late")
+
+
+def test_who_may_do_what(shop):
+    rt, p = shop
+    order = new(rt, p)
+    with pytest.raises(Forbidden):  # only the dispatcher assigns measurements
+        fire(rt, p["mgr"], fire(rt, p["disp"], order, "accept"), "schedule_measurement", specialist=p["spec"].id,
+             visit_at="2026-11-24T10:00:00Z")
+    other = make_user(rt, "spec2", roles=("specialist",))
+    fire(rt, p["disp"], order, "schedule_measurement", specialist=p["spec"].id, visit_at="2026-11-24T10:00:00Z")
+    from engine.errors import NotFound
+    with pytest.raises(NotFound):  # a specialist sees only the visits assigned to them
+        fire(rt, other, order, "measured")
+
+
+def test_every_state_has_a_deadline(shop):
+    rt, p = shop
+    wf = rt.app.workflows["fitting_order"]
+    assert {n for n, st in wf.states.items() if st.sla is None} == {"completed", "cancelled"}
+    order = new(rt, p)
+    tm = rt.schema.timer
+    from sqlalchemy import select
+    with rt.db.read() as conn:
+        kinds = conn.execute(select(tm.c.state, tm.c.kind).where(tm.c.record_id == order["id"])).all()
+    assert ("new", "deadline") in kinds and ("new", "escalation") in kinds
+
+
+def test_the_same_walk_through_the_api(shop):
+    rt, p = shop
+    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+        def h(name):
+            return {"Authorization": "Bearer " + c.post("/api/v1/auth/token", json={"username": name, "password": "demo"}).json()["token"]}
+        mgr, disp, spec, fin, prod = h("mgr"), h("disp"), h("spec"), h("fin"), h("prod")
+        created = c.post("/api/v1/fitting_order", json={"customer_name": "Petrov", "payment_type": "credit"}, headers=mgr)
+        assert created.status_code == 201
+        oid = created.json()["id"]
+
+        def go(headers, name, **fields):
+            r = c.post(f"/api/v1/fitting_order/{oid}/transitions/{name}", json={"fields": fields} if fields else {}, headers=headers)
+            return r.status_code, r.json()
+        assert go(disp, "accept")[0] == 200
+        status, body = go(disp, "schedule_measurement", specialist=p["spec"].id)
+        assert status == 422 and body["errors"][0]["field"] == "fields.visit_at"
+        assert go(disp, "schedule_measurement", specialist=p["spec"].id, visit_at="2026-11-24T10:00:00Z")[0] == 200
+        assert go(spec, "measured")[0] == 200
+        status, body = go(mgr, "to_payment")
+        assert status == 422 and "Credit orders wait for the bank" in body["errors"][0]["message"]
+        listed = c.get(f"/api/v1/fitting_order/{oid}/transitions", headers=mgr).json()
+        assert {t["name"] for t in listed["transitions"]} == {"remeasure", "to_design", "to_bank", "to_payment", "cancel"}
+        assert go(mgr, "to_bank")[0] == 200
+        status, body = go(mgr, "cancel")
+        assert status == 422 and body["errors"][0]["field"] == "fields.reason"
+        assert go(fin, "bank_approved")[0] == 200
+        assert go(mgr, "cancel", reason="x")[0] == 409  # payment: no longer cancellable
+        assert go(fin, "paid")[0] == 200 and go(prod, "produced")[0] == 200 and go(disp, "completed")[1]["status"] == "completed"
