@@ -40,7 +40,9 @@ def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transitio
         if not allowed:
             raise Forbidden(why)
     lines = {tf.name: current.get(tf.name, []) for tf in ent.table_fields()}
-    review = review_tasks.facts(conn, records.schema, wf, ent.name, record_id)
+    # the latest review round is read only where it counts: leaving a review state, or a guard that reads it
+    needs_review = wf.states[state].review is not None or (t.guard is not None and "review" in t.guard.names)
+    review = review_tasks.facts(conn, records.schema, wf, ent.name, record_id) if needs_review else dict(review_tasks.NO_REVIEW)
     ok, message = records.workflows.waits_for_review(wf, t, state, review, lang)
     if ok:
         ok, message = records.workflows.guard(t, current, lines, actor, inputs, review, lang)
@@ -71,8 +73,10 @@ def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transitio
 def enter(records, conn, ent: Entity, wf: Workflow, record: dict, from_state: str | None, to_state: str, now) -> None:
     """The record has just entered `to_state` (from `from_state`, or new when None)."""
     schema = records.schema
-    if from_state is not None:
+    left = wf.states.get(from_state) if from_state is not None else None
+    if left is not None and left.review is not None:
         review_tasks.close_open(conn, schema, ent.name, record["id"], now)
+    if left is not None and left.sla is not None:
         timers.cancel(conn, schema, ent.name, record["id"], now)
     st = wf.states[to_state]
     if st.review is not None:
