@@ -138,8 +138,22 @@ def test_workflow_examples_load_and_run(dbs, tmp_path):
         assert exc.errors[0].message == "Enter the estimate first."
     job = rt.records.update(tech, "repair_job", job["id"], {"estimate": "120.00"}, version=job["version"])
     job = transitions.fire(rt.records, tech, "repair_job", job["id"], "quote")
+    try:  # the quote is under review: accept waits for it
+        transitions.fire(rt.records, lead, "repair_job", job["id"], "accept")
+        raise AssertionError("the review is still open")
+    except ValidationFailed as exc:
+        assert "waiting for" in exc.errors[0].message
+    from engine.records import reviews
+    auditor = make_user(rt, "auditor1", roles=("auditor",))
+    done = reviews.decide(rt.records, auditor, "repair_job", job["id"], "approve", "the price is fair")
+    assert done["outcome"] == "approved" and [t["status"] for t in done["tasks"]] == ["skipped", "approved"]  # at_least 1
     job = transitions.fire(rt.records, lead, "repair_job", job["id"], "accept")
     assert job["accepted_by"] == lead.id and job["accepted_at"] is not None
+    assert "Job Pump seal was accepted." in [n["message"] for n in rt.records.notifications(tech)[0]]
+    tm = rt.schema.timer
+    from sqlalchemy import select
+    with rt.db.read() as conn:  # the quote's deadline timers were cancelled when it was accepted
+        assert {s for (s,) in conn.execute(select(tm.c.status).where(tm.c.record_id == job["id"]))} == {"cancelled"}
     job = rt.records.update(tech, "repair_job", job["id"], {"title": "Pump seal and bearing"}, version=job["version"])
     assert job["status"] == "accepted"  # not a key field
     job = rt.records.update(tech, "repair_job", job["id"], {"estimate": "180.00"}, version=job["version"])
