@@ -235,3 +235,21 @@ def test_the_redis_queue_runs_the_same_task(rt, people, clock):
         consumer.stop(graceful=True)
         queue.flush()
     assert any("is due out of" in m for m in unread(rt, people["finance"]))
+
+
+def test_lists_and_the_board_flag_overdue_records(rt, people, clock):
+    from starlette.testclient import TestClient
+
+    from engine.server import create_app
+    from tests.test_web import SECRET, sign_in
+    order = transitions.fire(rt.records, people["rep"], "sales_order", new_order(rt, people)["id"], "submit")
+    clock.now = local(2026, 11, 24, 15, 0)
+    with TestClient(create_app(rt, secret_key=SECRET)) as web:
+        sign_in(web, "rep")
+        page = web.get("/sales_order?lang=zh")
+        assert "flag-at_risk" in page.text and "有逾期风险" in page.text
+        clock.now = local(2026, 11, 24, 18, 30)
+        board = web.get("/sales_order/board")
+        assert f'data-id="{order["id"]}"' in board.text and "flag-overdue" in board.text
+        record = web.get(f"/sales_order/{order['id']}")
+        assert "flag-overdue" in record.text and "已逾期" in record.text  # the language chosen above stays

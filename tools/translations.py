@@ -13,9 +13,28 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent / "engine" / "web" / "locale"
 # titles of errors that reach screens from code (engine.errors and the server)
 EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input", "Too many attempts",
-         "Method not allowed", "Something went wrong", "Error"]
+         "Method not allowed", "Something went wrong", "Error", "Due %(when)s"]
 
 TRANSLATIONS = {
+    "You cannot move it from %(here)s to %(there)s.": ("不能从“%(here)s”移到“%(there)s”。", "Нельзя перевести из «%(here)s» в «%(there)s»."),
+    "'%(transition)s' needs more from you; open the record to give it.": ("“%(transition)s”还需要您填写信息，请打开记录填写。", "Для «%(transition)s» нужны данные; откройте запись и укажите их."),
+    "Overdue": ("已逾期", "Просрочено"), "At risk": ("有逾期风险", "Под угрозой"), "Due %(when)s": ("截止 %(when)s", "Срок: %(when)s"),
+    "approved": ("已同意", "одобрено"), "rejected": ("已驳回", "отклонено"),
+    "gave the %(role)s opinion: %(decision)s": ("给出%(role)s意见：%(decision)s", "дал(а) заключение «%(role)s»: %(decision)s"),
+    "passed the record to the owner's manager (deadline missed)": ("已将记录转交负责人的上级（已超期）", "передал(а) запись руководителю владельца (срок пропущен)"),
+    "Board": ("看板", "Доска"), "List": ("列表", "Список"),
+    "Drag a card to another column to move it, or use its “Move to” menu. A move you may not make snaps back and says why.": (
+        "把卡片拖到另一列即可推进，或使用卡片上的“移到”菜单。不允许的移动会退回原处并说明原因。",
+        "Перетащите карточку в другую колонку или выберите «Перевести в». Недопустимый переход вернёт карточку на место с объяснением."),
+    "Move to": ("移到", "Перевести в"), "Move": ("移动", "Перевести"), "All in the list": ("在列表中查看全部", "Все в списке"),
+    "Waiting for your review": ("等待您评审", "Ждут вашего заключения"), "Notifications": ("通知", "Уведомления"),
+    "Mark all as read": ("全部标为已读", "Отметить все как прочитанные"), "Department review": ("部门评审", "Согласование отделов"),
+    "Review": ("评审", "Согласование"), "round %(n)s": ("第 %(n)s 轮", "круг %(n)s"), "waiting for %(n)s": ("等待 %(n)s 个", "ожидается: %(n)s"),
+    "not completed": ("未完成", "не завершено"), "Department": ("部门", "Отдел"), "Opinion": ("意见", "Заключение"), "By": ("评审人", "Кто"),
+    "Approved": ("同意", "Одобрено"), "Rejected": ("驳回", "Отклонено"), "Waiting": ("待评审", "Ожидает"), "Not needed": ("无需评审", "Не требуется"),
+    "Closed": ("已关闭", "Закрыто"), "Your opinion as %(role)s": ("您作为%(role)s的意见", "Ваше заключение («%(role)s»)"),
+    "Delivery, feasibility, price, payment terms...": ("交期、可行性、价格、付款条件……", "Сроки, выполнимость, цена, условия оплаты..."),
+    "Approve": ("同意", "Одобрить"), "Reject": ("驳回", "Отклонить"),
     "Tick the records to apply it to, then try again.": ("请勾选要处理的记录后重试。", "Отметьте записи, к которым это применить, и повторите."),
     "%(moved)s of %(total)s done.": ("已完成 %(moved)s / %(total)s。", "Выполнено: %(moved)s из %(total)s."),
     "Result": ("结果", "Результат"), "Done": ("完成", "Выполнено"), "Not done": ("未完成", "Не выполнено"),

@@ -69,7 +69,7 @@ class Display:
             return ""
         text = self._("Overdue") if flag["flag"] == "overdue" else self._("At risk")
         due = self.fmt.datetime(flag["due"])
-        return f' <span class="flag flag-{flag["flag"]}" title="{_esc(self._("Due %(when)s", when=due))}">{_esc(text)}</span>'
+        return f' <span class="flag flag-{flag["flag"]}" title="{_esc(self._("Due %(when)s") % {"when": due})}">{_esc(text)}</span>'
 
     def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict, select: bool = False,
                   flags: dict | None = None) -> list[Markup]:
