@@ -27,6 +27,11 @@ class EngineError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def reason(self) -> str:
+        """The refusal in one sentence, for a message beside a button (field errors without their field names)."""
+        return self.detail
+
 
 class BadRequest(EngineError):
     status = 400
@@ -85,6 +90,10 @@ class ValidationFailed(EngineError):
                 f"{e.field}: {e.message}" for e in self.errors[:5]
             )
         super().__init__(detail)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(e.message for e in self.errors)
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """Countersign: review tasks opened per role when an order enters review, opinions recorded by
 each department, completion rules, the automatic step to the supervisor's decision, guards that
 read the outcome, pending reviews per reviewer, notifications - through the service and the API."""
-import textwrap
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from engine.metadata.model import Review
 from engine.records import reviews, transitions
 from engine.server import create_app
 from engine.workflow import review_outcome
+from tests.apps import write_app
 from tests.conftest import make_user
 from tests.orders import DEPARTMENTS, new_order, to_decision
 
@@ -150,23 +150,22 @@ def test_the_review_api_and_pending_list(rt, people):
 
 def _review_app(tmp_path, rule: str) -> str:
     """A small app whose one review state uses `rule`, with automatic steps for both outcomes."""
-    (tmp_path / "entities").mkdir()
-    (tmp_path / "workflows").mkdir()
-    (tmp_path / "entities" / "request.yaml").write_text(textwrap.dedent("""
+    return write_app(tmp_path, {
+        "entities/request.yaml": """
         name: request
         title_field: title
         fields:
           title: {type: string, required: true}
           status: {type: select, read_only: true, options: [open, review, yes, no]}
-        """))
-    (tmp_path / "roles.yaml").write_text(textwrap.dedent("""
+        """,
+        "roles.yaml": """
         roles:
           maker: {permissions: {request: {read: own, create: own, update: own}}}
           a: {permissions: {request: {read: all}}}
           b: {permissions: {request: {read: all}}}
           c: {permissions: {request: {read: all}}}
-        """))
-    (tmp_path / "workflows" / "request_flow.yaml").write_text(textwrap.dedent(f"""
+        """,
+        "workflows/request_flow.yaml": f"""
         name: request_flow
         entity: request
         state_field: status
@@ -181,8 +180,8 @@ def _review_app(tmp_path, rule: str) -> str:
           send: {{from: [open], to: review, relations: [owner]}}
           accept: {{from: [review], to: yes, roles: [a]}}
           refuse: {{from: [review], to: no, roles: [a]}}
-        """))
-    return str(tmp_path)
+        """,
+    })
 
 
 @pytest.mark.parametrize("rule, answers, state", [

@@ -4,7 +4,6 @@ at the same moment), automatic transitions and reassignment, at-risk and overdue
 and the Huey task that runs them - with a clock the tests control."""
 import datetime as dt
 import os
-import textwrap
 import zoneinfo
 
 import pytest
@@ -14,6 +13,7 @@ from engine import sla, tasks
 from engine.metadata.model import WorkingHours
 from engine.records import timers, transitions
 from engine.records.listing import ListQuery
+from tests.apps import write_app
 from tests.conftest import make_user
 from tests.orders import DEPARTMENTS, new_order, reviewed
 from tests.test_concurrency import run_threads
@@ -113,21 +113,20 @@ def test_leaving_the_state_cancels_its_timers_and_starts_the_next(rt, people, cl
 
 
 def _escalating_app(tmp_path) -> str:
-    (tmp_path / "entities").mkdir()
-    (tmp_path / "workflows").mkdir()
-    (tmp_path / "entities" / "ticket.yaml").write_text(textwrap.dedent("""
+    return write_app(tmp_path, {
+        "entities/ticket.yaml": """
         name: ticket
         title_field: title
         fields:
           title: {type: string, required: true}
           status: {type: select, read_only: true, options: [open, waiting, expired, done]}
-        """))
-    (tmp_path / "roles.yaml").write_text(textwrap.dedent("""
+        """,
+        "roles.yaml": """
         roles:
           agent: {permissions: {ticket: {read: team, create: own, update: own}}}
           lead: {inherits: [agent]}
-        """))
-    (tmp_path / "workflows" / "ticket_flow.yaml").write_text(textwrap.dedent("""
+        """,
+        "workflows/ticket_flow.yaml": """
         name: ticket_flow
         entity: ticket
         state_field: status
@@ -146,8 +145,8 @@ def _escalating_app(tmp_path) -> str:
           wait: {from: [open], to: waiting, relations: [owner]}
           expire: {from: [waiting], to: expired, roles: [lead]}
           finish: {from: [open, waiting], to: done, relations: [owner]}
-        """))
-    return str(tmp_path)
+        """,
+    })
 
 
 def test_escalations_reassign_and_fire_a_transition(dbs, tmp_path):

@@ -64,7 +64,7 @@ def run_due(records, now: dt.datetime | None = None, limit: int = 500) -> list[d
             with records.db.write() as conn:
                 result = _fire_one(records, conn, timer_id, now)
         except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
-            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            detail = exc.reason
             with records.db.write() as conn:  # the effect could not happen: say so once, never retry forever
                 claimed = conn.execute(tm.update().where(tm.c.id == timer_id, tm.c.status == "pending")
                                        .values(status="failed", fired_at=now, result=detail[:2000])).rowcount

@@ -97,6 +97,6 @@ def fire_many(records, actor: Actor, entity: str, ids: Any, name: str, comment: 
             rec = fire(records, actor, entity, rid, name, comment, fields, None, lang)
             out.append({"id": rid, "ok": True, "status": 200, "version": rec["version"]})
         except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
-            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            detail = exc.reason
             out.append({"id": rid, "ok": False, "status": exc.status, "detail": detail})
     return out

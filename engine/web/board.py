@@ -87,7 +87,7 @@ class BoardScreens(ScreenBase):
         try:
             needs, refused = await run_in_threadpool(work)
         except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
-            needs, refused = None, "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            needs, refused = None, exc.reason
         if needs is not None:  # ask for the inputs on the record page's form for this transition
             url = f"/{ent.name}/{rid}#step-{needs['name']}"
             label = needs["label"].get(lang) or needs["label"].get("en")

@@ -61,7 +61,7 @@ class RecordScreens(ScreenBase):
                                                              fields, int(version) if version and version.isdigit() else None,
                                                              self.lang(request, actor)))
         except (Conflict, Forbidden, ValidationFailed) as exc:
-            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            detail = exc.reason
             return await self.record_page(request, flow_error=detail, status=exc.status)
         return RedirectResponse(f"/{ent.name}/{rid}", status_code=303)
 
@@ -77,7 +77,7 @@ class RecordScreens(ScreenBase):
                                                            str(form.get("opinion", "")) or None, form.get("role") or None,
                                                            self.lang(request, actor)))
         except (Conflict, Forbidden, ValidationFailed) as exc:
-            detail = "; ".join(e.message for e in exc.errors) if isinstance(exc, ValidationFailed) else exc.detail
+            detail = exc.reason
             return await self.record_page(request, flow_error=detail, status=exc.status)
         try:  # after the last opinion the record may have moved where this reviewer no longer reads it
             await run_in_threadpool(self.rt.records.get, actor, ent.name, rid)
