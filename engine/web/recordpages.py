@@ -48,11 +48,7 @@ class RecordScreens(ScreenBase):
 
     async def fire(self, request: Request):
         """A transition button (and its small form of inputs) on the record page."""
-        actor = await self.actor_or_login(request)
-        ent = self.entity(request.path_params["entity"])
-        rid = _record_id(request)
-        form = await request.form()
-        session.check_csrf(request, form)
+        actor, ent, rid, form = await self._posted(request)
         name = request.path_params["transition"]
         fields = {k[6:]: v for k, v in form.multi_items() if k.startswith("input_")}
         version = form.get("_version")
@@ -67,11 +63,7 @@ class RecordScreens(ScreenBase):
 
     async def review(self, request: Request):
         """A reviewer's approve or reject, with their opinion, from the record page."""
-        actor = await self.actor_or_login(request)
-        ent = self.entity(request.path_params["entity"])
-        rid = _record_id(request)
-        form = await request.form()
-        session.check_csrf(request, form)
+        actor, ent, rid, form = await self._posted(request)
         try:
             await run_in_threadpool(lambda: reviews.decide(self.rt.records, actor, ent.name, rid, form.get("decision"),
                                                            str(form.get("opinion", "")) or None, form.get("role") or None,
@@ -84,6 +76,15 @@ class RecordScreens(ScreenBase):
         except NotFound:
             return RedirectResponse("/?reviewed=" + str(rid), status_code=303)
         return RedirectResponse(f"/{ent.name}/{rid}", status_code=303)
+
+    async def _posted(self, request: Request):
+        """(actor, entity, record id, form) of a form posted about one record, its CSRF token checked."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        rid = _record_id(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        return actor, ent, rid, form
 
     def _related(self, actor, ent: Entity, rid: int) -> list:
         out = []
