@@ -196,3 +196,10 @@ def user_exists(conn, schema: Schema, ids: set[int]) -> set[int]:
     if not ids:
         return set()
     return {r for (r,) in conn.execute(select(schema.user.c.id).where(schema.user.c.id.in_(ids)))}
+
+
+def choices(conn, schema: Schema, limit: int = 500) -> list[tuple[int, str]]:
+    """(id, name) of active users, for a transition input that names a person (a specialist)."""
+    u = schema.user
+    rows = conn.execute(select(u.c.id, u.c.username, u.c.full_name).where(u.c.active.is_(True)).order_by(u.c.username).limit(limit))
+    return [(i, f"{full} ({name})" if full else name) for i, name, full in rows]

@@ -2,10 +2,13 @@
 copy forms; saving with errors and conflicts; live recompute and lookups while typing."""
 from __future__ import annotations
 
+import re
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from engine import users
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import Entity
 from engine.records import reviews, transitions
@@ -36,6 +39,9 @@ class RecordScreens(ScreenBase):
                 flow = transitions.available(self.rt.records, actor, ent.name, rid, lang)
                 flow["timeline"] = transitions.timeline(self.rt.records, actor, ent.name, rid)
                 flow["sla"] = self.rt.records.sla_flags(ent.name, [rid]).get(rid)
+                if any(i["type"] == "user" for t in flow["transitions"] for i in t["inputs"]):
+                    with self.rt.db.read() as conn:  # a transition that names a person offers the active users
+                        flow["users"] = users.choices(conn, self.rt.schema)
                 if any(st.review for st in wf.states.values()):
                     review = reviews.summary(self.rt.records, actor, ent.name, rid, lang)
                     flow["reviews"] = review if review["round"] else None
@@ -51,6 +57,9 @@ class RecordScreens(ScreenBase):
         actor, ent, rid, form = await self._posted(request)
         name = request.path_params["transition"]
         fields = {k[6:]: v for k, v in form.multi_items() if k.startswith("input_")}
+        for k, v in fields.items():  # datetime-local sends no offset: read as UTC, as forms do
+            if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", v.strip()):
+                fields[k] = v.strip() + ":00Z"
         version = form.get("_version")
         try:
             await run_in_threadpool(lambda: transitions.fire(self.rt.records, actor, ent.name, rid, name, str(form.get("comment", "")) or None,

@@ -33,6 +33,18 @@ def live(tmp_path_factory):
     dbs = DatabaseFactory(tmp_path_factory.mktemp("browser"))
     rt = dbs.runtime()
     demo.load(rt)
+    yield from _serve(dbs, rt)
+
+
+@pytest.fixture(scope="session")
+def live_build_to_order(tmp_path_factory):
+    """(base URL, runtime) of a server with DOMAIN.md E's app (tests/scenarios/build_to_order), no data."""
+    dbs = DatabaseFactory(tmp_path_factory.mktemp("browser_e"))
+    rt = dbs.runtime(str(Path(__file__).resolve().parent.parent / "scenarios" / "build_to_order"))
+    yield from _serve(dbs, rt)
+
+
+def _serve(dbs, rt):
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(rt, secret_key="browser-tests-" + "k" * 32), host="127.0.0.1",
                                            port=port, log_level="warning"))
