@@ -155,6 +155,7 @@ def test_keyboard_only_sign_in_and_navigation(browser, live):
     ctx = browser.new_context()
     pg = ctx.new_page()
     pg.goto(base + "/login")
+    expect(pg.locator("#username")).to_be_focused()  # the form starts where the keyboard user types (waits for the page's focus)
     pg.keyboard.type("rep_east1")
     pg.keyboard.press("Tab")
     pg.keyboard.type("demo")
