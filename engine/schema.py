@@ -280,6 +280,10 @@ class Schema:
             cols.append(Column(f.name, column_type(f), nullable=True))
         if ent.search_fields and not ent.child:
             cols.append(Column("search_text", Text))
+        wf = self.app.workflows.get(ent.name)
+        if wf is not None and any(st.sla for st in wf.states.values()):
+            # the current state's deadline and the moment it turns 'at risk', kept on the row so lists flag without a query
+            cols += [Column("sla_due", UtcDateTime), Column("sla_risk", UtcDateTime)]
         seen: set[tuple] = set()
 
         def add_index(columns: tuple, unique: bool = False):

@@ -148,7 +148,11 @@ class Records:
                 rows.extend(dict(zip(keys, r)) for r in result)
             more = len(rows) > query.limit
             rows = rows[: query.limit]
-            flags = timers.flags(conn, self, ent.name, [r["id"] for r in rows], self.clock())
+            flags = timers.flags(rows, self.clock()) if "sla_due" in t.c else {}
+            if flags or "sla_due" in t.c:
+                for r in rows:  # the deadline columns serve the flags; they are not fields
+                    r.pop("sla_due", None)
+                    r.pop("sla_risk", None)
         next_cursor = listing.encode_cursor(spec, rows[-1][spec.name], rows[-1]["id"]) if more and rows else None
         page = {"items": rows, "next_cursor": next_cursor, "count": count, "count_exact": exact}
         if flags:  # records at risk of missing, or past, their state's deadline
@@ -165,7 +169,7 @@ class Records:
         t = self.schema.tables[ent.name]
         cols = [c for c in t.c if c.name != "search_text"]
         if fields is not None:
-            wanted = {"id", sort_name, *fields}
+            wanted = {"id", sort_name, "sla_due", "sla_risk", *fields}
             cols = [c for c in cols if c.name in wanted]
         from_ = t
         if with_titles:  # each shown link's title from its table's primary key, in this query
@@ -406,10 +410,9 @@ class Records:
             raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
                             f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
 
-    def sla_flags(self, entity: str, ids) -> dict:
-        """At-risk / overdue flags of records the caller has already read."""
-        with self.db.read() as conn:
-            return timers.flags(conn, self, entity, list(ids), self.clock())
+    def sla_flag(self, record: dict) -> dict | None:
+        """The at-risk / overdue flag of a record the caller has read."""
+        return timers.flags([record], self.clock()).get(record["id"])
 
     # ------------------------------------------------------------------ notifications
     def notifications(self, actor: Actor, limit: int = 20) -> tuple[list[dict], int]:

@@ -79,6 +79,8 @@ def enter(records, conn, ent: Entity, wf: Workflow, record: dict, from_state: st
     if left is not None and left.sla is not None:
         timers.cancel(conn, schema, ent.name, record["id"], now)
     st = wf.states[to_state]
+    if st.sla is not None or (left is not None and left.sla is not None):
+        timers.stamp(conn, records, ent, wf, record["id"], to_state, now)
     if st.review is not None:
         review_tasks.open_round(conn, schema, ent.name, record["id"], to_state, st.review.roles, now)
     if st.sla is not None:

@@ -30,24 +30,28 @@ def cancel(conn, schema, entity: str, record_id: int, now: dt.datetime) -> None:
                  .values(status="cancelled", fired_at=now))
 
 
-def flags(conn, records, entity: str, ids, now: dt.datetime) -> dict[int, dict]:
-    """{record id: {"flag": "overdue" | "at_risk", "due": datetime}} for records in a state with a deadline."""
-    wf = records.workflows.of(entity)
-    if wf is None or not ids or not any(st.sla for st in wf.states.values()):
-        return {}
-    tm = records.schema.timer
-    rows = conn.execute(select(tm.c.record_id, tm.c.state, tm.c.entered_at, tm.c.due_at).where(
-        tm.c.entity == entity, tm.c.record_id.in_(list(ids)), tm.c.kind == "deadline", tm.c.status == "pending")).all()
-    out = {}
-    for rid, state, entered, due in rows:
-        st = wf.states.get(state)
-        if st is None or st.sla is None:
-            continue
+def stamp(conn, records, ent, wf, record_id: int, state: str, entered: dt.datetime) -> None:
+    """Keep the state's deadline (and when it turns 'at risk') on the record's row, for lists."""
+    st = wf.states[state]
+    due = risk = None
+    if st.sla is not None:
+        due = next(d for kind, _, d in sla.plan(st.sla, entered, records.app.working_hours) if kind == "deadline")
         risk = sla.at_risk_from(st.sla, entered, records.app.working_hours)
+    t = records.schema.tables[ent.name]
+    conn.execute(t.update().where(t.c.id == record_id).values(sla_due=due, sla_risk=risk))
+
+
+def flags(rows, now: dt.datetime) -> dict[int, dict]:
+    """{record id: {"flag": "overdue" | "at_risk", "due": datetime}} from the rows' own deadline columns."""
+    out = {}
+    for r in rows:
+        due = r.get("sla_due")
+        if due is None:
+            continue
         if now >= due:
-            out[rid] = {"flag": "overdue", "due": due}
-        elif risk is not None and now >= risk:
-            out[rid] = {"flag": "at_risk", "due": due}
+            out[r["id"]] = {"flag": "overdue", "due": due}
+        elif r.get("sla_risk") is not None and now >= r["sla_risk"]:
+            out[r["id"]] = {"flag": "at_risk", "due": due}
     return out
 
 

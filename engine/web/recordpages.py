@@ -38,7 +38,7 @@ class RecordScreens(ScreenBase):
                 lang = self.lang(request, actor)
                 flow = transitions.available(self.rt.records, actor, ent.name, rid, lang)
                 flow["timeline"] = transitions.timeline(self.rt.records, actor, ent.name, rid)
-                flow["sla"] = self.rt.records.sla_flags(ent.name, [rid]).get(rid)
+                flow["sla"] = self.rt.records.sla_flag(rec)
                 if any(i["type"] == "user" for t in flow["transitions"] for i in t["inputs"]):
                     with self.rt.db.read() as conn:  # a transition that names a person offers the active users
                         flow["users"] = users.choices(conn, self.rt.schema)
