@@ -9,6 +9,16 @@ from tests.browser.conftest import shot, sign_in
 from tests.conftest import make_user
 
 
+def fire_as(browser, base, username, url, button, state):
+    """Sign in as `username`, open the record, fire `button`'s transition and see the new state."""
+    page = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, username)
+    page.goto(url)
+    page.click(f"summary:has-text('{button}')")
+    page.click("details[open] form button.primary")
+    expect(page.locator("h1 .badge")).to_have_text(state)
+    page.context.close()
+
+
 def test_a_credit_order_through_measurement_and_the_bank(browser, live_build_to_order):
     base, rt = live_build_to_order
     people = {name: make_user(rt, name, roles=(role,)) for name, role in [
@@ -36,12 +46,7 @@ def test_a_credit_order_through_measurement_and_the_bank(browser, live_build_to_
     disp.click("details[open] form button.primary")
     expect(disp.locator("h1 .badge")).to_have_text("Measurement")
     disp.context.close()
-    spec = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "spec")
-    spec.goto(order_url)  # the specialist reads the visits assigned to them
-    spec.click("summary:has-text('Measurement done')")
-    spec.click("details[open] form button.primary")
-    expect(spec.locator("h1 .badge")).to_have_text("Contract preparation")
-    spec.context.close()
+    fire_as(browser, base, "spec", order_url, "Measurement done", "Contract preparation")  # the specialist reads the visits assigned to them
     mgr = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "mgr")
     mgr.goto(order_url)
     expect(mgr.locator(".flow-off", has_text="Ready for payment")).to_contain_text("Credit orders wait for the bank")  # the payment-type branch
@@ -49,12 +54,7 @@ def test_a_credit_order_through_measurement_and_the_bank(browser, live_build_to_
     mgr.click("details[open] form button.primary")
     expect(mgr.locator("h1 .badge")).to_have_text("Awaiting bank decision")
     mgr.context.close()
-    fin = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "fin")
-    fin.goto(order_url)
-    fin.click("summary:has-text('Bank approved')")
-    fin.click("details[open] form button.primary")
-    expect(fin.locator("h1 .badge")).to_have_text("Payment")
-    fin.context.close()
+    fire_as(browser, base, "fin", order_url, "Bank approved", "Payment")
     mgr = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "mgr")
     mgr.goto(order_url)
     expect(mgr.locator("summary:has-text('Cancel')")).to_have_count(0)  # not in Payment
