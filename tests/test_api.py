@@ -93,7 +93,7 @@ def test_validation_errors_list_fields(api, rt, clerk):
     assert r.status_code == 422
     body = r.json()
     assert body["title"] and body["status"] == 422 and body["detail"]
-    assert {e["field"] for e in body["errors"]} == {"customer", "unknown", "lines[0].quantity", "lines[0].unit_price"}
+    assert {e["field"] for e in body["errors"]} == {"customer", "unknown", "lines[0].quantity", "lines[0].unit_price", "lines[0].tech_spec"}
 
 
 def test_list_filters_sort_paging(api, rt, clerk):

@@ -183,7 +183,7 @@ def test_several_roles_give_the_union_of_their_scopes(rt):
         target = all_rows(rt, mgr, "sales_order", filters=[("owner", "eq", str(who(rt, "rep_west1").id))])["items"][0]["id"]
         conn.execute(update(so).where(so.c.id == target).values(status="in_review"))
     mine = rt.records.create(mgr, "sales_order", {
-        "customer": all_rows(rt, mgr, "customer")["items"][0]["id"], "lines": [{"description": "x", "quantity": 1, "unit_price": "1"}]})
+        "customer": all_rows(rt, mgr, "customer")["items"][0]["id"], "lines": [{"description": "x", "tech_spec": "x", "quantity": 1, "unit_price": "1"}]})
     with rt.db.write() as conn:
         conn.execute(update(so).where(so.c.id == mine["id"]).values(owner=both.id))
     seen = {r["id"] for r in all_rows(rt, who(rt, "rep_and_reviewer"), "sales_order")["items"]}

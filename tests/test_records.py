@@ -55,7 +55,7 @@ def test_update_lines_add_change_remove_and_audit(rt, clerk):
     rec = rt.records.create(clerk, "sales_order", order(ids))
     first, second = rec["lines"]
     new = rt.records.update(clerk, "sales_order", rec["id"], {
-        "lines": [{"id": second["id"], "quantity": "4"}, {"description": "Custom flange", "quantity": "1", "unit_price": "80"}],
+        "lines": [{"id": second["id"], "quantity": "4"}, {"description": "Custom flange", "tech_spec": "DN50 PN16", "quantity": "1", "unit_price": "80"}],
     }, version=1)
     assert new["version"] == 2
     assert [line["id"] for line in new["lines"]][0] == second["id"]

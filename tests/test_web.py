@@ -90,7 +90,7 @@ def test_create_through_the_form_with_lines(signed_in, rt, clerk):
     data = {"csrf_token": csrf(form.text), "_fields": fields, "customer": str(ids["customer"]), "order_date": "2026-05-04",
             "category": "standard", "currency": "CNY", "tax_rate": "13", "payment_terms": "net30",
             "lines-0-product": str(ids["p1"]), "lines-0-quantity": "2", "lines-0-unit_price": "99.50",
-            "lines-1-product": "", "lines-1-description": "Special flange", "lines-1-quantity": "1", "lines-1-unit_price": "10",
+            "lines-1-product": "", "lines-1-description": "Special flange", "lines-1-tech_spec": "DN80", "lines-1-quantity": "1", "lines-1-unit_price": "10",
             "lines-2-product": "", "lines-2-quantity": "", "lines-2-unit_price": ""}
     r = signed_in.post("/sales_order/new", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text[:2000]

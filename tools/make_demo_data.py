@@ -66,7 +66,8 @@ for rep, region, count in sellers:
                           "unit_price": str((Decimal(p["list_price"]) * Decimal(rng.randrange(90, 101)) / 100).quantize(Decimal("0.01"))),
                           "delivery_date": (day + dt.timedelta(days=rng.randrange(14, 60))).isoformat()})
         if rng.random() < 0.1:
-            lines.append({"description": "Custom coupling per drawing", "quantity": "2", "unit_price": "480.00"})
+            lines.append({"description": "Custom coupling per drawing", "quantity": "2", "unit_price": "480.00",
+                          "tech_spec": "Flexible coupling, bore 42 mm H7, keyway DIN 6885, stainless 1.4301; drawing CP-42-7."})
         orders.append({"_ref": f"{rep}-{n}", "customer": {"code": cust["code"]}, "order_date": day.isoformat(),
                        "category": "export" if cust["region"] == "export" else rng.choice(["standard", "standard", "promotion", "spare_parts"]),
                        "currency": "USD" if cust["region"] == "export" else "CNY",
@@ -74,6 +75,8 @@ for rep, region, count in sellers:
                        "payment_terms": cust["payment_terms"],
                        "delivery_warehouse": {"code": {"east": "WH-E", "west": "WH-W", "export": "WH-X"}[cust["region"]]},
                        "requested_delivery_date": (day + dt.timedelta(days=rng.randrange(20, 70))).isoformat(),
+                       **({"customs_declaration_no": f"2233{rng.randrange(10**13, 10**14)}", "incoterms": rng.choice(["FOB", "CIF", "DAP"])}
+                          if cust["region"] == "export" else {"invoice_to": cust["name"], "invoice_schedule": rng.choice(["single", "instalments"])}),
                        "lines": lines})
     out.append({"entity": "sales_order", "as": rep, "records": orders})
 # some orders move along the workflow, so every state has examples. Per seller, orders 0-13 are

@@ -177,12 +177,6 @@ def load_app(root: str | os.PathLike) -> App:
         if ent is not None:
             entities[name] = ent
 
-    forms: dict[str, Form] = {}
-    for file, doc, stem in form_docs:
-        form = _build_form(ctx, file, doc, stem, raw_entities, forms)
-        if form is not None:
-            forms[form.name] = form
-
     roles = build_roles(ctx, roles_doc[0], roles_doc[1], entities, ufields) if roles_doc else {}
     hours = working_hours(ctx, app_doc[0], app_doc[1], app_doc[1].data.get("working_hours")) if app_doc else WorkingHours()
     workflows: dict[str, Workflow] = {}
@@ -197,6 +191,12 @@ def load_app(root: str | os.PathLike) -> App:
         wf = build_workflow(ctx, file, doc, entities, roles, ctx.user_attributes, hours)
         if wf is not None:
             workflows[wf.entity] = wf
+
+    forms: dict[str, Form] = {}
+    for file, doc, stem in form_docs:  # after roles and workflows: sections may name roles and states
+        form = _build_form(ctx, file, doc, stem, raw_entities, forms, entities, roles, workflows)
+        if form is not None:
+            forms[form.name] = form
 
     app_data = app_doc[1].data if app_doc else {}
     menu = []
@@ -611,7 +611,7 @@ _WIDGETS = {"input": None, "textarea": {"string", "text"}, "radio": {"select"}, 
             "checkbox": {"boolean"}, "date": {"date"}, "currency": {"decimal"}}
 
 
-def _build_form(ctx, file, doc, stem, raw, forms) -> Form | None:
+def _build_form(ctx, file, doc, stem, raw, forms, entities: dict, roles: dict, workflows: dict) -> Form | None:
     d = doc.data
     entity = d["entity"]
     before = len(ctx.problems)
@@ -629,8 +629,21 @@ def _build_form(ctx, file, doc, stem, raw, forms) -> Form | None:
         [(t, ("tabs", ti, "sections"), tab["sections"]) for ti, tab in enumerate(d["tabs"]) for t in [ti]]
     if "tabs" in d:
         tabs = [Label.of(t["label"]) for t in d["tabs"]]
+    ent = entities.get(entity)
+    scope = _scope_for(ent.fields, raw, False, ctx.user_attributes) if ent is not None else None
+    wf = workflows.get(entity)
+
+    def condition(path, source):
+        return compile_or_report(ctx, file, doc, path, source, scope) if scope is not None else None
     for tab, base, secs in groups:
         for i, sec in enumerate(secs):
+            for k, r in enumerate(sec.get("roles", ())):
+                if roles and r not in roles:
+                    ctx.add("E031", file, doc, base + (i, "roles", k), f"the section is for role '{r}', which is not in roles.yaml")
+            for k, st in enumerate(sec.get("states", ())):
+                if wf is None or st not in wf.states:
+                    ctx.add("E038", file, doc, base + (i, "states", k), f"'{st}' is not a state of {entity}'s workflow"
+                            if wf is not None else f"{entity} has no workflow, so a section cannot depend on its state")
             fields = []
             for j, item in enumerate(sec["fields"]):
                 path = base + (i, "fields", j)
@@ -649,8 +662,12 @@ def _build_form(ctx, file, doc, stem, raw, forms) -> Form | None:
                 ftype = efields[name].get("type") if isinstance(efields[name], dict) else None
                 if widget and _WIDGETS[widget] is not None and ftype not in _WIDGETS[widget]:
                     ctx.add("E014", file, doc, path + ("widget",), f"widget '{widget}' does not fit a {ftype} field; it fits {', '.join(sorted(_WIDGETS[widget]))}")
-                fields.append(FormField(name, *(Label.of(item[k]) if k in item else None for k in ("label", "help", "placeholder")), widget))
-            sections.append(FormSection(Label.of(sec["label"]) if "label" in sec else None, sec.get("columns", 2), tuple(fields), tab))
+                conds = {k: condition(path + (k,), item[k]) if k in item else None for k in ("visible_when", "required_when", "readonly_when")}
+                fields.append(FormField(name, *(Label.of(item[k]) if k in item else None for k in ("label", "help", "placeholder")), widget,
+                                        **conds, required_message=Label.of(item["required_message"]) if "required_message" in item else None))
+            sections.append(FormSection(Label.of(sec["label"]) if "label" in sec else None, sec.get("columns", 2), tuple(fields), tab,
+                                        condition(base + (i, "visible_when"), sec["visible_when"]) if "visible_when" in sec else None,
+                                        tuple(sec.get("roles", ())), tuple(sec.get("states", ()))))
     if len(ctx.problems) > before:
         return None
     return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file)

@@ -181,6 +181,10 @@ class FormField:
     help: Label | None = None
     placeholder: Label | None = None
     widget: str | None = None
+    visible_when: Expr | None = None  # shown only while true
+    required_when: Expr | None = None  # must have a value while true (and shown) - on screens, the API and imports alike
+    readonly_when: Expr | None = None  # cannot change while true
+    required_message: Label | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,9 @@ class FormSection:
     columns: int
     fields: tuple[FormField, ...]
     tab: int | None = None  # index into Form.tabs
+    visible_when: Expr | None = None
+    roles: tuple[str, ...] = ()  # shown only to users with one of these roles (inherited roles count)
+    states: tuple[str, ...] = ()  # shown only while the record's workflow state is one of these
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from engine.actor import Actor
 from engine.db import Database
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
-from engine.records import listing, lookups, steps, timers
+from engine.records import conditions, listing, lookups, steps, timers
 from engine.records.compute import apply_defaults, compute, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.schema import Schema
@@ -496,6 +496,9 @@ class Records:
         user = actor.context()
         compute(self.app, ent, values, lines, user, errors)
         validate(self.app, ent, values, lines, user, errors, actor.language)
+        sf = conditions.state_field(self.app, ent)  # the form's required-when and read-only-when hold here, for every path
+        conditions.enforce(self.app, ent, values, lines, user, self.permissions.role_closure(actor), values.get(sf) if sf else None,
+                           current, errors, actor.language or "en")
         refs = self._references(ent, values, "")
         for tf in ent.table_fields():
             child = self.app.entity(tf.entity)

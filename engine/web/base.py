@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse
 
 from engine.errors import Unauthenticated
 from engine.metadata.model import Entity
+from engine.records import conditions
 from engine.records.service import record_id
 from engine.runtime import Runtime
 from engine.web import i18n, session
@@ -151,8 +152,11 @@ class ScreenBase:
         out = self._sections(ent, for_form)
         if actor is None:
             return out
+        out = self._conditions(ent, out, actor, record, for_form)
         g = self.grants(actor)
         fixed = self.fixed_by_state(ent, record) if for_form else frozenset()
+        if for_form and out:  # read-only-when: shown as text while its condition holds
+            fixed |= {n for n, st in out[0].get("conds", {}).items() if st.readonly}
         levels = {n: "read_only" if n in fixed else g.level(ent.name, n) for n in ent.fields}
         if all(v == "editable" for v in levels.values()):
             return out
@@ -168,6 +172,39 @@ class ScreenBase:
                            if "table" in b or b["fields"]]
         return [s for s in out if s["fields"]]
 
+    def form_state(self, ent: Entity, actor, record: dict | None):
+        """The form's conditions on this record (or new values) for this user: sections and fields shown, required, read-only."""
+        form = conditions.form_for(self.app, ent)
+        if form is None:
+            return None
+        record = record or {}
+        sf = conditions.state_field(self.app, ent)
+        lines = {t.name: record.get(t.name, []) for t in ent.table_fields()}
+        return conditions.evaluate(form, {k: v for k, v in record.items() if k not in lines}, lines, actor.context(),
+                                   self.rt.records.permissions.role_closure(actor), record.get(sf) if sf else None)
+
+    def _conditions(self, ent: Entity, out: list, actor, record: dict | None, for_form: bool) -> list:
+        """Sections for other roles or states go; conditional ones are hidden or shown as the record stands
+        (the form keeps hidden ones, for the live update to show them); fields carry their state."""
+        state = self.form_state(ent, actor, record)
+        if state is None:
+            return out
+        form = conditions.form_for(self.app, ent)
+        roles = self.rt.records.permissions.role_closure(actor)
+        sf = conditions.state_field(self.app, ent)
+        kept = []
+        for s in out:
+            i = s.get("index")
+            if i is not None:
+                sec = form.sections[i]
+                if not conditions.section_applies(sec, roles, (record or {}).get(sf) if sf else None):
+                    continue
+                s = {**s, "hidden": not state.sections[i]}
+                if s["hidden"] and not for_form:
+                    continue
+            kept.append({**s, "conds": state.fields})
+        return kept
+
     def _sections(self, ent: Entity, for_form: bool = False) -> list:
         form = self.app.forms.get(ent.name)
         if form is not None:
@@ -180,7 +217,7 @@ class ScreenBase:
             raw = [(None, 2, [f for f in ent.fields.values() if f.type != "table"], None)]
             raw += [(None, 1, [t], None) for t in ent.table_fields()]
         out = []
-        for label, columns, fields, tab in raw:
+        for i, (label, columns, fields, tab) in enumerate(raw):
             blocks: list[dict] = []
             for f in fields:
                 if f.type == "table":
@@ -189,7 +226,8 @@ class ScreenBase:
                     blocks[-1]["fields"].append(f)
                 else:
                     blocks.append({"fields": [f]})
-            out.append({"label": label, "columns": columns, "blocks": blocks, "fields": fields, "tab": tab})
+            index = i if form is not None and i < len(form.sections) else None  # the form section it comes from
+            out.append({"label": label, "columns": columns, "blocks": blocks, "fields": fields, "tab": tab, "index": index})
         return out
 
     # ---------------------------------------------------------------- forms

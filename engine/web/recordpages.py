@@ -2,6 +2,7 @@
 copy forms; saving with errors and conflicts; live recompute and lookups while typing."""
 from __future__ import annotations
 
+import json
 import re
 
 from starlette.concurrency import run_in_threadpool
@@ -48,7 +49,7 @@ class RecordScreens(ScreenBase):
             return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow
         rec, hist, titles, related, may_update, flow = await run_in_threadpool(work)
         return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related,
-                           history=hist, sections=self.sections(ent, actor=actor), app_entities=self.app.entities, flow=flow,
+                           history=hist, sections=self.sections(ent, actor=actor, record=rec), app_entities=self.app.entities, flow=flow,
                            workflow=self.rt.records.workflows.of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
                            may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"))
 
@@ -151,7 +152,7 @@ class RecordScreens(ScreenBase):
         shows = self._shows(actor, ent, rec, {tf.name: rec.get(tf.name, []) for tf in ent.table_fields()})
         form_meta = self.app.forms.get(ent.name)
         tabs = list(form_meta.tabs) if form_meta is not None else []
-        sections = self.sections(ent, for_form=True, actor=actor, record=rec if editing else None)
+        sections = self.sections(ent, for_form=True, actor=actor, record=rec)
         # open the first tab that holds an error (errors are keyed `field` or `table-row-field`)
         with_errors = {k.split("-")[0] for k in errors}
         open_tab = next((s["tab"] for s in sections if s["tab"] is not None and with_errors & {f.name for f in s["fields"]}), 0)
@@ -212,10 +213,15 @@ class RecordScreens(ScreenBase):
             rec = {**values, **lines}
             titles = self._titles(actor, ent, [rec])
             shows = self._shows(actor, ent, values, lines, only=changed)
-            return values, lines, filled, titles, shows
-        values, lines, filled, titles, shows = await run_in_threadpool(work)
-        return self.render(request, "computed_oob.html", actor, ent=ent, values=values, lines=lines, shown=shown,
+            return values, lines, filled, titles, shows, self.form_state(ent, actor, rec)
+        values, lines, filled, titles, shows, state = await run_in_threadpool(work)
+        resp = self.render(request, "computed_oob.html", actor, ent=ent, values=values, lines=lines, shown=shown,
                            filled=filled, titles=titles, shows=shows, app_entities=self.app.entities)
+        if state is not None:  # the form's conditions on the values as typed: app.js shows, hides and marks required
+            resp.headers["HX-Trigger"] = json.dumps({"form-conditions": {
+                "sections": {str(i): v for i, v in enumerate(state.sections)},
+                "fields": {n: [st.visible, st.required, st.readonly] for n, st in state.fields.items()}}})
+        return resp
 
     async def fill_history(self, request: Request):
         """The rows behind a field's fill (e.g. the prices this customer paid for this product)."""

@@ -194,4 +194,27 @@
         .catch(function () { from.insertBefore(card, next); say(board.dataset.offline || "The move could not be sent; try again."); });
     });
   }
+
+  // form conditions (visible_when, required_when, readonly_when) as the server evaluated them on the values typed
+  document.body.addEventListener("form-conditions", function (e) {
+    var d = e.detail && e.detail.value ? e.detail.value : e.detail;
+    if (!d || !d.fields) return;
+    Object.keys(d.sections || {}).forEach(function (i) {
+      var fs = document.getElementById("fs-" + i);
+      if (fs) fs.hidden = !d.sections[i];
+    });
+    Object.keys(d.fields).forEach(function (name) {
+      var st = d.fields[name], box = document.getElementById("ff-" + name);
+      if (!box) return;
+      box.hidden = !st[0];
+      var star = box.querySelector("[data-cond-req]");
+      if (star) star.hidden = !st[1];
+      box.querySelectorAll("input, select, textarea").forEach(function (el) {
+        if (el.type === "hidden") return;
+        if (st[1]) el.setAttribute("aria-required", "true"); else el.removeAttribute("aria-required");
+        if (el.tagName === "SELECT" || el.type === "radio" || el.type === "checkbox") el.disabled = !!st[2];
+        else el.readOnly = !!st[2];
+      });
+    });
+  });
 })();
