@@ -170,3 +170,31 @@ def test_workflow_examples_load_and_run(dbs, tmp_path):
         raise AssertionError("dropped is locked")
     except Conflict:
         pass
+
+
+def test_forms_examples_load_and_hold_on_every_path(dbs, tmp_path):
+    from engine.errors import ValidationFailed
+    from tests.conftest import make_user
+    app = tmp_path / "forms_app"
+    for _, name, body in BLOCK.findall((ROOT / "docs" / "forms.md").read_text(encoding="utf-8")):
+        (app / name).parent.mkdir(parents=True, exist_ok=True)
+        (app / name).write_text(body, encoding="utf-8")
+    rt = dbs.runtime(str(app))
+    tech = make_user(rt, "tech", roles=("technician",))
+    try:
+        rt.records.create(tech, "visit_report", {"site": "Plant 2", "urgent": True})
+        raise AssertionError("an urgent visit needs the phone")
+    except ValidationFailed as exc:
+        assert [(e.field, e.message) for e in exc.errors] == [("customer_phone", "Urgent visits need the customer's phone.")]
+    try:
+        rt.records.create(tech, "visit_report", {"site": "Plant 2", "damage_found": True})
+        raise AssertionError("damage needs its description")
+    except ValidationFailed as exc:
+        assert [e.field for e in exc.errors] == ["damage"]
+    r = rt.records.create(tech, "visit_report", {"site": "Plant 2", "damage_found": True, "damage": "cracked housing"})
+    r = rt.records.update(tech, "visit_report", r["id"], {"signed": True, "signed_by": "A. Petrov"}, version=r["version"])
+    try:
+        rt.records.update(tech, "visit_report", r["id"], {"damage": "nothing"}, version=r["version"])
+        raise AssertionError("signed findings are fixed")
+    except ValidationFailed as exc:
+        assert exc.errors[0].field == "damage"

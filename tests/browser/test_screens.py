@@ -229,3 +229,29 @@ def test_an_order_in_review_shows_only_its_notes_as_editable(browser, live):
     expect(page.locator("#details")).to_contain_text("deliver to gate 3")
     assert [line["id"] for line in rt.records.get(rep, "sales_order", order["id"])["lines"]] == [line["id"] for line in before]
     page.context.close()
+
+
+def test_an_export_order_asks_for_its_customs_documents_as_you_type(page, live):
+    base, _ = live
+    page.goto(base + "/sales_order/new")
+    pick(page, "#f-customer", "Sunrise", "Sunrise Valves")
+    pick(page, "#f-lines-0-product", "Gear pump", "Gear pump")
+    page.fill("#f-lines-0-quantity", "1")
+    page.click("[role=tab]:has-text('Terms')")
+    expect(page.locator("legend:has-text('Export documents')")).to_be_hidden()
+    expect(page.locator("legend:has-text('Invoicing')")).to_be_visible()
+    page.click("[role=tab]:has-text('Order')")
+    page.check("input[name=category][value=export]")
+    page.click("[role=tab]:has-text('Terms')")
+    expect(page.locator("legend:has-text('Export documents')")).to_be_visible()  # shown once the order is an export order
+    expect(page.locator("#ff-customs_declaration_no [data-cond-req]")).to_be_visible()  # and marked required
+    page.fill("#f-tax_rate", "0")
+    expect(page.locator("legend:has-text('Invoicing')")).to_be_hidden()  # no tax: never invoiced
+    shot(page, "order-form-export", full_page=True)
+    page.click("button[type=submit]")  # the server holds the same rule
+    expect(page.locator("#err-customs_declaration_no")).to_contain_text("customs declaration number")
+    page.fill("#f-customs_declaration_no", "223320260001")
+    page.select_option("#f-incoterms", "FOB")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/sales_order/\d+$"))
+    expect(page.locator("#details")).to_contain_text("223320260001")
