@@ -19,6 +19,12 @@ def test_openapi_document_is_valid_3_1(api):
     assert spec["components"]["schemas"]["sales_order_patch"]["required"] == ["version"]
     params = {p["name"] for p in spec["paths"]["/api/v1/sales_order"]["get"]["parameters"]}
     assert {"sort", "cursor", "limit", "q", "total__gte", "customer", "status__in"} <= params
+    fire = spec["paths"]["/api/v1/sales_order/{id}/transitions/{transition}"]["post"]
+    assert "approve" in next(p for p in fire["parameters"] if p["name"] == "transition")["schema"]["enum"]
+    review = spec["paths"]["/api/v1/sales_order/{id}/review"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert review["properties"]["decision"]["enum"] == ["approve", "reject"]
+    assert "/api/v1/customer/{id}/transitions" not in spec["paths"]  # no workflow, no transitions
+    assert {"/api/v1/reviews/pending", "/api/v1/notifications", "/api/v1/notifications/read"} <= set(spec["paths"])
 
 
 def test_validator_rejects_a_broken_document(api):

@@ -107,6 +107,41 @@ def _filter_params(ent: Entity, hidden: frozenset = frozenset()) -> list[dict]:
     return params
 
 
+def _workflow_paths(wf, n: str, label: str, idp: list, errors: dict) -> dict:
+    """Transitions, the timeline and the review of an entity with a workflow (docs/workflows.md)."""
+    obj = {"content": {"application/json": {"schema": {"type": "object"}}}}
+    tp = {"name": "transition", "in": "path", "required": True, "schema": {"enum": list(wf.transitions)}}
+    fire_body = {"type": "object", "properties": {"comment": {"type": "string", "maxLength": 2000}, "fields": {"type": "object"},
+                                                  "version": {"type": "integer"}}}
+    return {
+        f"/api/v1/{n}/{{id}}/transitions": {"get": {
+            "operationId": f"transitions_{n}", "summary": f"The state of a {label} and the transitions the caller may fire",
+            "tags": [label], "parameters": idp, "responses": {"200": {"description": "state and transitions", **obj}, **errors}}},
+        f"/api/v1/{n}/{{id}}/transitions/{{transition}}": {"post": {
+            "operationId": f"fire_{n}", "summary": f"Fire a transition on a {label}", "tags": [label], "parameters": idp + [tp],
+            "requestBody": {"content": {"application/json": {"schema": fire_body}}},
+            "responses": {"200": {"description": "the record after the step", **obj}, "409": _PROBLEM, **errors}}},
+        f"/api/v1/{n}/transitions/{{transition}}": {"post": {
+            "operationId": f"fire_many_{n}", "summary": f"Fire a transition on several {label} records, each on its own",
+            "tags": [label], "parameters": [tp],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {**fire_body, "required": ["ids"], "properties": {
+                **fire_body["properties"], "ids": {"type": "array", "items": {"type": "integer"}, "maxItems": 500}}}}}},
+            "responses": {"200": {"description": "per id, whether it moved and why not", **obj}, **errors}}},
+        f"/api/v1/{n}/{{id}}/timeline": {"get": {
+            "operationId": f"timeline_{n}", "summary": f"Every transition of a {label}", "tags": [label], "parameters": idp,
+            "responses": {"200": {"description": "steps, oldest first", **obj}, **errors}}},
+        f"/api/v1/{n}/{{id}}/review": {
+            "get": {"operationId": f"review_{n}", "summary": f"The latest department review of a {label}", "tags": [label],
+                    "parameters": idp, "responses": {"200": {"description": "tasks, opinions and outcome", **obj}, **errors}},
+            "post": {"operationId": f"decide_{n}", "summary": f"Approve or reject in the open review of a {label}", "tags": [label],
+                     "parameters": idp, "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["decision"], "properties": {
+                             "decision": {"enum": ["approve", "reject"]}, "opinion": {"type": "string", "maxLength": 4000},
+                             "role": {"type": "string"}}}}}},
+                     "responses": {"200": {"description": "the review after this opinion", **obj}, "409": _PROBLEM, **errors}}},
+    }
+
+
 def build_openapi(app: App, grants=None) -> dict:
     """The API as `grants` (a user's permissions) may use it: only entities they may read, only
     the operations they may do, without the fields hidden from them. Without grants (no token):
@@ -174,6 +209,20 @@ def build_openapi(app: App, grants=None) -> dict:
                         "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}}}}}},
                                   **errors}},
         }
+        wf = app.workflows.get(n)
+        if wf is not None:
+            paths.update(_workflow_paths(wf, n, label, idp, errors))
+    if grants is not None:
+        obj = {"content": {"application/json": {"schema": {"type": "object"}}}}
+        paths["/api/v1/reviews/pending"] = {"get": {"operationId": "pending_reviews", "summary": "Review tasks waiting for the caller",
+                                                    "responses": {"200": {"description": "open tasks, oldest first", **obj}, **errors}}}
+        paths["/api/v1/notifications"] = {"get": {"operationId": "notifications", "summary": "The caller's unread notifications",
+                                                  "responses": {"200": {"description": "items and the unread count", **obj}, **errors}}}
+        paths["/api/v1/notifications/read"] = {"post": {
+            "operationId": "notifications_read", "summary": "Mark notifications read (all, or the given ids)",
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                "ids": {"type": "array", "items": {"type": "integer"}}}}}}},
+            "responses": {"200": {"description": "how many were marked", **obj}, **errors}}}
     schemas["AuditEntry"] = {"type": "object", "properties": {
         "id": {"type": "integer"}, "action": {"type": "string"}, "actor": {"type": "string"}, "actor_id": {"type": ["integer", "null"]},
         "via": {"enum": ["screen", "api", "import", "workflow", "system"]}, "at": {"type": "string", "format": "date-time"},
