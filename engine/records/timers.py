@@ -16,6 +16,7 @@ from sqlalchemy import select
 from engine import audit, notifications, sla
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import Sla, WorkingHours
+from engine.records import review_tasks
 
 
 def schedule(conn, schema, hours: WorkingHours, entity: str, record_id: int, state: str, s: Sla, now: dt.datetime) -> None:
@@ -104,6 +105,9 @@ def _fire_one(records, conn, timer_id: int, now: dt.datetime) -> dict | None:
     did = []
     if timer["kind"] == "reminder":
         who = st.sla.reminders[timer["step"]].notify
+        if st.review is not None:  # reviewers who already gave their opinion are not reminded
+            waiting = set(review_tasks.facts(conn, records.schema, wf, ent.name, record["id"])["waiting"])
+            who = tuple(n for n in who if n not in st.review.roles or n in waiting)
         message = f"{ent.label.get(lang)} {title} is due out of '{state_label}' by {due:%Y-%m-%d %H:%M} UTC"
         n = _send(records, conn, who, record, ent.name, "reminder", message, now)
         did.append(f"reminded {n}")
