@@ -53,11 +53,15 @@ class Workflows:
             if state not in t.sources:
                 continue
             allowed, why = self.may_fire(conn, actor, wf, t, record)
-            guard_ok, message = self.waits_for_review(wf, t, state, review, lang)
-            if guard_ok:
-                guard_ok, message = self.guard(t, record, lines, actor, {}, review, lang)
+            guard_ok, message = self.possible(wf, t, state, record, lines, actor, {}, review, lang)
             out.append(Option(t, allowed, guard_ok, why if not allowed else message))
         return out
+
+    def possible(self, wf: Workflow, t: Transition, state: str, record: dict, lines: dict, actor: Actor, inputs: dict,
+                 review: dict, lang: str) -> tuple[bool, str]:
+        """Whether the transition may happen now, and why not: an open review holds the state, then the guard."""
+        ok, message = self.waits_for_review(wf, t, state, review, lang)
+        return self.guard(t, record, lines, actor, inputs, review, lang) if ok else (ok, message)
 
     def waits_for_review(self, wf: Workflow, t: Transition, state: str, review: dict, lang: str) -> tuple[bool, str]:
         """A state with a review is left only once the review is complete, except towards a

@@ -79,8 +79,9 @@ def enforce(app: App, ent: Entity, values: dict, lines: dict, user: dict, roles:
                        f"required for this {ent.label.get(lang).lower()}")
     if current is None:
         return
+    sf = state_field(app, ent)
     before = evaluate(form, {k: current.get(k) for k in values}, {k: current.get(k, []) for k in lines}, user, roles,
-                      current.get(state_field(app, ent)) if state_field(app, ent) else None)
+                      current.get(sf) if sf else None)
     for name, st in before.fields.items():
         if st.readonly and name in values and values.get(name) != current.get(name):
             errors.add(name, "cannot be changed now")

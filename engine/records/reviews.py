@@ -96,8 +96,8 @@ def decide(records, actor: Actor, entity: str, record_id: int, decision: Any, op
             raise Conflict("this review task was answered at the same moment; reload the record")
         audit.append(conn, records.schema, actor, ent.name, record_id, "review",
                      {"review": {"role": task["role"], "decision": DECISIONS[decision], "opinion": (opinion or "").strip() or None}})
-        after = _latest(conn, records.schema, ent.name, record_id)
-        outcome = review_outcome(wf.states[state].review, [t["status"] for t in after])
+        outcome = review_outcome(wf.states[state].review, [DECISIONS[decision] if t["id"] == task["id"] else t["status"]
+                                                           for t in tasks])
         if outcome != "pending":
             conn.execute(rt.update().where(rt.c.entity == ent.name, rt.c.record_id == record_id, rt.c.round == task["round"],
                                            rt.c.status == "pending").values(status="skipped", decided_at=now))

@@ -148,9 +148,10 @@ class Records:
                 rows.extend(dict(zip(keys, r)) for r in result)
             more = len(rows) > query.limit
             rows = rows[: query.limit]
-            flags = timers.flags(rows, self.clock()) if "sla_due" in t.c else {}
-            if flags or "sla_due" in t.c:
-                for r in rows:  # the deadline columns serve the flags; they are not fields
+            flags = {}
+            if "sla_due" in t.c:  # the deadline columns serve the flags; they are not fields
+                flags = timers.flags(rows, self.clock())
+                for r in rows:
                     r.pop("sla_due", None)
                     r.pop("sla_risk", None)
         next_cursor = listing.encode_cursor(spec, rows[-1][spec.name], rows[-1]["id"]) if more and rows else None

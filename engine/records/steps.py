@@ -43,9 +43,7 @@ def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transitio
     # the latest review round is read only where it counts: leaving a review state, or a guard that reads it
     needs_review = wf.states[state].review is not None or (t.guard is not None and "review" in t.guard.names)
     review = review_tasks.facts(conn, records.schema, wf, ent.name, record_id) if needs_review else dict(review_tasks.NO_REVIEW)
-    ok, message = records.workflows.waits_for_review(wf, t, state, review, lang)
-    if ok:
-        ok, message = records.workflows.guard(t, current, lines, actor, inputs, review, lang)
+    ok, message = records.workflows.possible(wf, t, state, current, lines, actor, inputs, review, lang)
     if not ok:
         raise ValidationFailed([FieldError("transition", message)])
     now = records.clock()
@@ -79,12 +77,10 @@ def enter(records, conn, ent: Entity, wf: Workflow, record: dict, from_state: st
     if left is not None and left.sla is not None:
         timers.cancel(conn, schema, ent.name, record["id"], now)
     st = wf.states[to_state]
-    if st.sla is not None or (left is not None and left.sla is not None):
-        timers.stamp(conn, records, ent, wf, record["id"], to_state, now)
     if st.review is not None:
         review_tasks.open_round(conn, schema, ent.name, record["id"], to_state, st.review.roles, now)
-    if st.sla is not None:
-        timers.schedule(conn, schema, records.app.working_hours, ent.name, record["id"], to_state, st.sla, now)
+    if st.sla is not None or (left is not None and left.sla is not None):  # timers, and the deadline kept on the row
+        timers.schedule(conn, records, ent, record["id"], to_state, st.sla, now)
 
 
 def _notify(records, conn, ent: Entity, t: Transition, record: dict, inputs: dict, actor: Actor, lang: str, now) -> None:

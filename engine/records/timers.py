@@ -15,31 +15,28 @@ from sqlalchemy import select
 
 from engine import audit, notifications, sla
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.metadata.model import Sla, WorkingHours
+from engine.metadata.model import Sla
 from engine.records import review_tasks
 
 
-def schedule(conn, schema, hours: WorkingHours, entity: str, record_id: int, state: str, s: Sla, now: dt.datetime) -> None:
-    rows = [dict(entity=entity, record_id=record_id, state=state, kind=kind, step=step, due_at=due, status="pending", entered_at=now)
-            for kind, step, due in sla.plan(s, now, hours)]
-    conn.execute(schema.timer.insert(), rows)
+def schedule(conn, records, ent, record_id: int, state: str, s: Sla | None, now: dt.datetime) -> None:
+    """The state's timers, and its deadline and at-risk moment on the record's row (cleared for a
+    state without an SLA), so lists flag without a query."""
+    hours = records.app.working_hours
+    plan = sla.plan(s, now, hours) if s is not None else []
+    if plan:
+        conn.execute(records.schema.timer.insert(), [dict(entity=ent.name, record_id=record_id, state=state, kind=kind, step=step,
+                                                          due_at=due, status="pending", entered_at=now) for kind, step, due in plan])
+    due = next((d for kind, _, d in plan if kind == "deadline"), None)
+    risk = sla.at_risk_from(s, now, hours) if s is not None else None
+    t = records.schema.tables[ent.name]
+    conn.execute(t.update().where(t.c.id == record_id).values(sla_due=due, sla_risk=risk))
 
 
 def cancel(conn, schema, entity: str, record_id: int, now: dt.datetime) -> None:
     tm = schema.timer
     conn.execute(tm.update().where(tm.c.entity == entity, tm.c.record_id == record_id, tm.c.status == "pending")
                  .values(status="cancelled", fired_at=now))
-
-
-def stamp(conn, records, ent, wf, record_id: int, state: str, entered: dt.datetime) -> None:
-    """Keep the state's deadline (and when it turns 'at risk') on the record's row, for lists."""
-    st = wf.states[state]
-    due = risk = None
-    if st.sla is not None:
-        due = next(d for kind, _, d in sla.plan(st.sla, entered, records.app.working_hours) if kind == "deadline")
-        risk = sla.at_risk_from(st.sla, entered, records.app.working_hours)
-    t = records.schema.tables[ent.name]
-    conn.execute(t.update().where(t.c.id == record_id).values(sla_due=due, sla_risk=risk))
 
 
 def flags(rows, now: dt.datetime) -> dict[int, dict]:
@@ -100,8 +97,7 @@ def _fire_one(records, conn, timer_id: int, now: dt.datetime) -> dict | None:
     title = record.get(ent.title_field) or f"#{record['id']}"
     lang = records.app.default_language
     state_label = st.label.get(lang)
-    deadline = sla.plan(st.sla, timer["entered_at"], records.app.working_hours)
-    due = next(d for k, _, d in deadline if k == "deadline")
+    due = record["sla_due"]  # written with the timers when the record entered the state
     did = []
     if timer["kind"] == "reminder":
         who = st.sla.reminders[timer["step"]].notify
