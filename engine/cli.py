@@ -1,4 +1,4 @@
-"""The command line: serve, check, migrate, create-user, create-token, verify-audit.
+"""The command line: serve, worker, check, migrate, export-overlay, create-user, create-token, verify-audit.
 
 Every command prints what went wrong and what to do, never a traceback; exit codes are
 0 (fine), 1 (a problem the user must fix), 2 (wrong usage).
@@ -38,8 +38,76 @@ def cmd_check(args) -> int:
             print(p.format())
         print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", file=sys.stderr)
         return 1
+    note = ""
+    url = args.db or os.environ.get("ENGINE_DATABASE_URL") or (_db_url(args) if os.path.isfile(os.path.join("var", "app.db")) else None)
+    if url:  # the admin changes stored there, laid over the files as every app process does
+        stored, err = _stored_overlay(app, url)
+        if err is not None:
+            if args.db:
+                return _fail(err)
+            note = f"; the admin changes in {_safe_url(url)} were not checked ({err})"
+        elif stored.pieces:
+            app = load_app(_app_dir(args), stored.pieces)
+            for c in app.overlay_conflicts:
+                print(c.format())
+            note = (f"; admin changes to {len(stored.pieces)} form(s) from {_safe_url(url)}"
+                    + (f", {len(app.overlay_conflicts)} set aside (see above): open those forms in Settings > Forms" if app.overlay_conflicts else ""))
     nfields = sum(len(e.fields) for e in app.entities.values())
-    print(f"ok: {_app_dir(args)}: {len(app.entities)} entities, {nfields} fields, {len(app.forms)} forms")
+    print(f"ok: {_app_dir(args)}: {len(app.entities)} entities, {nfields} fields, {len(app.forms)} forms{note}")
+    return 1 if args.strict and app.overlay_conflicts else 0
+
+
+def _stored_overlay(app, url: str):
+    from engine import overlays
+    from engine.db import Database
+    from engine.schema import Schema
+    try:
+        db = Database(url)
+        try:
+            with db.read() as conn:
+                return overlays.load(conn, Schema(app)), None
+        finally:
+            db.dispose()
+    except Exception as exc:
+        return None, f"cannot read the database: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+def cmd_export_overlay(args) -> int:
+    """Write the admin changes back into the app's YAML files (or under --out), comments kept."""
+    import difflib
+    from pathlib import Path
+
+    from engine import designer
+    from engine.metadata.loader import load_app
+    try:
+        app = load_app(_app_dir(args))
+    except MetadataInvalid as exc:
+        print("\n".join(p.format() for p in exc.problems))
+        return _fail("fix the app's own problems first")
+    stored, err = _stored_overlay(app, _db_url(args))
+    if err is not None:
+        return _fail(err)
+    if not stored.pieces:
+        print("there are no admin changes to export: every form is as the app's files say")
+        return 0
+    app = load_app(_app_dir(args), stored.pieces)
+    for c in app.overlay_conflicts:
+        print(c.format() + " - not exported")
+    root = Path(_app_dir(args))
+    out = Path(args.out) if args.out else root
+    files = designer.exported_files(str(root), stored, app)
+    for path, text in files.items():
+        rel = path.relative_to(root)
+        if args.diff:
+            old = path.read_text(encoding="utf-8") if path.is_file() else ""
+            sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), text.splitlines(True), f"a/{rel}", f"b/{rel}"))
+            continue
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    if not args.diff:
+        print(f"{len(files)} file(s) written; check them with `python run.py check --app {out}` and commit them with the app")
     return 0
 
 
@@ -67,17 +135,19 @@ def _safe_url(url: str) -> str:
 def cmd_migrate(args) -> int:
     from engine import audit, migrate
     from engine.db import Database
-    from engine.metadata.loader import load_app
+    from engine.runtime import load_with_overlay
     from engine.schema import Schema
     try:
-        app = load_app(_app_dir(args))
+        db = Database(_db_url(args))
+        app, stored = load_with_overlay(_app_dir(args), db)  # custom fields added in the designer are part of the app
     except MetadataInvalid as exc:
         for p in exc.problems:
             print(p.format())
         return 1
-    schema = Schema(app)
+    except Exception as exc:
+        return _fail(f"cannot open the database {_safe_url(_db_url(args))}: {str(exc).splitlines()[0]}")
+    schema = Schema(app, stored.kept_columns(app))
     try:
-        db = Database(_db_url(args))
         steps = migrate.plan(db, schema)
     except Exception as exc:
         return _fail(f"cannot open the database {_safe_url(_db_url(args))}: {str(exc).splitlines()[0]}")
@@ -233,9 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     common(w)
     w.add_argument("--workers", type=int, default=1)
     w.set_defaults(func=cmd_worker)
-    c = sub.add_parser("check", help="check the metadata and list every problem")
-    common(c, db=False)
+    c = sub.add_parser("check", help="check the metadata (and the admin changes stored in the database) and list every problem")
+    common(c)
+    c.add_argument("--strict", action="store_true", help="exit 1 when admin changes no longer fit the metadata")
     c.set_defaults(func=cmd_check)
+    x = sub.add_parser("export-overlay", help="write the admin changes to forms back into the app's YAML files")
+    common(x)
+    x.add_argument("--out", help="write the changed files under this folder instead of into the app folder")
+    x.add_argument("--diff", action="store_true", help="print what would change as a unified diff, write nothing")
+    x.set_defaults(func=cmd_export_overlay)
     m = sub.add_parser("migrate", help="bring the database in line with the metadata")
     common(m)
     m.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")

@@ -62,6 +62,8 @@ def _context(conn, schema: Schema) -> MigrationContext:
             return False
         if type_ == "table":
             return name in ours
+        if type_ == "column":
+            return name not in schema.keep_columns.get(parent_names.get("table_name"), ())
         return True
 
     return MigrationContext.configure(conn, opts={

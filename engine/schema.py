@@ -110,8 +110,11 @@ def column_type(f: Field):
 class Schema:
     """All tables of an app: `tables[entity]` plus the engine's system tables."""
 
-    def __init__(self, app: App):
+    def __init__(self, app: App, keep_columns: dict | None = None):
+        """`keep_columns`: {table: column names} the app no longer has a field for but whose data is
+        kept (a custom field an admin change took back): migrations leave them alone."""
         self.app = app
+        self.keep_columns = {t: frozenset(cols) for t, cols in (keep_columns or {}).items()}
         self.metadata = MetaData()
         self.tables: dict[str, Table] = {}
         md = self.metadata
@@ -248,6 +251,20 @@ class Schema:
             Column("failures", Integer, nullable=False),
             Column("last_failure", UtcDateTime, nullable=False),
             Column("locked_until", UtcDateTime),
+        )
+        self.form_version = Table(  # the form designer's changes: each save or restore is a new version of one form's overlay
+            "sys_form_version", md,
+            Column("id", ID, primary_key=True, autoincrement=True),
+            Column("form", String(64), nullable=False),
+            Column("number", Integer, nullable=False),  # 1, 2, ... per form
+            Column("action", String(16), nullable=False),  # save, restore
+            Column("restored_from", Integer),
+            Column("piece", Text, nullable=False),  # JSON: the form's whole overlay after this version
+            Column("changes", Text, nullable=False),  # JSON: what changed from the version before, for people
+            Column("created_by", BigInteger),
+            Column("created_by_name", String(64)),
+            Column("created_at", UtcDateTime, nullable=False),
+            UniqueConstraint("form", "number", name="uq_sys_form_version_number"),
         )
         self.setting = Table(
             "sys_setting", md,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -68,12 +69,26 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
 
     routes = [Route("/healthz", healthz, methods=["GET"]), *make_routes(rt), *web_routes]
     key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret()
-    middleware = [Middleware(ServerTiming), Middleware(SecurityHeaders), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
+    middleware = [Middleware(ServerTiming), Middleware(SecurityHeaders), Middleware(LatestMetadata, runtime=rt), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
                                                        same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={EngineError: engine_error, HTTPException: http_error, Exception: any_error})
     app.state.runtime = rt
     return app
+
+
+class LatestMetadata:
+    """Before a request, put in force the admin changes another process saved (looked up at most
+    once per Runtime.refresh_every seconds, so a request costs nothing in between)."""
+
+    def __init__(self, app, runtime: Runtime):
+        self.app = app
+        self.rt = runtime
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and time.monotonic() - self.rt.checked_at >= self.rt.refresh_every:
+            await run_in_threadpool(self.rt.refresh)
+        await self.app(scope, receive, send)
 
 
 def _dev_secret() -> str:

@@ -39,6 +39,7 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         raise ValueError(f"ENGINE_QUEUE_URL must start with redis:// or sqlite:///, not {url!r}")
 
     def run() -> int:
+        rt.refresh()  # admin changes saved since: the same forms (and conditions) as the web processes
         return len(timers.run_due(rt.records))
 
     @huey.periodic_task(crontab(minute="*"), name="sla_timers")

@@ -40,8 +40,6 @@ def _record_id(request: Request) -> int:
 
 
 def make_routes(rt: Runtime) -> list[Route]:
-    app = rt.app
-    records = rt.records
 
     async def token(request: Request):
         body = await read_json(request)
@@ -69,8 +67,8 @@ def make_routes(rt: Runtime) -> list[Route]:
 
     async def index(request: Request):
         return _json({
-            "app": app.name,
-            "entities": [{"name": e.name, "label": e.label.as_dict(), "url": f"/api/v1/{e.name}"} for e in app.top_entities()],
+            "app": rt.app.name,
+            "entities": [{"name": e.name, "label": e.label.as_dict(), "url": f"/api/v1/{e.name}"} for e in rt.app.top_entities()],
             "openapi": "/api/v1/openapi.json",
         })
 
@@ -81,12 +79,15 @@ def make_routes(rt: Runtime) -> list[Route]:
         grants = None
         if request.headers.get("authorization"):
             actor = await run_in_threadpool(_actor, rt, request)
-            grants = records.permissions.grants(actor)
+            grants = rt.records.permissions.grants(actor)
         key = grants.roles if grants is not None and not grants.unrestricted else ("*" if grants is not None else None)
+        if spec_cache.get("app") is not rt.app:  # an admin change put another app in force
+            spec_cache.clear()
+            spec_cache["app"] = rt.app
         if key not in spec_cache:
             if len(spec_cache) > 1000:
                 spec_cache.clear()
-            spec_cache[key] = build_openapi(app, grants)
+            spec_cache[key] = build_openapi(rt.app, grants)
         return _json(spec_cache[key])
 
     async def explain(request: Request):
@@ -98,13 +99,13 @@ def make_routes(rt: Runtime) -> list[Route]:
 
         def work():
             actor = _actor(rt, request)
-            return access.explain(records, actor, q.get("user", ""), q.get("entity", ""), q.get("action", "read"),
+            return access.explain(rt.records, actor, q.get("user", ""), q.get("entity", ""), q.get("action", "read"),
                                   int(rid) if rid is not None else None)
         return _json(await run_in_threadpool(work))
 
     async def role(request: Request):
         def work():
-            return access.role_table(records, _actor(rt, request), request.path_params["role"])
+            return access.role_table(rt.records, _actor(rt, request), request.path_params["role"])
         table = await run_in_threadpool(work)
         for row in table["entities"]:
             row["label"] = row["label"].as_dict()
@@ -116,7 +117,7 @@ def make_routes(rt: Runtime) -> list[Route]:
 
         def work():
             actor = _actor(rt, request)
-            return export_csv(records, actor, name, ListQuery.from_params(params), request.query_params.get("lang", "en"),
+            return export_csv(rt.records, actor, name, ListQuery.from_params(params), request.query_params.get("lang", "en"),
                               str(request.query_params))
         text, _ = await run_in_threadpool(work)
         return Response(text, media_type="text/csv; charset=utf-8",
@@ -127,21 +128,21 @@ def make_routes(rt: Runtime) -> list[Route]:
         if request.method == "GET":
             def work():
                 actor = _actor(rt, request)
-                ent = records.entity(name)
-                result = records.list(actor, name, ListQuery.from_params(request.query_params))
-                out = {"items": [record_json(app, ent, r, with_lines=False) for r in result["items"]],
+                ent = rt.records.entity(name)
+                result = rt.records.list(actor, name, ListQuery.from_params(request.query_params))
+                out = {"items": [record_json(rt.app, ent, r, with_lines=False) for r in result["items"]],
                        "next_cursor": result["next_cursor"], "count": result["count"], "count_exact": result["count_exact"]}
                 if "sla" in result:  # {id: {"flag": "at_risk" | "overdue", "due": ...}} for the page's records
                     out["sla"] = {str(k): {"flag": v["flag"], "due": to_json("datetime", v["due"])} for k, v in result["sla"].items()}
                 return out
             return _json(await run_in_threadpool(work))
         actor = await run_in_threadpool(_actor, rt, request)
-        records.entity(name)
+        rt.records.entity(name)
         body = await read_json(request)
 
         def create():
-            rec = records.create(actor, name, body)
-            return record_json(app, records.entity(name), rec)
+            rec = rt.records.create(actor, name, body)
+            return record_json(rt.app, rt.records.entity(name), rec)
         rec = await run_in_threadpool(create)
         resp = _json(rec, 201)
         resp.headers["Location"] = f"/api/v1/{name}/{rec['id']}"
@@ -151,19 +152,19 @@ def make_routes(rt: Runtime) -> list[Route]:
         name = request.path_params["entity"]
         rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
-        ent = records.entity(name)
+        ent = rt.records.entity(name)
         if request.method == "GET":
-            return _json(record_json(app, ent, await run_in_threadpool(records.get, actor, name, rid)))
+            return _json(record_json(rt.app, ent, await run_in_threadpool(rt.records.get, actor, name, rid)))
         if request.method == "PATCH":
             body = await read_json(request)
             if not isinstance(body, dict):
                 raise ValidationFailed([FieldError("body", "expected a JSON object of field names and values")])
-            rec = await run_in_threadpool(records.update, actor, name, rid, body, body.get("version"))
-            return _json(record_json(app, ent, rec))
+            rec = await run_in_threadpool(rt.records.update, actor, name, rid, body, body.get("version"))
+            return _json(record_json(rt.app, ent, rec))
         version = request.query_params.get("version")
         if version is not None and not version.isdigit():
             raise BadRequest("version must be a whole number")
-        await run_in_threadpool(records.delete, actor, name, rid, int(version) if version else None)
+        await run_in_threadpool(rt.records.delete, actor, name, rid, int(version) if version else None)
         return Response(status_code=204)
 
     async def transitions_(request: Request):
@@ -171,7 +172,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
         lang = request.query_params.get("lang", "en")
-        return _json(await run_in_threadpool(transitions.available, records, actor, name, rid, lang))
+        return _json(await run_in_threadpool(transitions.available, rt.records, actor, name, rid, lang))
 
     async def fire(request: Request):
         name = request.path_params["entity"]
@@ -183,10 +184,10 @@ def make_routes(rt: Runtime) -> list[Route]:
         unknown = set(body) - {"comment", "fields", "version"}
         if unknown:
             raise ValidationFailed([FieldError(k, "unknown property; send comment, fields and version") for k in sorted(unknown)])
-        rec = await run_in_threadpool(lambda: transitions.fire(records, actor, name, rid, request.path_params["transition"],
+        rec = await run_in_threadpool(lambda: transitions.fire(rt.records, actor, name, rid, request.path_params["transition"],
                                                                body.get("comment"), body.get("fields"), body.get("version"),
                                                                request.query_params.get("lang", "en")))
-        return _json(record_json(app, records.entity(name), rec))
+        return _json(record_json(rt.app, rt.records.entity(name), rec))
 
     async def fire_bulk(request: Request):
         name = request.path_params["entity"]
@@ -194,7 +195,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ValidationFailed([FieldError("body", 'expected {"ids": [...], "comment": ..., "fields": {...}}')])
-        results = await run_in_threadpool(lambda: transitions.fire_many(records, actor, name, body.get("ids"), request.path_params["transition"],
+        results = await run_in_threadpool(lambda: transitions.fire_many(rt.records, actor, name, body.get("ids"), request.path_params["transition"],
                                                                         body.get("comment"), body.get("fields"),
                                                                         request.query_params.get("lang", "en")))
         return _json({"results": results, "moved": sum(r["ok"] for r in results)})
@@ -203,7 +204,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         name = request.path_params["entity"]
         rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
-        return _json({"items": await run_in_threadpool(transitions.timeline, records, actor, name, rid)})
+        return _json({"items": await run_in_threadpool(transitions.timeline, rt.records, actor, name, rid)})
 
     async def review(request: Request):
         name = request.path_params["entity"]
@@ -211,36 +212,36 @@ def make_routes(rt: Runtime) -> list[Route]:
         actor = await run_in_threadpool(_actor, rt, request)
         lang = request.query_params.get("lang", "en")
         if request.method == "GET":
-            return _json(await run_in_threadpool(reviews.summary, records, actor, name, rid, lang))
+            return _json(await run_in_threadpool(reviews.summary, rt.records, actor, name, rid, lang))
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ValidationFailed([FieldError("body", 'expected {"decision": "approve" | "reject", "opinion": ..., "role": ...}')])
         unknown = set(body) - {"decision", "opinion", "role"}
         if unknown:
             raise ValidationFailed([FieldError(k, "unknown property; send decision, opinion and role") for k in sorted(unknown)])
-        return _json(await run_in_threadpool(lambda: reviews.decide(records, actor, name, rid, body.get("decision"), body.get("opinion"),
+        return _json(await run_in_threadpool(lambda: reviews.decide(rt.records, actor, name, rid, body.get("decision"), body.get("opinion"),
                                                                     body.get("role"), lang)))
 
     async def pending_reviews(request: Request):
         actor = await run_in_threadpool(_actor, rt, request)
-        return _json({"items": await run_in_threadpool(reviews.pending_for, records, actor, 200, request.query_params.get("lang", "en"))})
+        return _json({"items": await run_in_threadpool(reviews.pending_for, rt.records, actor, 200, request.query_params.get("lang", "en"))})
 
     async def notifications_(request: Request):
         actor = await run_in_threadpool(_actor, rt, request)
         if request.method == "GET":
-            items, total = await run_in_threadpool(records.notifications, actor)
+            items, total = await run_in_threadpool(rt.records.notifications, actor)
             return _json({"items": items, "unread": total})
         body = await read_json(request)
         ids = body.get("ids") if isinstance(body, dict) else None
         if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
             raise ValidationFailed([FieldError("ids", "a list of notification ids, or leave it out to mark all as read")])
-        return _json({"marked": await run_in_threadpool(records.mark_read, actor, ids)})
+        return _json({"marked": await run_in_threadpool(rt.records.mark_read, actor, ids)})
 
     async def history(request: Request):
         name = request.path_params["entity"]
         rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
-        return _json({"items": await run_in_threadpool(records.history, actor, name, rid)})
+        return _json({"items": await run_in_threadpool(rt.records.history, actor, name, rid)})
 
     return [
         Route("/api/v1", index, methods=["GET"]),

@@ -32,7 +32,9 @@ from engine.metadata.model import (
     CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormField, FormSection, Label, MenuModule, Option,
     Rule, Series, Show, Source, Workflow, WorkingHours,
 )
-from engine.metadata.yamlload import Document, parse
+from engine.metadata import overlay as overlay_mod
+from engine.metadata.overlay import Conflict
+from engine.metadata.yamlload import Document, Mark, parse
 from engine.values import BadValue, coerce, kind_of
 
 
@@ -67,7 +69,7 @@ _SERIES_RX = re.compile(r"^[^{}]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*\{#{3,12}\}[^{}#]*(
 def _schemas() -> dict:
     base = resources.files("engine.metadata") / "schemas"
     out = {}
-    for name in ("defs", "entity", "form", "app", "roles", "workflow"):
+    for name in ("defs", "entity", "form", "app", "roles", "workflow", "overlay"):
         out[name] = json.loads((base / f"{name}.json").read_text(encoding="utf-8"))
     return out
 
@@ -79,6 +81,7 @@ _REGISTRY = Registry().with_resources(
 _VALIDATORS = {
     kind: jsonschema.Draft202012Validator(_SCHEMAS[kind], registry=_REGISTRY) for kind in ("entity", "form", "app", "roles", "workflow")
 }
+_OVERLAY = jsonschema.Draft202012Validator(_SCHEMAS["overlay"], registry=_REGISTRY)
 
 
 class _Ctx:
@@ -104,17 +107,70 @@ def _path_str(path: tuple) -> str:
     return out
 
 
-def load_app(root: str | os.PathLike) -> App:
-    """Load and check the app in `root`; raise MetadataInvalid with every problem found."""
+def load_app(root: str | os.PathLike, overlay: dict | None = None, strict: str | None = None) -> App:
+    """Load and check the app in `root`; raise MetadataInvalid with every problem found.
+
+    `overlay` ({form: piece}, the admin changes kept in the database) is laid over the base
+    documents before they are checked. A piece that no longer fits is set aside and listed in
+    App.overlay_conflicts, so the app still starts with the rest. With `strict` (a form's name),
+    any problem in that form's piece raises OverlayRefused instead: the designer refusing a change."""
+    if not overlay:
+        app, problems, _, _ = _load(root, None)
+        if problems:
+            raise MetadataInvalid(problems)
+        return app
+    aside: list[Conflict] = []
+    pieces = {}
+    for form, piece in overlay.items():
+        errors = sorted(_OVERLAY.iter_errors(piece), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            detail = f"{'/'.join(map(str, errors[0].absolute_path)) or 'piece'}: {errors[0].message}"
+            if form == strict:
+                raise OverlayRefused(form, [("*", "", f"the change is malformed: {detail}")])
+            aside.append(Conflict(form, "*", "", f"the stored admin changes are malformed ({detail}) and are set aside"))
+        else:
+            pieces[form] = piece
+    for _ in range(12):
+        app, problems, by_piece, conflicts = _load(root, pieces)
+        mine = [(c.kind, c.name, c.message) for c in conflicts if c.form == strict]
+        mine += [(kind, name, "; ".join(f"{p.code} {p.message}" for p in ps)) for (form, kind, name), ps in by_piece.items() if form == strict]
+        if mine:
+            raise OverlayRefused(strict, mine)
+        if not by_piece and problems and pieces:
+            if _load(root, None)[1]:
+                raise MetadataInvalid(problems)  # the base itself has problems
+            # the overlay breaks the base in a way no single piece explains: set all of it aside
+            by_piece = {(form, "*", ""): problems for form in pieces}
+        if not by_piece:
+            if problems:
+                raise MetadataInvalid(problems)
+            return replace(app, overlay_conflicts=tuple(aside + conflicts))
+        for (form, kind, name), ps in by_piece.items():
+            aside.append(Conflict(form, kind, name, "; ".join(f"{p.code} {p.message}" for p in ps)))
+            pieces = overlay_mod.without(pieces, form, kind, name)
+    raise MetadataInvalid(problems)  # pragma: no cover - each round sets a piece aside
+
+
+class OverlayRefused(MetadataInvalid):
+    """A change from the designer that does not pass the checks: (kind, name, message) per problem."""
+
+    def __init__(self, form: str, issues: list[tuple[str, str, str]]):
+        self.form = form
+        self.issues = issues
+        super().__init__([Problem("E045", f"overlay:forms/{form}.yaml", 1, 1, m, f"{k} {n}".strip()) for k, n, m in issues])
+
+
+def _load(root, overlay: dict | None):
+    """(App or None, problems of the base, {(form, kind, name): problems} of overlay pieces, conflicts)."""
     root_path = Path(root)
     ctx = _Ctx()
     shown = str(root)
     if not root_path.is_dir():
-        raise MetadataInvalid([Problem("E030", shown, 1, 1, f"app folder '{shown}' does not exist")])
+        return None, [Problem("E030", shown, 1, 1, f"app folder '{shown}' does not exist")], {}, []
     digest = hashlib.sha256()
     broken: set[str] = set()  # entities whose file has schema problems: known by name, not built
 
-    def read(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, dict]]:
+    def parse_all(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, str]]:
         folder = root_path / sub if sub else root_path
         if not folder.is_dir():
             return []
@@ -136,11 +192,20 @@ def load_app(root: str | os.PathLike) -> App:
             if not isinstance(doc.data, dict):
                 ctx.add("E005", file, doc, (), f"a {kind} file must be a mapping of keys to values")
                 continue
+            out.append((file, doc, p.stem))
+        return out
+
+    def validated(kind: str, docs: list) -> list[tuple[str, Document, str]]:
+        out = []
+        for file, doc, stem in docs:
             if _validate(ctx, kind, file, doc):
-                out.append((file, doc, p.stem))
+                out.append((file, doc, stem))
             elif kind == "entity" and isinstance(doc.data.get("name"), str):
                 broken.add(doc.data["name"])
         return out
+
+    def read(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, str]]:
+        return validated(kind, parse_all(kind, sub, names))
 
     app_files = [f for f in ("app.yaml", "app.yml") if (root_path / f).is_file()]
     app_doc = None
@@ -151,8 +216,15 @@ def load_app(root: str | os.PathLike) -> App:
     roles_doc = roles_docs[0] if roles_docs else None
     ufields = user_fields(roles_doc[1].data) if roles_doc else {}
     ctx.user_attributes = BASE_USER_ATTRIBUTES | frozenset(ufields)
-    entity_docs = read("entity", "entities")
-    form_docs = read("form", "forms")
+    entity_docs = parse_all("entity", "entities")
+    form_docs = parse_all("form", "forms")
+    provenance: dict[str, tuple[str, dict]] = {}  # file -> (form, {path: piece})
+    conflicts: list[Conflict] = []
+    if overlay:
+        digest.update(json.dumps(overlay, sort_keys=True, default=str).encode())
+        entity_docs, form_docs = _lay_overlay(shown, overlay, entity_docs, form_docs, provenance, conflicts)
+    entity_docs = validated("entity", entity_docs)
+    form_docs = validated("form", form_docs)
     workflow_docs = read("workflow", "workflows")
     if not entity_docs and not ctx.problems:
         ctx.problems.append(Problem("E030", os.path.join(shown, "entities"), 1, 1, "no entity files found"))
@@ -208,7 +280,8 @@ def load_app(root: str | os.PathLike) -> App:
                 ctx.add("E012", app_doc[0], app_doc[1], ("menu", i, "items", j), f"'{item}' is a child entity; its records are opened through their parent")
         menu.append(MenuModule(Label.of(module["label"]), module.get("icon"), tuple(module["items"])))
     if ctx.problems:
-        raise MetadataInvalid(ctx.problems)
+        base, by_piece = _attribute(ctx.problems, provenance)
+        return None, base, by_piece, conflicts
     languages = tuple(app_data.get("languages", ("en", "zh", "ru")))
     return App(
         name=app_data.get("name", root_path.resolve().name.replace("-", "_")),
@@ -225,7 +298,56 @@ def load_app(root: str | os.PathLike) -> App:
         user_fields=MappingProxyType(ufields),
         fingerprint=digest.hexdigest(),
         working_hours=hours,
-    )
+    ), [], {}, conflicts
+
+
+def _lay_overlay(shown: str, overlay: dict, entity_docs: list, form_docs: list, provenance: dict, conflicts: list) -> tuple[list, list]:
+    """The parsed entity and form documents with each form's piece laid over them (forms an overlay
+    creates for an entity without a form file start from the entity's default layout)."""
+    entities = {d.data.get("name"): i for i, (_, d, _) in enumerate(entity_docs) if isinstance(d.data.get("name"), str)}
+    forms = {stem: i for i, (_, _, stem) in enumerate(form_docs)}
+    entity_docs, form_docs = list(entity_docs), list(form_docs)
+    for form, piece in overlay.items():
+        if form not in entities:
+            conflicts.append(Conflict(form, "*", "", f"'{form}' is no longer an entity; its admin changes are set aside"))
+            continue
+        efile, edoc, estem = entity_docs[entities[form]]
+        if not isinstance(edoc.data.get("fields"), dict):
+            continue  # the base entity is broken: reported as its own problem
+        data, found, prov = overlay_mod.apply_entity(form, edoc.data, piece)
+        conflicts += found
+        if prov:
+            entity_docs[entities[form]] = (efile, Document(data, edoc.marks), estem)
+            provenance[efile] = (form, prov)
+        if form in forms:
+            ffile, fdoc, fstem = form_docs[forms[form]]
+            base = fdoc.data
+        else:
+            ffile, fdoc, fstem = os.path.join(shown, "forms", f"{form}.yaml"), Document({}, {(): Mark(1, 1)}), form
+            base = overlay_mod.default_form(data)
+        fields = set(data["fields"])
+        effective, found, prov = overlay_mod.apply_form(form, base, piece, fields)
+        conflicts += found
+        doc = Document(effective, fdoc.marks)
+        if form in forms:
+            form_docs[forms[form]] = (ffile, doc, fstem)
+        else:
+            form_docs.append((ffile, doc, fstem))
+        provenance[ffile] = (form, prov)
+    return entity_docs, form_docs
+
+
+def _attribute(problems: list[Problem], provenance: dict) -> tuple[list[Problem], dict]:
+    """Split problems into the base's and those of the overlay pieces that wrote where they point."""
+    base, by_piece = [], {}
+    for p in problems:
+        form, prov = provenance.get(p.file, (None, {}))
+        owner = overlay_mod.owner_of(prov, p.path) if prov else None
+        if owner is None:
+            base.append(p)
+        else:
+            by_piece.setdefault((form, *owner), []).append(p)
+    return base, by_piece
 
 
 def _validate(ctx: _Ctx, kind: str, file: str, doc: Document) -> bool:
@@ -635,6 +757,13 @@ def _build_form(ctx, file, doc, stem, raw, forms, entities: dict, roles: dict, w
 
     def condition(path, source):
         return compile_or_report(ctx, file, doc, path, source, scope) if scope is not None else None
+    names: dict[str, tuple] = {}
+    for path, part in [(("tabs", ti), t) for ti, t in enumerate(d.get("tabs", ()))] + [(base + (i,), sec) for _, base, secs in groups for i, sec in enumerate(secs)]:
+        if "name" in part:
+            key = (path[0] == "tabs" and len(path) == 2, part["name"])
+            if key in names:
+                ctx.add("E011", file, doc, path + ("name",), f"the name '{part['name']}' is given twice on this form")
+            names[key] = path
     for tab, base, secs in groups:
         for i, sec in enumerate(secs):
             for k, r in enumerate(sec.get("roles", ())):
@@ -664,10 +793,37 @@ def _build_form(ctx, file, doc, stem, raw, forms, entities: dict, roles: dict, w
                     ctx.add("E014", file, doc, path + ("widget",), f"widget '{widget}' does not fit a {ftype} field; it fits {', '.join(sorted(_WIDGETS[widget]))}")
                 conds = {k: condition(path + (k,), item[k]) if k in item else None for k in ("visible_when", "required_when", "readonly_when")}
                 fields.append(FormField(name, *(Label.of(item[k]) if k in item else None for k in ("label", "help", "placeholder")), widget,
-                                        **conds, required_message=Label.of(item["required_message"]) if "required_message" in item else None))
+                                        **conds, required_message=Label.of(item["required_message"]) if "required_message" in item else None,
+                                        required=bool(item.get("required", False))))
             sections.append(FormSection(Label.of(sec["label"]) if "label" in sec else None, sec.get("columns", 2), tuple(fields), tab,
                                         condition(base + (i, "visible_when"), sec["visible_when"]) if "visible_when" in sec else None,
                                         tuple(sec.get("roles", ())), tuple(sec.get("states", ()))))
+    for k, name in enumerate(d.get("hidden", ())):
+        spec = efields.get(name)
+        if not isinstance(spec, dict):
+            ctx.add("E017", file, doc, ("hidden", k), f"'{name}' is not a field of {entity}")
+        elif name in seen:
+            ctx.add("E018", file, doc, ("hidden", k), f"'{name}' is on the form and left off it at once")
+        elif spec.get("required") and not any(key in spec for key in ("default", "default_expr", "series", "fill")):
+            ctx.add("E046", file, doc, ("hidden", k), f"'{name}' is required and has no default, so it cannot be left off the form")
     if len(ctx.problems) > before:
         return None
-    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file)
+    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file, tuple(d.get("hidden", ())))
+
+
+def base_documents(root: str | os.PathLike, entity: str) -> tuple[dict, dict, Path]:
+    """The implementer's documents for `entity`, as parsed from its files: (entity document, form
+    document, the form file's path). An entity without a form file gets its default layout."""
+    root_path = Path(root)
+
+    def parsed(sub: str) -> tuple[dict | None, Path]:
+        for suffix in (".yaml", ".yml"):
+            p = root_path / sub / f"{entity}{suffix}"
+            if p.is_file():
+                doc, _ = parse(p.read_text(encoding="utf-8"))
+                return (doc.data if doc is not None and isinstance(doc.data, dict) else None), p
+        return None, root_path / sub / f"{entity}.yaml"
+    edoc, _ = parsed("entities")
+    fdoc, fpath = parsed("forms")
+    edoc = edoc or {"name": entity, "fields": {}}
+    return edoc, fdoc if fdoc is not None else overlay_mod.default_form(edoc), fpath

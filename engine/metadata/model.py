@@ -185,6 +185,7 @@ class FormField:
     required_when: Expr | None = None  # must have a value while true (and shown) - on screens, the API and imports alike
     readonly_when: Expr | None = None  # cannot change while true
     required_message: Label | None = None
+    required: bool = False  # needs a value whenever shown (on this form: the entity may not require it)
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ class Form:
     sections: tuple[FormSection, ...]
     tabs: tuple[Label, ...] = ()
     file: str = ""
+    hidden: tuple[str, ...] = ()  # fields left off the form (and the record page); their values stay
 
     def field_names(self) -> list[str]:
         return [f.name for s in self.sections for f in s.fields]
@@ -400,6 +402,7 @@ class App:
     user_fields: Mapping[str, Field] = field(default_factory=dict)  # extra attributes of users (user.region)
     working_hours: WorkingHours = field(default_factory=WorkingHours)
     fingerprint: str = field(default="", compare=False)
+    overlay_conflicts: tuple = ()  # admin changes (engine.metadata.overlay.Conflict) set aside because they no longer fit
 
     def entity(self, name: str) -> Entity:
         return self.entities[name]

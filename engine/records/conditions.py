@@ -1,6 +1,6 @@
 """The form's conditions, evaluated once for screens and the server alike: which sections and
 fields show (`visible_when`, a section's `roles` and `states`), which are required
-(`required_when`) and which are read-only (`readonly_when`). The record service enforces them on
+(`required`, `required_when`) and which are read-only (`readonly_when`). The record service enforces them on
 every write - form, API, import - and the form screen shows them and re-asks after each change,
 so a conditional requirement holds exactly as the screen shows it.
 
@@ -48,10 +48,10 @@ def evaluate(form: Form, values: dict, lines: dict, user: dict, roles: set, stat
         shown.append(visible)
         conditional = sec.visible_when is not None or sec.roles or sec.states
         for ff in sec.fields:
-            if not (conditional or ff.visible_when or ff.required_when or ff.readonly_when):
+            if not (conditional or ff.visible_when or ff.required_when or ff.readonly_when or ff.required):
                 continue
             v = visible and (ff.visible_when is None or _true(ff.visible_when, ctx))
-            fields[ff.name] = FieldState(v, v and ff.required_when is not None and _true(ff.required_when, ctx),
+            fields[ff.name] = FieldState(v, v and (ff.required or (ff.required_when is not None and _true(ff.required_when, ctx))),
                                          ff.readonly_when is not None and _true(ff.readonly_when, ctx))
     return FormState(tuple(shown), fields)
 

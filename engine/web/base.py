@@ -32,9 +32,14 @@ def make_env() -> Environment:
 class ScreenBase:
     def __init__(self, rt: Runtime):
         self.rt = rt
-        self.app = rt.app
         self.env = make_env()
         self._fragments: dict = {}  # rendered page parts by (template, key): see render()
+        self._fragments_of = rt.app
+
+    @property
+    def app(self):
+        """The app in force now: an admin change to a form replaces it without a restart."""
+        return self.rt.app
 
     # ---------------------------------------------------------------- plumbing
 
@@ -63,6 +68,10 @@ class ScreenBase:
         ctx.setdefault("nav_key", (lang, grants.roles if grants is not None else None, path.split("/")[1] if path.count("/") else ""))
         full = dict(request=request, path=path, actor=actor, ui=ui, lang=lang, app=self.app, htmx=HTMX,
                     csrf=session.csrf_token(request), gettext=_, ngettext=tr.ngettext, _=_, **ctx)
+
+        if self._fragments_of is not self.app:  # parts rendered for an app no longer in force
+            self._fragments.clear()
+            self._fragments_of = self.app
 
         def fragment(name: str, key) -> Markup:
             """A part of the page that depends only on `key` (and the app), rendered once per key."""
@@ -208,7 +217,7 @@ class ScreenBase:
     def _sections(self, ent: Entity, for_form: bool = False) -> list:
         form = self.app.forms.get(ent.name)
         if form is not None:
-            listed = set(form.field_names())
+            listed = set(form.field_names()) | set(form.hidden)
             raw = [(s.label, s.columns, [_as_shown(ent.fields[ff.name], ff) for ff in s.fields], s.tab) for s in form.sections]
             rest = [f for f in ent.fields.values() if f.name not in listed and not (for_form and (f.read_only or f.type == "computed"))]
             if rest:

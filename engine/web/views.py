@@ -18,12 +18,13 @@ from engine.runtime import Runtime
 from engine.web import i18n, session
 from engine.web.base import HERE
 from engine.web.board import BoardScreens
+from engine.web.designer import DesignerScreens
 from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
 from engine.web.settings import SettingsScreens
 
 
-class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens):
+class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -76,6 +77,15 @@ def make_routes(rt: Runtime) -> list:
         Route("/settings/users/{id}/password", s.reset_password, methods=["POST"]),
         Route("/settings/roles", s.roles_page, methods=["GET"]),
         Route("/settings/explain", s.explain_page, methods=["GET"]),
+        Route("/settings/forms", s.forms_page, methods=["GET"]),
+        Route("/settings/forms/{entity}", s.designer_page, methods=["GET"]),
+        Route("/settings/forms/{entity}", s.designer_save, methods=["POST"]),
+        Route("/settings/forms/{entity}/preview", s.designer_preview, methods=["POST"]),
+        Route("/settings/forms/{entity}/check", s.designer_check, methods=["POST"]),
+        Route("/settings/forms/{entity}/fields", s.designer_new_field, methods=["POST"]),
+        Route("/settings/forms/{entity}/history", s.history_page, methods=["GET"]),
+        Route("/settings/forms/{entity}/restore", s.restore, methods=["POST"]),
+        Route("/settings/forms/{entity}/compare", s.compare_page, methods=["GET"]),
         Route("/account", s.account_page, methods=["GET"]),
         Route("/account/password", s.change_password, methods=["POST"]),
         Route("/account/language", s.change_language, methods=["POST"]),
