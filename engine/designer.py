@@ -106,7 +106,7 @@ def editor(rt: Runtime, actor: Actor, entity: str, doc: dict | None = None, cust
     base_entity, base_form, _ = base_documents(rt.app_dir, entity)
     if doc is None:
         piece = _in_force(rt, entity)
-        custom = {n: s for n, s in (piece.get("new_fields") or {}).items() if n in ent.fields}
+        custom = {n: s for n, s in (piece.get("new_fields") or {}).items() if n in ent.fields and n not in (base_entity.get("fields") or {})}
         fields = set(base_entity.get("fields") or {}) | set(custom)
         doc, _, _ = ov.apply_form(entity, base_form, piece, fields)
     custom = custom or {}

@@ -92,7 +92,7 @@ def append(conn, schema: Schema, form: str, piece: dict, changes: list, actor: A
     try:
         conn.execute(t.insert().values(
             form=form, number=current + 1, action=action, restored_from=restored_from,
-            piece=json.dumps(piece, ensure_ascii=False, sort_keys=True), changes=json.dumps(changes, ensure_ascii=False),
+            piece=json.dumps(piece, ensure_ascii=False), changes=json.dumps(changes, ensure_ascii=False),
             created_by=actor.id, created_by_name=actor.username, created_at=at or dt.datetime.now(dt.timezone.utc)))
     except IntegrityError:  # another process took the same number in the same moment
         raise Conflict("someone else saved this form at the same moment; your changes are still on the page - save again") from None
