@@ -38,6 +38,25 @@ def _changed(before: dict, after: dict, keys) -> dict:
     return {k: after.get(k) for k in keys if not _same(k, before.get(k), after.get(k))}
 
 
+LABELLED = ("label", "help", "placeholder", "required_message")
+
+
+def _property_changes(base: dict, before: dict, after: dict, keys, own: dict | None = None) -> list[dict]:
+    """Entries for the properties that differ; a label-like one per language changed, from what
+    was shown before (the entity's own label when the form gave none)."""
+    out = []
+    for prop, value in _changed(before, after, keys).items():
+        if prop in LABELLED:
+            old = label_dict(before.get(prop)) or (own or {}).get(prop) or {}
+            new = label_dict(value) or (own or {}).get(prop) or {}
+            for lang in dict.fromkeys([*new, *old]):
+                if old.get(lang) != new.get(lang):
+                    out.append({**base, "property": prop, "lang": lang, "from": old.get(lang), "to": new.get(lang)})
+        else:
+            out.append({**base, "property": prop, "from": before.get(prop), "to": value})
+    return out
+
+
 def arrangement(tabs: list[dict]) -> list:
     return [(t["key"], [(s["key"], [field_name(it) for it in s["fields"]]) for s in t["sections"] if s["fields"]]) for t in tabs]
 
@@ -121,9 +140,8 @@ def changes(before: dict, after: dict, before_new: dict, after_new: dict, labels
         if key not in bsecs:
             out.append({"kind": "section_added", "section": key, "label": label_dict(s["props"].get("label")) or {"en": key}})
         else:
-            for prop, value in _changed(bsecs[key]["props"], s["props"], SECTION_PROPS).items():
-                out.append({"kind": "section_property", "section": key, "label": label_dict(s["props"].get("label")) or {"en": key},
-                            "property": prop, "from": bsecs[key]["props"].get(prop), "to": value})
+            out += _property_changes({"kind": "section_property", "section": key, "label": label_dict(s["props"].get("label")) or {"en": key}},
+                                     bsecs[key]["props"], s["props"], SECTION_PROPS)
     for key, s in bsecs.items():
         if key not in asecs:
             out.append({"kind": "section_removed", "section": key, "label": label_dict(s["props"].get("label")) or {"en": key}})
@@ -134,8 +152,8 @@ def changes(before: dict, after: dict, before_new: dict, after_new: dict, labels
     btab = {t["key"]: t["props"] for t in btabs}
     for t in atabs:
         if t["key"] in btab and t["key"] is not None:
-            for prop, value in _changed(btab[t["key"]], t["props"], TAB_PROPS).items():
-                out.append({"kind": "tab_property", "tab": t["key"], "property": prop, "from": btab[t["key"]].get(prop), "to": value})
+            out += _property_changes({"kind": "tab_property", "tab": t["key"], "label": label_dict(t["props"].get("label")) or {"en": t["key"]}},
+                                     btab[t["key"]], t["props"], TAB_PROPS)
     bitems = {field_name(it): it for s in bsecs.values() for it in s["fields"]}
     aitems = {field_name(it): it for s in asecs.values() for it in s["fields"]}
     reordered = set()
@@ -150,8 +168,8 @@ def changes(before: dict, after: dict, before_new: dict, after_new: dict, labels
                 [x for x in _names(asecs[aw[n][0]]) if x in bitems and bw[x][0] == aw[n][0]]:
             reordered.add(aw[n][0])
         if n in bitems:
-            for prop, value in _changed(_props(bitems[n]), _props(aitems[n]), FIELD_PROPS).items():
-                out.append({"kind": "field_property", "field": n, "label": label, "property": prop, "from": _props(bitems[n]).get(prop), "to": value})
+            out += _property_changes({"kind": "field_property", "field": n, "label": label}, _props(bitems[n]), _props(aitems[n]), FIELD_PROPS,
+                                     {"label": label_dict(labels.get(n))})
     for key in sorted(reordered):
         out.append({"kind": "fields_reordered", "section": key, "label": label_dict(asecs[key]["props"].get("label")) or {"en": key},
                     "from": _names(bsecs[key]), "to": _names(asecs[key])})

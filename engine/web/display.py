@@ -27,6 +27,18 @@ class Display:
     def label(self, label: Label | None, fallback: str = "") -> str:
         return label.get(self.lang) if label is not None else fallback
 
+    def text(self, value) -> str:
+        """A value of a metadata property in words: a label in this language, yes/no, a list, or — for nothing."""
+        if value is None or value == "" or value == {}:
+            return "—"
+        if isinstance(value, dict):
+            return Label.of(value).get(self.lang)
+        if isinstance(value, bool):
+            return self._("yes") if value else self._("no")
+        if isinstance(value, (list, tuple)):
+            return ", ".join(map(str, value))
+        return str(value)
+
     def option(self, f: Field, value) -> str:
         for o in f.options:
             if o.value == value:

@@ -36,6 +36,15 @@ def live(tmp_path_factory):
     yield from _serve(dbs, rt)
 
 
+@pytest.fixture(scope="module")
+def live_designer(tmp_path_factory):
+    """(base URL, runtime) of a server with the demo data whose forms the designer tests change (their own, not `live`'s)."""
+    dbs = DatabaseFactory(tmp_path_factory.mktemp("browser_designer"))
+    rt = dbs.runtime()
+    demo.load(rt)
+    yield from _serve(dbs, rt)
+
+
 @pytest.fixture(scope="session")
 def live_build_to_order(tmp_path_factory):
     """(base URL, runtime) of a server with DOMAIN.md E's app (tests/scenarios/build_to_order), no data."""
