@@ -198,3 +198,35 @@ def test_forms_examples_load_and_hold_on_every_path(dbs, tmp_path):
         raise AssertionError("signed findings are fixed")
     except ValidationFailed as exc:
         assert exc.errors[0].field == "damage"
+
+
+def test_forms_overlay_example_lays_over_the_example_app(dbs, tmp_path):
+    """docs/forms.md's stored overlay, put in force through the database as the designer does."""
+    import json
+
+    from engine import overlays
+    from engine.errors import ValidationFailed
+    from tests.conftest import make_user
+    app = tmp_path / "forms_app"
+    text = (ROOT / "docs" / "forms.md").read_text(encoding="utf-8")
+    for _, name, body in BLOCK.findall(text):
+        (app / name).parent.mkdir(parents=True, exist_ok=True)
+        (app / name).write_text(body, encoding="utf-8")
+    stored = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))
+    rt = dbs.runtime(str(app))
+    with rt.db.write() as conn:
+        overlays.append(conn, rt.schema, "visit_report", stored["visit_report"], [], SYSTEM, 0)
+    assert rt.refresh(force=True)
+    from engine import migrate
+    migrate.apply(rt.db, rt.schema, additive_only=True)  # the designer adds a custom field's column when it saves
+    form = rt.app.forms["visit_report"]
+    assert [f.name for f in form.sections[0].fields] == ["site", "urgent", "customer_phone", "crew"]
+    assert form.sections[0].fields[0].label.get("zh") == "现场" and form.sections[2].roles == ("technician", "supervisor")
+    tech = make_user(rt, "tech", roles=("technician",))
+    try:
+        rt.records.create(tech, "visit_report", {"site": "Plant 2", "damage_found": True, "damage": "cracked", "signed": True, "crew": "north"})
+        raise AssertionError("signed needs who signed")
+    except ValidationFailed as exc:
+        assert [e.field for e in exc.errors] == ["signed_by"]
+    r = rt.records.create(tech, "visit_report", {"site": "Plant 2", "crew": "south"})
+    assert r["crew"] == "south"
