@@ -229,8 +229,8 @@ def _store(rt: Runtime, actor: Actor, entity: str, piece: dict, app: App, based_
     ever = {**rt.stored.ever_added, entity: {**rt.stored.ever_added.get(entity, {}),
                                              **{n: s.get("type") for n, s in (piece.get("new_fields") or {}).items()}}}
     probe = overlays.Stored(rt.stored.head, {**rt.stored.pieces, entity: piece}, rt.stored.numbers, ever)
-    schema = Schema(app, probe.kept_columns(app))
-    migrate.apply(rt.db, schema, additive_only=True)  # a custom field's column; data of withdrawn ones stays
+    if set(piece.get("new_fields") or ()) - set(rt.app.entities[entity].fields):  # a custom field's column; data of withdrawn ones stays
+        migrate.apply(rt.db, Schema(app, probe.kept_columns(app)), additive_only=True)
     after_base = base_documents(rt.app_dir, entity)[1]
     after_doc, _, _ = ov.apply_form(entity, after_base, piece, set(app.entities[entity].fields))
     labels = {n: f.label.as_dict() for n, f in {**before.fields, **app.entities[entity].fields}.items()}

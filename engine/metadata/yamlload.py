@@ -33,6 +33,14 @@ StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
+if getattr(yaml, "__with_libyaml__", False):
+    class _Composer(yaml.CSafeLoader):
+        """LibYAML's parser (several times faster) with StrictLoader's scalar resolution."""
+
+    _Composer.yaml_implicit_resolvers = StrictLoader.yaml_implicit_resolvers
+else:  # pragma: no cover - PyYAML built without LibYAML
+    _Composer = StrictLoader
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -66,10 +74,23 @@ class Document:
         return self.marks.get(("#key",) + tuple(path), self.mark(path))
 
 
+_PARSED: dict[str, tuple] = {}  # text -> (Document, problems): the same file is parsed once per process
+
+
 def parse(text: str) -> tuple[Document | None, list[YamlProblem]]:
-    """Parse one YAML document; return it with its marks, or the problems that stop parsing."""
+    """Parse one YAML document; return it with its marks, or the problems that stop parsing.
+    Documents are shared between callers with the same text: nothing may change them."""
+    hit = _PARSED.get(text)
+    if hit is None:
+        if len(_PARSED) > 2000:
+            _PARSED.clear()
+        hit = _PARSED[text] = _parse(text)
+    return hit[0], list(hit[1])
+
+
+def _parse(text: str) -> tuple[Document | None, list[YamlProblem]]:
     try:
-        node = yaml.compose(text, Loader=StrictLoader)
+        node = yaml.compose(text, Loader=_Composer)
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark
         mark = Mark(m.line + 1, m.column + 1) if m else Mark(1, 1)
