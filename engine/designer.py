@@ -89,14 +89,27 @@ def _latest(conn, rt: Runtime):
     return conn.execute(select(t).join(newest, (t.c.form == newest.c.form) & (t.c.number == newest.c.n))).mappings().all()
 
 
-def _in_force(rt: Runtime, form: str) -> dict:
+def _in_force(stored: overlays.Stored, app: App, form: str) -> dict:
     """The form's stored piece without what the loader set aside."""
-    piece = rt.stored.pieces.get(form) or {}
-    overlay = {form: piece}
-    for c in rt.app.overlay_conflicts:
+    overlay = {form: stored.pieces.get(form) or {}}
+    for c in app.overlay_conflicts:
         if c.form == form:
             overlay = ov.without(overlay, form, c.kind, c.name)
     return overlay.get(form) or {}
+
+
+def _overlay_with(rt: Runtime, form: str, piece: dict) -> dict:
+    """The stored overlay with `piece` as the form's."""
+    return {k: v for k, v in {**rt.stored.pieces, form: piece}.items() if v}
+
+
+def _checked(rt: Runtime, form: str, piece: dict, prefix: str = "") -> App:
+    """The app with `piece` in force for `form`, through the same loader as `run.py check`;
+    ValidationFailed naming each problem of the piece."""
+    try:
+        return load_app(rt.app_dir, _overlay_with(rt, form, piece), strict=form)
+    except OverlayRefused as exc:
+        raise ValidationFailed([FieldError(f"{k}.{n}".rstrip("."), prefix + m) for k, n, m in exc.issues]) from None
 
 
 def editor(rt: Runtime, actor: Actor, entity: str, doc: dict | None = None, custom: dict | None = None) -> Editor:
@@ -105,7 +118,7 @@ def editor(rt: Runtime, actor: Actor, entity: str, doc: dict | None = None, cust
     ent = _entity(rt, entity)
     base_entity, base_form, _ = base_documents(rt.app_dir, entity)
     if doc is None:
-        piece = _in_force(rt, entity)
+        piece = _in_force(rt.stored, rt.app, entity)
         custom = {n: s for n, s in (piece.get("new_fields") or {}).items() if n in ent.fields and n not in (base_entity.get("fields") or {})}
         fields = set(base_entity.get("fields") or {}) | set(custom)
         doc, _, _ = ov.apply_form(entity, base_form, piece, fields)
@@ -180,12 +193,7 @@ def _candidate(rt: Runtime, actor: Actor, entity: str, doc: dict, custom: dict) 
     base_fields = set(base_entity.get("fields") or {})
     _check_custom(rt, entity, custom, base_fields)
     piece = diff(base_form, _normalised(rt, entity, doc, custom), custom, base_fields)
-    overlay = {**rt.stored.pieces, entity: piece}
-    try:
-        app = load_app(rt.app_dir, {k: v for k, v in overlay.items() if v}, strict=entity)
-    except OverlayRefused as exc:
-        raise ValidationFailed([FieldError(f"{kind}.{name}".rstrip("."), message) for kind, name, message in exc.issues]) from None
-    return piece, app
+    return piece, _checked(rt, entity, piece)
 
 
 def preview(rt: Runtime, actor: Actor, entity: str, doc: dict, custom: dict) -> Records:
@@ -215,12 +223,7 @@ def restore(rt: Runtime, actor: Actor, entity: str, number: int, based_on: int) 
         if row is None:
             raise NotFound(f"the form '{entity}' has no version {number}")
         piece = row["piece"]
-    overlay = {k: v for k, v in {**rt.stored.pieces, entity: piece}.items() if v}
-    try:
-        app = load_app(rt.app_dir, overlay, strict=entity)
-    except OverlayRefused as exc:
-        raise ValidationFailed([FieldError(f"{k}.{n}".rstrip("."), f"version {number} no longer fits the implementer's form: {m}")
-                                for k, n, m in exc.issues]) from None
+    app = _checked(rt, entity, piece, f"version {number} no longer fits the implementer's form: ")
     return _store(rt, actor, entity, piece, app, based_on, "restore", restored_from=number)
 
 
@@ -240,7 +243,7 @@ def _store(rt: Runtime, actor: Actor, entity: str, piece: dict, app: App, based_
         audit.append(conn, rt.schema, actor, "sys_form", number, f"form_{action}",
                      {"form": entity, "version": number, **({"restored_from": restored_from} if restored_from is not None else {}), "changes": what})
         stored = overlays.load(conn, rt.schema)
-    rt.reload(stored, app if stored.pieces == {k: v for k, v in {**rt.stored.pieces, entity: piece}.items() if v} else None)
+    rt.reload(stored, app if stored.pieces == _overlay_with(rt, entity, piece) else None)  # else another form changed meanwhile: load
     return number
 
 
@@ -288,12 +291,8 @@ def exported_files(app_dir: str, stored: overlays.Stored, app: App) -> dict:
     """{file: text} of the form and entity files with the admin changes in force folded in, the
     files' comments and order kept (for `run.py export-overlay`)."""
     out = {}
-    for form, piece in stored.pieces.items():
-        overlay = {form: piece}
-        for c in app.overlay_conflicts:
-            if c.form == form:
-                overlay = ov.without(overlay, form, c.kind, c.name)
-        piece = overlay.get(form) or {}
+    for form in stored.pieces:
+        piece = _in_force(stored, app, form)
         if not piece or form not in app.entities:
             continue
         base_entity, base_form, form_path = base_documents(app_dir, form)

@@ -395,3 +395,27 @@ def test_check_preview_and_new_field_fragments(admin_web, rt):
                                                                        "add.default": "many"}, headers=h)
     assert "E024" in wrong.text
     assert rt.stored.head == 0  # none of it saved anything
+
+
+def test_an_entity_without_a_form_file_gets_its_form_from_the_designer(admin_web, rt, clerk):
+    ed = designer.editor(rt, clerk, "customer")
+    assert not ed.has_tabs and [t["key"] for t in ed.tabs] == [None]
+    doc = copy.deepcopy(ed.doc)
+    main = doc["sections"][0]
+    assert main["name"] == "main" and "name" in [ov.field_name(f) for f in main["fields"]]
+    doc["sections"].insert(0, {"name": "who", "label": {"en": "Who", "zh": "客户"}, "fields": [take_plain(main, "name"), take_plain(main, "code")]})
+    assert designer.save(rt, clerk, "customer", doc, {}, 0) == 1
+    form = rt.app.forms["customer"]
+    assert [f.name for f in form.sections[0].fields] == ["name", "code"] and form.sections[0].label.get("zh") == "客户"
+    page = admin_web.get("/customer/new").text
+    assert page.index('id="f-name"') < page.index('id="f-region"')
+    files = designer.exported_files(rt.app_dir, rt.stored, rt.app)
+    [(path, text_)] = [(p, t) for p, t in files.items()]
+    assert path.name == "customer.yaml" and not path.exists() and "label: {en: Who, zh: 客户}" in text_
+
+
+def take_plain(section, name):
+    for i, it in enumerate(section["fields"]):
+        if ov.field_name(it) == name:
+            return section["fields"].pop(i)
+    raise KeyError(name)

@@ -30,16 +30,17 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
     """(base URL, runtime) of a server with the demo data."""
-    dbs = DatabaseFactory(tmp_path_factory.mktemp("browser"))
-    rt = dbs.runtime()
-    demo.load(rt)
-    yield from _serve(dbs, rt)
+    yield from _demo_server(tmp_path_factory, "browser")
 
 
 @pytest.fixture(scope="module")
 def live_designer(tmp_path_factory):
     """(base URL, runtime) of a server with the demo data whose forms the designer tests change (their own, not `live`'s)."""
-    dbs = DatabaseFactory(tmp_path_factory.mktemp("browser_designer"))
+    yield from _demo_server(tmp_path_factory, "browser_designer")
+
+
+def _demo_server(tmp_path_factory, name: str):
+    dbs = DatabaseFactory(tmp_path_factory.mktemp(name))
     rt = dbs.runtime()
     demo.load(rt)
     yield from _serve(dbs, rt)
