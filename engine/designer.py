@@ -42,6 +42,7 @@ class FieldInfo:
     required: bool = False  # the entity requires it: every form must keep it
     custom: bool = False
     options: tuple = ()
+    help: Label | None = None
 
 
 @dataclass
@@ -125,7 +126,7 @@ def editor(rt: Runtime, actor: Actor, entity: str, doc: dict | None = None, cust
     custom = custom or {}
     tabs, has_tabs = ov.structure(doc)
     fields_here = {n: FieldInfo(n, f.label, f.type, f.required and f.default is None and f.default_expr is None and not f.series,
-                                n in custom, tuple(o.value for o in f.options))
+                                n in custom, tuple(o.value for o in f.options), f.help)
                    for n, f in ent.fields.items() if n not in (rt.stored.pieces.get(entity, {}).get("new_fields") or {}) or n in custom}
     for n, spec in custom.items():
         fields_here.setdefault(n, FieldInfo(n, Label.of(spec.get("label"), n.replace("_", " ").capitalize()), spec.get("type", "string"), False, True,

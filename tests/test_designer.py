@@ -403,6 +403,8 @@ def test_an_entity_without_a_form_file_gets_its_form_from_the_designer(admin_web
     doc = copy.deepcopy(ed.doc)
     main = doc["sections"][0]
     assert main["name"] == "main" and "name" in [ov.field_name(f) for f in main["fields"]]
+    main["columns"] = 2  # what the designer posts for a section without columns: no change
+    assert designer.save(rt, clerk, "customer", doc, {}, 0) is None
     doc["sections"].insert(0, {"name": "who", "label": {"en": "Who", "zh": "客户"}, "fields": [take_plain(main, "name"), take_plain(main, "code")]})
     assert designer.save(rt, clerk, "customer", doc, {}, 0) == 1
     form = rt.app.forms["customer"]

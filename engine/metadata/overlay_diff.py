@@ -29,6 +29,8 @@ def _same(key: str, a, b) -> bool:
         return label_dict(a) == label_dict(b)
     if key == "required":
         return bool(a) == bool(b)
+    if key == "columns":  # a section without columns has two
+        return (a or 2) == (b or 2)
     if key in ("roles", "states"):
         return sorted(a or ()) == sorted(b or ())
     return a == b
