@@ -49,3 +49,16 @@ def test_every_extracted_message_is_translated():
         with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
             done = {m.id for m in read_po(f) if m.id and m.string}
         assert ids <= done, (lang, sorted(ids - done))
+
+
+@pytest.mark.parametrize("lang, text", [("zh", "输入以搜索"), ("ru", "Начните вводить")])
+def test_shared_macros_speak_the_pages_language(rt, clerk, lang, text):
+    """Macros imported without the page's context (the form's inputs) translate too."""
+    from starlette.testclient import TestClient
+
+    from engine.server import create_app
+    from tests.test_web import SECRET, sign_in
+    with TestClient(create_app(rt, secret_key=SECRET)) as web:
+        sign_in(web, "clerk")
+        page = web.get(f"/sales_order/new?lang={lang}").text
+    assert f'placeholder="{text}' in page and "Type to search" not in page

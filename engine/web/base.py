@@ -2,6 +2,8 @@
 user, error pages, form layout (sections) and lookups shown beside fields."""
 from __future__ import annotations
 
+import contextvars
+
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -20,11 +22,22 @@ HERE = __import__("pathlib").Path(__file__).parent
 HTMX = "htmx-2.0.11.min.js"
 
 
+_RENDERING = contextvars.ContextVar("engine_rendering_translations", default=None)  # the translations of the page being rendered
+
+
+def _gettext(message: str, **kw) -> str:
+    """`_` for macros imported without the page's context: the language of the page being rendered."""
+    tr = _RENDERING.get()
+    text = tr.gettext(message) if tr is not None else message
+    return text % kw if kw else text
+
+
 def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
                       auto_reload=False)  # templates ship with the package: no stat() per render
     env.install_null_translations(newstyle=True)
+    env.globals["_"] = env.globals["gettext"] = _gettext
     env.filters["fromiso"] = lambda text: __import__("datetime").datetime.fromisoformat(text.replace("Z", "+00:00"))
     return env
 
@@ -83,7 +96,11 @@ class ScreenBase:
                     self._fragments.clear()
                 self._fragments[cache_key] = html
             return html
-        html = tpl.render(fragment=fragment, **full)
+        token = _RENDERING.set(tr)
+        try:
+            html = tpl.render(fragment=fragment, **full)
+        finally:
+            _RENDERING.reset(token)
         resp = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in self.app.languages:
             resp.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax", httponly=True,
