@@ -3,6 +3,7 @@ user, error pages, form layout (sections) and lookups shown beside fields."""
 from __future__ import annotations
 
 import contextvars
+import functools
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -25,11 +26,15 @@ HTMX = "htmx-2.0.11.min.js"
 _RENDERING = contextvars.ContextVar("engine_rendering_translations", default=None)  # the translations of the page being rendered
 
 
-def _gettext(message: str, **kw) -> str:
-    """`_` for macros imported without the page's context: the language of the page being rendered."""
-    tr = _RENDERING.get()
+def translate(tr, message: str, **kw) -> str:
+    """A UI message in the language of `tr` (None: as written), with its %(name)s parts filled in."""
     text = tr.gettext(message) if tr is not None else message
     return text % kw if kw else text
+
+
+def _gettext(message: str, **kw) -> str:
+    """`_` for macros imported without the page's context: the language of the page being rendered."""
+    return translate(_RENDERING.get(), message, **kw)
 
 
 def make_env() -> Environment:
@@ -65,13 +70,14 @@ class ScreenBase:
             return actor.language
         return i18n.negotiate(request.headers.get("accept-language"), offered, self.app.default_language)
 
+    def translator(self, request: Request, actor=None):
+        """`_` for this request's language: translate(tr, message, **kw) with tr bound."""
+        return functools.partial(translate, i18n.translations(self.lang(request, actor)))
+
     def render(self, request: Request, template: str, actor=None, status: int = 200, **ctx) -> HTMLResponse:
         lang = self.lang(request, actor)
         tr = i18n.translations(lang)
-
-        def _(message: str, **kw) -> str:
-            text = tr.gettext(message)
-            return text % kw if kw else text
+        _ = functools.partial(translate, tr)
         ui = Display(self.app, lang, tr.gettext)
         tpl = self.env.get_template(template)
         grants = self.grants(actor) if actor is not None else None

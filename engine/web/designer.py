@@ -113,7 +113,7 @@ class DesignerScreens(ScreenBase):
         """A custom field from the side panel's inputs: a new row for the form, or why it cannot be added."""
         entity = request.path_params["entity"]
         actor, form, doc, custom, _ = await self._draft(request)
-        _ = self._gettext(request, actor)
+        _ = self.translator(request, actor)
         name = str(form.get("add.name", "")).strip()
         label = str(form.get("add.label.en", "")).strip()
         name = name or designer.suggest_name(label)
@@ -173,11 +173,6 @@ class DesignerScreens(ScreenBase):
         entity = request.path_params["entity"]
         result = await run_in_threadpool(designer.compare, self.rt, actor, entity)
         return self.render(request, "designer_compare.html", actor, ent=self.rt.records.entity(entity), **result)
-
-    def _gettext(self, request: Request, actor):
-        from engine.web import i18n
-        tr = i18n.translations(self.lang(request, actor))
-        return lambda message, **kw: (tr.gettext(message) % kw) if kw else tr.gettext(message)
 
 
 class _Form(dict):
