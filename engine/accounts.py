@@ -2,32 +2,27 @@
 them, reset passwords; and what every user may do to their own account (password, language).
 
 Only users with an admin role (roles.yaml `admin: true`, or any user of an app without roles)
-may administer others. Every change is an audit entry on `sys_user` with old and new values;
-a deactivated user's sessions and tokens stop working on their next request, because both are
-checked against `active` every time.
+may administer others. Every change is an audit entry on `sys_user` with old and new values.
+A password change or reset, and a deactivation, end the user's browser sessions on every app
+process at once and revoke their API tokens; users see their own live sessions and may end them.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 
-from engine import audit, users
+from engine import audit, user_sessions, users
 from engine.actor import Actor
 from engine.errors import ErrorCollector, Forbidden, NotFound, Unauthenticated
 from engine.schema import Schema
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 class Accounts:
-    def __init__(self, db, schema: Schema, is_admin):
+    def __init__(self, db, schema: Schema, is_admin, session_policy: user_sessions.Policy | None = None):
         """`is_admin(actor) -> bool` comes from the permissions (roles.yaml)."""
         self.db = db
         self.schema = schema
         self.is_admin = is_admin
+        self.session_policy = session_policy or user_sessions.Policy()
 
     def require_admin(self, actor: Actor) -> None:
         if not self.is_admin(actor):
@@ -113,9 +108,9 @@ class Accounts:
                 conn.execute(r.delete().where(r.c.user_id == user_id))
                 for role in sorted(set(roles)):
                     conn.execute(r.insert().values(user_id=user_id, role=role))
-            if active is False:  # tokens are refused for inactive users anyway; revoking them keeps it so if reactivated
-                conn.execute(self.schema.token.update().where(self.schema.token.c.user_id == user_id,
-                                                              self.schema.token.c.revoked_at.is_(None)).values(revoked_at=_now()))
+            if active is False:  # refused for inactive users anyway; ending them keeps it so if the user is reactivated
+                user_sessions.end_all(conn, self.schema, user_id, user_sessions.DEACTIVATED)
+                users.revoke_all_tokens(conn, self.schema, user_id)
             new = self._rows(conn, user_id)[0]
             changes = {k: [old[k], new[k]] for k in ("full_name", "roles", "manager", "attributes", "active") if old[k] != new[k]}
             if changes:
@@ -146,11 +141,14 @@ class Accounts:
         with self.db.write() as conn:
             if conn.execute(u.update().where(u.c.id == user_id).values(password_hash=users.hash_password(password))).rowcount != 1:
                 raise NotFound(f"no user with id {user_id}")
-            users.end_sessions(conn, self.schema, user_id)
-            audit.append(conn, self.schema, actor, "sys_user", user_id, "password_reset", {})
+            ended = user_sessions.end_all(conn, self.schema, user_id, user_sessions.PASSWORD_RESET)
+            revoked = users.revoke_all_tokens(conn, self.schema, user_id)
+            audit.append(conn, self.schema, actor, "sys_user", user_id, "password_reset", {"sessions_ended": ended, "tokens_revoked": revoked})
 
     # ------------------------------------------------------------------ one's own account
     def change_password(self, actor: Actor, current: str, new: str) -> None:
+        """Every session of the user ends (the screen then starts a new one for the device that
+        changed it) and every API token is revoked."""
         errors = ErrorCollector()
         _check_password(new, errors)
         errors.raise_if_any()
@@ -162,8 +160,28 @@ class Accounts:
                 errors.add("current_password", "this is not your current password")
                 errors.raise_if_any()
             conn.execute(u.update().where(u.c.id == actor.id).values(password_hash=users.hash_password(new)))
-            users.end_sessions(conn, self.schema, actor.id)  # other devices sign in again; the screen re-signs this one
-            audit.append(conn, self.schema, actor, "sys_user", actor.id, "password_changed", {})
+            ended = user_sessions.end_all(conn, self.schema, actor.id, user_sessions.PASSWORD_CHANGED)
+            revoked = users.revoke_all_tokens(conn, self.schema, actor.id)
+            audit.append(conn, self.schema, actor, "sys_user", actor.id, "password_changed", {"sessions_ended": ended, "tokens_revoked": revoked})
+
+    def sessions(self, actor: Actor) -> list[dict]:
+        """The actor's own live browser sessions, most recently used first, with a device name."""
+        with self.db.read() as conn:
+            rows = user_sessions.active(conn, self.schema, actor.id, self.session_policy)
+        return [{**r, "device": user_sessions.device(r["user_agent"])} for r in rows]
+
+    def end_sessions(self, actor: Actor, session_id: int | None = None, keep: int | None = None) -> int:
+        """End one of the actor's own sessions (`session_id`), or all of them but `keep` (this device)."""
+        with self.db.write() as conn:
+            if session_id is not None:
+                if not user_sessions.end_one(conn, self.schema, actor.id, session_id):
+                    raise NotFound("no such live session of yours; it may have ended already")
+                ended = 1
+            else:
+                ended = user_sessions.end_all(conn, self.schema, actor.id, user_sessions.ENDED_BY_USER, keep=keep)
+            if ended:
+                audit.append(conn, self.schema, actor, "sys_user", actor.id, "sessions_ended", {"count": ended, "session": session_id})
+        return ended
 
     def tokens(self, actor: Actor) -> list[dict]:
         with self.db.read() as conn:

@@ -15,7 +15,6 @@ class Actor:
     full_name: str = ""
     language: str = ""  # the user's chosen language; empty: not chosen (screens use the browser's)
     attributes: dict = field(default_factory=dict, compare=False, hash=False)  # roles.yaml's user_fields (region...)
-    session_epoch: int = field(default=0, compare=False)  # sessions signed in under another epoch are over
 
     def context(self) -> dict:
         """The `user` object that expressions see."""

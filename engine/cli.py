@@ -120,6 +120,8 @@ def _open(args, migrate_now: bool = True):
         return None, "\n".join(p.format() for p in exc.problems) + f"\nthe metadata has {len(exc.problems)} problem(s); fix them and start again"
     except DestructiveChange as exc:
         return None, str(exc)
+    except ValueError as exc:  # a setting that cannot be used (ENGINE_SESSION_IDLE_HOURS=twelve, an unsupported database)
+        return None, str(exc)
     except Exception as exc:  # connection problems and the like: say what, not where
         return None, f"cannot open the database {_safe_url(_db_url(args))}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
 
@@ -188,6 +190,10 @@ def cmd_serve(args) -> int:
         except Exception as exc:
             return _fail(f"the demo data could not be loaded: {exc}")
         print("demo data loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()), flush=True)
+    try:
+        asgi = create_app(rt)
+    except ValueError as exc:  # a setting in the environment that cannot be used (ENGINE_TRUSTED_PROXIES...)
+        return _fail(str(exc))
     consumer = None
     if not args.no_worker:
         from engine import tasks
@@ -196,7 +202,8 @@ def cmd_serve(args) -> int:
         print(f"background tasks (SLA timers) run in this process; queue: {_safe_url(url)}", flush=True)
     print(f"serving {rt.app.name} on http://{args.host}:{args.port}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)", flush=True)
     try:
-        uvicorn.run(create_app(rt), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+        uvicorn.run(asgi, host=args.host, port=args.port, log_level="info",
+                    proxy_headers=False)  # X-Forwarded-* are read only from ENGINE_TRUSTED_PROXIES (engine/web/proxies.py)
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)

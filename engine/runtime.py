@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from engine import audit, migrate, overlays
+from engine import audit, migrate, overlays, user_sessions
 from engine.accounts import Accounts
 from engine.db import Database
 from engine.metadata.loader import load_app
@@ -40,7 +40,8 @@ class Runtime:
         self.app_dir = app_dir
         self.db = db
         self.hooks = hooks
-        self.accounts = Accounts(db, schema, lambda actor: self.records.permissions.grants(actor).admin)
+        self.session_policy = user_sessions.Policy.from_env()  # how long browser sessions live (ENGINE_SESSION_*)
+        self.accounts = Accounts(db, schema, lambda actor: self.records.permissions.grants(actor).admin, self.session_policy)
         self._lock = threading.Lock()
         self.checked_at = time.monotonic()
         self._install(app, schema, stored)

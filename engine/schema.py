@@ -130,7 +130,7 @@ class Schema:
             Column("attributes", JSON),  # values of roles.yaml's user_fields, e.g. {"region": "east"}
             Column("active", Boolean, nullable=False, default=True),
             Column("created_at", UtcDateTime, nullable=False),
-            Column("session_epoch", Integer),  # raised by a password change or reset: older sessions end
+            Column("session_epoch", Integer),  # no longer read (sessions live in sys_session); kept so older databases migrate without a drop
         )
         self.user_role = Table(
             "sys_user_role", md,
@@ -147,6 +147,19 @@ class Schema:
             Column("last_used_at", UtcDateTime),
             Column("revoked_at", UtcDateTime),
         )
+        self.session = Table(  # browser sessions (engine/user_sessions.py): the cookie carries a token, this row its hash
+            "sys_session", md,
+            Column("id", ID, primary_key=True, autoincrement=True),
+            Column("token_hash", String(64), nullable=False, unique=True),
+            Column("user_id", BigInteger, nullable=False),
+            Column("created_at", UtcDateTime, nullable=False),
+            Column("last_seen_at", UtcDateTime, nullable=False),
+            Column("ended_at", UtcDateTime),
+            Column("ended_reason", String(32)),  # signed_out, ended_by_user, password_changed, password_reset, deactivated
+            Column("address", String(64)),
+            Column("user_agent", String(300)),
+            Index("ix_sys_session_user", "user_id", "ended_at"),
+        )
         self.audit = Table(
             "sys_audit", md,
             Column("id", ID, primary_key=True, autoincrement=True),
@@ -160,6 +173,7 @@ class Schema:
             Column("changes", Text, nullable=False),
             Column("prev_hash", String(64), nullable=False),
             Column("hash", String(64), nullable=False),
+            Column("key_id", String(16)),  # fingerprint of the HMAC key (engine/audit_keys.py); NULL: plain SHA-256, from before audit keys
             Index("ix_sys_audit_record", "entity", "record_id", "id"),
         )
         self.audit_head = Table(

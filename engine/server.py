@@ -25,12 +25,15 @@ from engine.errors import EngineError
 from engine.runtime import Runtime
 from engine.timing import ServerTiming
 from engine.web.headers import SecurityHeaders
+from engine.web.proxies import TrustedProxies, parse_trusted
 from engine.web.sessions import SignedCookieSessions
 
 log = logging.getLogger("engine")
 
 
-def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = False) -> Starlette:
+def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = False, trusted_proxies: str | None = None) -> Starlette:
+    """The app serving `rt`. `trusted_proxies` (default $ENGINE_TRUSTED_PROXIES): the reverse proxies
+    whose X-Forwarded-For / X-Forwarded-Proto are believed."""
     from engine.web.views import make_routes as make_web_routes
     web_routes, screens = make_web_routes(rt)
 
@@ -69,7 +72,7 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
 
     routes = [Route("/healthz", healthz, methods=["GET"]), *make_routes(rt), *web_routes]
     key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret()
-    middleware = [Middleware(ServerTiming), Middleware(SecurityHeaders), Middleware(LatestMetadata, runtime=rt), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
+    middleware = [Middleware(TrustedProxies, networks=parse_trusted(trusted_proxies)), Middleware(ServerTiming), Middleware(SecurityHeaders), Middleware(LatestMetadata, runtime=rt), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
                                                        same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={EngineError: engine_error, HTTPException: http_error, Exception: any_error})

@@ -12,7 +12,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
 from engine.actor import Actor
 from engine.errors import BadRequest, ErrorCollector, NotFound, Unauthenticated
@@ -92,7 +92,7 @@ def check_attributes(app, attributes: dict, errors: ErrorCollector) -> dict:
 def _actor(conn, schema: Schema, row, via: str) -> Actor:
     roles = frozenset(r for (r,) in conn.execute(select(schema.user_role.c.role).where(schema.user_role.c.user_id == row.id)))
     return Actor(id=row.id, username=row.username, roles=roles, via=via, full_name=row.full_name or row.username,
-                 language=row.language or "", attributes=dict(row.attributes or {}), session_epoch=row.session_epoch or 0)
+                 language=row.language or "", attributes=dict(row.attributes or {}))
 
 
 def authenticate(conn, schema: Schema, username: str, password: str, via: str = "api") -> Actor:
@@ -144,25 +144,21 @@ def _actor_by_id_stmt(schema: Schema):
     stmt = getattr(schema, "_actor_by_id", None)
     if stmt is None:
         u, r = schema.user, schema.user_role
-        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.attributes, u.c.session_epoch, r.c.role)
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.attributes, r.c.role)
                 .select_from(u.outerjoin(r, r.c.user_id == u.c.id))
                 .where(u.c.id == bindparam("user_id"), u.c.active.is_(True)))
         schema._actor_by_id = stmt
     return stmt
 
 
-def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen", epoch: int | None = None) -> Actor | None:
-    """The active user with this id and their roles (one query), or None (unknown, deactivated,
-    or - given the session's `epoch` - signed in before their password last changed)."""
+def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Actor | None:
+    """The active user with this id and their roles (one query), or None (unknown or deactivated)."""
     rows = conn.execute(_actor_by_id_stmt(schema), {"user_id": user_id}).all()
     if not rows:
         return None
     first = rows[0]
-    if epoch is not None and (first.session_epoch or 0) != epoch:
-        return None
     return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
-                 full_name=first.full_name or first.username, language=first.language or "", attributes=dict(first.attributes or {}),
-                 session_epoch=first.session_epoch or 0)
+                 full_name=first.full_name or first.username, language=first.language or "", attributes=dict(first.attributes or {}))
 
 
 def list_tokens(conn, schema: Schema, user_id: int) -> list[dict]:
@@ -180,10 +176,10 @@ def revoke_token_id(conn, schema: Schema, user_id: int, token_id: int) -> None:
         raise NotFound("no such active token of yours")
 
 
-def end_sessions(conn, schema: Schema, user_id: int) -> None:
-    """Every session signed in until now stops working (after a password change or reset)."""
-    u = schema.user
-    conn.execute(u.update().where(u.c.id == user_id).values(session_epoch=func.coalesce(u.c.session_epoch, 0) + 1))
+def revoke_all_tokens(conn, schema: Schema, user_id: int) -> int:
+    """Revoke every working token of the user (a password change, a reset, a deactivation); how many."""
+    t = schema.token
+    return conn.execute(t.update().where(t.c.user_id == user_id, t.c.revoked_at.is_(None)).values(revoked_at=_now())).rowcount
 
 
 def revoke_token(conn, schema: Schema, token: str) -> None:

@@ -1,8 +1,10 @@
-"""Signed-cookie sessions, sign-in and CSRF for the screens.
+"""Sign-in sessions and CSRF for the screens.
 
-The session cookie (signed, HttpOnly, SameSite=Lax) holds the user id and a CSRF token;
-nothing lives in process memory, so any app process can serve any request. Every
-state-changing request must carry the token, as a form field or the X-CSRF-Token header.
+The session cookie (signed, HttpOnly, SameSite=Lax) holds a random session token and a CSRF
+token; the session itself is a row in sys_session (engine/user_sessions.py), so signing out, a
+password change, a reset or a deactivation ends it on every app process at once, and idle or
+old sessions expire. Every state-changing request must carry the CSRF token, as a form field or
+the X-CSRF-Token header.
 """
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import secrets
 
 from starlette.requests import Request
 
-from engine import users
+from engine import audit, user_sessions
 from engine.actor import Actor
 from engine.errors import Forbidden
 from engine.runtime import Runtime
 
 CSRF_FIELD = "csrf_token"
+SESSION_ID = "engine.session_id"  # request.scope key: the id of the sys_session row of this request
 
 
 def csrf_token(request: Request) -> str:
@@ -33,21 +36,43 @@ def check_csrf(request: Request, form=None) -> None:
         raise Forbidden("this form has expired or did not come from this site; reload the page and try again")
 
 
-def sign_in(request: Request, actor: Actor) -> None:
-    """Start a fresh session (a new CSRF token too), so nothing from before sign-in carries over."""
+def sign_in(rt: Runtime, request: Request, actor: Actor) -> None:
+    """Start a fresh session (a new row, a new token and a new CSRF token), so nothing from before
+    sign-in carries over. Runs database work: call it from a thread."""
+    address = request.client.host if request.client else None
+    with rt.db.write() as conn:
+        token = user_sessions.start(conn, rt.schema, actor.id, address, request.headers.get("user-agent"))
     request.session.clear()
-    request.session["uid"] = actor.id
-    request.session["epoch"] = actor.session_epoch
+    request.session["sid"] = token
     request.session["csrf"] = secrets.token_urlsafe(24)
 
 
-def sign_out(request: Request) -> None:
+def sign_out(rt: Runtime, request: Request, actor: Actor | None) -> None:
+    """End this browser's session on the server (the cookie alone would not do) and clear the cookie."""
+    token = request.session.get("sid")
+    with rt.db.write() as conn:
+        uid = user_sessions.end(conn, rt.schema, token)
+        if uid is not None and actor is not None:
+            audit.append(conn, rt.schema, actor, "sys_user", actor.id, "logout", {})
     request.session.clear()
 
 
 def current_actor(rt: Runtime, request: Request) -> Actor | None:
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
+    """The user of this browser's live session, or None (no session, or it ended or expired)."""
+    token = request.session.get("sid")
+    if not token:
         return None
     with rt.db.read() as conn:
-        return users.actor_for_id(conn, rt.schema, uid, via="screen", epoch=request.session.get("epoch", 0))
+        current = user_sessions.resolve(conn, rt.schema, token, rt.session_policy)
+    if current is None:
+        return None
+    if current.stale:
+        with rt.db.write() as conn:
+            user_sessions.touch(conn, rt.schema, current.session_id)
+    request.scope[SESSION_ID] = current.session_id
+    return current.actor
+
+
+def session_id(request: Request) -> int | None:
+    """The sys_session id of this request (after current_actor), for "this device" on the account page."""
+    return request.scope.get(SESSION_ID)

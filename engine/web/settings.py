@@ -3,8 +3,6 @@ every user's own account (password, language). Each handler calls engine.account
 engine.records.access, which check that the user may do it."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -103,8 +101,10 @@ class SettingsScreens(ScreenBase):
     async def account_page(self, request: Request, errors: dict | None = None, status: int = 200, new_token: str | None = None):
         actor = await self.actor_or_login(request)
         tokens = await run_in_threadpool(self.rt.accounts.tokens, actor)
+        sessions = await run_in_threadpool(self.rt.accounts.sessions, actor)
         return self.render(request, "settings_account.html", actor, status=status, errors=errors or {},
-                           saved=request.query_params.get("saved"), tokens=tokens, new_token=new_token)
+                           saved=request.query_params.get("saved"), tokens=tokens, new_token=new_token,
+                           sessions=sessions, this_session=session.session_id(request))
 
     async def change_password(self, request: Request):
         actor = await self.actor_or_login(request)
@@ -114,8 +114,19 @@ class SettingsScreens(ScreenBase):
             await run_in_threadpool(self.rt.accounts.change_password, actor, str(form.get("current_password", "")), str(form.get("password", "")))
         except ValidationFailed as exc:
             return await self.account_page(request, errors_by_field(exc.errors), status=422)
-        session.sign_in(request, replace(actor, session_epoch=actor.session_epoch + 1))  # this device stays signed in
+        await run_in_threadpool(session.sign_in, self.rt, request, actor)  # every session ended; this device gets a new one
         return RedirectResponse("/account?saved=password", status_code=303)
+
+    async def end_session(self, request: Request):
+        """End one of one's own other sessions (`/account/sessions/{id}/end`), or all of them but this one."""
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        if "id" in request.path_params:
+            await run_in_threadpool(self.rt.accounts.end_sessions, actor, _record_id(request))
+        else:
+            await run_in_threadpool(lambda: self.rt.accounts.end_sessions(actor, keep=session.session_id(request)))
+        return RedirectResponse("/account?saved=sessions", status_code=303)
 
     async def create_token(self, request: Request):
         actor = await self.actor_or_login(request)

@@ -49,13 +49,14 @@ class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, Designe
                                error=_("Too many failed sign-ins. Try again in %(minutes)s minutes.") % {"minutes": max(1, exc.retry_after // 60)})
             resp.headers["Retry-After"] = str(exc.retry_after)
             return resp
-        session.sign_in(request, actor)
+        await run_in_threadpool(session.sign_in, self.rt, request, actor)
         return RedirectResponse(target, status_code=303)
 
     async def logout(self, request: Request):
         form = await request.form()
         session.check_csrf(request, form)
-        session.sign_out(request)
+        actor = await run_in_threadpool(session.current_actor, self.rt, request)
+        await run_in_threadpool(session.sign_out, self.rt, request, actor)
         return RedirectResponse("/login", status_code=303)
 
     # ---------------------------------------------------------------- pages
@@ -90,6 +91,8 @@ def make_routes(rt: Runtime) -> list:
         Route("/account/password", s.change_password, methods=["POST"]),
         Route("/account/language", s.change_language, methods=["POST"]),
         Route("/account/tokens", s.create_token, methods=["POST"]),
+        Route("/account/sessions/end-others", s.end_session, methods=["POST"]),
+        Route("/account/sessions/{id}/end", s.end_session, methods=["POST"]),
         Route("/account/tokens/{id}/revoke", s.revoke_token, methods=["POST"]),
         Route("/notifications/read", s.read_notifications, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
