@@ -3,6 +3,10 @@
 SQLite runs in WAL mode with a busy timeout; write transactions start with BEGIN IMMEDIATE
 so two writers queue up instead of failing half-way. `write()` and `read()` are the only
 ways the services open transactions.
+
+Where things live when nobody says: the default database is var/app.db beside run.py, and the
+files that belong with a database (development keys, the task queue) sit beside its SQLite
+file - never relative to the folder the command happens to run in.
 """
 from __future__ import annotations
 
@@ -64,6 +68,17 @@ class Database:
                 yield conn
 
     @contextlib.contextmanager
+    def snapshot(self):
+        """A read transaction in which every statement sees the same committed state, however long
+        it runs (REPEATABLE READ on PostgreSQL; a SQLite read transaction is one already): for
+        checks that compare several tables while the app keeps writing."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
     def reading(self):
         """One read transaction for everything a request reads (one snapshot, one connection)."""
         if _shared_read.get() is not None:
@@ -101,5 +116,26 @@ def _sqlite_setup(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def default_url(var_dir: str = "var") -> str:
-    return os.environ.get("ENGINE_DATABASE_URL") or f"sqlite:///{Path(var_dir) / 'app.db'}"
+PROJECT = Path(__file__).resolve().parent.parent  # the folder of run.py: defaults are relative to it, not to the current folder
+
+
+def project_var() -> Path:
+    """The `var/` folder beside run.py."""
+    return PROJECT / "var"
+
+
+def default_url() -> str:
+    """$ENGINE_DATABASE_URL, else the embedded SQLite database in var/ beside run.py (from any current folder)."""
+    return os.environ.get("ENGINE_DATABASE_URL") or f"sqlite:///{project_var() / 'app.db'}"
+
+
+def var_dir(url: str) -> Path:
+    """Where the files that belong with a database live (the development session and audit keys,
+    the task queue): beside a SQLite database file, else in var/ beside run.py."""
+    try:
+        u = make_url(url)
+    except Exception:
+        return project_var()
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+        return Path(u.database).parent
+    return project_var()

@@ -6,7 +6,6 @@ import os
 import secrets
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import text
@@ -21,6 +20,7 @@ from starlette.middleware import Middleware
 
 from engine.api.problems import from_error, problem, unexpected
 from engine.api.routes import make_routes
+from engine.db import var_dir
 from engine.errors import EngineError
 from engine.runtime import Runtime
 from engine.timing import ServerTiming
@@ -71,7 +71,7 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
                                   "The error was logged. Quote the request id below when you report it.", request_id=request_id)
 
     routes = [Route("/healthz", healthz, methods=["GET"]), *make_routes(rt), *web_routes]
-    key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret()
+    key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret(rt.db.url)
     middleware = [Middleware(TrustedProxies, networks=parse_trusted(trusted_proxies)), Middleware(ServerTiming), Middleware(SecurityHeaders), Middleware(LatestMetadata, runtime=rt), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
                                                        same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)]
     app = Starlette(routes=routes, middleware=middleware,
@@ -94,10 +94,11 @@ class LatestMetadata:
         await self.app(scope, receive, send)
 
 
-def _dev_secret() -> str:
-    """Without ENGINE_SECRET_KEY, a random key kept in var/secret_key so sessions survive restarts.
+def _dev_secret(db_url: str) -> str:
+    """Without ENGINE_SECRET_KEY, a random key kept in `secret_key` beside the SQLite database (for
+    PostgreSQL: in var/ beside run.py), whatever the current folder, so sessions survive restarts.
     Set ENGINE_SECRET_KEY (the same on every app process) in production."""
-    path = Path("var") / "secret_key"
+    path = var_dir(db_url) / "secret_key"
     try:
         if path.is_file():
             return path.read_text().strip()
@@ -107,5 +108,5 @@ def _dev_secret() -> str:
         path.chmod(0o600)
         return key
     except OSError:
-        log.warning("ENGINE_SECRET_KEY is not set and var/ is not writable: sessions end when the process stops")
+        log.warning("ENGINE_SECRET_KEY is not set and %s is not writable: sessions end when the process stops", path.parent)
         return secrets.token_urlsafe(48)

@@ -13,18 +13,20 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
+from engine.db import project_var
 from engine.records import timers
 from engine.runtime import Runtime
 
 
 def queue_url(db_url: str) -> str:
-    """ENGINE_QUEUE_URL, else a SQLite queue beside a SQLite database (or under var/ for PostgreSQL)."""
+    """ENGINE_QUEUE_URL, else a SQLite queue beside a SQLite database (or in var/ beside run.py for
+    PostgreSQL), whatever the current folder."""
     url = os.environ.get("ENGINE_QUEUE_URL")
     if url:
         return url
     if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
         return "sqlite:///" + str(Path(db_url[len("sqlite:///"):]).with_suffix(".tasks.db"))
-    return "sqlite:///var/tasks.db"
+    return "sqlite:///" + str(project_var() / "tasks.db")
 
 
 def make_queue(rt: Runtime, url: str, name: str = "engine"):

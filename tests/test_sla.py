@@ -14,7 +14,7 @@ from engine.metadata.model import WorkingHours
 from engine.records import timers, transitions
 from engine.records.listing import ListQuery
 from tests.apps import write_app
-from tests.conftest import make_user
+from tests.conftest import ROOT, make_user
 from tests.orders import DEPARTMENTS, new_order, reviewed
 from tests.test_concurrency import run_threads
 
@@ -212,7 +212,7 @@ def test_the_huey_task_fires_due_timers(rt, people, clock, tmp_path):
 def test_the_queue_url_picks_sqlite_or_redis(monkeypatch, rt):
     monkeypatch.delenv("ENGINE_QUEUE_URL", raising=False)
     assert tasks.queue_url("sqlite:///var/app.db") == "sqlite:///var/app.tasks.db"
-    assert tasks.queue_url("postgresql://x/y") == "sqlite:///var/tasks.db"
+    assert tasks.queue_url("postgresql://x/y") == f"sqlite:///{ROOT / 'var' / 'tasks.db'}"  # var/ beside run.py, from any folder
     monkeypatch.setenv("ENGINE_QUEUE_URL", "redis://127.0.0.1:6379/3")
     assert tasks.queue_url("sqlite:///var/app.db") == "redis://127.0.0.1:6379/3"
     with pytest.raises(ValueError):
