@@ -2,7 +2,9 @@
 
 Order: parse every file (YAML problems), validate each against its JSON Schema, then build
 entities and forms with cross-reference checks, then compile expressions. Problems of all
-files are collected and raised together; the App is built only when there are none.
+files are collected and raised together; the App is built only when there are none. What fails
+its own checks is noted (engine.metadata.failures) so that the checks depending on it stay
+quiet: each mistake is reported once, and independent mistakes all of them.
 """
 from __future__ import annotations
 
@@ -19,23 +21,27 @@ from types import MappingProxyType
 import jsonschema
 from referencing import Registry, Resource
 
-from engine.expressions import Scope
 from engine.metadata import secrets
 from engine.metadata.codes import MetadataInvalid, Problem
+from engine.metadata.failures import ANY, Failed
+from engine.metadata.forms import build_form
+from engine.metadata.schema_problems import validate
+from engine.metadata import lookups
 from engine.metadata.report import compile_or_report
+from engine.metadata.scopes import scope_for
 from engine.metadata.graphs import dependency_order
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
 from engine.metadata.workflows import build_workflow
 from engine.metadata.workflow_parts import working_hours
 from engine.metadata.model import (
     RESERVED_ENTITY_NAMES,
-    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Fill, Form, FormField, FormSection, Label, MenuModule, Option,
-    Rule, Series, Show, Source, Workflow, WorkingHours,
+    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Form, Label, MenuModule, Option,
+    Rule, Series, Workflow, WorkingHours,
 )
 from engine.metadata import overlay as overlay_mod
 from engine.metadata.overlay import Conflict
 from engine.metadata.yamlload import Document, Mark, parse
-from engine.values import BadValue, coerce, kind_of
+from engine.values import BadValue, coerce
 
 
 # which optional properties each field type takes (type, label, help, required, read_only... fit all)
@@ -90,6 +96,8 @@ class _Ctx:
     def __init__(self):
         self.problems: list[Problem] = []
         self.user_attributes = BASE_USER_ATTRIBUTES  # plus roles.yaml's user_fields
+        self.failed = Failed()  # what failed its own checks: the checks depending on it stay quiet
+        self.states: dict[str, frozenset] = {}  # entity -> the states its workflow names (the state field's options)
 
     def add(self, code: str, file: str, doc: Document | None, path: tuple, message: str, key: bool = False, hint: str = "", col_offset: int = 0):
         if doc is None:
@@ -168,7 +176,16 @@ def _load(root, overlay: dict | None):
     if not root_path.is_dir():
         return None, [Problem("E030", shown, 1, 1, f"app folder '{shown}' does not exist")], {}, []
     digest = hashlib.sha256()
-    broken: set[str] = set()  # entities whose file has schema problems: known by name, not built
+    failed = ctx.failed
+
+    def fails(kind: str, stem: str, data) -> None:
+        """Note a document that failed to parse or validate, for the checks that depend on it."""
+        if kind == "entity":
+            failed.add_entity(stem, data)
+        elif kind == "workflow":
+            failed.add_workflow(data)
+        elif kind == "roles":
+            failed.roles = True
 
     def parse_all(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, str]]:
         folder = root_path / sub if sub else root_path
@@ -182,15 +199,18 @@ def _load(root, overlay: dict | None):
                 text = p.read_text(encoding="utf-8")
             except UnicodeDecodeError:
                 ctx.problems.append(Problem("E001", file, 1, 1, "file is not UTF-8 text", "", "save the file as UTF-8"))
+                fails(kind, p.stem, None)
                 continue
             digest.update(file.encode() + b"\0" + text.encode() + b"\0")
             doc, problems = parse(text)
             for yp in problems:
                 ctx.problems.append(Problem(yp.code, file, yp.mark.line, yp.mark.col, yp.message, "", yp.hint))
             if doc is None:
+                fails(kind, p.stem, None)
                 continue
             if not isinstance(doc.data, dict):
                 ctx.add("E005", file, doc, (), f"a {kind} file must be a mapping of keys to values")
+                fails(kind, p.stem, None)
                 continue
             out.append((file, doc, p.stem))
         return out
@@ -198,10 +218,10 @@ def _load(root, overlay: dict | None):
     def validated(kind: str, docs: list) -> list[tuple[str, Document, str]]:
         out = []
         for file, doc, stem in docs:
-            if _validate(ctx, kind, file, doc):
+            if validate(ctx, _VALIDATORS[kind], file, doc):
                 out.append((file, doc, stem))
-            elif kind == "entity" and isinstance(doc.data.get("name"), str):
-                broken.add(doc.data["name"])
+            else:
+                fails(kind, stem, doc.data)
         return out
 
     def read(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, str]]:
@@ -215,7 +235,8 @@ def _load(root, overlay: dict | None):
     roles_docs = read("roles", "", ("roles.yaml", "roles.yml"))
     roles_doc = roles_docs[0] if roles_docs else None
     ufields = user_fields(roles_doc[1].data) if roles_doc else {}
-    ctx.user_attributes = BASE_USER_ATTRIBUTES | frozenset(ufields)
+    # with a broken roles.yaml, its user fields are unknown: any user.<attribute> may be one
+    ctx.user_attributes = ANY if failed.roles else BASE_USER_ATTRIBUTES | frozenset(ufields)
     entity_docs = parse_all("entity", "entities")
     form_docs = parse_all("form", "forms")
     provenance: dict[str, tuple[str, dict]] = {}  # file -> (form, {path: piece})
@@ -234,8 +255,10 @@ def _load(root, overlay: dict | None):
         name = doc.data["name"]
         if stem != name:
             ctx.add("E010", file, doc, ("name",), f"entity '{name}' is in a file named '{stem}'", hint=f"rename the file to {name}.yaml")
+            failed.entities.add(stem)  # what names the file's name means this entity: reported once, here
         if name in RESERVED_ENTITY_NAMES:
             ctx.add("E025", file, doc, ("name",), f"'{name}' is a reserved name: the app's own pages use it", hint="pick another entity name")
+            failed.add_entity(stem, doc.data)
             continue
         if name in raw_entities:
             ctx.add("E011", file, doc, ("name",), f"entity '{name}' is also defined in {raw_entities[name][0]}")
@@ -245,9 +268,7 @@ def _load(root, overlay: dict | None):
     parents = _find_parents(ctx, raw_entities)
     entities: dict[str, Entity] = {}
     for name, (file, doc) in raw_entities.items():
-        ent = _build_entity(ctx, file, doc, raw_entities, parents.get(name), broken)
-        if ent is not None:
-            entities[name] = ent
+        entities[name] = _build_entity(ctx, file, doc, raw_entities, parents.get(name))
 
     roles = build_roles(ctx, roles_doc[0], roles_doc[1], entities, ufields) if roles_doc else {}
     hours = working_hours(ctx, app_doc[0], app_doc[1], app_doc[1].data.get("working_hours")) if app_doc else WorkingHours()
@@ -258,15 +279,17 @@ def _load(root, overlay: dict | None):
         if doc.data["entity"] in workflows:
             ctx.add("E011", file, doc, ("entity",), f"{doc.data['entity']} already follows the workflow in {workflows[doc.data['entity']].file}")
             continue
-        if doc.data["entity"] in broken:
+        if doc.data["entity"] not in entities and failed.entity(doc.data["entity"]):
+            failed.workflows.add(doc.data["entity"])  # its entity's document failed: reported there
             continue
         wf = build_workflow(ctx, file, doc, entities, roles, ctx.user_attributes, hours)
         if wf is not None:
             workflows[wf.entity] = wf
 
     forms: dict[str, Form] = {}
+    with_workflow = {doc.data["entity"] for _, doc, _ in workflow_docs}
     for file, doc, stem in form_docs:  # after roles and workflows: sections may name roles and states
-        form = _build_form(ctx, file, doc, stem, raw_entities, forms, entities, roles, workflows)
+        form = build_form(ctx, file, doc, stem, raw_entities, forms, roles, with_workflow)
         if form is not None:
             forms[form.name] = form
 
@@ -274,7 +297,7 @@ def _load(root, overlay: dict | None):
     menu = []
     for i, module in enumerate(app_data.get("menu", ())):
         for j, item in enumerate(module["items"]):
-            if item not in raw_entities and item not in broken:
+            if item not in raw_entities and not failed.entity(item):
                 ctx.add("E012", app_doc[0], app_doc[1], ("menu", i, "items", j), f"the menu names '{item}', which is not an entity")
             elif item in raw_entities and raw_entities[item][1].data.get("child"):
                 ctx.add("E012", app_doc[0], app_doc[1], ("menu", i, "items", j), f"'{item}' is a child entity; its records are opened through their parent")
@@ -350,72 +373,18 @@ def _attribute(problems: list[Problem], provenance: dict) -> tuple[list[Problem]
     return base, by_piece
 
 
-def _validate(ctx: _Ctx, kind: str, file: str, doc: Document) -> bool:
-    errors = list(_VALIDATORS[kind].iter_errors(doc.data))
-    # report the most specific error per location, once
-    seen = set()
-    for err in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
-        for e in _leaves(err):
-            path = tuple(e.absolute_path)
-            code, msg, key = _schema_message(e)
-            if (path, code, msg) in seen:
-                continue
-            seen.add((path, code, msg))
-            if code == "E003":
-                ctx.add(code, file, doc, path + (msg.split("'")[1],), msg, key=True)
-            else:
-                ctx.add(code, file, doc, path, msg, key=key)
-    return not errors
-
-
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean"}
-
-
-def _leaves(err):
-    """For oneOf/anyOf failures, report the branch written for the value's own type."""
-    if err.validator in ("oneOf", "anyOf") and err.context:
-        kind = _JSON_TYPES.get(type(err.instance), "number")
-        same = [e for e in err.context
-                if isinstance(e.relative_schema_path[0], int)
-                and err.validator_value[e.relative_schema_path[0]].get("type") == kind]
-        if same:
-            return [x for e in same for x in _leaves(e)]
-        best = jsonschema.exceptions.best_match(err.context)
-        return [best] if best is not None else [err]
-    return [err]
-
-
-def _schema_message(e) -> tuple[str, str, bool]:
-    v = e.validator
-    if v == "additionalProperties":
-        extra = sorted(set(e.instance) - set(e.schema.get("properties", {}))) if isinstance(e.instance, dict) else []
-        name = extra[0] if extra else "?"
-        allowed = sorted(e.schema.get("properties", {}))
-        return "E003", f"unknown property '{name}'" + (f"; allowed here: {', '.join(allowed)}" if allowed else ""), True
-    if v == "required":
-        return "E004", f"missing required property: {e.message.split(' is a required')[0]}", False
-    if v == "type":
-        expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
-        return "E005", f"expected {expected}, got {kind_of(e.instance, 'a mapping')}", False
-    if v in ("pattern", "propertyNames") or (v == "pattern" and "a-z" in str(e.validator_value)):
-        if "a-z][a-z0-9_]" in str(e.schema) or v == "propertyNames":
-            return "E007", f"'{e.instance if v == 'pattern' else e.message}' is not a valid name", v == "propertyNames"
-        return "E006", f"'{e.instance}' does not have the expected form ({e.validator_value})", False
-    if v == "enum":
-        return "E006", f"'{e.instance}' is not allowed; use one of: {', '.join(map(str, e.validator_value))}", False
-    return "E006", e.message, False
-
-
 def _find_parents(ctx: _Ctx, raw: dict) -> dict[str, tuple[str, str]]:
     """child entity -> (parent entity, table field), checking table fields point at children."""
     parents: dict[str, list[tuple[str, str, str, Document]]] = {}
+    dangling = False  # a table field naming no entity (reported): it may be meant for a child without a parent
     for name, (file, doc) in raw.items():
         for fname, spec in doc.data["fields"].items():
             if spec.get("type") != "table" or "entity" not in spec:
                 continue
             target = spec["entity"]
             if target not in raw:
-                continue  # reported as E012 when the field is built
+                dangling = True
+                continue  # reported as E012 when the field is built (or quiet: that entity's document failed)
             tdoc = raw[target][1]
             if not tdoc.data.get("child"):
                 ctx.add("E013", file, doc, ("fields", fname, "entity"), f"table field '{fname}' names '{target}', which is not a child entity",
@@ -430,6 +399,9 @@ def _find_parents(ctx: _Ctx, raw: dict) -> dict[str, tuple[str, str]]:
         if not doc.data.get("child"):
             continue
         users = parents.get(name, [])
+        if not users and (dangling or ctx.failed.may_be_parent_of(name)):
+            ctx.failed.orphans.add(name)  # its parent is likely in a document or a field that failed: reported there
+            continue
         if len(users) != 1:
             where = ", ".join(f"{p}.{f}" for p, f, _, _ in users) or "none"
             ctx.add("E019", file, doc, ("child",), f"child entity '{name}' is used by {len(users)} table fields ({where}); it needs exactly one")
@@ -438,11 +410,13 @@ def _find_parents(ctx: _Ctx, raw: dict) -> dict[str, tuple[str, str]]:
     return result
 
 
-def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken: set) -> Entity | None:
+def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent) -> Entity:
+    """The entity, built as far as its checks allow: a field that fails its own checks is left out
+    and noted in ctx.failed, so that what names it (here and in other documents) stays quiet. With
+    any problem the app is not started; the entity only serves the checks of what depends on it."""
     d = doc.data
     name = d["name"]
     is_child = bool(d.get("child"))
-    before = len(ctx.problems)
     reserved = set(CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS) | RESERVED_NAMES
     fields: dict[str, Field] = {}
     for fname, spec in d["fields"].items():
@@ -450,25 +424,28 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
         if fname in reserved:
             ctx.add("E025", file, doc, path, f"'{fname}' is a reserved name", key=True)
             continue
-        if spec.get("entity") in broken:
-            return None  # its target has problems of its own, reported there
         f = _build_field(ctx, file, doc, path, fname, spec, raw)
         if f is not None:
             fields[fname] = f
+    failed = ctx.failed.fields[name] = {n for n in d["fields"] if n not in fields}
+
+    def unknown(n: str, known) -> bool:
+        """Is `n` neither in `known` nor a field that failed (and so was reported already)?"""
+        return n not in known and n not in failed
 
     system = set(CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS)
     sortable = {n for n, f in fields.items() if f.type not in ("table", "json")} | system
     sort_spec = d.get("default_sort", "-created_at" if not is_child else "idx")
-    if sort_spec.lstrip("-") not in sortable:
+    if unknown(sort_spec.lstrip("-"), sortable):
         ctx.add("E015", file, doc, ("default_sort",), f"default_sort names '{sort_spec.lstrip('-')}', which is not a sortable field of {name}")
     default_sort = [(sort_spec.lstrip("-"), sort_spec.startswith("-"))]
     search_fields = tuple(d.get("search_fields", ()))
     for i, fn in enumerate(search_fields):
-        if fn not in fields or fields[fn].value_type not in ("string", "text", "email", "phone", "url", "select"):
+        if unknown(fn, fields) or fn in fields and fields[fn].value_type not in ("string", "text", "email", "phone", "url", "select"):
             ctx.add("E015", file, doc, ("search_fields", i), f"search_fields names '{fn}', which is not a text field of {name}")
     search_fields = tuple(dict.fromkeys(search_fields + tuple(n for n, f in fields.items() if f.searchable)))
     title_field = d.get("title_field")
-    if title_field is not None and title_field not in fields:
+    if title_field is not None and unknown(title_field, fields):
         ctx.add("E015", file, doc, ("title_field",), f"title_field '{title_field}' is not a field of {name}")
     if title_field is None:
         title_field = next((n for n, f in fields.items() if f.series), None) or next(
@@ -476,16 +453,16 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
     listable = {n for n, f in fields.items() if f.type not in ("table", "json")} | system
     for key in ("list_columns", "list_filters"):
         for i, fn in enumerate(d.get(key, ())):
-            if fn not in listable:
+            if unknown(fn, listable):
                 ctx.add("E015", file, doc, (key, i), f"{key} names '{fn}', which is not a stored field of {name}")
     indexes = []
     for i, cols in enumerate(d.get("indexes", ())):
         for j, c in enumerate(cols):
-            if c not in sortable:
+            if unknown(c, sortable):
                 ctx.add("E015", file, doc, ("indexes", i, j), f"index names '{c}', which is not a stored field of {name}")
         indexes.append(tuple(cols))
     for i, fn in enumerate(d.get("co_owners", ())):
-        if is_child or fn not in fields or fields[fn].type != "user":
+        if is_child or unknown(fn, fields) or fn in fields and fields[fn].type != "user":
             ctx.add("E034", file, doc, ("co_owners", i), f"co_owners names '{fn}', which is not a user field of {name}"
                     + (" (child entities follow their parent's owners)" if is_child else ""))
     # link display fields need the target's fields
@@ -501,14 +478,14 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
         spec = d["fields"][fname]
         changes = {}
         if "fill" in spec:
-            changes["fill"] = _build_fill(ctx, file, doc, ("fields", fname, "fill"), spec["fill"], fields, raw, parent)
+            changes["fill"] = lookups.fill(ctx, file, doc, ("fields", fname, "fill"), spec["fill"], d["fields"], raw, parent, name)
         if "show" in spec:
-            changes["show"] = _build_show(ctx, file, doc, ("fields", fname, "show"), spec["show"], fields, raw, parent)
+            changes["show"] = lookups.show(ctx, file, doc, ("fields", fname, "show"), spec["show"], d["fields"], raw, parent, name)
         if changes:
             fields[fname] = replace(f, **changes)
 
     # expressions: computed values, expression defaults, rules
-    scope = _scope_for(fields, raw, is_child, ctx.user_attributes)
+    scope = scope_for(d["fields"], raw, is_child, ctx)
     compiled: dict[str, Field] = {}
     deps: dict[str, set] = {}
     for fname, f in fields.items():
@@ -527,13 +504,11 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
     rules = []
     for i, r in enumerate(d.get("rules", ())):
         e = compile_or_report(ctx, file, doc, ("rules", i, "check"), r["check"], scope)
-        if r.get("field") and r["field"] not in fields:
+        if r.get("field") and unknown(r["field"], fields):
             ctx.add("E015", file, doc, ("rules", i, "field"), f"rule names field '{r['field']}', which is not a field of {name}")
         if e is not None:
             rules.append(Rule(e, Label.of(r["message"]), r.get("field")))
     order = _computed_order(ctx, file, doc, deps)
-    if len(ctx.problems) > before:
-        return None
     return Entity(
         name=name,
         label=Label.of(d.get("label"), name.replace("_", " ").capitalize()),
@@ -555,81 +530,6 @@ def _build_entity(ctx: _Ctx, file: str, doc: Document, raw: dict, parent, broken
     )
 
 
-def _lookup_fields(entity: str, raw: dict) -> set[str]:
-    """Names usable on a looked-up entity: its fields, `id`, and `parent.<field>` for a child."""
-    data = raw[entity][1].data
-    names = set(data.get("fields", {})) | {"id"}
-    if data.get("child"):
-        for other, (_, odoc) in raw.items():
-            for spec in odoc.data.get("fields", {}).values():
-                if isinstance(spec, dict) and spec.get("type") == "table" and spec.get("entity") == entity:
-                    names |= {f"parent.{n}" for n in odoc.data.get("fields", {})} | {"parent.id"}
-    return names
-
-
-def _context_names(fields: dict, raw: dict, parent) -> set[str]:
-    """Names a lookup may take its values from: this record's fields, then its parent's."""
-    names = set(fields) | {"id"}
-    if parent is not None and parent[0] in raw:
-        names |= set(raw[parent[0]][1].data.get("fields", {}))
-    return names
-
-
-def _check_match(ctx, file, doc, path, match: dict, entity: str, raw: dict, here: set) -> tuple:
-    known = _lookup_fields(entity, raw)
-    for key, value in match.items():
-        if key not in known:
-            ctx.add("E015", file, doc, path + (key,), f"'{key}' is not a field of {entity}", key=True)
-        if value not in here:
-            ctx.add("E015", file, doc, path + (key,), f"'{value}' is not a field of this record or its parent")
-    return tuple(match.items())
-
-
-def _build_fill(ctx, file, doc, path, spec: dict, fields: dict, raw: dict, parent):
-    here = _context_names(fields, raw, parent)
-    sources = []
-    for i, src in enumerate(spec["from"]):
-        p = path + ("from", i)
-        if src["entity"] not in raw:
-            ctx.add("E012", file, doc, p + ("entity",), f"'{src['entity']}' is not an entity; known: {', '.join(sorted(raw))}")
-            continue
-        known = _lookup_fields(src["entity"], raw)
-        match = _check_match(ctx, file, doc, p + ("match",), src["match"], src["entity"], raw, here)
-        for key in ("take", "latest"):
-            if key in src and src[key] not in known:
-                ctx.add("E015", file, doc, p + (key,), f"'{src[key]}' is not a field of {src['entity']}")
-        sources.append(Source(src["entity"], match, src["take"], src.get("latest")))
-    on = tuple(spec.get("on", ()))
-    for i, n in enumerate(on):
-        if n not in fields:
-            ctx.add("E015", file, doc, path + ("on", i), f"'{n}' is not a field of this entity")
-    if not on:  # by default: the fields of this record that the first source matches on
-        on = tuple(dict.fromkeys(v for s in sources[:1] for _, v in s.match if v in fields))
-    return Fill(on, tuple(sources))
-
-
-def _build_show(ctx, file, doc, path, spec: dict, fields: dict, raw: dict, parent):
-    if spec["entity"] not in raw:
-        ctx.add("E012", file, doc, path + ("entity",), f"'{spec['entity']}' is not an entity; known: {', '.join(sorted(raw))}")
-        return None
-    match = _check_match(ctx, file, doc, path + ("match",), spec["match"], spec["entity"], raw, _context_names(fields, raw, parent))
-    known = set(raw[spec["entity"]][1].data.get("fields", {}))
-    for i, c in enumerate(spec["columns"]):
-        if c not in known:
-            ctx.add("E015", file, doc, path + ("columns", i), f"'{c}' is not a field of {spec['entity']}")
-    return Show(spec["entity"], match, tuple(spec["columns"]), Label.of(spec["label"]) if "label" in spec else None)
-
-
-def _scope_for(fields: dict, raw: dict, is_child: bool, user_attributes: frozenset) -> Scope:
-    system = CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS
-    values = frozenset(n for n, f in fields.items() if f.type != "table") | frozenset(system)
-    tables = {}
-    for n, f in fields.items():
-        if f.type == "table" and f.entity in raw:
-            tables[n] = frozenset(raw[f.entity][1].data["fields"]) | frozenset(CHILD_SYSTEM_COLUMNS)
-    return Scope(values=values, tables=tables, objects={"user": user_attributes})
-
-
 def _computed_order(ctx, file, doc, deps: dict[str, set]) -> list[str]:
     order, cycles = dependency_order({n: sorted(d) for n, d in deps.items()})
     for cycle in cycles:
@@ -649,7 +549,7 @@ def _build_field(ctx, file, doc, path, fname, spec: dict, raw: dict) -> Field | 
     for key in _NEEDS.get(t, ()):
         if key not in spec:
             ctx.add("E014", file, doc, path, f"a {t} field needs '{key}'")
-    if t in ("link", "table") and "entity" in spec and spec["entity"] not in raw:
+    if t in ("link", "table") and "entity" in spec and spec["entity"] not in raw and not ctx.failed.entity(spec["entity"]):
         ctx.add("E012", file, doc, path + ("entity",), f"'{spec['entity']}' is not an entity; known: {', '.join(sorted(raw))}")
     if t == "link" and spec.get("entity") in raw and raw[spec["entity"]][1].data.get("child"):
         ctx.add("E012", file, doc, path + ("entity",), f"'{spec['entity']}' is a child entity; link to its parent instead")
@@ -727,88 +627,6 @@ def _guess_title(data: dict) -> str:
         if isinstance(spec, dict) and spec.get("type") == "string":
             return n
     return "id"
-
-
-_WIDGETS = {"input": None, "textarea": {"string", "text"}, "radio": {"select"}, "select": {"select"},
-            "checkbox": {"boolean"}, "date": {"date"}, "currency": {"decimal"}}
-
-
-def _build_form(ctx, file, doc, stem, raw, forms, entities: dict, roles: dict, workflows: dict) -> Form | None:
-    d = doc.data
-    entity = d["entity"]
-    before = len(ctx.problems)
-    if entity not in raw:
-        ctx.add("E016", file, doc, ("entity",), f"form for '{entity}', which is not an entity; known: {', '.join(sorted(raw))}")
-        return None
-    if stem in forms:
-        ctx.add("E011", file, doc, (), f"form '{stem}' is defined twice")
-        return None
-    efields = raw[entity][1].data["fields"]
-    seen: set = set()
-    sections = []
-    tabs = []
-    groups = [(None, ("sections",), d["sections"])] if "sections" in d else \
-        [(t, ("tabs", ti, "sections"), tab["sections"]) for ti, tab in enumerate(d["tabs"]) for t in [ti]]
-    if "tabs" in d:
-        tabs = [Label.of(t["label"]) for t in d["tabs"]]
-    ent = entities.get(entity)
-    scope = _scope_for(ent.fields, raw, False, ctx.user_attributes) if ent is not None else None
-    wf = workflows.get(entity)
-
-    def condition(path, source):
-        return compile_or_report(ctx, file, doc, path, source, scope) if scope is not None else None
-    names: dict[str, tuple] = {}
-    for path, part in [(("tabs", ti), t) for ti, t in enumerate(d.get("tabs", ()))] + [(base + (i,), sec) for _, base, secs in groups for i, sec in enumerate(secs)]:
-        if "name" in part:
-            key = (path[0] == "tabs" and len(path) == 2, part["name"])
-            if key in names:
-                ctx.add("E011", file, doc, path + ("name",), f"the name '{part['name']}' is given twice on this form")
-            names[key] = path
-    for tab, base, secs in groups:
-        for i, sec in enumerate(secs):
-            for k, r in enumerate(sec.get("roles", ())):
-                if roles and r not in roles:
-                    ctx.add("E031", file, doc, base + (i, "roles", k), f"the section is for role '{r}', which is not in roles.yaml")
-            for k, st in enumerate(sec.get("states", ())):
-                if wf is None or st not in wf.states:
-                    ctx.add("E038", file, doc, base + (i, "states", k), f"'{st}' is not a state of {entity}'s workflow"
-                            if wf is not None else f"{entity} has no workflow, so a section cannot depend on its state")
-            fields = []
-            for j, item in enumerate(sec["fields"]):
-                path = base + (i, "fields", j)
-                name = item if isinstance(item, str) else item["field"]
-                if name not in efields:
-                    ctx.add("E017", file, doc, path, f"'{name}' is not a field of {entity}")
-                    continue
-                if name in seen:
-                    ctx.add("E018", file, doc, path, f"'{name}' is already on this form")
-                    continue
-                seen.add(name)
-                if isinstance(item, str):
-                    fields.append(FormField(name))
-                    continue
-                widget = item.get("widget")
-                ftype = efields[name].get("type") if isinstance(efields[name], dict) else None
-                if widget and _WIDGETS[widget] is not None and ftype not in _WIDGETS[widget]:
-                    ctx.add("E014", file, doc, path + ("widget",), f"widget '{widget}' does not fit a {ftype} field; it fits {', '.join(sorted(_WIDGETS[widget]))}")
-                conds = {k: condition(path + (k,), item[k]) if k in item else None for k in ("visible_when", "required_when", "readonly_when")}
-                fields.append(FormField(name, *(Label.of(item[k]) if k in item else None for k in ("label", "help", "placeholder")), widget,
-                                        **conds, required_message=Label.of(item["required_message"]) if "required_message" in item else None,
-                                        required=bool(item.get("required", False))))
-            sections.append(FormSection(Label.of(sec["label"]) if "label" in sec else None, sec.get("columns", 2), tuple(fields), tab,
-                                        condition(base + (i, "visible_when"), sec["visible_when"]) if "visible_when" in sec else None,
-                                        tuple(sec.get("roles", ())), tuple(sec.get("states", ()))))
-    for k, name in enumerate(d.get("hidden", ())):
-        spec = efields.get(name)
-        if not isinstance(spec, dict):
-            ctx.add("E017", file, doc, ("hidden", k), f"'{name}' is not a field of {entity}")
-        elif name in seen:
-            ctx.add("E018", file, doc, ("hidden", k), f"'{name}' is on the form and left off it at once")
-        elif spec.get("required") and not any(key in spec for key in ("default", "default_expr", "series", "fill")):
-            ctx.add("E046", file, doc, ("hidden", k), f"'{name}' is required and has no default, so it cannot be left off the form")
-    if len(ctx.problems) > before:
-        return None
-    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file, tuple(d.get("hidden", ())))
 
 
 def base_documents(root: str | os.PathLike, entity: str) -> tuple[dict, dict, Path]:

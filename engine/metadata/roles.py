@@ -32,7 +32,7 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
             ctx.add("E014", file, doc, path, f"user field '{name}' is a select and needs options")
         if f.type != "select" and f.options:
             ctx.add("E014", file, doc, path + ("options",), f"only a select user field takes options; '{name}' is {f.type}")
-        if f.type == "link" and f.entity not in entities:
+        if f.type == "link" and f.entity not in entities and not ctx.failed.entity(f.entity):
             ctx.add("E012", file, doc, path + ("entity",) if f.entity else path, f"user field '{name}' must link to an entity, not '{f.entity}'")
         if f.type != "link" and f.entity:
             ctx.add("E014", file, doc, path + ("entity",), f"only a link user field takes entity; '{name}' is {f.type}")
@@ -48,6 +48,8 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
         for ename, actions in (spec.get("permissions") or {}).items():
             path = ("roles", rname, "permissions", ename)
             ent = entities.get(ename)
+            if ename != "*" and ent is None and ctx.failed.entity(ename):
+                continue  # the entity's own document failed: reported there
             if ename != "*" and (ent is None or ent.child):
                 why = "a child entity: its lines follow their parent's permissions" if ent is not None else "not an entity"
                 ctx.add("E012", file, doc, path, f"role '{rname}' grants on '{ename}', which is {why}", key=True)
@@ -59,23 +61,32 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
         for ename, fields in (spec.get("fields") or {}).items():
             path = ("roles", rname, "fields", ename)
             ent = entities.get(ename)
+            if ent is None and ctx.failed.entity(ename):
+                continue  # the entity's own document failed: reported there
             if ent is None or ent.child:
                 ctx.add("E012", file, doc, path, f"field rules for '{ename}', which is not a top-level entity", key=True)
                 continue
-            for fname, level in fields.items():
-                f = ent.fields.get(fname)
-                if f is None:
-                    ctx.add("E015", file, doc, path + (fname,), f"'{fname}' is not a field of {ename}", key=True)
-                elif level == "hidden" and fname in ent.search_fields:
-                    ctx.add("E033", file, doc, path + (fname,), f"'{fname}' is searched by {ename}'s quick search, so hiding it would leak it")
-                elif level == "hidden" and fname == ent.title_field:
-                    ctx.add("E033", file, doc, path + (fname,), f"'{fname}' is {ename}'s title, shown wherever {ename} is linked")
-                else:
-                    rules.append(FieldRule(rname, ename, fname, level, f"{os.path.basename(file)}:{doc.mark(path + (fname,)).line}"))
+            rules += _field_rules(ctx, file, doc, path, rname, ent, fields)
         roles[rname] = Role(rname, Label.of(spec.get("label"), rname.replace("_", " ").capitalize()), tuple(spec.get("inherits", ())),
                             bool(spec.get("admin", False)), tuple(g for g in grants if g is not None), tuple(rules))
     _check_cycles(ctx, file, doc, raw_roles)
     return roles
+
+
+def _field_rules(ctx, file, doc, path: tuple, rname: str, ent: Entity, levels: dict) -> list[FieldRule]:
+    """One role's field rules for one entity."""
+    rules = []
+    for fname, level in levels.items():
+        if fname not in ent.fields:
+            if not ctx.failed.field(ent.name, fname):
+                ctx.add("E015", file, doc, path + (fname,), f"'{fname}' is not a field of {ent.name}", key=True)
+        elif level == "hidden" and fname in ent.search_fields:
+            ctx.add("E033", file, doc, path + (fname,), f"'{fname}' is searched by {ent.name}'s quick search, so hiding it would leak it")
+        elif level == "hidden" and fname == ent.title_field:
+            ctx.add("E033", file, doc, path + (fname,), f"'{fname}' is {ent.name}'s title, shown wherever {ent.name} is linked")
+        else:
+            rules.append(FieldRule(rname, ent.name, fname, level, f"{os.path.basename(file)}:{doc.mark(path + (fname,)).line}"))
+    return rules
 
 
 def _grant(ctx, file, doc, path, rname, ename, action, scope, ent, ufields) -> Grant | None:
@@ -85,7 +96,7 @@ def _grant(ctx, file, doc, path, rname, ename, action, scope, ent, ufields) -> G
     if ename == "*":
         ctx.add("E006", file, doc, path, f"a condition needs one entity, not '*'; use one of {', '.join(SCOPE_WORDS)} for every entity")
         return None
-    names = frozenset(f.name for f in ent.stored_fields()) | frozenset(SYSTEM_COLUMNS)
+    names = frozenset(f.name for f in ent.stored_fields()) | frozenset(SYSTEM_COLUMNS) | frozenset(ctx.failed.fields.get(ename, ()))
     expr_scope = Scope(values=names, objects={"record": names, "user": BASE_USER_ATTRIBUTES | frozenset(ufields)})
     try:
         expr = compile_expression(scope, expr_scope)

@@ -115,12 +115,14 @@ def check_sla(ctx, file, doc, state: str, s: Sla, transitions: dict) -> None:
 def reduction(ctx, file, doc, path: tuple, spec: dict, ent: Entity, entities: dict, roles: dict) -> Reduction | None:
     tf = ent.fields.get(spec["table"])
     if tf is None or tf.type != "table":
-        ctx.add("E015", file, doc, path + ("table",), f"'{spec['table']}' is not a table field of {ent.name}")
+        if tf is not None or not ctx.failed.field(ent.name, spec["table"]):
+            ctx.add("E015", file, doc, path + ("table",), f"'{spec['table']}' is not a table field of {ent.name}")
         return None
     child = entities.get(tf.entity)
     q = child.fields.get(spec["quantity"]) if child is not None else None
     if q is None or q.type not in ("integer", "decimal"):
-        ctx.add("E015", file, doc, path + ("quantity",), f"'{spec['quantity']}' is not a number field of {tf.entity}")
+        if q is not None or not ctx.failed.field(tf.entity, spec["quantity"]):
+            ctx.add("E015", file, doc, path + ("quantity",), f"'{spec['quantity']}' is not a number field of {tf.entity}")
         return None
     _check_notify(ctx, file, doc, path + ("notify",), spec["notify"], roles)
     return Reduction(tf.name, q.name, tuple(spec["notify"]))
@@ -140,6 +142,8 @@ def notify(ctx, file, doc, path: tuple, specs: list, roles: dict) -> tuple[Notif
 
 
 def _check_notify(ctx, file, doc, path: tuple, names, roles: dict) -> None:
+    if ctx.failed.roles:
+        return  # roles.yaml failed its own checks: any of these may be one of its roles
     for i, r in enumerate(names):
         if r not in NOTIFY_RELATIONS and (not roles or r not in roles):
             ctx.add("E043", file, doc, path + (i,), f"notify names '{r}', which is neither a role in roles.yaml nor one of: "
