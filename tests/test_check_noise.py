@@ -1,8 +1,8 @@
 """`run.py check` reports each mistake once: a document that fails its own checks does not drag
 the documents that depend on it into the report, and an independent mistake elsewhere is still
 found. Each case plants mistakes in a copy of the demo app and compares the exact problems -
-file, line and code - from the loader and from the command a user runs. Also: the hint for a label
-map cut by an unquoted comma."""
+file, line and code - from the loader and from the command a user runs. Also: `"*"` in a role's
+field rules, and the hint for a label map cut by an unquoted comma."""
 import shutil
 from pathlib import Path
 
@@ -161,7 +161,7 @@ def test_messages_say_what_was_meant(tmp_path):
     comma = one([(PRODUCT, "label: {en: Product,", "label: {en: Pumps, valves,")])
     assert "'valves' became a language without text" in comma and comma.endswith('hint: quote the text: en: "Pumps, valves"')
     star = one([(ROLES, "      product: {cost: hidden}", '      "*": {cost: hidden}')])
-    assert "'*' (every ...) is not supported here" in star and "for every entity or every action under permissions" in star
+    assert "'*' (every ...) is not supported here" in star and "every other field in a role's field rules" in star
     no_flow = one([(FLOW, None, None)])
     assert "sales_order has no workflow" in no_flow and "(2 sections do)" in no_flow
 
@@ -188,3 +188,93 @@ def test_label_maps_cut_by_commas_anywhere(tmp_path):
         (10, "E006", 'quote the text: en: "Red, blue"'),
         (11, "E006", "use language tags as keys (en: ..., zh: ...); quote a text that holds a comma or a colon"),
     ]
+
+
+STAR_APP = {
+    "entities/part.yaml": """
+        name: part
+        title_field: title
+        search_fields: [title]
+        fields:
+          title: {type: string}
+          cost: {type: decimal}
+          note: {type: text}
+          supplier_ref: {type: string}
+    """,
+    "roles.yaml": """
+        roles:
+          clerk:
+            permissions: {part: all}
+            fields:
+              part: {"*": read_only, title: editable, cost: hidden}
+          buyer:
+            inherits: [clerk]
+            fields:
+              part: {cost: read_only}
+          viewer:
+            permissions: {part: {read: all}}
+            fields:
+              part: {"*": hidden, title: read_only}
+    """,
+}
+
+
+def test_star_in_field_rules_means_every_field_the_rule_set_does_not_name(tmp_path):
+    app = load_app(write_app(tmp_path, STAR_APP))
+    rules = {(r.role, r.field): r.level for role in app.roles.values() for r in role.field_rules}
+    assert rules == {("clerk", "title"): "editable", ("clerk", "cost"): "hidden", ("clerk", "note"): "read_only",
+                     ("clerk", "supplier_ref"): "read_only", ("buyer", "cost"): "read_only",
+                     ("viewer", "title"): "read_only", ("viewer", "cost"): "hidden", ("viewer", "note"): "hidden",
+                     ("viewer", "supplier_ref"): "hidden"}
+    star_line = next(r.where for r in app.roles["clerk"].field_rules if r.field == "note")
+    assert star_line == "roles.yaml:6"  # explanations point at the "*" rule
+
+
+def test_star_hidden_may_not_hide_what_search_or_the_title_shows(tmp_path):
+    files = dict(STAR_APP, **{"roles.yaml": """
+        roles:
+          viewer:
+            permissions: {part: {read: all}}
+            fields:
+              part: {"*": hidden}
+    """})
+    problems = loader_problems(Path(write_app(tmp_path, files)))
+    assert [(p.code, p.line) for p in problems] == [("E033", 6)]
+    assert "'*': hidden would hide title" in problems[0].message and problems[0].hint == "name it in this rule set with the level to keep, e.g. title: read_only"
+
+
+def test_star_field_rules_hold_on_every_read_and_write_path(dbs, tmp_path):
+    """The rules "*" stands for are ordinary field rules: the record service, lists, the API
+    and the OpenAPI document apply them like rules written out one by one."""
+    from starlette.testclient import TestClient
+
+    from engine.errors import ValidationFailed
+    from engine.records.listing import ListQuery
+    from engine.server import create_app
+    from tests.conftest import make_user
+
+    rt = dbs.runtime(write_app(tmp_path, STAR_APP))
+    clerk, buyer, viewer = (make_user(rt, n, roles=(n,)) for n in ("clerk", "buyer", "viewer"))
+    admin = rt.records.permissions.grants(clerk)
+    assert admin.hidden("part") == {"cost"} and admin.level("part", "note") == "read_only" and admin.level("part", "title") == "editable"
+    assert rt.records.permissions.grants(buyer).level("part", "cost") == "read_only"  # the most permissive rule in the line of inheritance
+    assert rt.records.permissions.grants(viewer).hidden("part") == {"cost", "note", "supplier_ref"}
+    part = rt.records.create(clerk, "part", {"title": "Valve"})
+    with pytest.raises(ValidationFailed) as exc:
+        rt.records.update(clerk, "part", part["id"], {"note": "x"}, version=part["version"])
+    assert exc.value.errors[0].field == "note"
+    assert rt.records.update(clerk, "part", part["id"], {"title": "Valve 2"}, version=part["version"])["title"] == "Valve 2"
+    seen = rt.records.get(viewer, "part", part["id"])
+    assert "title" in seen and not {"cost", "note", "supplier_ref"} & set(seen)
+    listed = rt.records.list(viewer, "part", ListQuery(limit=10))["items"]
+    assert listed and not {"cost", "note", "supplier_ref"} & set(listed[0])
+    with pytest.raises(ValidationFailed):  # filtering on a hidden field would reveal it
+        rt.records.list(viewer, "part", ListQuery(filters=[("note", "eq", "x")]))
+    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+        r = c.post("/api/v1/auth/token", json={"username": "viewer", "password": "demo"})
+        h = {"Authorization": f"Bearer {r.json()['token']}"}
+        item = c.get(f"/api/v1/part/{part['id']}", headers=h).json()
+        assert "title" in item and not {"cost", "note", "supplier_ref"} & set(item)
+        assert not {"cost", "note", "supplier_ref"} & set(c.get("/api/v1/part", headers=h).json()["items"][0])
+        described = c.get("/api/v1/openapi.json", headers=h).json()["components"]["schemas"]["part"]["properties"]
+        assert "title" in described and not {"cost", "note", "supplier_ref"} & set(described)

@@ -1,6 +1,8 @@
 """Build roles and user fields from roles.yaml: grants per entity and action with a scope,
 field rules, inheritance. Checks that every role, entity and field named exists, that
-inheritance has no cycle, and that each scope condition compiles to a SQL filter."""
+inheritance has no cycle, and that each scope condition compiles to a SQL filter. A field rule
+`"*"` is written out here into one rule per field it stands for, so the permission layer sees
+only ordinary rules and applies them alike on every path."""
 from __future__ import annotations
 
 import os
@@ -74,9 +76,11 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
 
 
 def _field_rules(ctx, file, doc, path: tuple, rname: str, ent: Entity, levels: dict) -> list[FieldRule]:
-    """One role's field rules for one entity."""
+    """One role's field rules for one entity. `"*"` stands for every field of the entity that this
+    rule set does not name, as if each were written out with that level."""
+    named = {n: level for n, level in levels.items() if n != "*"}
     rules = []
-    for fname, level in levels.items():
+    for fname, level in named.items():
         if fname not in ent.fields:
             if not ctx.failed.field(ent.name, fname):
                 ctx.add("E015", file, doc, path + (fname,), f"'{fname}' is not a field of {ent.name}", key=True)
@@ -86,7 +90,18 @@ def _field_rules(ctx, file, doc, path: tuple, rname: str, ent: Entity, levels: d
             ctx.add("E033", file, doc, path + (fname,), f"'{fname}' is {ent.name}'s title, shown wherever {ent.name} is linked")
         else:
             rules.append(FieldRule(rname, ent.name, fname, level, f"{os.path.basename(file)}:{doc.mark(path + (fname,)).line}"))
-    return rules
+    if "*" not in levels:
+        return rules
+    level = levels["*"]
+    others = [n for n in ent.fields if n not in named]
+    shown = [n for n in others if n in ent.search_fields or n == ent.title_field]
+    if level == "hidden" and shown:
+        ctx.add("E033", file, doc, path + ("*",), f"'*': hidden would hide {', '.join(shown)}, which {ent.name}'s quick search or title "
+                "shows wherever the record is", key=True, hint=f"name {'them' if len(shown) > 1 else 'it'} in this rule set with the level "
+                f"to keep, e.g. {shown[0]}: read_only")
+        return rules
+    where = f"{os.path.basename(file)}:{doc.key_mark(path + ('*',)).line}"
+    return rules + [FieldRule(rname, ent.name, n, level, where) for n in others]
 
 
 def _grant(ctx, file, doc, path, rname, ename, action, scope, ent, ufields) -> Grant | None:

@@ -19,8 +19,8 @@ from engine.values import kind_of
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean"}
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-STAR_HINT = ("'*' works in roles.yaml only: for every entity or every action under permissions; elsewhere list the "
-             "names one by one (a state's editable: all means every field)")
+STAR_HINT = ("'*' works in roles.yaml only: for every entity or every action under permissions, and for every other "
+             "field in a role's field rules; elsewhere list the names one by one (a state's editable: all means every field)")
 
 
 def validate(ctx, validator, file: str, doc) -> bool:
