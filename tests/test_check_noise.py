@@ -230,6 +230,13 @@ def test_star_in_field_rules_means_every_field_the_rule_set_does_not_name(tmp_pa
     assert star_line == "roles.yaml:6"  # explanations point at the "*" rule
 
 
+def test_star_covers_custom_fields_an_admin_adds_later(tmp_path):
+    app = load_app(write_app(tmp_path, STAR_APP), {"part": {"new_fields": {"colour": {"type": "string"}}}})
+    assert "colour" in app.entities["part"].fields
+    rules = {(r.role, r.field): r.level for role in app.roles.values() for r in role.field_rules}
+    assert rules[("viewer", "colour")] == "hidden" and rules[("clerk", "colour")] == "read_only"
+
+
 def test_star_hidden_may_not_hide_what_search_or_the_title_shows(tmp_path):
     files = dict(STAR_APP, **{"roles.yaml": """
         roles:
