@@ -1,7 +1,10 @@
-"""The command line: serve, worker, check, migrate, export-overlay, create-user, create-token, verify-audit.
+"""The command line: serve, worker, check, migrate, export-overlay, create-user, update-user,
+create-token, verify-audit.
 
 Every command prints what went wrong and what to do, never a traceback; exit codes are
-0 (fine), 1 (a problem the user must fix), 2 (wrong usage).
+0 (fine), 1 (a problem the user must fix), 2 (wrong usage). It works from any folder: without
+--app and --db the app and database beside run.py are used. Every write a command makes is an
+audit entry by the command line's actor (`cli:` and the OS user), like a screen's write.
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from engine.metadata.codes import MetadataInvalid
 
 
 def _app_dir(args) -> str:
-    return args.app or os.environ.get("ENGINE_APP") or "metadata"
+    from engine.db import PROJECT
+    return args.app or os.environ.get("ENGINE_APP") or str(PROJECT / "metadata")
 
 
 def _db_url(args) -> str:
@@ -25,6 +29,30 @@ def _db_url(args) -> str:
 def _fail(message: str, code: int = 1) -> int:
     print(message, file=sys.stderr)
     return code
+
+
+def _hint(args, command: str, *extra: str, app: str | None = None) -> str:
+    """A command to run next, as this user would type it: the same run.py and the --app and --db
+    they gave (`app` replaces their --app)."""
+    import shlex
+    script = sys.argv[0] if os.path.basename(sys.argv[0] or "") == "run.py" else "run.py"
+    words = ["python", script, command, *extra]
+    app = app or getattr(args, "app", None)
+    if app:
+        words += ["--app", app]
+    if getattr(args, "db", None):
+        words += ["--db", args.db]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _actor():
+    """Who acts on the command line: an administrator path, named after the OS user when known."""
+    from engine.actor import Actor
+    try:
+        who = getpass.getuser()
+    except Exception:  # no user name in the environment or the password database
+        who = ""
+    return Actor(id=None, username=f"cli:{who}"[:64] if who else "cli", roles=frozenset({"admin"}), via="system")
 
 
 def cmd_check(args) -> int:
@@ -39,7 +67,8 @@ def cmd_check(args) -> int:
         print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", file=sys.stderr)
         return 1
     note = ""
-    url = args.db or os.environ.get("ENGINE_DATABASE_URL") or (_db_url(args) if os.path.isfile(os.path.join("var", "app.db")) else None)
+    from engine.db import project_var
+    url = args.db or os.environ.get("ENGINE_DATABASE_URL") or (_db_url(args) if (project_var() / "app.db").is_file() else None)
     if url:  # the admin changes stored there, laid over the files as every app process does
         stored, err = _stored_overlay(app, url)
         if err is not None:
@@ -107,23 +136,47 @@ def cmd_export_overlay(args) -> int:
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
     if not args.diff:
-        print(f"{len(files)} file(s) written; check them with `python run.py check --app {out}` and commit them with the app")
+        print(f"{len(files)} file(s) written; check them with `{_hint(args, 'check', app=str(out))}` and commit them with the app")
     return 0
 
 
 def _open(args, migrate_now: bool = True):
+    """The runtime, with the additive migrations the metadata needs applied and audited (unless
+    `migrate_now` is false); or None and what went wrong."""
     from engine.migrate import DestructiveChange
     from engine.runtime import Runtime
     try:
-        return Runtime.open(_app_dir(args), _db_url(args), migrate_now=migrate_now), None
+        rt = Runtime.open(_app_dir(args), _db_url(args), migrate_now=False)
+        if migrate_now:
+            _migrate(args, rt.db, rt.schema)
+        return rt, None
     except MetadataInvalid as exc:
-        return None, "\n".join(p.format() for p in exc.problems) + f"\nthe metadata has {len(exc.problems)} problem(s); fix them and start again"
+        return None, ("\n".join(p.format() for p in exc.problems) + f"\nthe metadata has {len(exc.problems)} problem(s); "
+                      f"fix them and check again with `{_hint(args, 'check')}`")
     except DestructiveChange as exc:
-        return None, str(exc)
+        return None, _destructive(args, exc)
     except ValueError as exc:  # a setting that cannot be used (ENGINE_SESSION_IDLE_HOURS=twelve, an unsupported database)
         return None, str(exc)
     except Exception as exc:  # connection problems and the like: say what, not where
         return None, f"cannot open the database {_safe_url(_db_url(args))}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+def _migrate(args, db, schema, confirm_destructive: bool = False) -> list:
+    """Apply what the metadata needs (additive only, unless confirmed) and record it in the audit trail."""
+    from engine import audit, migrate
+    done = migrate.apply(db, schema, confirm_destructive=confirm_destructive)
+    with db.write() as conn:
+        audit.ensure_head(conn, schema)
+        if done:
+            audit.append(conn, schema, _actor(), "sys_schema", None, "migrate",
+                         {"command": args.command, "steps": [s.description for s in done]})
+    return done
+
+
+def _destructive(args, exc) -> str:
+    steps = "\n".join(f"  - {s.description}" for s in exc.steps)
+    return (f"the metadata needs changes that would destroy data:\n{steps}\nBack up the database, then run "
+            f"`{_hint(args, 'migrate', '--confirm-destructive')}` to apply them, or restore the fields in the metadata.")
 
 
 def _safe_url(url: str) -> str:
@@ -135,7 +188,7 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_migrate(args) -> int:
-    from engine import audit, migrate
+    from engine import migrate
     from engine.db import Database
     from engine.runtime import load_with_overlay
     from engine.schema import Schema
@@ -145,7 +198,7 @@ def cmd_migrate(args) -> int:
     except MetadataInvalid as exc:
         for p in exc.problems:
             print(p.format())
-        return 1
+        return _fail(f"the metadata has {len(exc.problems)} problem(s); fix them and check again with `{_hint(args, 'check')}`")
     except Exception as exc:
         return _fail(f"cannot open the database {_safe_url(_db_url(args))}: {str(exc).splitlines()[0]}")
     schema = Schema(app, stored.kept_columns(app))
@@ -162,11 +215,9 @@ def cmd_migrate(args) -> int:
         print(f"{len(steps)} step(s) planned; nothing was changed (dry run)")
         return 0
     try:
-        done = migrate.apply(db, schema, confirm_destructive=args.confirm_destructive)
+        done = _migrate(args, db, schema, confirm_destructive=args.confirm_destructive)
     except migrate.DestructiveChange as exc:
-        return _fail(str(exc))
-    with db.write() as conn:
-        audit.ensure_head(conn, schema)
+        return _fail(_destructive(args, exc))
     print(f"applied {len(done)} step(s)")
     return 0
 
@@ -238,8 +289,19 @@ def _password(args) -> str | None:
     return None
 
 
+def _attributes(args, rt) -> tuple[dict, str | None]:
+    """--attribute NAME=VALUE pairs as user attributes (or an error)."""
+    attributes = {}
+    for pair in args.attribute or ():
+        key, sep, value = pair.partition("=")
+        if not sep:
+            return {}, f"--attribute takes NAME=VALUE, like --attribute region=east; got '{pair}'"
+        f = rt.app.user_fields.get(key)
+        attributes[key] = int(value) if f is not None and f.type in ("link", "integer") and value.isdigit() else value
+    return attributes, None
+
+
 def cmd_create_user(args) -> int:
-    from engine import users
     from engine.errors import ValidationFailed
     rt, err = _open(args)
     if rt is None:
@@ -247,25 +309,50 @@ def cmd_create_user(args) -> int:
     password = _password(args)
     if not password:
         return _fail("give a password with --password, the ENGINE_NEW_PASSWORD variable, or type it twice at the prompt")
-    attributes = {}
-    for pair in args.attribute or ():
-        key, sep, value = pair.partition("=")
-        if not sep:
-            return _fail(f"--attribute takes NAME=VALUE, like --attribute region=east; got '{pair}'")
-        f = rt.app.user_fields.get(key)
-        attributes[key] = int(value) if f is not None and f.type in ("link", "integer") and value.isdigit() else value
-    try:
-        with rt.db.write() as conn:
-            uid = users.create_user(conn, rt.schema, args.username, password, args.role, manager=args.manager, full_name=args.full_name,
-                                    attributes=attributes)
+    attributes, err = _attributes(args, rt)
+    if err:
+        return _fail(err)
+    try:  # through the same service as Settings > Users: the same checks and the same audit entry
+        uid = rt.accounts.create(_actor(), args.username, password, args.role, manager=args.manager, full_name=args.full_name,
+                                 attributes=attributes)
     except ValidationFailed as exc:
         return _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
     print(f"created user {args.username} (id {uid}) with role(s) {', '.join(args.role)}")
     return 0
 
 
+def cmd_update_user(args) -> int:
+    """Change a user's roles, manager, name, attributes or whether they are active, as Settings > Users does."""
+    from sqlalchemy import select
+
+    from engine.errors import ValidationFailed
+    rt, err = _open(args)
+    if rt is None:
+        return _fail(err)
+    attributes, err = _attributes(args, rt)
+    if err:
+        return _fail(err)
+    u = rt.schema.user
+    with rt.db.read() as conn:
+        row = conn.execute(select(u.c.id, u.c.attributes).where(u.c.username == args.username)).first()
+    if row is None:
+        return _fail(f"there is no user '{args.username}'; create one with `{_hint(args, 'create-user', args.username, '--role', 'ROLE')}`")
+    if not any((args.role, args.manager is not None, args.full_name is not None, attributes, args.active is not None)):
+        return _fail("say what to change: --role (repeat for several; replaces the user's roles), --manager NAME (\"\" for none), "
+                     "--full-name, --attribute NAME=VALUE, --active or --inactive", 2)
+    try:
+        rt.accounts.update(_actor(), row[0], roles=args.role, manager=args.manager, full_name=args.full_name,
+                           attributes={**(row[1] or {}), **attributes} if attributes else None, active=args.active)
+    except ValidationFailed as exc:
+        return _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
+    print(f"updated user {args.username} (id {row[0]})")
+    return 0
+
+
 def cmd_create_token(args) -> int:
-    from engine import users
+    from sqlalchemy import select
+
+    from engine import audit, users
     from engine.errors import EngineError
     rt, err = _open(args)
     if rt is None:
@@ -273,21 +360,76 @@ def cmd_create_token(args) -> int:
     try:
         with rt.db.write() as conn:
             token = users.create_token(conn, rt.schema, args.username, label=args.label)
+            uid = conn.execute(select(rt.schema.user.c.id).where(rt.schema.user.c.username == args.username)).scalar_one()
+            audit.append(conn, rt.schema, _actor(), "sys_user", uid, "token_created", {"label": (args.label or "")[:140]})
     except EngineError as exc:
         return _fail(exc.detail)
     print(token)
     return 0
 
 
+def _since(text: str | None):
+    """--since as an aware UTC datetime: a date (its midnight, UTC) or an ISO date and time (UTC unless it has an offset)."""
+    import datetime as dt
+    if not text:
+        return None
+    try:
+        if len(text.strip()) == 10:
+            d = dt.date.fromisoformat(text.strip())
+            return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc)
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since takes a date (2026-01-31) or a date and time (2026-01-31T14:00, UTC unless an offset such as "
+                         f"+08:00 is given); got '{text}'") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
 def cmd_verify_audit(args) -> int:
-    from engine import audit
-    rt, err = _open(args)
+    """Check the audit trail's chain and signatures, then that every record is what its trail says."""
+    import time
+
+    from engine import audit, migrate
+    from engine.records import reconcile
+    try:
+        since = _since(args.since)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    rt, err = _open(args, migrate_now=False)  # a check changes nothing
     if rt is None:
         return _fail(err)
-    with rt.db.read() as conn:
-        result = audit.verify(conn, rt.schema)
-    print(result.message, file=sys.stdout if result.ok else sys.stderr)
-    return 0 if result.ok else 1
+    known = [e.name for e in rt.app.top_entities()]
+    for name in args.entity or ():
+        if name not in known:
+            return _fail(f"there is no entity '{name}'; known entities: {', '.join(known)}", 2)
+    try:
+        pending = migrate.plan(rt.db, rt.schema)
+    except Exception as exc:
+        return _fail(f"cannot open the database {_safe_url(_db_url(args))}: {str(exc).splitlines()[0]}")
+    if pending:
+        return _fail(f"the database is behind the metadata ({len(pending)} step(s), such as: {pending[0].description}); "
+                     f"bring it up to date with `{_hint(args, 'migrate')}`, then verify again")
+    failed = 0
+    with rt.db.snapshot() as conn:  # one consistent state, while the app keeps writing
+        t0 = time.perf_counter()
+        result = audit.verify(conn, rt.schema, since=since)
+        took = time.perf_counter() - t0
+        print(f"{result.message} ({took:.1f} s)", file=sys.stdout if result.ok else sys.stderr, flush=True)
+        stats = reconcile.Stats()
+        t0 = time.perf_counter()
+        for d in reconcile.reconcile(conn, rt.app, rt.schema, args.entity or None, since, stats):
+            failed += 1
+            print(d.format(), flush=True)
+        took = time.perf_counter() - t0
+    scope = f" changed since {since:%Y-%m-%d %H:%M} UTC" if since else ""
+    checked = (f"{stats.records} record(s){scope} with {stats.lines} line(s) and {stats.entries} audit entries, "
+               f"of {', '.join(stats.entities)} ({took:.1f} s)")
+    if failed:
+        print(f"{failed} record(s) differ from their audit trail (above): they were changed in the database behind the engine's "
+              f"back. Checked {checked}. Restore them from a backup (the trail shows what they should be) and find out who can "
+              f"write to the database", file=sys.stderr)
+    else:
+        print(f"the data matches the audit trail: checked {checked}")
+    return 0 if result.ok and not failed else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,9 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     def common(sp, db: bool = True):
-        sp.add_argument("--app", help="the app folder (default: $ENGINE_APP or metadata)")
+        sp.add_argument("--app", help="the app folder (default: $ENGINE_APP, else metadata/ beside run.py)")
         if db:
-            sp.add_argument("--db", help="database URL (default: $ENGINE_DATABASE_URL or sqlite:///var/app.db)")
+            sp.add_argument("--db", help="database URL (default: $ENGINE_DATABASE_URL, else var/app.db beside run.py)")
 
     s = sub.add_parser("serve", help="serve the app (the default command)")
     common(s)
@@ -333,13 +475,25 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a user field from roles.yaml, e.g. region=east (repeat for several)")
     u.add_argument("--password", help="the password (else $ENGINE_NEW_PASSWORD, else a prompt)")
     u.set_defaults(func=cmd_create_user)
+    uu = sub.add_parser("update-user", help="change a user's roles, manager, name, attributes or active flag")
+    common(uu)
+    uu.add_argument("username")
+    uu.add_argument("--role", action="append", help="a role (repeat for several); the user's roles become exactly these")
+    uu.add_argument("--manager", help="username of the user's manager (\"\" for none)")
+    uu.add_argument("--full-name")
+    uu.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a user field from roles.yaml, e.g. region=east")
+    uu.add_argument("--active", dest="active", action="store_const", const=True, default=None, help="let the user sign in again")
+    uu.add_argument("--inactive", dest="active", action="store_const", const=False, help="deactivate the user (ends their sessions and tokens)")
+    uu.set_defaults(func=cmd_update_user)
     t = sub.add_parser("create-token", help="create an API token for a user and print it (shown once)")
     common(t)
     t.add_argument("username")
     t.add_argument("--label", default="cli")
     t.set_defaults(func=cmd_create_token)
-    v = sub.add_parser("verify-audit", help="verify the audit trail's hash chain")
+    v = sub.add_parser("verify-audit", help="verify the audit trail's signed chain, and that the data matches it")
     common(v)
+    v.add_argument("--entity", action="append", help="reconcile only this entity's records (repeat for several; the chain is always checked)")
+    v.add_argument("--since", help="only entries and records changed since this date or UTC date and time (2026-01-31, 2026-01-31T14:00)")
     v.set_defaults(func=cmd_verify_audit)
     return p
 

@@ -1,19 +1,24 @@
 """The command line, run as a user runs it: `python run.py ...` in a subprocess."""
+import getpass
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import DEMO_APP, ROOT
+from sqlalchemy import select, update
+
+from engine.actor import SYSTEM
+from tests.conftest import DEMO_APP, ROOT, seed_basics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
 
 
-def run(*args, env=None, timeout=120):
+def run(*args, env=None, timeout=120, cwd=ROOT):
     e = {**os.environ, **(env or {})}
     e.pop("ENGINE_DATABASE_URL", None)
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True, env={**e, **(env or {})},
-                          timeout=timeout, cwd=str(ROOT), stdin=subprocess.DEVNULL)
+                          timeout=timeout, cwd=str(cwd), stdin=subprocess.DEVNULL)
 
 
 def test_check_ok_and_problems():
@@ -71,3 +76,88 @@ def test_unreachable_database_is_a_clear_error():
     r = run("migrate", "--app", DEMO_APP, "--db", "postgresql://nobody:secret@127.0.0.1:1/none", timeout=60)
     assert r.returncode == 1 and "cannot open the database" in r.stderr
     assert "secret" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_verify_audit_reconciles_the_data_with_the_trail(dbs):
+    url, schema = dbs.new()
+    rt = dbs.runtime(url=url, schema=schema)
+    ids = seed_basics(rt, SYSTEM)
+    order = rt.records.create(SYSTEM, "sales_order", {"customer": ids["customer"], "lines": [{"product": ids["p1"], "quantity": 2}]})
+    url = dbs.url_with_schema(url, schema)
+    ok = run("verify-audit", "--db", url, "--app", DEMO_APP)
+    assert ok.returncode == 0, ok.stderr
+    assert "audit chain intact" in ok.stdout and "the data matches the audit trail: checked 5 record(s) with 1 line(s)" in ok.stdout
+    so, line = rt.schema.tables["sales_order"], rt.schema.tables["sales_order_line"]
+    with rt.db.write() as conn:  # edited in the database, behind the engine's back
+        conn.execute(update(so).where(so.c.id == order["id"]).values(total="1.00", notes="paid in cash"))
+        conn.execute(update(line).where(line.c.id == order["lines"][0]["id"]).values(quantity=20))
+    bad = run("verify-audit", "--db", url, "--app", DEMO_APP)
+    assert bad.returncode == 1 and "audit chain intact" in bad.stdout  # the trail itself is fine: the data is not
+    assert (f"sales_order {order['id']}: total: audit trail 200.00, database 1.00; notes: audit trail empty, database 'paid in cash'; "
+            f"lines[{order['lines'][0]['id']}].quantity: audit trail 2.000, database 20.000") in bad.stdout
+    assert "1 record(s) differ from their audit trail" in bad.stderr and "Traceback" not in bad.stderr
+    assert run("verify-audit", "--db", url, "--app", DEMO_APP, "--entity", "customer", "--entity", "product").returncode == 0
+    assert run("verify-audit", "--db", url, "--app", DEMO_APP, "--since", "2999-01-01").returncode == 0
+    assert run("verify-audit", "--db", url, "--app", DEMO_APP, "--since", "2000-01-01T00:00+08:00").returncode == 1
+    wrong = run("verify-audit", "--db", url, "--app", DEMO_APP, "--since", "last week")
+    assert wrong.returncode == 2 and "--since takes a date (2026-01-31)" in wrong.stderr
+    wrong = run("verify-audit", "--db", url, "--app", DEMO_APP, "--entity", "invoice")
+    assert wrong.returncode == 2 and "there is no entity 'invoice'; known entities: customer" in wrong.stderr
+
+
+def test_every_command_line_write_is_audited(dbs):
+    base, schema = dbs.new()
+    url = dbs.url_with_schema(base, schema)
+    common = ("--db", url, "--app", DEMO_APP)
+    assert run("migrate", *common).returncode == 0
+    assert run("create-user", "boss", "--role", "sales_manager", "--password", "pw123456", *common).returncode == 0
+    r = run("update-user", "boss", "--role", "admin", "--role", "sales_manager", "--full-name", "The Boss", *common)
+    assert r.returncode == 0, r.stderr
+    assert run("update-user", "boss", "--inactive", *common).returncode == 0
+    assert run("update-user", "boss", "--active", *common).returncode == 0
+    assert run("create-token", "boss", "--label", "ci", *common).returncode == 0
+    nothing = run("update-user", "boss", *common)
+    assert nothing.returncode == 2 and "say what to change" in nothing.stderr
+    ghost = run("update-user", "ghost", "--role", "admin", *common)
+    assert ghost.returncode == 1 and "there is no user 'ghost'; create one with `python" in ghost.stderr
+    rt = dbs.runtime(url=base, schema=schema)
+    a = rt.schema.audit
+    with rt.db.read() as conn:
+        rows = conn.execute(select(a.c.entity, a.c.action, a.c.actor, a.c.via, a.c.changes).order_by(a.c.id)).all()
+    assert [(r.entity, r.action) for r in rows] == [("sys_schema", "migrate"), ("sys_user", "user_created"), ("sys_user", "permissions_changed"),
+                                                    ("sys_user", "user_changed"), ("sys_user", "user_changed"), ("sys_user", "token_created")]
+    assert {(r.actor, r.via) for r in rows} == {(f"cli:{getpass.getuser()}", "system")}
+    steps = json.loads(rows[0].changes)
+    assert steps["command"] == "migrate" and "create table sales_order" in steps["steps"]
+    assert json.loads(rows[2].changes)["fields"] == {"full_name": ["boss", "The Boss"], "roles": [["sales_manager"], ["admin", "sales_manager"]]}
+    assert json.loads(rows[3].changes)["fields"] == {"active": [True, False]}
+    assert run("verify-audit", *common).returncode == 0
+
+
+def test_run_py_works_from_any_folder(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ok = run("check", cwd=elsewhere)  # the app beside run.py, not ./metadata
+    assert ok.returncode == 0 and ok.stdout.startswith(f"ok: {ROOT / 'metadata'}: "), ok.stdout + ok.stderr
+    made = run("create-user", "boss", "--role", "sales_manager", "--password", "pw123456", "--db", "sqlite:///data/app.db", cwd=elsewhere,
+               env={"ENGINE_AUDIT_KEY": ""})
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in (elsewhere / "data").iterdir()) == ["app.db", "audit_key"]  # the key beside the database
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["data"]  # no var/ in the current folder
+    # a hint repeats the options given, and the run.py used
+    broken = run("create-user", "x", "--role", "r", "--password", "pw123456", "--app", str(FIXTURES / "E022"), "--db", "sqlite:///data/app.db",
+                 cwd=elsewhere)
+    assert broken.returncode == 1
+    assert f"check again with `python {ROOT / 'run.py'} check --app {FIXTURES / 'E022'} --db sqlite:///data/app.db`" in broken.stderr
+
+
+def test_the_session_key_and_the_queue_live_beside_the_database(dbs, tmp_path, monkeypatch):
+    from engine import tasks
+    from engine.server import create_app
+    for name in ("ENGINE_SECRET_KEY", "ENGINE_AUDIT_KEY", "ENGINE_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'site' / 'app.db'}"
+    rt = dbs.runtime(url=url)
+    create_app(rt)
+    assert (tmp_path / "site" / "secret_key").is_file()
+    assert tasks.queue_url(url) == f"sqlite:///{tmp_path / 'site' / 'app.tasks.db'}"
