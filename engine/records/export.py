@@ -1,6 +1,12 @@
 """Export a list as CSV: the rows the user may export (their `export` scope), with the same
 filters, sort and search as the list, without hidden fields, links as titles and options as
-labels in the user's language. Every export is an audit entry (who, what, how many rows)."""
+labels in the user's language. Column headers are the labels in force - the form's, with an
+administrator's relabel from the form designer - so the file says what the screen says.
+
+A spreadsheet runs a cell that starts like a formula, so every text cell (header, value, link
+title, option label) that starts with `=`, `+`, `-`, `@`, a tab or a carriage return - also
+after leading spaces or line breaks - gets a `'` in front (OWASP's advice on CSV injection);
+numbers stay numbers. Every export is an audit entry (who, what, how many rows)."""
 from __future__ import annotations
 
 import csv
@@ -8,6 +14,7 @@ import io
 
 from engine import audit
 from engine.actor import Actor
+from engine.records.conditions import form_for
 from engine.records.listing import ListQuery
 from engine.values import to_json
 
@@ -24,7 +31,8 @@ def export_csv(records, actor: Actor, entity: str, query: ListQuery, lang: str =
     query.limit, query.cursor, query.exact_count = PAGE, None, False
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id"] + [f.label.get(lang) for f in fields])
+    labels = _labels(records.app, ent)
+    writer.writerow(["id"] + [neutralise(labels.get(f.name, f.label).get(lang)) for f in fields])
     n = 0
     while n < MAX_ROWS:
         page = records.list(actor, ent.name, query, action="export")
@@ -45,13 +53,31 @@ def export_csv(records, actor: Actor, entity: str, query: ListQuery, lang: str =
     return "\ufeff" + out.getvalue(), n  # the BOM makes Excel read UTF-8 (Chinese, Russian) correctly
 
 
+FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")  # the ASCII ones, and their full-width forms that some spreadsheets also read
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet will show, never run: a `'` before a formula-like start."""
+    if text and (text[0] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def _labels(app, ent) -> dict:
+    """Field name -> the label the entity's form gives it (an admin's relabel included), where it gives one."""
+    form = form_for(app, ent)
+    if form is None:
+        return {}
+    return {ff.name: ff.label for sec in form.sections for ff in sec.fields if ff.label is not None}
+
+
 def _cell(f, value, titles: dict | None, lang: str) -> str:
     if value is None:
         return ""
     if titles is not None:
-        return titles.get(value, f"#{value}")
+        return neutralise(titles.get(value, f"#{value}"))
     if f.value_type == "select":
-        return next((o.label.get(lang) for o in f.options if o.value == value), str(value))
+        return neutralise(next((o.label.get(lang) for o in f.options if o.value == value), str(value)))
     text = to_json(f.value_type, value)
     text = "" if text is None else str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and f.value_type not in ("decimal", "integer") else text  # no formulas in Excel
+    return text if f.value_type in ("decimal", "integer") else neutralise(text)  # numbers stay numbers; no formulas in text
