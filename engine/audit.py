@@ -27,6 +27,7 @@ from engine.schema import Schema
 GENESIS = "0" * 64
 
 
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # what is hashed: the same bytes as json.dumps gives
 RETIRED_GRACE = dt.timedelta(minutes=15)  # a rolling restart: processes with the retired key may still write this long
 
 
@@ -36,7 +37,7 @@ def _payload(prev: str, entity: str, record_id, action: str, actor_id, actor: st
     parts = [prev, entity, record_id, action, actor_id, actor, via, stamp, changes]
     if key_id is not None:
         parts.append(key_id)
-    return json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _PAYLOAD.encode(parts).encode("utf-8")
 
 
 def _digest(prev: str, entity: str, record_id, action: str, actor_id, actor: str, via: str, at: dt.datetime, changes: str) -> str:
@@ -83,6 +84,30 @@ def append(conn, schema: Schema, actor: Actor, entity: str, record_id, action: s
     }).inserted_primary_key[0]
     conn.execute(_head_update(schema), {"new_id": new_id, "new_hash": h})
     return new_id
+
+
+def append_many(conn, schema: Schema, items) -> int:
+    """Append many entries at once, in order, for bulk loads: one head lock and one multi-row
+    INSERT. `items`: (actor, entity, record_id, action, changes, at) tuples. Returns how many."""
+    ring = audit_keys.for_connection(conn)
+    head = schema.audit_head
+    row = conn.execute(select(head.c.last_hash).where(head.c.id == 1).with_for_update()).first()
+    if row is None:
+        ensure_head(conn, schema)
+    prev = row[0] if row is not None else GENESIS
+    rows = []
+    for actor, entity, record_id, action, changes, at in items:
+        at = at or dt.datetime.now(dt.timezone.utc)
+        text = json.dumps(changes, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+        h = _signature(ring.current, ring.current_id, prev, entity, record_id, action, actor.id, actor.username, actor.via, at, text)
+        rows.append({"entity": entity, "record_id": record_id, "action": action, "actor_id": actor.id, "actor": actor.username,
+                     "via": actor.via, "at": at, "changes": text, "prev_hash": prev, "hash": h, "key_id": ring.current_id})
+        prev = h
+    if rows:
+        conn.execute(schema.audit.insert(), rows)
+        last = conn.execute(select(func.max(schema.audit.c.id))).scalar()
+        conn.execute(_head_update(schema), {"new_id": last, "new_hash": prev})
+    return len(rows)
 
 
 @dataclass

@@ -202,3 +202,16 @@ def test_without_a_key_a_development_key_is_kept_beside_the_database(tmp_path, m
     assert audit_keys.keyring(url).current == ring.current
     assert ring.current.decode() != _dev_secret(url)  # never the session key
     assert (tmp_path / "data" / "secret_key").is_file()
+
+
+def test_bulk_loads_append_many_signed_entries_at_once(keyed):
+    some_entries(keyed)
+    when = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
+    with keyed.db.write() as conn:
+        n = audit.append_many(conn, keyed.schema, [(SYSTEM, "customer", 100 + i, "create", {"fields": {"name": [None, f"c{i}"]}}, when)
+                                                   for i in range(50)])
+    rows = entries(keyed)
+    assert n == 50 and len(rows) == 56 and rows[-1]["record_id"] == 149 and rows[-1]["at"] == when
+    assert verify(keyed).ok
+    keyed.records.create(SYSTEM, "customer", {"code": "C10", "name": "Ten", "region": "west"})  # the chain goes on from the bulk
+    assert verify(keyed).ok
