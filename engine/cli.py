@@ -238,6 +238,7 @@ def cmd_serve(args) -> int:
         print("loading demo data (first start) ...", flush=True)
         try:
             counts = demo.load(rt)
+            _audit_demo(rt, counts)
         except Exception as exc:
             return _fail(f"the demo data could not be loaded: {exc}")
         print("demo data loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()), flush=True)
@@ -259,6 +260,16 @@ def cmd_serve(args) -> int:
         if consumer is not None:
             consumer.stop(graceful=True)
     return 0
+
+
+def _audit_demo(rt, counts: dict) -> None:
+    """The demo's records are audited by the record service; its users are recorded here, once."""
+    from sqlalchemy import select
+
+    from engine import audit
+    with rt.db.write() as conn:
+        names = list(conn.execute(select(rt.schema.user.c.username).order_by(rt.schema.user.c.id)).scalars())
+        audit.append(conn, rt.schema, _actor(), "sys_user", None, "demo_loaded", {"counts": counts, "users": names})
 
 
 def cmd_worker(args) -> int:

@@ -161,3 +161,38 @@ def test_the_session_key_and_the_queue_live_beside_the_database(dbs, tmp_path, m
     create_app(rt)
     assert (tmp_path / "site" / "secret_key").is_file()
     assert tasks.queue_url(url) == f"sqlite:///{tmp_path / 'site' / 'app.tasks.db'}"
+
+
+def test_serve_records_who_started_it_and_the_demo_it_loaded(dbs, tmp_path):
+    import socket
+    import time
+    import urllib.request
+    base, schema = dbs.new()
+    url = dbs.url_with_schema(base, schema)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    e = {k: v for k, v in os.environ.items() if k != "ENGINE_DATABASE_URL"}
+    server = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--app", DEMO_APP, "--db", url, "--port", str(port), "--no-worker"],
+                              cwd=str(tmp_path), env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the server did not start")
+    finally:
+        server.terminate()
+        server.wait(30)
+    rt = dbs.runtime(url=base, schema=schema)
+    a = rt.schema.audit
+    with rt.db.read() as conn:
+        rows = conn.execute(select(a.c.entity, a.c.action, a.c.actor, a.c.changes).where(a.c.entity.in_(["sys_schema", "sys_user"]))
+                            .order_by(a.c.id)).all()
+    assert [(r.entity, r.action, r.actor) for r in rows[:1]] == [("sys_schema", "migrate", f"cli:{getpass.getuser()}")]
+    demo = [json.loads(r.changes) for r in rows if r.action == "demo_loaded"]
+    assert len(demo) == 1 and "admin" in demo[0]["users"] and demo[0]["counts"]["sales_order"] > 0
+    assert not (tmp_path / "var").exists()  # nothing written into the folder it was started from
