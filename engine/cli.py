@@ -302,13 +302,15 @@ def _password(args) -> str | None:
 
 def _attributes(args, rt) -> tuple[dict, str | None]:
     """--attribute NAME=VALUE pairs as user attributes (or an error)."""
+    from engine.values import parse_int
     attributes = {}
     for pair in args.attribute or ():
         key, sep, value = pair.partition("=")
         if not sep:
             return {}, f"--attribute takes NAME=VALUE, like --attribute region=east; got '{pair}'"
         f = rt.app.user_fields.get(key)
-        attributes[key] = int(value) if f is not None and f.type in ("link", "integer") and value.isdigit() else value
+        number = parse_int(value) if f is not None and f.type in ("link", "integer") else None
+        attributes[key] = number if number is not None else value
     return attributes, None
 
 

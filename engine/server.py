@@ -56,11 +56,20 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
 
     async def http_error(request: Request, exc: HTTPException):
         titles = {404: "Not found", 405: "Method not allowed"}
+        allow = (exc.headers or {}).get("Allow")
+        if exc.status_code == 405 and allow:
+            methods = sorted(m.strip() for m in allow.split(","))
+            detail = f"{request.method} is not allowed here; use " + (", ".join(methods[:-1]) + " or " if len(methods) > 1 else "") + methods[-1]
+        elif exc.status_code == 404:
+            detail = f"nothing at {request.url.path}; the API lives under /api/v1" if is_api(request) else "This page does not exist."
+        else:
+            detail = str(exc.detail)
         if is_api(request):
-            detail = exc.detail if exc.status_code != 404 else f"nothing at {request.url.path}; the API lives under /api/v1"
-            return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(detail))
-        return screens.error_page(request, exc.status_code, titles.get(exc.status_code, "Error"),
-                                  "This page does not exist." if exc.status_code == 404 else str(exc.detail))
+            resp = problem(exc.status_code, titles.get(exc.status_code, "Error"), detail)
+        else:
+            resp = screens.error_page(request, exc.status_code, titles.get(exc.status_code, "Error"), detail)
+        resp.headers.update(exc.headers or {})  # 405 names the methods that are allowed (Allow)
+        return resp
 
     async def any_error(request: Request, exc: Exception):
         if is_api(request):

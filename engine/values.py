@@ -24,6 +24,36 @@ class BadValue(ValueError):
     """A value that does not fit its field; the message says what would."""
 
 
+def parse_id(raw) -> int | None:
+    """A record id (or another positive whole number: a version, a count) from a URL, a form or JSON:
+    1 to 2^63-1, written in ASCII digits when it is text. None for anything else - Unicode digits
+    such as '³', signs, spaces, fractions, true/false and numbers beyond 64 bits included."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if 1 <= raw <= INT_MAX else None
+    if isinstance(raw, str) and 0 < len(raw) <= 19 and raw.isascii() and raw.isdigit():
+        n = int(raw)
+        return n if 1 <= n <= INT_MAX else None
+    return None
+
+
+def parse_int(raw) -> int | None:
+    """A whole number written in ASCII digits with an optional '-', within 64 bits; None otherwise."""
+    if isinstance(raw, str) and 0 < len(raw) <= 20 and re.fullmatch(r"-?[0-9]+", raw):
+        n = int(raw)
+        return n if INT_MIN <= n <= INT_MAX else None
+    return None
+
+
+def parse_ids(raw, most: int) -> list[int] | None:
+    """A JSON list of 1 to `most` ids (each as parse_id), or None when it is anything else."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= most:
+        return None
+    ids = [parse_id(i) if isinstance(i, int) else None for i in raw]
+    return None if None in ids else ids
+
+
 def _text(value, field, from_query: bool) -> str:
     if not isinstance(value, str):
         raise BadValue(f"expected text, got {kind_of(value)}")
@@ -188,11 +218,18 @@ def quantize_result(field, value):
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
             raise BadValue(f"computed value is {kind_of(value)}, not a number")
         scale = field.scale if field.scale is not None else 2
+        precision = field.precision or 18
+        if not Decimal(value).is_finite() or abs(value) >= Decimal(10) ** (precision - scale):  # it would not fit its column
+            raise BadValue(f"the result is too large: at most {precision - scale} digits before the decimal point; "
+                           f"check the values it is computed from")
         return Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding="ROUND_HALF_UP")
     if t == "integer":
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
             raise BadValue(f"computed value is {kind_of(value)}, not a number")
-        return int(Decimal(value).to_integral_value(rounding="ROUND_HALF_UP"))
+        n = int(Decimal(value).to_integral_value(rounding="ROUND_HALF_UP"))
+        if not INT_MIN <= n <= INT_MAX:
+            raise BadValue("the result is too large to store; check the values it is computed from")
+        return n
     if t == "string":
         return str(value)
     if t == "boolean":

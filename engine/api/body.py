@@ -9,7 +9,11 @@ from engine.errors import BadRequest, PayloadTooLarge
 MAX_BODY = 2 * 1024 * 1024
 
 
-async def read_json(request):
+_REQUIRED = object()
+
+
+async def read_json(request, empty=_REQUIRED):
+    """The JSON body; `empty` is what an empty body means (without it, an empty body is a 400)."""
     ctype = request.headers.get("content-type", "")
     if ctype and "json" not in ctype:
         raise BadRequest(f"send the body as JSON (Content-Type: application/json), not {ctype.split(';')[0]}")
@@ -25,6 +29,8 @@ async def read_json(request):
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
+        if empty is not _REQUIRED:
+            return empty
         raise BadRequest("the request body is empty; send a JSON object")
     try:
         return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from engine import __version__
 from engine.metadata.model import App, Entity, Field
-from engine.records.listing import MAX_LIMIT
-from engine.values import DEFAULT_MAX_LENGTH
+from engine.records.listing import MAX_IN, MAX_LIMIT, sortable_fields
+from engine.values import DEFAULT_MAX_LENGTH, INT_MAX
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
@@ -59,9 +59,22 @@ def _field_schema(app: App, f: Field) -> dict:
     return s
 
 
+def _not_null(s: dict) -> dict:
+    """The schema of a value that must be given: no null, and text not empty ("" counts as no value)."""
+    s = dict(s)
+    if isinstance(s.get("type"), list):
+        s["type"] = [t for t in s["type"] if t != "null"][0]
+        if s["type"] == "string" and "pattern" not in s:
+            s["minLength"] = max(1, s.get("minLength", 1))
+    if "enum" in s:
+        s["enum"] = [v for v in s["enum"] if v is not None]
+    return s
+
+
 def _entity_schemas(app: App, ent: Entity, name: str, hidden: frozenset = frozenset(), locked: frozenset = frozenset()) -> dict:
     props: dict = {"id": {"type": "integer", "readOnly": True}}
     required = []
+    must = {}  # required fields: never null or "" when sent; on create, null is allowed where a default fills it
     for f in ent.fields.values():
         if f.name in hidden:
             continue
@@ -71,8 +84,11 @@ def _entity_schemas(app: App, ent: Entity, name: str, hidden: frozenset = frozen
         props[f.name] = _field_schema(app, f)
         if f.name in locked:
             props[f.name] = {**props[f.name], "readOnly": True, "description": "read-only for your roles"}
-        if f.required and f.name not in locked and f.default is None and f.default_expr is None:
-            required.append(f.name)
+        elif f.required and f.type != "computed":
+            defaulted = f.default is not None or f.default_expr is not None
+            must[f.name] = defaulted
+            if not defaulted:
+                required.append(f.name)
     if not ent.child:
         for n, t in (("owner", "integer"), ("created_by", "integer"), ("updated_by", "integer"), ("version", "integer")):
             props[n] = {"type": [t, "null"] if n != "version" else t, "readOnly": True}
@@ -81,14 +97,41 @@ def _entity_schemas(app: App, ent: Entity, name: str, hidden: frozenset = frozen
     schemas = {name: {"type": "object", "title": ent.label.get("en"), "properties": props}}
     writable = {k: v for k, v in props.items() if not v.get("readOnly")}
     if ent.child:
-        writable["id"] = {"type": "integer", "description": "an existing line's id, to change that line; leave out for a new line"}
-    schemas[f"{name}_input"] = {"type": "object", "properties": writable, "required": required, "additionalProperties": False}
+        writable["id"] = {"type": "integer", "minimum": 1, "maximum": INT_MAX,
+                          "description": "an existing line's id, to change that line; leave out for a new line"}
+    for f in ent.table_fields():
+        if f.name in writable:
+            writable[f.name] = {"type": "array", "items": {"$ref": f"#/components/schemas/{f.entity}_input"}, "title": f.label.get("en")}
+            if f.required:
+                writable[f.name]["minItems"] = 1
+    create = {k: (_not_null(v) if k in must and not must[k] else v) for k, v in writable.items()}
+    schemas[f"{name}_input"] = {"type": "object", "properties": create, "required": required, "additionalProperties": False}
     if not ent.child:
-        for f in ent.table_fields():
-            writable[f.name] = {"type": "array", "items": {"$ref": f"#/components/schemas/{f.entity}_input"}}
-        schemas[f"{name}_patch"] = {"type": "object", "properties": {**writable, "version": {"type": "integer"}},
+        patch = {k: (_not_null(v) if k in must else v) for k, v in writable.items()}
+        schemas[f"{name}_patch"] = {"type": "object", "properties": {**patch, "version": {"type": "integer", "minimum": 1}},
                                     "required": ["version"], "additionalProperties": False}
     return schemas
+
+
+_TEXT = ("string", "text", "email", "phone", "url", "select")
+
+
+def _filter_value(f: Field) -> dict:
+    """The schema of one value to compare a field with in a query string; empty means "no value"."""
+    t = f.value_type
+    if t in ("integer", "link", "user"):
+        return {"type": "integer"} if t == "integer" else {"type": "integer", "minimum": 1, "maximum": INT_MAX}
+    if t == "decimal":
+        return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+    if t == "boolean":
+        return {"type": "boolean"}
+    if t == "date":
+        return {"type": "string", "format": "date"}
+    if t == "datetime":
+        return {"type": "string", "format": "date-time"}
+    if t == "select":
+        return {"enum": list(f.option_values())}
+    return {"type": "string"}
 
 
 def _filter_params(ent: Entity, hidden: frozenset = frozenset()) -> list[dict]:
@@ -96,14 +139,19 @@ def _filter_params(ent: Entity, hidden: frozenset = frozenset()) -> list[dict]:
     for f in ent.fields.values():
         if not f.stored or f.value_type == "json" or f.name in hidden:
             continue
-        ops = ["", "__ne", "__in", "__isnull"]
+        label = f.label.get("en")
+        value = _filter_value(f)
+        ops = [("", value, f"{label} equals this (empty: has no value)"), ("__ne", value, f"{label} differs from this"),
+               ("__in", {"type": "string"}, f"{label} is one of these, separated by commas (at most {MAX_IN})"),
+               ("__isnull", {"type": "boolean"}, f"{label} has no value (true) or has one (false)")]
         if f.value_type in ("integer", "decimal", "date", "datetime"):
-            ops += ["__gt", "__gte", "__lt", "__lte"]
-        if f.value_type in ("string", "text", "email", "phone", "url", "select"):
-            ops += ["__contains", "__startswith"]
-        for op in ops:
-            params.append({"name": f"{f.name}{op}", "in": "query", "required": False, "schema": {"type": "string"},
-                           "description": f"filter on {f.label.get('en')}" + (f" ({op[2:]})" if op else "")})
+            ops += [(op, value, f"{label} {word} this") for op, word in (("__gt", "above"), ("__gte", "at least"), ("__lt", "below"),
+                                                                          ("__lte", "at most"))]
+        if f.value_type in _TEXT:
+            ops += [("__contains", {"type": "string"}, f"{label} contains this text (any case)"),
+                    ("__startswith", {"type": "string"}, f"{label} starts with this text (any case)")]
+        for op, schema, text in ops:
+            params.append({"name": f"{f.name}{op}", "in": "query", "required": False, "schema": schema, "description": "filter: " + text})
     return params
 
 
@@ -167,13 +215,22 @@ def build_openapi(app: App, grants=None) -> dict:
         hidden = grants.hidden(n)
         label = ent.label.get("en")
         ref = {"$ref": f"#/components/schemas/{n}"}
+        sortable = [s for s in sortable_fields(ent) if s not in hidden]
         list_params = [
-            {"name": "sort", "in": "query", "schema": {"type": "string"}, "description": "a field name, '-' before it for descending"},
+            {"name": "sort", "in": "query", "schema": {"enum": [x for s in sortable for x in (s, "-" + s)]},
+             "description": "a field name, '-' before it for descending"},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
             {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
             {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "quick search in: " + ", ".join(ent.search_fields or ("(none)",))},
             {"name": "count", "in": "query", "schema": {"enum": ["exact", "capped"]}},
         ] + _filter_params(ent, hidden)
+        if grants.can(n, "export"):
+            paths[f"/api/v1/{n}/export.csv"] = {"get": {
+                "operationId": f"export_{n}", "summary": f"Export {ent.label_plural.get('en')} as CSV (the list's filters, sort and search)",
+                "tags": [label], "parameters": [p for p in list_params if p["name"] not in ("limit", "cursor", "count")] + [
+                    {"name": "lang", "in": "query", "schema": {"enum": list(app.languages)}, "description": "language of headers and options"}],
+                "responses": {"200": {"description": "CSV text (UTF-8 with a byte-order mark), a header row of labels",
+                                      "content": {"text/csv": {"schema": {"type": "string"}}}}, **errors}}}
         paths[f"/api/v1/{n}"] = {
             "get": {"operationId": f"list_{n}", "summary": f"List {ent.label_plural.get('en')}", "tags": [label],
                     "parameters": list_params,
@@ -188,7 +245,7 @@ def build_openapi(app: App, grants=None) -> dict:
         }
         if not grants.can(n, "create"):
             del paths[f"/api/v1/{n}"]["post"]
-        idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+        idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}]
         paths[f"/api/v1/{n}/{{id}}"] = {
             "get": {"operationId": f"get_{n}", "summary": f"Read a {label}", "tags": [label], "parameters": idp,
                     "responses": {"200": {"description": "the record", "content": {"application/json": {"schema": ref}}}, **errors}},
@@ -197,7 +254,7 @@ def build_openapi(app: App, grants=None) -> dict:
                       "responses": {"200": {"description": "the changed record", "content": {"application/json": {"schema": ref}}},
                                     "409": _PROBLEM, **errors}},
             "delete": {"operationId": f"delete_{n}", "summary": f"Delete a {label}", "tags": [label],
-                       "parameters": idp + [{"name": "version", "in": "query", "schema": {"type": "integer"}}],
+                       "parameters": idp + [{"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
                        "responses": {"204": {"description": "deleted"}, "409": _PROBLEM, **errors}},
         }
         for op, action in (("patch", "update"), ("delete", "delete")):

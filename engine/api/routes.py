@@ -6,7 +6,8 @@ import json
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from engine import logins, users
 from engine.actor import Actor
@@ -19,7 +20,7 @@ from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.records.service import record_id
 from engine.runtime import Runtime
-from engine.values import to_json
+from engine.values import parse_id, parse_ids, to_json
 
 
 def _json(data, status: int = 200) -> Response:
@@ -93,14 +94,13 @@ def make_routes(rt: Runtime) -> list[Route]:
     async def explain(request: Request):
         """May a user do an action on an entity or record, and which rule decided (administrators)."""
         q = request.query_params
-        rid = q.get("record")
-        if rid is not None and not rid.isdigit():
-            raise ValidationFailed([FieldError("record", "a record id: a whole number")])
 
         def work():
             actor = _actor(rt, request)
-            return access.explain(rt.records, actor, q.get("user", ""), q.get("entity", ""), q.get("action", "read"),
-                                  int(rid) if rid is not None else None)
+            rid = q.get("record")
+            if rid is not None and parse_id(rid) is None:
+                raise ValidationFailed([FieldError("record", "a record id: a whole number")])
+            return access.explain(rt.records, actor, q.get("user", ""), q.get("entity", ""), q.get("action", "read"), parse_id(rid))
         return _json(await run_in_threadpool(work))
 
     async def role(request: Request):
@@ -123,7 +123,19 @@ def make_routes(rt: Runtime) -> list[Route]:
         return Response(text, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
+    def refuse_shadowed(request: Request) -> None:
+        """`/api/v1/{entity}` and `/api/v1/{entity}/{id}` also match fixed paths such as
+        /api/v1/notifications or /api/v1/customer/export.csv with another method: that is a 405
+        naming the methods the fixed path has, not a lookup of an entity or record by that name."""
+        allowed: set[str] = set()
+        for route in table:
+            if route.endpoint not in (collection, item) and route.matches(request.scope)[0] == Match.PARTIAL:
+                allowed |= route.methods or set()
+        if allowed:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+
     async def collection(request: Request):
+        refuse_shadowed(request)
         name = request.path_params["entity"]
         if request.method == "GET":
             def work():
@@ -149,10 +161,11 @@ def make_routes(rt: Runtime) -> list[Route]:
         return resp
 
     async def item(request: Request):
+        refuse_shadowed(request)
         name = request.path_params["entity"]
-        rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
         ent = rt.records.entity(name)
+        rid = _record_id(request)
         if request.method == "GET":
             return _json(record_json(rt.app, ent, await run_in_threadpool(rt.records.get, actor, name, rid)))
         if request.method == "PATCH":
@@ -162,22 +175,22 @@ def make_routes(rt: Runtime) -> list[Route]:
             rec = await run_in_threadpool(rt.records.update, actor, name, rid, body, body.get("version"))
             return _json(record_json(rt.app, ent, rec))
         version = request.query_params.get("version")
-        if version is not None and not version.isdigit():
-            raise BadRequest("version must be a whole number")
-        await run_in_threadpool(rt.records.delete, actor, name, rid, int(version) if version else None)
+        if version is not None and parse_id(version) is None:
+            raise BadRequest("version must be a whole number, the version you last read")
+        await run_in_threadpool(rt.records.delete, actor, name, rid, parse_id(version))
         return Response(status_code=204)
 
     async def transitions_(request: Request):
         name = request.path_params["entity"]
-        rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
+        rid = _record_id(request)
         lang = request.query_params.get("lang", "en")
         return _json(await run_in_threadpool(transitions.available, rt.records, actor, name, rid, lang))
 
     async def fire(request: Request):
         name = request.path_params["entity"]
-        rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
+        rid = _record_id(request)
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ValidationFailed([FieldError("body", 'expected {"comment": ..., "fields": {...}}')])
@@ -202,14 +215,14 @@ def make_routes(rt: Runtime) -> list[Route]:
 
     async def timeline(request: Request):
         name = request.path_params["entity"]
-        rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
+        rid = _record_id(request)
         return _json({"items": await run_in_threadpool(transitions.timeline, rt.records, actor, name, rid)})
 
     async def review(request: Request):
         name = request.path_params["entity"]
-        rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
+        rid = _record_id(request)
         lang = request.query_params.get("lang", "en")
         if request.method == "GET":
             return _json(await run_in_threadpool(reviews.summary, rt.records, actor, name, rid, lang))
@@ -231,19 +244,23 @@ def make_routes(rt: Runtime) -> list[Route]:
         if request.method == "GET":
             items, total = await run_in_threadpool(rt.records.notifications, actor)
             return _json({"items": items, "unread": total})
-        body = await read_json(request)
-        ids = body.get("ids") if isinstance(body, dict) else None
-        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
-            raise ValidationFailed([FieldError("ids", "a list of notification ids, or leave it out to mark all as read")])
+        body = await read_json(request, empty={})
+        if not isinstance(body, dict):
+            raise ValidationFailed([FieldError("body", 'expected {"ids": [...]}, or {} to mark all as read')])
+        ids = body.get("ids")
+        if ids is not None:
+            ids = parse_ids(ids, 1000)
+            if ids is None:
+                raise ValidationFailed([FieldError("ids", "a list of 1 to 1,000 notification ids (whole numbers), or leave it out to mark all as read")])
         return _json({"marked": await run_in_threadpool(rt.records.mark_read, actor, ids)})
 
     async def history(request: Request):
         name = request.path_params["entity"]
-        rid = _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
+        rid = _record_id(request)
         return _json({"items": await run_in_threadpool(rt.records.history, actor, name, rid)})
 
-    return [
+    table = [
         Route("/api/v1", index, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/auth/token", token, methods=["POST"]),
@@ -264,4 +281,5 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/{entity}/{id}/timeline", timeline, methods=["GET"]),
         Route("/api/v1/{entity}/{id}/review", review, methods=["GET", "POST"]),
     ]
+    return table
 

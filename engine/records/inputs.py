@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from engine.errors import ErrorCollector
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Entity
-from engine.values import BadValue, coerce
+from engine.values import BadValue, coerce, parse_id
 
 MAX_LINES = 1000
 
@@ -88,7 +88,7 @@ def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: Err
             continue
         line_id = item.get("id")
         if text and isinstance(line_id, str):
-            line_id = int(line_id) if line_id.strip().isdigit() else (None if not line_id.strip() else line_id)
+            line_id = parse_id(line_id.strip()) or (None if not line_id.strip() else line_id)
         base: dict = {}
         if line_id is not None:
             if isinstance(line_id, bool) or not isinstance(line_id, int) or line_id not in existing:

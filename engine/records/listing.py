@@ -17,7 +17,7 @@ from sqlalchemy import column as sa_column, table as sa_table
 
 from engine.errors import BadRequest, ErrorCollector
 from engine.metadata.model import Entity, Field, Label
-from engine.values import BadValue, coerce, to_json
+from engine.values import BadValue, coerce, parse_id, to_json
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -59,10 +59,11 @@ class ListQuery:
             if key == "sort":
                 q.sort = value
             elif key == "limit":
-                if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+                n = parse_id(value)
+                if n is None or n > MAX_LIMIT:
                     errors.add("limit", f"a whole number from 1 to {MAX_LIMIT}")
                 else:
-                    q.limit = int(value)
+                    q.limit = n
             elif key == "cursor":
                 q.cursor = value
             elif key == "q":

@@ -58,7 +58,7 @@ def decide(records, actor: Actor, entity: str, record_id: int, decision: Any, op
     ent, wf = _workflow(records, entity)
     records.permissions.require(actor, ent.name, "read")
     errors = []
-    if decision not in DECISIONS:
+    if not isinstance(decision, str) or decision not in DECISIONS:
         errors.append(FieldError("decision", "either 'approve' or 'reject'"))
     if opinion is not None and (not isinstance(opinion, str) or len(opinion) > 4000):
         errors.append(FieldError("opinion", "text of at most 4,000 characters"))

@@ -26,7 +26,7 @@ from engine.records.compute import apply_defaults, compute, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.schema import Schema
 from engine.users import user_exists
-from engine.values import to_json
+from engine.values import parse_id, to_json
 
 
 def _now() -> dt.datetime:
@@ -655,9 +655,10 @@ def _without(changes: dict, hidden: frozenset) -> dict:
 
 def record_id(raw: str) -> int:
     """A record id from a URL path segment; anything else is a record that does not exist."""
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"'{raw[:30]}' is not a record id")
-    return int(raw)
+    rid = parse_id(raw)
+    if rid is None:
+        raise NotFound(f"'{raw[:30]}' is not a record id: ids are whole numbers like 42")
+    return rid
 
 
 def _text(actor: Actor) -> bool:

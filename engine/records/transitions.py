@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine.actor import Actor
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
 from engine.records import review_tasks, steps
-from engine.values import to_json
+from engine.values import INT_MAX, parse_ids, to_json
 
 
 def _workflow(records, entity: str):
@@ -89,8 +89,12 @@ def fire_many(records, actor: Actor, entity: str, ids: Any, name: str, comment: 
               lang: str = "en") -> list[dict]:
     """Fire one transition on many records, each in its own transaction: one record that may not
     move does not hold the others back. Returns, per id, whether it moved and, if not, why."""
-    if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ValidationFailed([FieldError("ids", f"a list of 1 to {MAX_BULK} record ids")])
+    _, wf = _workflow(records, entity)
+    if name not in wf.transitions:
+        raise NotFound(f"{wf.name} has no transition '{name}'; transitions: {', '.join(wf.transitions)}")
+    ids = parse_ids(ids, MAX_BULK)
+    if ids is None:
+        raise ValidationFailed([FieldError("ids", f"a list of 1 to {MAX_BULK} record ids (whole numbers from 1 to {INT_MAX})")])
     out = []
     for rid in dict.fromkeys(ids):
         try:

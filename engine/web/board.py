@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.records import transitions
 from engine.records.listing import ListQuery
+from engine.values import parse_id
 from engine.web import i18n, session
 from engine.web.base import ScreenBase
 
@@ -60,10 +61,7 @@ class BoardScreens(ScreenBase):
         wants_json = "application/json" in request.headers.get("accept", "")
         lang = self.lang(request, actor)
         _ = i18n.translations(lang).gettext
-        try:
-            rid = int(str(form.get("id", "")))
-        except ValueError:
-            rid = 0
+        rid = parse_id(str(form.get("id", ""))) or 0  # 0: no record, so "not found"
         target = str(form.get("to", ""))
         transition_name = str(form.get("transition", ""))
 

@@ -18,6 +18,7 @@ from engine.actor import Actor
 from engine.errors import Conflict, ValidationFailed
 from engine.web import session
 from engine.web.base import ScreenBase
+from engine.values import parse_int
 from engine.web.designer_form import NAME, custom_spec, options_text, read_custom, read_draft
 
 _WIDGETS = {"string": ("textarea",), "text": ("textarea",), "select": ("select", "radio"), "boolean": ("checkbox",),
@@ -54,8 +55,8 @@ class DesignerScreens(ScreenBase):
         form = await request.form()
         session.check_csrf(request, form)
         doc, custom = read_draft(form, self.app.languages)
-        based_on = str(form.get("based_on", "0"))
-        return actor, form, doc, custom, int(based_on) if based_on.isdigit() else 0
+        based_on = parse_int(str(form.get("based_on", "0")))
+        return actor, form, doc, custom, based_on if based_on is not None and based_on > 0 else 0
 
     async def designer_save(self, request: Request):
         entity = request.path_params["entity"]
@@ -158,11 +159,11 @@ class DesignerScreens(ScreenBase):
         entity = request.path_params["entity"]
         form = await request.form()
         session.check_csrf(request, form)
-        number, based_on = str(form.get("number", "")), str(form.get("based_on", ""))
-        if not number.isdigit() or not based_on.isdigit():
+        number, based_on = parse_int(str(form.get("number", ""))), parse_int(str(form.get("based_on", "")))
+        if number is None or based_on is None or number < 0 or based_on < 0:
             return await self.history_page(request, [{"message": "choose a version to restore"}], status=422)
         try:
-            new = await run_in_threadpool(designer.restore, self.rt, actor, entity, int(number), int(based_on))
+            new = await run_in_threadpool(designer.restore, self.rt, actor, entity, number, based_on)
         except (ValidationFailed, Conflict) as exc:
             errors = [{"message": e.message} for e in exc.errors] if isinstance(exc, ValidationFailed) else [{"message": exc.detail}]
             return await self.history_page(request, errors, status=exc.status)

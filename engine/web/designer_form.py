@@ -13,6 +13,7 @@ import re
 
 from engine.errors import FieldError, ValidationFailed
 from engine.metadata.overlay import slug
+from engine.values import parse_int
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LABELLED = ("label", "help", "placeholder", "required_message")
@@ -76,9 +77,9 @@ def _section(form, key: str, languages) -> dict:
     out: dict = {"name": key}
     if lbl := _label(form, f"{p}.label", languages):
         out["label"] = lbl
-    cols = str(form.get(f"{p}.columns", "")).strip()
-    if cols.isdigit():
-        out["columns"] = int(cols)
+    cols = parse_int(str(form.get(f"{p}.columns", "")).strip())
+    if cols is not None:
+        out["columns"] = cols
     if v := _text(form, f"{p}.visible_when"):
         out["visible_when"] = v
     for k in ("roles", "states"):

@@ -14,6 +14,7 @@ from engine.metadata.model import Entity
 from engine.records import reviews, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
+from engine.values import parse_id
 from engine.web import i18n, session
 from engine.web.base import ScreenBase, _record_id, _system_field
 
@@ -138,7 +139,7 @@ class ListScreens(ScreenBase):
         t = wf.transitions.get(str(form.get("transition", ""))) if wf is not None else None
         if t is None:
             raise NotFound(f"{ent.name} has no such transition")
-        ids = [int(v) for v in form.getlist("ids") if str(v).isdigit()][:500]
+        ids = [i for i in (parse_id(v) for v in form.getlist("ids")) if i is not None][:500]
         text = str(form.get("text", "")).strip()
         fields = {n: text for n, f in t.inputs.items() if f.value_type in ("string", "text")} if text else {}
         lang = self.lang(request, actor)

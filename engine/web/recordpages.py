@@ -14,6 +14,7 @@ from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import Entity
 from engine.records import reviews, transitions
 from engine.records.listing import ListQuery
+from engine.values import parse_id
 from engine.web import session
 from engine.web.display import Display
 from engine.web.forms import errors_by_field, form_to_input
@@ -64,7 +65,7 @@ class RecordScreens(ScreenBase):
         version = form.get("_version")
         try:
             await run_in_threadpool(lambda: transitions.fire(self.rt.records, actor, ent.name, rid, name, str(form.get("comment", "")) or None,
-                                                             fields, int(version) if version and version.isdigit() else None,
+                                                             fields, parse_id(version),
                                                              self.lang(request, actor)))
         except (Conflict, Forbidden, ValidationFailed) as exc:
             detail = exc.reason
@@ -119,8 +120,8 @@ class RecordScreens(ScreenBase):
         def work():
             if rid is not None:
                 rec = self.rt.records.get(actor, ent.name, _record_id(request))
-            elif copy_of and copy_of.isdigit():
-                rec = self._copy(actor, ent, int(copy_of))
+            elif parse_id(copy_of) is not None:
+                rec = self._copy(actor, ent, parse_id(copy_of))
             else:
                 values, lines, _, _ = self.rt.records.preview(actor, ent.name, {})
                 rec = {**values, **lines}
@@ -157,9 +158,36 @@ class RecordScreens(ScreenBase):
         with_errors = {k.split("-")[0] for k in errors}
         open_tab = next((s["tab"] for s in sections if s["tab"] is not None and with_errors & {f.name for f in s["fields"]}), 0)
         return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors, shows=shows,
-                           tabs=tabs, open_tab=open_tab,
+                           tabs=tabs, open_tab=open_tab, general=self._unplaced(ent, sections, rec, errors, self.lang(request, actor)),
                            editing=editing, sections=sections, conflict=conflict, raw=raw or {},
                            app_entities=self.app.entities, shown=",".join(f.name for s in sections for f in s["fields"] if not f.read_only))
+
+    def _unplaced(self, ent: Entity, sections: list, rec: dict, errors: dict, lang: str) -> list[tuple[str | None, str]]:
+        """(where, message) for the errors that no input on the form shows (the record as a whole,
+        a field the form leaves out, a line's id...), so the alert at the top says them instead."""
+        placed = set()
+        for s in sections:
+            for f in s["fields"]:
+                placed.add(f.name)
+                if f.type == "table":
+                    child = self.app.entity(f.entity)
+                    placed |= {f"{f.name}-{i}-{c.name}" for i in range(len(rec.get(f.name, []))) for c in child.stored_fields()}
+        out = []
+        for key, messages in errors.items():
+            if key in placed:
+                continue
+            where = None
+            table, _, rest = key.partition("-")
+            if key not in (ent.name, "body"):
+                f = ent.fields.get(table)
+                if f is not None and f.type == "table" and rest:
+                    row, _, name = rest.partition("-")
+                    cf = self.app.entity(f.entity).fields.get(name)
+                    where = f"{f.label.get(lang)} {int(row) + 1 if row.isdecimal() else row}: {cf.label.get(lang) if cf else name}"
+                else:
+                    where = f.label.get(lang) if f is not None else key
+            out += [(where, m) for m in messages]
+        return out
 
     async def save(self, request: Request):
         actor = await self.actor_or_login(request)
@@ -175,7 +203,7 @@ class RecordScreens(ScreenBase):
             else:
                 version = form.get("_version")
                 rec = await run_in_threadpool(self.rt.records.update, actor, ent.name, _record_id(request), data,
-                                              int(version) if version and version.isdigit() else None)
+                                              parse_id(version))
         except (ValidationFailed, Conflict) as exc:
             values, lines, _, _ = await run_in_threadpool(self.rt.records.preview, actor, ent.name, data,
                                                           _record_id(request) if rid is not None else None)
@@ -187,7 +215,7 @@ class RecordScreens(ScreenBase):
                 changed = [f for f in ent.stored_fields() if f.type != "computed" and f.name in data and current.get(f.name) != values.get(f.name)]
                 conflict = {"message": exc.detail, "fields": changed, "current": current}
             else:
-                rec["version"] = int(form.get("_version")) if str(form.get("_version", "")).isdigit() else None
+                rec["version"] = parse_id(form.get("_version"))
             if rid is not None:
                 rec["id"] = _record_id(request)
             titles = await run_in_threadpool(self._titles, actor, ent, [rec] + ([conflict["current"]] if conflict else []))
@@ -209,7 +237,7 @@ class RecordScreens(ScreenBase):
         changed = _changed(str(form.get("_changed", "")))
 
         def work():
-            values, lines, _, filled = self.rt.records.preview(actor, ent.name, data, int(rid) if rid and rid.isdigit() else None, changed)
+            values, lines, _, filled = self.rt.records.preview(actor, ent.name, data, parse_id(rid), changed)
             rec = {**values, **lines}
             titles = self._titles(actor, ent, [rec])
             shows = self._shows(actor, ent, values, lines, only=changed)

@@ -13,6 +13,7 @@ from engine.records import access
 from engine.web import session
 from engine.web.base import ScreenBase, _record_id
 from engine.web.forms import errors_by_field
+from engine.values import parse_id, parse_int
 
 
 class SettingsScreens(ScreenBase):
@@ -43,7 +44,8 @@ class SettingsScreens(ScreenBase):
         for name, f in self.app.user_fields.items():
             raw = str(form.get("attr_" + name, "")).strip()
             if raw:
-                attributes[name] = int(raw) if f.type in ("link", "integer") and raw.isdigit() else (raw == "true" if f.type == "boolean" else raw)
+                number = parse_int(raw) if f.type in ("link", "integer") else None
+                attributes[name] = number if number is not None else (raw == "true" if f.type == "boolean" else raw)
         values = {"username": str(form.get("username", "")).strip(), "full_name": str(form.get("full_name", "")).strip(),
                   "manager": str(form.get("manager", "")), "roles": roles, "attributes": attributes, "active": form.get("active") == "on"}
         try:
@@ -87,12 +89,12 @@ class SettingsScreens(ScreenBase):
         everyone = await run_in_threadpool(self.rt.accounts.list, actor)  # also checks that the actor is an administrator
         if q.get("user"):
             rid = q.get("record", "").strip()
-            if rid and not rid.isdigit():
+            if rid and parse_id(rid) is None:
                 error = "record: a record id is a whole number"
             else:
                 try:
                     answer = await run_in_threadpool(access.explain, self.rt.records, actor, q["user"], q.get("entity", ""),
-                                                     q.get("action", "read"), int(rid) if rid else None)
+                                                     q.get("action", "read"), parse_id(rid))
                 except ValidationFailed as exc:
                     error = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
         return self.render(request, "settings_explain.html", actor, users=everyone, entities=self.app.top_entities(), actions=ACTIONS,
