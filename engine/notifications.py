@@ -1,6 +1,8 @@
-"""In-app notifications: who is told (roles, with the roles that inherit them, or a record's
-owner and the owner's manager), written in the caller's transaction so a notice exists exactly
-when the change that caused it does, and read back per user."""
+"""In-app notifications: who is told (roles, with the roles that inherit them, a record's owner
+and the owner's manager, or a person a user field of the record names), written in the caller's
+transaction so a notice exists exactly when the change that caused it does, and read back per
+user. The record service decides who of them may read the record (Records.deliver) and which
+notifications a reader may still see (Records.notifications)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -25,9 +27,12 @@ def roles_meaning(app: App, role: str) -> set[str]:
     return out
 
 
-def recipients(conn, schema: Schema, app: App, names, owner_id: int | None) -> list[int]:
-    """Active users for notify lists of roles and relations (owner, owner_manager), each once."""
+def recipients(conn, schema: Schema, app: App, names, record: dict, people: frozenset = frozenset()) -> list[int]:
+    """Active users for a notify list, each once: relations (owner, owner_manager), user fields of
+    the record (`people`: a specialist, a customer contact) and roles. Whether each may read the
+    record is decided by the caller (the record service), not here."""
     u, ur = schema.user, schema.user_role
+    owner_id = record.get("owner")
     ids: list[int] = []
     roles = set()
     for name in names:
@@ -37,6 +42,9 @@ def recipients(conn, schema: Schema, app: App, names, owner_id: int | None) -> l
             m = conn.execute(select(u.c.manager_id).where(u.c.id == owner_id)).scalar()
             if m is not None:
                 ids.append(m)
+        elif name in people:
+            if isinstance(record.get(name), int):
+                ids.append(record[name])
         elif name not in RELATIONS:
             roles |= roles_meaning(app, name)
     if roles:
@@ -55,18 +63,25 @@ def send(conn, schema: Schema, user_ids, entity: str | None, record_id: int | No
     return len(rows)
 
 
-def unread(conn, schema: Schema, user_id: int, limit: int = 20) -> tuple[list[dict], int]:
-    """The user's unread notifications, newest first, and how many there are."""
+def unread(conn, schema: Schema, user_id: int, visible, limit: int = 20) -> tuple[list[dict], int]:
+    """The user's unread notifications that `visible` (a WHERE clause: those whose record the user
+    may still read) lets through, newest first, and how many there are."""
     n = schema.notification
-    where = (n.c.user_id == user_id, n.c.read_at.is_(None))
+    where = (n.c.user_id == user_id, n.c.read_at.is_(None), visible)
     rows = conn.execute(select(n).where(*where).order_by(n.c.id.desc()).limit(limit)).mappings().all()
     total = conn.execute(select(func.count()).select_from(n).where(*where)).scalar()
     return [dict(r) for r in rows], total
 
 
-def mark_read(conn, schema: Schema, user_id: int, now: dt.datetime, ids=None) -> int:
+def unread_entities(conn, schema: Schema, user_id: int) -> list[str | None]:
+    """The entities the user's unread notifications are about (None: about no record)."""
     n = schema.notification
-    stmt = n.update().where(n.c.user_id == user_id, n.c.read_at.is_(None))
+    return list(conn.execute(select(n.c.entity).where(n.c.user_id == user_id, n.c.read_at.is_(None)).distinct()).scalars())
+
+
+def mark_read(conn, schema: Schema, user_id: int, now: dt.datetime, visible, ids=None) -> int:
+    n = schema.notification
+    stmt = n.update().where(n.c.user_id == user_id, n.c.read_at.is_(None), visible)
     if ids is not None:
         stmt = stmt.where(n.c.id.in_(list(ids)))
     return conn.execute(stmt.values(read_at=now)).rowcount

@@ -83,7 +83,7 @@ def check_review(ctx, file, doc, state: str, rv: Review, transitions: dict) -> N
             ctx.add("E042", file, doc, ("states", state, "review", key), f"{key} names '{name}', which is not a transition out of '{state}'")
 
 
-def sla(ctx, file, doc, path: tuple, spec: dict, roles: dict, hours: WorkingHours) -> Sla:
+def sla(ctx, file, doc, path: tuple, spec: dict, roles: dict, hours: WorkingHours, people: frozenset = frozenset()) -> Sla:
     wh = bool(spec.get("working_hours", False))
     unit = hours if wh else None
     deadline = duration(spec["deadline"], unit)
@@ -96,11 +96,11 @@ def sla(ctx, file, doc, path: tuple, spec: dict, roles: dict, hours: WorkingHour
         if before >= deadline:
             ctx.add("E043", file, doc, path + ("reminders", i, "before"), f"a reminder {r['before']} before a deadline of {spec['deadline']} "
                     f"would come before the record even arrives")
-        _check_notify(ctx, file, doc, path + ("reminders", i, "notify"), r["notify"], roles)
+        _check_notify(ctx, file, doc, path + ("reminders", i, "notify"), r["notify"], roles, people)
         reminders.append(Reminder(before, tuple(r["notify"])))
     escalations = []
     for i, e in enumerate(spec.get("escalations", ())):
-        _check_notify(ctx, file, doc, path + ("escalations", i, "notify"), e.get("notify", ()), roles)
+        _check_notify(ctx, file, doc, path + ("escalations", i, "notify"), e.get("notify", ()), roles, people)
         escalations.append(Escalation(duration(e["after"], unit), tuple(e.get("notify", ())), e.get("reassign"), e.get("fire")))
     return Sla(deadline, wh, at_risk, tuple(reminders), tuple(escalations))
 
@@ -124,14 +124,14 @@ def reduction(ctx, file, doc, path: tuple, spec: dict, ent: Entity, entities: di
         if q is not None or not ctx.failed.field(tf.entity, spec["quantity"]):
             ctx.add("E015", file, doc, path + ("quantity",), f"'{spec['quantity']}' is not a number field of {tf.entity}")
         return None
-    _check_notify(ctx, file, doc, path + ("notify",), spec["notify"], roles)
+    _check_notify(ctx, file, doc, path + ("notify",), spec["notify"], roles, people_of(ent))
     return Reduction(tf.name, q.name, tuple(spec["notify"]))
 
 
-def notify(ctx, file, doc, path: tuple, specs: list, roles: dict) -> tuple[Notify, ...]:
+def notify(ctx, file, doc, path: tuple, specs: list, roles: dict, people: frozenset = frozenset()) -> tuple[Notify, ...]:
     out = []
     for i, n in enumerate(specs):
-        _check_notify(ctx, file, doc, path + (i, "to"), n["to"], roles)
+        _check_notify(ctx, file, doc, path + (i, "to"), n["to"], roles, people)
         for lang, text in Label.of(n["message"]).texts.items():
             try:
                 _TEMPLATES.parse(text)
@@ -141,10 +141,17 @@ def notify(ctx, file, doc, path: tuple, specs: list, roles: dict) -> tuple[Notif
     return tuple(out)
 
 
-def _check_notify(ctx, file, doc, path: tuple, names, roles: dict) -> None:
+def people_of(ent: Entity) -> frozenset:
+    """The record's user fields (a specialist, a customer contact): notify lists may name them."""
+    return frozenset(f.name for f in ent.fields.values() if f.type == "user")
+
+
+def _check_notify(ctx, file, doc, path: tuple, names, roles: dict, people: frozenset = frozenset()) -> None:
+    """Each name a relation (owner, owner_manager), a user field of the record, or a role."""
     if ctx.failed.roles:
         return  # roles.yaml failed its own checks: any of these may be one of its roles
     for i, r in enumerate(names):
-        if r not in NOTIFY_RELATIONS and (not roles or r not in roles):
-            ctx.add("E043", file, doc, path + (i,), f"notify names '{r}', which is neither a role in roles.yaml nor one of: "
+        if r not in NOTIFY_RELATIONS and r not in people and (not roles or r not in roles):
+            fields = f", a user field of the record ({', '.join(sorted(people))})" if people else ""
+            ctx.add("E043", file, doc, path + (i,), f"notify names '{r}', which is neither a role in roles.yaml{fields} nor one of: "
                     f"{', '.join(NOTIFY_RELATIONS)}")

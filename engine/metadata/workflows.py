@@ -68,7 +68,7 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
         states[name] = State(name, Label.of(label), spec.get("color", "grey"), spec.get("category", "active"),
                              bool(spec.get("lock", False)), None if editable == "all" else tuple(editable),
                              parts.review(ctx, file, doc, path + ("review",), spec["review"], roles) if "review" in spec else None,
-                             parts.sla(ctx, file, doc, path + ("sla",), spec["sla"], roles, hours) if "sla" in spec else None,
+                             parts.sla(ctx, file, doc, path + ("sla",), spec["sla"], roles, hours, parts.people_of(ent)) if "sla" in spec else None,
                              parts.reduction(ctx, file, doc, path + ("notify_on_reduction",), spec["notify_on_reduction"], ent, entities, roles)
                              if "notify_on_reduction" in spec else None)
     for name in sorted(options - set(states) - set(misspelt.values())):
@@ -127,7 +127,7 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
             tuple(spec.get("roles", ())), tuple(spec.get("relations", ())), guard,
             Label.of(spec["guard"]["message"]) if "guard" in spec else None, MappingProxyType(inputs), MappingProxyType(sets),
             stamp.get("at"), stamp.get("by"), f"{os.path.basename(file)}:{doc.mark(path).line}",
-            parts.notify(ctx, file, doc, path + ("notify",), spec.get("notify", ()), roles))
+            parts.notify(ctx, file, doc, path + ("notify",), spec.get("notify", ()), roles, parts.people_of(ent)))
     reapproval = None
     if "reapproval" in d:
         r = d["reapproval"]

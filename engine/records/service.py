@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import and_, false, func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit, naming, notifications
@@ -25,7 +25,7 @@ from engine.records import conditions, listing, lookups, steps, timers
 from engine.records.compute import apply_defaults, compute, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.schema import Schema
-from engine.users import user_exists
+from engine.users import actor_for_id, user_exists
 from engine.values import parse_id, to_json
 
 
@@ -416,16 +416,53 @@ class Records:
         return timers.flags([record], self.clock()).get(record["id"])
 
     # ------------------------------------------------------------------ notifications
+    def deliver(self, conn, names, ent: Entity, record: dict, kind: str, message, now, skip: int | None = None) -> int:
+        """Tell the people a notify list names (roles, relations, user fields of the record) about the
+        record - only those who may read it at this moment, in this transaction. `message` is the
+        text, or a function of the fields hidden from a reader that returns the text for them.
+        `skip`: the user who caused it (no one is told of what they just did). Returns how many were told."""
+        people = frozenset(f.name for f in ent.fields.values() if f.type == "user")
+        ids = [i for i in notifications.recipients(conn, self.schema, self.app, names, record, people) if i != skip]
+        return self.deliver_to(conn, ids, ent, record["id"], kind, message, now)
+
+    def deliver_to(self, conn, user_ids, ent: Entity, record_id: int, kind: str, message, now) -> int:
+        """Notify these users of the record, each only if they may read it now (see deliver)."""
+        texts: dict = {}
+        told = 0
+        for uid in user_ids:
+            reader = actor_for_id(conn, self.schema, uid, via="api")  # as they would read it (not "system": that reads all)
+            if reader is None or not self.permissions.grants(reader).can(ent.name, "read") or \
+                    not self._in_scope(conn, ent.name, record_id, self._scope(conn, reader, ent.name, "read")):
+                continue
+            hidden = self.permissions.grants(reader).hidden(ent.name)
+            if hidden not in texts:
+                texts[hidden] = message(hidden) if callable(message) else message
+            told += notifications.send(conn, self.schema, [uid], ent.name, record_id, kind, texts[hidden], now)
+        return told
+
+    def _notices_visible(self, conn, actor: Actor):
+        """A WHERE clause on sys_notification: notices about no record, or about a record the actor may read now."""
+        n = self.schema.notification
+        clauses = [n.c.entity.is_(None)]
+        grants = self.permissions.grants(actor)
+        for name in notifications.unread_entities(conn, self.schema, actor.id):
+            ent = self.app.entities.get(name) if name is not None else None
+            if ent is None or ent.child or not grants.can(name, "read"):
+                continue
+            t = self.schema.tables[name]
+            clauses.append(and_(n.c.entity == name, n.c.record_id.in_(select(t.c.id).where(*_given(self._scope(conn, actor, name, "read"))))))
+        return or_(*clauses)
+
     def notifications(self, actor: Actor, limit: int = 20) -> tuple[list[dict], int]:
-        """The actor's unread notifications, newest first, and how many are unread."""
+        """The actor's unread notifications about records they may still read, newest first, and how many."""
         with self.db.read() as conn:
-            rows, total = notifications.unread(conn, self.schema, actor.id, limit)
+            rows, total = notifications.unread(conn, self.schema, actor.id, self._notices_visible(conn, actor), limit)
         return [{"id": r["id"], "entity": r["entity"], "record_id": r["record_id"], "kind": r["kind"], "message": r["message"],
                  "at": to_json("datetime", r["created_at"])} for r in rows], total
 
     def mark_read(self, actor: Actor, ids=None) -> int:
         with self.db.write() as conn:
-            return notifications.mark_read(conn, self.schema, actor.id, self.clock(), ids)
+            return notifications.mark_read(conn, self.schema, actor.id, self.clock(), self._notices_visible(conn, actor), ids)
 
     def _reapproval(self, ent: Entity, current: dict, changed: set[str]) -> tuple[str, str] | None:
         """(state field, state to go back to) when this change touches a key field after approval."""

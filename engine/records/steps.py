@@ -8,7 +8,7 @@ from __future__ import annotations
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine import audit, notifications
+from engine import audit
 from engine.actor import Actor
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, ValidationFailed
 from engine.metadata.model import Entity, Transition, Workflow
@@ -84,14 +84,12 @@ def enter(records, conn, ent: Entity, wf: Workflow, record: dict, from_state: st
 
 
 def _notify(records, conn, ent: Entity, t: Transition, record: dict, inputs: dict, actor: Actor, lang: str, now) -> None:
+    language = records.app.default_language
     for n in t.notify:
-        ids = notifications.recipients(conn, records.schema, records.app, n.to, record.get("owner"))
-        ids = [i for i in ids if i != actor.id]  # no one is told of what they just did
-        if not ids:
-            continue
-        text = render(n.message.get(records.app.default_language), record, inputs=inputs, user=actor.context(),
-                      transition=t.label.get(records.app.default_language))
-        notifications.send(conn, records.schema, ids, ent.name, record["id"], "transition", text, now)
+        def text(hidden, n=n):  # each reader's text leaves out the fields hidden from them
+            return render(n.message.get(language), {k: v for k, v in record.items() if k not in hidden}, inputs=inputs,
+                          user=actor.context(), transition=t.label.get(language))
+        records.deliver(conn, n.to, ent, record, "transition", text, now, skip=actor.id)  # no one is told of what they just did
 
 
 def render(template: str, record: dict, **extra) -> str:
@@ -122,5 +120,4 @@ def notify_reduction(records, conn, ent: Entity, wf: Workflow, old: dict, new: d
     lang = records.app.default_language
     title = new.get(ent.title_field) or f"#{new['id']}"
     message = f"{ent.label.get(lang)} {title} was reduced while {st.label.get(lang).lower()} by {actor.username}: " + "; ".join(changes)
-    ids = [i for i in notifications.recipients(conn, records.schema, records.app, r.notify, new.get("owner")) if i != actor.id]
-    notifications.send(conn, records.schema, ids, ent.name, new["id"], "reduced", message, now)
+    records.deliver(conn, r.notify, ent, new, "reduced", message, now, skip=actor.id)

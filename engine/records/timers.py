@@ -13,7 +13,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from engine import audit, notifications, sla
+from engine import audit, sla
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import Sla
 from engine.records import review_tasks
@@ -105,13 +105,13 @@ def _fire_one(records, conn, timer_id: int, now: dt.datetime) -> dict | None:
             waiting = set(review_tasks.facts(conn, records.schema, wf, ent.name, record["id"])["waiting"])
             who = tuple(n for n in who if n not in st.review.roles or n in waiting)
         message = f"{ent.label.get(lang)} {title} is due out of '{state_label}' by {due:%Y-%m-%d %H:%M} UTC"
-        n = _send(records, conn, who, record, ent.name, "reminder", message, now)
+        n = records.deliver(conn, who, ent, record, "reminder", message, now)
         did.append(f"reminded {n}")
     else:
         esc = st.sla.escalations[timer["step"]]
         if esc.notify:
             message = f"{ent.label.get(lang)} {title} is overdue in '{state_label}' (due {due:%Y-%m-%d %H:%M} UTC)"
-            n = _send(records, conn, esc.notify, record, ent.name, "escalation", message, now)
+            n = records.deliver(conn, esc.notify, ent, record, "escalation", message, now)
             did.append(f"notified {n}")
         if esc.reassign == "owner_manager":
             did.append(_reassign(records, conn, ent, record, now))
@@ -122,11 +122,6 @@ def _fire_one(records, conn, timer_id: int, now: dt.datetime) -> dict | None:
     result = "; ".join(did) or "nothing to do"
     conn.execute(tm.update().where(tm.c.id == timer_id).values(result=result))
     return {"id": timer_id, "status": "done", "kind": timer["kind"], "record_id": record["id"], "result": result}
-
-
-def _send(records, conn, names, record: dict, entity: str, kind: str, message: str, now) -> int:
-    ids = notifications.recipients(conn, records.schema, records.app, names, record.get("owner"))
-    return notifications.send(conn, records.schema, ids, entity, record["id"], kind, message, now)
 
 
 def _reassign(records, conn, ent, record: dict, now) -> str:
@@ -140,6 +135,6 @@ def _reassign(records, conn, ent, record: dict, now) -> str:
     conn.execute(t.update().where(t.c.id == record["id"]).values(owner=manager, updated_at=now, version=t.c.version + 1))
     audit.append(conn, records.schema, steps.WORKFLOW, ent.name, record["id"], "reassign",
                  {"fields": {"owner": {"from": record["owner"], "to": manager}}})
-    notifications.send(conn, records.schema, [manager], ent.name, record["id"], "reassigned",
+    records.deliver_to(conn, [manager], ent, record["id"], "reassigned",
                        f"{ent.label.get(records.app.default_language)} {record.get(ent.title_field) or record['id']} is now yours (overdue)", now)
     return f"reassigned to user {manager}"
