@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine import audit, user_sessions, users
 from engine.actor import Actor
-from engine.errors import ErrorCollector, Forbidden, NotFound, Unauthenticated
+from engine.errors import ErrorCollector, Forbidden, Msg, NotFound, Unauthenticated
 from engine.schema import Schema
 
 
@@ -39,7 +39,7 @@ class Accounts:
         with self.db.read() as conn:
             rows = self._rows(conn, user_id)
         if not rows:
-            raise NotFound(f"no user with id {user_id}")
+            raise NotFound(Msg("no user with id %(id)s", id=user_id))
         return rows[0]
 
     def _rows(self, conn, user_id: int | None = None) -> list[dict]:
@@ -81,7 +81,7 @@ class Accounts:
         with self.db.write() as conn:
             before = self._rows(conn, user_id)
             if not before:
-                raise NotFound(f"no user with id {user_id}")
+                raise NotFound(Msg("no user with id %(id)s", id=user_id))
             old = before[0]
             errors = ErrorCollector()
             values: dict = {}
@@ -96,7 +96,7 @@ class Accounts:
                     errors.add("role", "give at least one role")
                 for role in roles:
                     if app.roles and role not in app.roles:
-                        errors.add("role", f"there is no role '{role}'; roles: {', '.join(app.roles)}")
+                        errors.add("role", "there is no role '%(role)s'; roles: %(roles)s", role=role, roles=", ".join(app.roles))
             if active is False and user_id == actor.id:
                 errors.add("active", "you cannot deactivate yourself; ask another administrator")
             if active is not None:
@@ -123,13 +123,13 @@ class Accounts:
         u = self.schema.user
         mid = conn.execute(select(u.c.id).where(u.c.username == manager)).scalar()
         if mid is None:
-            errors.add("manager", f"no user '{manager}'")
+            errors.add("manager", "no user '%(username)s'", username=manager)
             return None
         # the new manager must not be the user or anyone below them: the reporting line would loop
         below = select(u.c.id).where(u.c.id == user_id).cte("below", recursive=True)
         below = below.union(select(u.c.id).where(u.c.manager_id == below.c.id))
         if mid in set(conn.execute(select(below.c.id)).scalars()):
-            errors.add("manager", f"'{manager}' reports to this user (or is this user); the reporting line would go in a circle")
+            errors.add("manager", "'%(username)s' reports to this user (or is this user); the reporting line would go in a circle", username=manager)
         return mid
 
     def reset_password(self, actor: Actor, user_id: int, password: str) -> None:
@@ -140,7 +140,7 @@ class Accounts:
         u = self.schema.user
         with self.db.write() as conn:
             if conn.execute(u.update().where(u.c.id == user_id).values(password_hash=users.hash_password(password))).rowcount != 1:
-                raise NotFound(f"no user with id {user_id}")
+                raise NotFound(Msg("no user with id %(id)s", id=user_id))
             ended = user_sessions.end_all(conn, self.schema, user_id, user_sessions.PASSWORD_RESET)
             revoked = users.revoke_all_tokens(conn, self.schema, user_id)
             audit.append(conn, self.schema, actor, "sys_user", user_id, "password_reset", {"sessions_ended": ended, "tokens_revoked": revoked})
@@ -207,7 +207,7 @@ class Accounts:
         app = self.schema.app
         if language and language not in app.languages:
             errors = ErrorCollector()
-            errors.add("language", f"choose one of: {', '.join(app.languages)}")
+            errors.add("language", "choose one of: %(languages)s", languages=", ".join(app.languages))
             errors.raise_if_any()
         u = self.schema.user
         with self.db.write() as conn:

@@ -8,6 +8,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+class Msg(str):
+    """A message for people, in English, that remembers its template and parts so an adapter can
+    say it in the reader's language (engine.i18n.localize): `Msg("at most %(n)s lines", n=500)`.
+    It is a str, so code that compares, joins or logs messages sees the English text.
+
+    `Msg.label(label)` is a text the metadata gives per language (a rule's message, an entity's
+    label): it is said with the label's own translation, not the UI catalogue's."""
+
+    template: str
+    parts: dict
+    source = None  # a metadata Label (anything with .get(lang)) for Msg.label
+    lower = False
+
+    def __new__(cls, template: str, **parts):
+        try:
+            text = template % parts if parts else template
+        except (KeyError, ValueError, TypeError):  # a part missing from the template: keep the template readable
+            text = template
+        obj = super().__new__(cls, text)
+        obj.template = template
+        obj.parts = parts
+        return obj
+
+    @classmethod
+    def label(cls, label, lower: bool = False) -> "Msg":
+        text = label.get("en")
+        obj = cls(text.lower() if lower else text)
+        obj.source, obj.lower = label, lower
+        return obj
+
+
+def message_of(exc: BaseException) -> str:
+    """The message an exception carries (a Msg when it was raised with one), for wrapping in another."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str
@@ -84,6 +120,7 @@ class ValidationFailed(EngineError):
 
     def __init__(self, errors: list[FieldError], detail: str | None = None):
         self.errors = list(errors)
+        self.composed = detail is None  # the detail is made from the field errors (and can be made again in another language)
         if detail is None:
             n = len(self.errors)
             detail = f"{n} field{'s' if n != 1 else ''} need{'s' if n == 1 else ''} fixing: " + "; ".join(
@@ -102,8 +139,9 @@ class ErrorCollector:
 
     errors: list[FieldError] = field(default_factory=list)
 
-    def add(self, field_name: str, message: str) -> None:
-        self.errors.append(FieldError(field_name, message))
+    def add(self, field_name: str, message: str, **parts) -> None:
+        """`message` may be a template with %(name)s parts given as keywords (then it is said in the reader's language)."""
+        self.errors.append(FieldError(field_name, Msg(message, **parts) if parts else message))
 
     def raise_if_any(self) -> None:
         if self.errors:

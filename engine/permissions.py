@@ -25,7 +25,7 @@ from casbin.model import Model
 from sqlalchemy import bindparam, false, or_, select
 
 from engine.actor import Actor
-from engine.errors import Forbidden
+from engine.errors import Forbidden, Msg
 from engine.expressions_sql import to_sql
 from engine.metadata.model import ACTIONS, FIELD_LEVELS, App, Entity, Grant
 from engine.schema import Schema
@@ -146,8 +146,9 @@ class Permissions:
         grants = self.grants(actor)
         if not grants.can(entity, action):
             ent = self.app.entities.get(entity)
-            what = ent.label_plural.get("en").lower() if ent is not None else entity
-            raise Forbidden(f"your roles ({', '.join(sorted(actor.roles)) or 'none'}) may not {action} {what}")
+            what = Msg.label(ent.label_plural, lower=True) if ent is not None else entity
+            raise Forbidden(Msg("your roles (%(roles)s) may not %(action)s %(what)s", roles=", ".join(sorted(actor.roles)) or Msg("none"),
+                                action=Msg(action), what=what))
         return grants
 
     # ------------------------------------------------------------------ row level

@@ -41,9 +41,9 @@ def save_filter(conn, schema: Schema, actor: Actor, entity: str, name: str, quer
         errors.add("name", "give the filter a name of 1 to 80 characters")
     existing = list_filters(conn, schema, actor, entity)
     if any(f["name"] == name for f in existing):
-        errors.add("name", f"you already have a filter called '{name}'")
+        errors.add("name", "you already have a filter called '%(name)s'", name=name)
     elif len(existing) >= MAX_FILTERS:
-        errors.add("name", f"at most {MAX_FILTERS} saved filters per list; delete one first")
+        errors.add("name", "at most %(n)s saved filters per list; delete one first", n=MAX_FILTERS)
     errors.raise_if_any()
     return conn.execute(t.insert(), {"user_id": actor.id, "entity": entity, "name": name, "query": clean_query(query),
                                      "created_at": dt.datetime.now(dt.timezone.utc)}).inserted_primary_key[0]

@@ -21,7 +21,8 @@ from starlette.middleware import Middleware
 from engine.api.problems import from_error, problem, unexpected
 from engine.api.routes import make_routes
 from engine.db import var_dir
-from engine.errors import EngineError
+from engine.errors import EngineError, Msg
+from engine.i18n import localize, negotiate
 from engine.runtime import Runtime
 from engine.timing import ServerTiming
 from engine.web.headers import SecurityHeaders
@@ -49,7 +50,7 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
 
     async def engine_error(request: Request, exc: EngineError):
         if is_api(request):
-            return from_error(exc)
+            return from_error(exc, negotiate(request.headers.get("accept-language"), rt.app.languages, "en"))
         if exc.status == 401:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         return screens.error_page(request, exc.status, exc.title, exc.detail)
@@ -59,13 +60,15 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
         allow = (exc.headers or {}).get("Allow")
         if exc.status_code == 405 and allow:
             methods = sorted(m.strip() for m in allow.split(","))
-            detail = f"{request.method} is not allowed here; use " + (", ".join(methods[:-1]) + " or " if len(methods) > 1 else "") + methods[-1]
+            detail = Msg("%(method)s is not allowed here; use %(methods)s", method=request.method,
+                         methods=(", ".join(methods[:-1]) + " or " if len(methods) > 1 else "") + methods[-1])
         elif exc.status_code == 404:
-            detail = f"nothing at {request.url.path}; the API lives under /api/v1" if is_api(request) else "This page does not exist."
+            detail = Msg("nothing at %(path)s; the API lives under /api/v1", path=request.url.path) if is_api(request) else "This page does not exist."
         else:
             detail = str(exc.detail)
         if is_api(request):
-            resp = problem(exc.status_code, titles.get(exc.status_code, "Error"), detail)
+            lang = negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
+            resp = problem(exc.status_code, localize(titles.get(exc.status_code, "Error"), lang), localize(detail, lang))
         else:
             resp = screens.error_page(request, exc.status_code, titles.get(exc.status_code, "Error"), detail)
         resp.headers.update(exc.headers or {})  # 405 names the methods that are allowed (Allow)

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select
 
 from engine.actor import Actor
-from engine.errors import BadRequest, ErrorCollector, NotFound, Unauthenticated
+from engine.errors import BadRequest, ErrorCollector, Msg, NotFound, Unauthenticated
 from engine.schema import Schema
 
 _hasher = PasswordHasher()
@@ -38,7 +38,7 @@ def create_user(conn, schema: Schema, username: str, password: str, roles: list[
     if app.roles:
         for role in roles or ():
             if role not in app.roles:
-                errors.add("role", f"there is no role '{role}'; roles: {', '.join(app.roles)}")
+                errors.add("role", "there is no role '%(role)s'; roles: %(roles)s", role=role, roles=", ".join(app.roles))
     attributes = check_attributes(app, attributes or {}, errors)
     if not USERNAME_RX.match(username or ""):
         errors.add("username", "use 2-63 lowercase letters, digits, '_', '.' or '-'")
@@ -48,12 +48,12 @@ def create_user(conn, schema: Schema, username: str, password: str, roles: list[
         errors.add("role", "give at least one role")
     t = schema.user
     if conn.execute(select(t.c.id).where(t.c.username == username)).first():
-        errors.add("username", f"user '{username}' already exists")
+        errors.add("username", "user '%(username)s' already exists", username=username)
     manager_id = None
     if manager:
         manager_id = conn.execute(select(t.c.id).where(t.c.username == manager)).scalar()
         if manager_id is None:
-            errors.add("manager", f"no user '{manager}'")
+            errors.add("manager", "no user '%(username)s'", username=manager)
     errors.raise_if_any()
     uid = conn.execute(t.insert().values(
         username=username, password_hash=hash_password(password), full_name=full_name or username,
@@ -73,13 +73,17 @@ def check_attributes(app, attributes: dict, errors: ErrorCollector) -> dict:
     for name, value in attributes.items():
         f = app.user_fields.get(name)
         if f is None:
-            errors.add(name, f"'{name}' is not a user field; user fields: {', '.join(app.user_fields) or 'none (declare them in roles.yaml)'}")
+            errors.add(name, "'%(name)s' is not a user field; user fields: %(fields)s", name=name,
+                       fields=", ".join(app.user_fields) or Msg("none (declare them in roles.yaml)"))
         elif value in (None, ""):
             continue
         elif f.type == "select" and value not in {o.value for o in f.options}:
-            errors.add(name, f"'{value}' is not one of: {', '.join(o.value for o in f.options)}")
+            errors.add(name, "'%(value)s' is not one of: %(options)s", value=value, options=", ".join(o.value for o in f.options))
         elif f.type in ("link", "integer") and (isinstance(value, bool) or not isinstance(value, int)):
-            errors.add(name, "expected a whole number" + (f" (the id of a {f.entity})" if f.entity else ""))
+            if f.entity:
+                errors.add(name, "expected a whole number (the id of a %(entity)s)", entity=f.entity)
+            else:
+                errors.add(name, "expected a whole number")
         elif f.type == "boolean" and not isinstance(value, bool):
             errors.add(name, "expected true or false")
         elif f.type == "string" and (not isinstance(value, str) or len(value) > 200):
@@ -120,7 +124,7 @@ def create_token(conn, schema: Schema, username: str, label: str = "api") -> str
     t = schema.user
     uid = conn.execute(select(t.c.id).where(t.c.username == username, t.c.active.is_(True))).scalar()
     if uid is None:
-        raise NotFound(f"no active user '{username}'")
+        raise NotFound(Msg("no active user '%(username)s'", username=username))
     token = "eng_" + secrets.token_urlsafe(32)
     conn.execute(schema.token.insert().values(user_id=uid, token_hash=_token_hash(token), label=label, created_at=_now()))
     return token
@@ -192,6 +196,17 @@ def user_exists(conn, schema: Schema, ids: set[int]) -> set[int]:
     if not ids:
         return set()
     return {r for (r,) in conn.execute(select(schema.user.c.id).where(schema.user.c.id.in_(ids)))}
+
+
+def search(conn, schema: Schema, text: str, limit: int = 10) -> list[tuple[int, str]]:
+    """(id, name) of active users whose username or full name contains `text` (any case), for a picker."""
+    u = schema.user
+    stmt = select(u.c.id, u.c.username, u.c.full_name).where(u.c.active.is_(True))
+    needle = (text or "").strip()[:100].replace("\x00", "")
+    if needle:
+        stmt = stmt.where(u.c.username.icontains(needle, autoescape=True) | u.c.full_name.icontains(needle, autoescape=True))
+    rows = conn.execute(stmt.order_by(u.c.username).limit(limit))
+    return [(i, f"{full} ({name})" if full and full != name else name) for i, name, full in rows]
 
 
 def choices(conn, schema: Schema, limit: int = 500) -> list[tuple[int, str]]:

@@ -11,6 +11,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
+from engine.errors import Msg
+
 DEFAULT_MAX_LENGTH = {"string": 255, "text": 100_000, "email": 254, "phone": 32, "url": 2048}
 MAX_JSON_BYTES = 65_536
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -56,24 +58,24 @@ def parse_ids(raw, most: int) -> list[int] | None:
 
 def _text(value, field, from_query: bool) -> str:
     if not isinstance(value, str):
-        raise BadValue(f"expected text, got {kind_of(value)}")
+        raise BadValue(Msg("expected text, got %(kind)s", kind=kind_of(value)))
     if "\x00" in value:
         raise BadValue("text must not contain NUL characters")
     return value
 
 
-def kind_of(value, mapping: str = "an object") -> str:
+def kind_of(value, mapping: str = Msg("an object")) -> str:
     """How to name a value's kind in a message ("text", "a number", ...)."""
     if value is None:
-        return "nothing"
+        return Msg("nothing")
     if isinstance(value, bool):
-        return "true/false"
+        return Msg("true/false")
     if isinstance(value, (int, Decimal, float)):
-        return "a number"
+        return Msg("a number")
     if isinstance(value, str):
-        return "text"
+        return Msg("text")
     if isinstance(value, list):
-        return "a list"
+        return Msg("a list")
     if isinstance(value, dict):
         return mapping
     return type(value).__name__
@@ -108,11 +110,11 @@ def coerce(field, value, from_query: bool = False):
         s = _text(value, field, from_query)
         allowed = field.option_values()
         if s not in allowed:
-            raise BadValue(f"'{s[:50]}' is not an option; choose one of: {', '.join(allowed)}")
+            raise BadValue(Msg("'%(value)s' is not an option; choose one of: %(options)s", value=s[:50], options=", ".join(allowed)))
         return s
     if t in ("integer", "link", "user"):
         if isinstance(value, bool):
-            raise BadValue(f"expected a whole number, got {kind_of(value)}")
+            raise BadValue(Msg("expected a whole number, got %(kind)s", kind=kind_of(value)))
         if isinstance(value, int):
             n = value
         elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
@@ -122,8 +124,9 @@ def coerce(field, value, from_query: bool = False):
         elif isinstance(value, str) and from_query and _INT_RX.match(value.strip()):
             n = int(value.strip())
         else:
-            what = "an id (a whole number)" if t != "integer" else "a whole number"
-            raise BadValue(f"expected {what}, got {kind_of(value)}")
+            if t != "integer":
+                raise BadValue(Msg("expected an id (a whole number), got %(kind)s", kind=kind_of(value)))
+            raise BadValue(Msg("expected a whole number, got %(kind)s", kind=kind_of(value)))
         if not INT_MIN <= n <= INT_MAX:
             raise BadValue("number is out of range")
         if t != "integer" and n < 1:
@@ -136,7 +139,7 @@ def coerce(field, value, from_query: bool = False):
             return value
         if from_query and isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
             return value.lower() in ("true", "1")
-        raise BadValue(f"expected true or false, got {kind_of(value)}")
+        raise BadValue(Msg("expected true or false, got %(kind)s", kind=kind_of(value)))
     if t == "date":
         if isinstance(value, dt.datetime):
             raise BadValue("expected a date without time, like 2026-03-31")
@@ -147,7 +150,7 @@ def coerce(field, value, from_query: bool = False):
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise BadValue(f"'{value[:20]}' is not a real date") from None
+            raise BadValue(Msg("'%(value)s' is not a real date", value=value[:20])) from None
     if t == "datetime":
         if isinstance(value, dt.datetime):
             d = value
@@ -160,9 +163,9 @@ def coerce(field, value, from_query: bool = False):
             try:
                 d = dt.datetime.fromisoformat(s)
             except ValueError:
-                raise BadValue(f"'{value[:40]}' is not a real date and time") from None
+                raise BadValue(Msg("'%(value)s' is not a real date and time", value=value[:40])) from None
         else:
-            raise BadValue(f"expected a time like 2026-03-31T14:30:00Z, got {kind_of(value)}")
+            raise BadValue(Msg("expected a time like 2026-03-31T14:30:00Z, got %(kind)s", kind=kind_of(value)))
         if d.tzinfo is None:
             raise BadValue("the time needs a timezone, like 2026-03-31T14:30:00Z or +08:00")
         return d.astimezone(dt.timezone.utc)
@@ -174,14 +177,14 @@ def coerce(field, value, from_query: bool = False):
         except (TypeError, ValueError):
             raise BadValue("not a JSON value") from None
         if size > MAX_JSON_BYTES:
-            raise BadValue(f"JSON value is larger than {MAX_JSON_BYTES} bytes")
+            raise BadValue(Msg("JSON value is larger than %(n)s bytes", n=MAX_JSON_BYTES))
         return value
-    raise BadValue(f"fields of type {t} cannot be set")
+    raise BadValue(Msg("fields of type %(type)s cannot be set", type=t))
 
 
 def _decimal(field, value, from_query: bool) -> Decimal:
     if isinstance(value, bool):
-        raise BadValue(f"expected a number, got {kind_of(value)}")
+        raise BadValue(Msg("expected a number, got %(kind)s", kind=kind_of(value)))
     if isinstance(value, float):
         value = Decimal(repr(value))
     if isinstance(value, int):
@@ -189,23 +192,23 @@ def _decimal(field, value, from_query: bool) -> Decimal:
     if isinstance(value, str):
         s = value.strip()
         if not re.match(r"^[-+]?(\d+(\.\d*)?|\.\d+)$", s):
-            raise BadValue(f"expected a number like 12.50, got '{value[:30]}'")
+            raise BadValue(Msg("expected a number like 12.50, got '%(value)s'", value=value[:30]))
         value = Decimal(s)
     if not isinstance(value, Decimal):
-        raise BadValue(f"expected a number, got {kind_of(value)}")
+        raise BadValue(Msg("expected a number, got %(kind)s", kind=kind_of(value)))
     if not value.is_finite():
         raise BadValue("expected a finite number")
     scale = field.scale if field.scale is not None else 2
     precision = field.precision or 18
     exp = value.normalize().as_tuple().exponent
     if isinstance(exp, int) and -exp > scale:
-        raise BadValue(f"at most {scale} decimal place{'s' if scale != 1 else ''}")
+        raise BadValue(Msg("at most %(n)s decimal place", n=scale) if scale == 1 else Msg("at most %(n)s decimal places", n=scale))
     try:
         q = value.quantize(Decimal(1).scaleb(-scale))
     except InvalidOperation:
         raise BadValue("number is too large") from None
     if abs(q) >= Decimal(10) ** (precision - scale):
-        raise BadValue(f"number is too large: at most {precision - scale} digits before the decimal point")
+        raise BadValue(Msg("number is too large: at most %(n)s digits before the decimal point", n=precision - scale))
     return q
 
 
@@ -216,16 +219,16 @@ def quantize_result(field, value):
     t = field.result
     if t == "decimal":
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            raise BadValue(f"computed value is {kind_of(value)}, not a number")
+            raise BadValue(Msg("computed value is %(kind)s, not a number", kind=kind_of(value)))
         scale = field.scale if field.scale is not None else 2
         precision = field.precision or 18
         if not Decimal(value).is_finite() or abs(value) >= Decimal(10) ** (precision - scale):  # it would not fit its column
-            raise BadValue(f"the result is too large: at most {precision - scale} digits before the decimal point; "
-                           f"check the values it is computed from")
+            raise BadValue(Msg("the result is too large: at most %(n)s digits before the decimal point; check the values it is computed from",
+                               n=precision - scale))
         return Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding="ROUND_HALF_UP")
     if t == "integer":
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            raise BadValue(f"computed value is {kind_of(value)}, not a number")
+            raise BadValue(Msg("computed value is %(kind)s, not a number", kind=kind_of(value)))
         n = int(Decimal(value).to_integral_value(rounding="ROUND_HALF_UP"))
         if not INT_MIN <= n <= INT_MAX:
             raise BadValue("the result is too large to store; check the values it is computed from")
@@ -236,7 +239,7 @@ def quantize_result(field, value):
         return bool(value)
     if t == "date":
         if not isinstance(value, dt.date):
-            raise BadValue(f"computed value is {kind_of(value)}, not a date")
+            raise BadValue(Msg("computed value is %(kind)s, not a date", kind=kind_of(value)))
         return value
     return value
 
@@ -247,16 +250,16 @@ def check_constraints(field, value) -> list[str]:
     if isinstance(value, str):
         limit = field.max_length or DEFAULT_MAX_LENGTH.get(field.value_type)
         if limit and len(value) > limit:
-            problems.append(f"at most {limit} characters (this has {len(value)})")
+            problems.append(Msg("at most %(n)s characters (this has %(has)s)", n=limit, has=len(value)))
         if field.min_length and len(value) < field.min_length:
-            problems.append(f"at least {field.min_length} characters")
+            problems.append(Msg("at least %(n)s characters", n=field.min_length))
         if field.pattern and not re.fullmatch(field.pattern, value):
-            problems.append(f"does not match the required format {field.pattern}")
+            problems.append(Msg("does not match the required format %(pattern)s", pattern=field.pattern))
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and field.value_type in ("integer", "decimal"):
         if field.min is not None and value < field.min:
-            problems.append(f"must be at least {field.min}")
+            problems.append(Msg("must be at least %(n)s", n=field.min))
         if field.max is not None and value > field.max:
-            problems.append(f"must be at most {field.max}")
+            problems.append(Msg("must be at most %(n)s", n=field.max))
     return problems
 
 

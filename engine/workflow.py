@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from engine.actor import Actor
-from engine.errors import ErrorCollector
+from engine.errors import ErrorCollector, Msg, message_of
 from engine.expressions import EvaluationError
 from engine.metadata.model import App, Entity, Review, Transition, Workflow
 from engine.metadata.workflows import REVIEW_FACTS
@@ -70,7 +70,7 @@ class Workflows:
         if st.review is None or review.get("outcome") != "pending" or wf.states[t.target].category in ("draft", "cancelled"):
             return True, ""
         waiting = ", ".join(self._role_label(r, lang) for r in review.get("waiting", ()))
-        return False, f"the review is not complete; waiting for: {waiting}"
+        return False, Msg("the review is not complete; waiting for: %(waiting)s", waiting=waiting)
 
     def _role_label(self, role: str, lang: str) -> str:
         r = self.app.roles.get(role)
@@ -83,7 +83,7 @@ class Workflows:
         if not t.roles and not t.relations:
             if grants.can(wf.entity, "update"):
                 return True, ""
-            return False, f"'{t.name}' needs permission to update {wf.entity}"
+            return False, Msg("'%(transition)s' needs permission to update %(entity)s", transition=t.name, entity=wf.entity)
         if t.roles and self.permissions.role_closure(actor) & set(t.roles):
             return True, ""
         owner = record.get("owner")
@@ -95,8 +95,8 @@ class Workflows:
                 return True, ""
             if "owner_managers" in t.relations and actor.id in chain:
                 return True, ""
-        who = [f"role {r}" for r in t.roles] + [r.replace("_", " ") for r in t.relations]
-        return False, f"'{t.name}' may be fired by: {', '.join(who)}"
+        who = ", ".join([*t.roles, *(r.replace("_", " ") for r in t.relations)])
+        return False, Msg("'%(transition)s' may be fired by: %(who)s", transition=t.name, who=who)
 
     def _managers(self, conn, user_id: int) -> list[int]:
         """The user's managers, nearest first (stops at a loop)."""
@@ -119,7 +119,7 @@ class Workflows:
             ok = t.guard.evaluate(ctx)
         except EvaluationError:
             ok = False
-        return (True, "") if ok else (False, t.guard_message.get(lang) if t.guard_message else f"'{t.name}' is not possible now")
+        return (True, "") if ok else (False, t.guard_message.get(lang) if t.guard_message else Msg("'%(transition)s' is not possible now", transition=t.name))
 
     # ------------------------------------------------------------------ firing
     def inputs(self, t: Transition, raw, errors: ErrorCollector, text: bool) -> dict:
@@ -130,19 +130,23 @@ class Workflows:
         out = {}
         for name in raw:
             if name not in t.inputs:
-                errors.add(f"fields.{name}", f"'{t.name}' takes no input '{name}'" + (f"; it takes: {', '.join(t.inputs)}" if t.inputs else ""))
+                if t.inputs:
+                    errors.add(f"fields.{name}", "'%(transition)s' takes no input '%(input)s'; it takes: %(inputs)s", transition=t.name, input=name,
+                               inputs=", ".join(t.inputs))
+                else:
+                    errors.add(f"fields.{name}", "'%(transition)s' takes no input '%(input)s'", transition=t.name, input=name)
         for name, f in t.inputs.items():
             value = raw.get(name)
             if isinstance(value, str) and not value.strip():
                 value = None
             if value is None:
                 if f.required:
-                    errors.add(f"fields.{name}", f"'{t.name}' needs {f.label.get('en').lower()}")
+                    errors.add(f"fields.{name}", "'%(transition)s' needs %(what)s", transition=Msg.label(t.label), what=Msg.label(f.label, lower=True))
                 continue
             try:
                 out[name] = coerce(f, value, from_query=text)
             except BadValue as exc:
-                errors.add(f"fields.{name}", str(exc))
+                errors.add(f"fields.{name}", message_of(exc))
         return out
 
     def effects(self, wf: Workflow, t: Transition, record: dict, lines: dict, inputs: dict, actor: Actor,
@@ -156,7 +160,7 @@ class Workflows:
                 raw = expr.evaluate(ctx)
                 values[name] = coerce(ent.fields[name], to_json(ent.fields[name].value_type, raw) if raw is not None else None, from_query=False)
             except (EvaluationError, BadValue) as exc:
-                errors.add(name, f"'{t.name}' could not set {name}: {exc}")
+                errors.add(name, "'%(transition)s' could not set %(field)s: %(why)s", transition=t.name, field=name, why=message_of(exc))
         if t.stamp_at:
             values[t.stamp_at] = now
         if t.stamp_by:
@@ -170,12 +174,12 @@ class Workflows:
         st = wf.states.get(state)
         if st is None:
             return None
-        label = st.label.get("en")
+        thing, state_label = Msg.label(ent.label, lower=True), Msg.label(st.label, lower=True)
         if st.lock and changed:
-            return f"this {ent.label.get('en').lower()} is {label.lower()}; it can no longer change"
+            return Msg("this %(thing)s is %(state)s; it can no longer change", thing=thing, state=state_label)
         if st.editable is not None:
             for name in sorted(changed - set(st.editable)):
-                errors.add(name, f"cannot be changed while the {ent.label.get('en').lower()} is {label.lower()}")
+                errors.add(name, "cannot be changed while the %(thing)s is %(state)s", thing=thing, state=state_label)
         return None
 
 

@@ -62,3 +62,44 @@ def test_shared_macros_speak_the_pages_language(rt, clerk, lang, text):
         sign_in(web, "clerk")
         page = web.get(f"/sales_order/new?lang={lang}").text
     assert f'placeholder="{text}' in page and "Type to search" not in page
+
+
+def _field_errors(html: str) -> dict[str, str]:
+    """What the user reads beside each field: {input name: message}."""
+    import re
+    return {m.group(1): re.sub(r"<[^>]+>", "", m.group(2)).strip()
+            for m in re.finditer(r'<span class="field-error" id="err-([^"]+)">(.*?)</span>', html, re.S)}
+
+
+@pytest.mark.parametrize("lang, required, rule, too_long", [
+    ("zh", "必填", "最低价不能高于标价。", "最多 255 个字符（当前 300 个）"),
+    ("ru", "обязательно", "Минимальная цена не может быть выше прайсовой.", "не более 255 символов (сейчас 300)"),
+])
+def test_validation_messages_follow_the_pages_language(rt, clerk, lang, required, rule, too_long):
+    """The user never chose a language: the browser asks for Chinese or Russian, and the errors speak it
+    (the engine's own messages and the app's rule messages alike)."""
+    from starlette.testclient import TestClient
+
+    from engine.server import create_app
+    from tests.test_web import SECRET, csrf, sign_in
+    with TestClient(create_app(rt, secret_key=SECRET), headers={"Accept-Language": lang}) as web:
+        sign_in(web)
+        page = web.get("/product/new")
+        r = web.post("/product/new", data={"csrf_token": csrf(page.text), "_fields": "code,name,list_price,minimum_price",
+                                           "code": "", "name": "x" * 300, "list_price": "10", "minimum_price": "20"})
+        assert r.status_code == 422
+        errors = _field_errors(r.text)
+        assert errors == {"code": required, "category": required, "minimum_price": rule, "name": too_long}
+
+
+def test_api_errors_honour_accept_language(api):
+    r = api.post("/api/v1/product", json={"name": "x", "list_price": "10", "minimum_price": "20"}, headers={"Accept-Language": "ru-RU,ru;q=0.9"})
+    body = r.json()
+    assert r.status_code == 422 and body["title"] == "Неверные данные"
+    by_field = {e["field"]: e["message"] for e in body["errors"]}
+    assert by_field["minimum_price"] == "Минимальная цена не может быть выше прайсовой."
+    assert body["detail"].startswith("нужно исправить поля (")
+    r = api.get("/api/v1/sales_order/%C2%B3", headers={"Accept-Language": "zh-CN"})
+    assert r.json()["detail"] == "“³”不是记录编号：编号是整数，例如 42" and r.json()["title"] == "未找到"
+    # without Accept-Language: English
+    assert api.get("/api/v1/sales_order/%C2%B3").json()["detail"] == "'³' is not a record id: ids are whole numbers like 42"

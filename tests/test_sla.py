@@ -17,6 +17,7 @@ from tests.apps import write_app
 from tests.conftest import ROOT, make_user
 from tests.orders import DEPARTMENTS, new_order, reviewed
 from tests.test_concurrency import run_threads
+from tests.html import texts_of, visible_text
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 HOURS = WorkingHours("Asia/Shanghai", (0, 1, 2, 3, 4), 9 * 60, 18 * 60, frozenset({dt.date(2026, 11, 26)}))
@@ -247,9 +248,11 @@ def test_lists_and_the_board_flag_overdue_records(rt, people, clock):
     with TestClient(create_app(rt, secret_key=SECRET)) as web:
         sign_in(web, "rep")
         page = web.get("/sales_order?lang=zh")
-        assert "flag-at_risk" in page.text and "有逾期风险" in page.text
+        assert texts_of(page.text, "flag-at_risk") == ["有逾期风险"]
         clock.now = local(2026, 11, 24, 18, 30)
         board = web.get("/sales_order/board")
-        assert f'data-id="{order["id"]}"' in board.text and "flag-overdue" in board.text
+        assert f'data-id="{order["id"]}"' in board.text and texts_of(board.text, "flag-overdue") == ["已逾期"]
         record = web.get(f"/sales_order/{order['id']}")
-        assert "flag-overdue" in record.text and "已逾期" in record.text  # the language chosen above stays
+        assert texts_of(record.text, "flag-overdue") == ["已逾期"]  # the language chosen above stays
+        for html in (page.text, board.text, record.text):  # the flag is an element, not markup shown as text
+            assert "<span" not in visible_text(html) and "flag" not in visible_text(html)

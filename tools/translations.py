@@ -1,8 +1,10 @@
-"""Fills engine/web/locale/{zh,ru}/LC_MESSAGES/messages.po from the extracted template.
+"""Fills engine/locale/{zh,ru}/LC_MESSAGES/messages.po from the extracted template.
 
-Workflow: pybabel extract -F babel.cfg -k _ -k gettext -o engine/web/locale/messages.pot .
-then add any new message to TRANSLATIONS below and run: python tools/translations.py
-A message without a translation is reported, so nothing untranslated ships unnoticed.
+Workflow: python tools/translations.py --extract (runs pybabel extract over the screens' templates
+and the engine's messages, with the keywords in KEYWORDS), then add any new message to
+TRANSLATIONS below (UI) or to tools/engine_messages.py (the engine's errors) and run
+python tools/translations.py. A message without a translation is reported, so nothing
+untranslated ships unnoticed.
 """
 import sys
 from pathlib import Path
@@ -10,10 +12,18 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
-ROOT = Path(__file__).resolve().parent.parent / "engine" / "web" / "locale"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_messages import ENGINE, SESSIONS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent / "engine" / "locale"
+# what carries a message to extract: the screens' _ and gettext, Msg, and the first (or given) argument of the engine's errors
+KEYWORDS = ["_", "gettext", "Msg", "add:2", "BadValue", "FieldError:2", "NotFound", "Conflict", "Forbidden", "BadRequest",
+            "Unauthenticated", "TooManyRequests", "PayloadTooLarge"]
 # titles of errors that reach screens from code (engine.errors and the server)
 EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input", "Too many attempts",
-         "Method not allowed", "Something went wrong", "Error", "Due %(when)s"]
+         "Method not allowed", "Something went wrong", "Error", "Due %(when)s",
+         # the actions said inside permission refusals, and review outcomes (Msg(action), Msg(status))
+         "read", "create", "update", "delete", "export", "approved", "rejected"]
 
 TRANSLATIONS = {
     "You cannot move it from %(here)s to %(there)s.": ("不能从“%(here)s”移到“%(there)s”。", "Нельзя перевести из «%(here)s» в «%(there)s»."),
@@ -244,9 +254,22 @@ DESIGNER = {
     "changes set aside: %(n)s": ("搁置的修改：%(n)s", "отложено изменений: %(n)s"),
 }
 TRANSLATIONS.update(DESIGNER)
+TRANSLATIONS.update(ENGINE)
+TRANSLATIONS.update(SESSIONS)
+
+
+def extract() -> None:
+    import subprocess
+    args = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "--no-location", "--omit-header",
+            "-o", str(ROOT / "messages.pot")]
+    for k in KEYWORDS:
+        args += ["-k", k]
+    subprocess.run([*args, "."], check=True, cwd=ROOT.parent.parent)
 
 
 def main() -> int:
+    if "--extract" in sys.argv:
+        extract()
     with (ROOT / "messages.pot").open("rb") as f:
         template = read_po(f)
     ids = [m.id for m in template if m.id] + EXTRA

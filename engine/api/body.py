@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from engine.errors import BadRequest, PayloadTooLarge
+from engine.errors import BadRequest, Msg, PayloadTooLarge
 
 MAX_BODY = 2 * 1024 * 1024
 
@@ -16,16 +16,16 @@ async def read_json(request, empty=_REQUIRED):
     """The JSON body; `empty` is what an empty body means (without it, an empty body is a 400)."""
     ctype = request.headers.get("content-type", "")
     if ctype and "json" not in ctype:
-        raise BadRequest(f"send the body as JSON (Content-Type: application/json), not {ctype.split(';')[0]}")
+        raise BadRequest(Msg("send the body as JSON (Content-Type: application/json), not %(type)s", type=ctype.split(";")[0]))
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY:
-        raise PayloadTooLarge(f"the body is {int(length)} bytes; at most {MAX_BODY} bytes are accepted")
+        raise PayloadTooLarge(Msg("the body is %(n)s bytes; at most %(most)s bytes are accepted", n=int(length), most=MAX_BODY))
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
+            raise PayloadTooLarge(Msg("the body is larger than %(most)s bytes", most=MAX_BODY))
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
@@ -39,7 +39,7 @@ async def read_json(request, empty=_REQUIRED):
     except (json.JSONDecodeError, ValueError) as exc:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise BadRequest(f"the body is not valid JSON: {msg}{where}") from None
+        raise BadRequest(Msg("the body is not valid JSON: %(why)s%(where)s", why=msg, where=where)) from None
     except RecursionError:
         raise BadRequest("the JSON body is nested too deeply") from None
 

@@ -8,6 +8,7 @@ import uuid
 from starlette.responses import Response
 
 from engine.errors import Conflict, EngineError, TooManyRequests, ValidationFailed
+from engine.i18n import error_text
 
 log = logging.getLogger("engine.api")
 
@@ -17,16 +18,18 @@ def problem(status: int, title: str, detail: str, **extra) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=status, media_type="application/problem+json")
 
 
-def from_error(exc: EngineError) -> Response:
+def from_error(exc: EngineError, lang: str = "en") -> Response:
+    """The problem+json body of an engine error, its texts in `lang` (the request's Accept-Language)."""
+    title, detail, errors = error_text(exc, lang)
     extra = {}
     if isinstance(exc, ValidationFailed):
-        extra["errors"] = [e.as_dict() for e in exc.errors]
+        extra["errors"] = [e.as_dict() for e in errors]
     if isinstance(exc, Conflict) and exc.current is not None:
         extra["current_version"] = exc.current.get("version")
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
-    resp = problem(exc.status, exc.title, exc.detail, **extra)
+    resp = problem(exc.status, title, detail, **extra)
     resp.headers.update(headers)
     return resp
 

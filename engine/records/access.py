@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from engine import users
 from engine.actor import Actor
-from engine.errors import ErrorCollector, Forbidden, NotFound
+from engine.errors import ErrorCollector, Forbidden, Msg, NotFound
 from engine.metadata.model import ACTIONS
 
 
@@ -21,16 +21,16 @@ def explain(records, actor: Actor, username: str, entity: str, action: str, reco
     errors = ErrorCollector()
     ent = records.app.entities.get(entity)
     if ent is None or ent.child:
-        errors.add("entity", f"there is no entity '{entity}'; entities: {', '.join(e.name for e in records.app.top_entities())}")
+        errors.add("entity", "there is no entity '%(name)s'; entities: %(names)s", name=entity, names=", ".join(e.name for e in records.app.top_entities()))
     if action not in ACTIONS:
-        errors.add("action", f"one of: {', '.join(ACTIONS)}")
+        errors.add("action", "one of: %(actions)s", actions=", ".join(ACTIONS))
     errors.raise_if_any()
     u = records.schema.user
     with records.db.read() as conn:
         uid = conn.execute(select(u.c.id).where(u.c.username == username)).scalar()
         subject = users.actor_for_id(conn, records.schema, uid, via="api") if uid is not None else None
         if subject is None:
-            raise NotFound(f"no active user '{username}'")
+            raise NotFound(Msg("no active user '%(username)s'", username=username))
         answer = records.permissions.explain(conn, subject, entity, action, record_id)
     hidden = records.permissions.grants(subject).hidden(entity)
     levels = {n: records.permissions.grants(subject).level(entity, n) for n in ent.fields}
@@ -41,5 +41,5 @@ def explain(records, actor: Actor, username: str, entity: str, action: str, reco
 def role_table(records, actor: Actor, role: str) -> dict:
     _require_admin(records, actor)
     if records.app.roles and role not in records.app.roles:
-        raise NotFound(f"there is no role '{role}'; roles: {', '.join(records.app.roles)}")
+        raise NotFound(Msg("there is no role '%(role)s'; roles: %(roles)s", role=role, roles=", ".join(records.app.roles)))
     return records.permissions.table(role)

@@ -6,7 +6,7 @@ Validation collects every problem: required, constraints, and the entity's rules
 """
 from __future__ import annotations
 
-from engine.errors import ErrorCollector
+from engine.errors import ErrorCollector, Msg, message_of
 from engine.expressions import EvaluationError
 from engine.metadata.model import App, Entity
 from engine.values import BadValue, check_constraints, quantize_result
@@ -22,7 +22,7 @@ def apply_defaults(ent: Entity, values: dict, user: dict, errors: ErrorCollector
                 from engine.values import coerce
                 values[f.name] = coerce(f, f.default_expr.evaluate({**values, "user": user}))
             except (EvaluationError, BadValue) as exc:
-                errors.add(prefix + f.name, f"default could not be computed: {exc}")
+                errors.add(prefix + f.name, "default could not be computed: %(why)s", why=message_of(exc))
         elif f.default is not None:
             values[f.name] = f.default
 
@@ -42,21 +42,21 @@ def _compute_one(ent: Entity, values: dict, lines: dict, user: dict, errors: Err
             values[name] = quantize_result(f, f.expression.evaluate({**values, **lines, "user": user}))
         except (EvaluationError, BadValue) as exc:
             values[name] = None
-            errors.add(prefix + name, f"could not be computed: {exc}")
+            errors.add(prefix + name, "could not be computed: %(why)s", why=message_of(exc))
 
 
-def validate(app: App, ent: Entity, values: dict, lines: dict[str, list[dict]], user: dict, errors: ErrorCollector, lang: str = "en") -> None:
-    _validate_one(ent, values, lines, user, errors, "", lang)
+def validate(app: App, ent: Entity, values: dict, lines: dict[str, list[dict]], user: dict, errors: ErrorCollector) -> None:
+    _validate_one(ent, values, lines, user, errors, "")
     for tf in ent.table_fields():
         child = app.entity(tf.entity)
         rows = lines.get(tf.name, [])
         if tf.required and not rows:
             errors.add(tf.name, "add at least one line")
         for i, row in enumerate(rows):
-            _validate_one(child, row, {}, user, errors, f"{tf.name}[{i}].", lang)
+            _validate_one(child, row, {}, user, errors, f"{tf.name}[{i}].")
 
 
-def _validate_one(ent: Entity, values: dict, lines: dict, user: dict, errors: ErrorCollector, prefix: str, lang: str) -> None:
+def _validate_one(ent: Entity, values: dict, lines: dict, user: dict, errors: ErrorCollector, prefix: str) -> None:
     bad = set()
     for f in ent.stored_fields():
         v = values.get(f.name)
@@ -75,7 +75,7 @@ def _validate_one(ent: Entity, values: dict, lines: dict, user: dict, errors: Er
             ok = rule.check.evaluate({**values, **lines, "user": user})
         except EvaluationError as exc:
             ok = False
-            errors.add(prefix + (rule.field or ent.name), f"rule could not be checked: {exc}")
+            errors.add(prefix + (rule.field or ent.name), "rule could not be checked: %(why)s", why=message_of(exc))
             continue
         if not ok:
-            errors.add(prefix + (rule.field or ent.name), rule.message.get(lang))
+            errors.add(prefix + (rule.field or ent.name), Msg.label(rule.message))

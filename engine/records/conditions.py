@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.errors import ErrorCollector
+from engine.errors import ErrorCollector, Msg
 from engine.expressions import EvaluationError
 from engine.metadata.model import App, Entity, Form, FormSection
 
@@ -62,7 +62,7 @@ def form_for(app: App, ent: Entity) -> Form | None:
 
 
 def enforce(app: App, ent: Entity, values: dict, lines: dict, user: dict, roles: set, state: str | None,
-            current: dict | None, errors: ErrorCollector, lang: str = "en") -> None:
+            current: dict | None, errors: ErrorCollector) -> None:
     """Required-when on the values to be saved; read-only-when on the record as it was."""
     form = form_for(app, ent)
     if form is None:
@@ -75,8 +75,10 @@ def enforce(app: App, ent: Entity, values: dict, lines: dict, user: dict, roles:
         v = lines.get(name) if ent.fields[name].type == "table" else values.get(name)
         if v is None or v == "" or v == []:
             ff = by_name[name]
-            errors.add(name, ff.required_message.get(lang) if ff.required_message else
-                       f"required for this {ent.label.get(lang).lower()}")
+            if ff.required_message:
+                errors.add(name, Msg.label(ff.required_message))
+            else:
+                errors.add(name, "required for this %(thing)s", thing=Msg.label(ent.label, lower=True))
     if current is None:
         return
     sf = state_field(app, ent)

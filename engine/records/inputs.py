@@ -5,7 +5,7 @@ back unchanged (a client that PATCHes what it read keeps working) but not change
 """
 from __future__ import annotations
 
-from engine.errors import ErrorCollector
+from engine.errors import ErrorCollector, message_of
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Entity
 from engine.values import BadValue, coerce, parse_id
 
@@ -37,12 +37,12 @@ def parse_values(ent: Entity, data, errors: ErrorCollector, current: dict | None
                 continue  # line ids are handled by the table parser
             if key == "version" and not ent.child:
                 continue  # taken by the caller for the stale-version check
-            errors.add(name, f"'{key}' is set by the system and cannot be written")
+            errors.add(name, "'%(field)s' is set by the system and cannot be written", field=key)
             continue
         field = ent.fields.get(key)
         if field is None:
             known = ", ".join(n for n in ent.fields)
-            errors.add(name, f"unknown field; {ent.name} has: {known}")
+            errors.add(name, "unknown field; %(entity)s has: %(known)s", entity=ent.name, known=known)
             continue
         if field.type == "table":
             continue  # parsed by parse_lines
@@ -50,13 +50,15 @@ def parse_values(ent: Entity, data, errors: ErrorCollector, current: dict | None
             cur = current.get(key) if current else field.default
             if raw is None or _same(field if field.type != "computed" else None, raw, cur) or field.type == "computed" and _same_computed(field, raw, cur):
                 continue
-            why = "it is computed from other fields" if field.type == "computed" else "it is read-only"
-            errors.add(name, f"cannot be set: {why}")
+            if field.type == "computed":
+                errors.add(name, "cannot be set: it is computed from other fields")
+            else:
+                errors.add(name, "cannot be set: it is read-only")
             continue
         try:
             out[key] = coerce(field, raw, from_query=text)
         except BadValue as exc:
-            errors.add(name, str(exc))
+            errors.add(name, message_of(exc))
     return out
 
 
@@ -76,7 +78,7 @@ def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: Err
         errors.add(field_name, "expected a list of lines")
         return None
     if len(raw) > MAX_LINES:
-        errors.add(field_name, f"at most {MAX_LINES} lines")
+        errors.add(field_name, "at most %(n)s lines", n=MAX_LINES)
         return None
     existing = {line["id"]: line for line in (current_lines or [])}
     result: list[dict] = []
@@ -92,7 +94,7 @@ def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: Err
         base: dict = {}
         if line_id is not None:
             if isinstance(line_id, bool) or not isinstance(line_id, int) or line_id not in existing:
-                errors.add(f"{prefix}id", f"{line_id!r} is not a line of this record; leave id out to add a new line")
+                errors.add(f"{prefix}id", "%(id)s is not a line of this record; leave id out to add a new line", id=repr(line_id))
                 continue
             if line_id in seen_ids:
                 errors.add(f"{prefix}id", "this line is listed twice")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, literal, select, tuple_
 from sqlalchemy import column as sa_column, table as sa_table
 
-from engine.errors import BadRequest, ErrorCollector
+from engine.errors import BadRequest, ErrorCollector, Msg, message_of
 from engine.metadata.model import Entity, Field, Label
 from engine.values import BadValue, coerce, parse_id, to_json
 
@@ -61,7 +61,7 @@ class ListQuery:
             elif key == "limit":
                 n = parse_id(value)
                 if n is None or n > MAX_LIMIT:
-                    errors.add("limit", f"a whole number from 1 to {MAX_LIMIT}")
+                    errors.add("limit", "a whole number from 1 to %(most)s", most=MAX_LIMIT)
                 else:
                     q.limit = n
             elif key == "cursor":
@@ -93,10 +93,10 @@ def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector, hidden: 
         key = name if op == "eq" else f"{name}__{op}"
         f = field_for(ent, name) if name not in hidden else None
         if f is None:
-            errors.add(key, f"cannot filter on '{name}': not a stored field of {ent.name}")
+            errors.add(key, "cannot filter on '%(name)s': not a stored field of %(entity)s", name=name, entity=ent.name)
             continue
         if op not in OPS:
-            errors.add(key, f"unknown operator '{op}'; use one of: {', '.join(OPS)}")
+            errors.add(key, "unknown operator '%(op)s'; use one of: %(ops)s", op=op, ops=", ".join(OPS))
             continue
         col = table.c[name]
         if f.value_type == "json":
@@ -111,12 +111,12 @@ def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector, hidden: 
             elif op == "in":
                 parts = [p for p in str(raw).split(",")]
                 if len(parts) > MAX_IN:
-                    raise BadValue(f"at most {MAX_IN} values")
+                    raise BadValue(Msg("at most %(n)s values", n=MAX_IN))
                 values = [coerce(f, p, from_query=True) for p in parts]
                 clauses.append(col.in_([v for v in values if v is not None]))
             elif op in ("contains", "startswith"):
                 if f.value_type not in ("string", "text", "email", "phone", "url", "select"):
-                    raise BadValue(f"'{op}' works on text fields only")
+                    raise BadValue(Msg("'%(op)s' works on text fields only", op=op))
                 s = str(raw)
                 if "\x00" in s:
                     raise BadValue("text must not contain NUL characters")
@@ -132,7 +132,7 @@ def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector, hidden: 
                     clauses.append({"eq": col == v, "ne": col != v, "gt": col > v, "gte": col >= v,
                                     "lt": col < v, "lte": col <= v}[op])
         except BadValue as exc:
-            errors.add(key, str(exc))
+            errors.add(key, message_of(exc))
     return clauses
 
 
@@ -142,7 +142,7 @@ def search_clause(ent: Entity, table, q: str | None, dialect: str = "sqlite"):
     if not q or not q.strip():
         return None
     if "search_text" not in table.c:
-        raise BadRequest(f"{ent.name} has no search fields; filter with field__contains=... instead")
+        raise BadRequest(Msg("%(entity)s has no search fields; filter with field__contains=... instead", entity=ent.name))
     needle = q.strip().casefold()[:200]
     if "\x00" in needle:
         raise BadRequest("search text must not contain NUL characters")
@@ -192,7 +192,7 @@ def sort_spec(ent: Entity, sort: str | None, errors: ErrorCollector, hidden: fro
         name, desc = sort.lstrip("-"), sort.startswith("-")
     f = field_for(ent, name) if name not in hidden else None
     if f is None or f.value_type == "json":
-        errors.add("sort", f"cannot sort by '{name}'; sortable: {', '.join(n for n in sortable_fields(ent) if n not in hidden)}")
+        errors.add("sort", "cannot sort by '%(name)s'; sortable: %(names)s", name=name, names=", ".join(n for n in sortable_fields(ent) if n not in hidden))
         return SortSpec("id", False, False)
     return SortSpec(name, desc, name not in _NON_NULL)
 

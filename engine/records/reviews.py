@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from engine.actor import Actor
-from engine.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.metadata.model import Entity, Workflow
 from engine.values import to_json
 from engine import audit
@@ -75,19 +75,21 @@ def decide(records, actor: Actor, entity: str, record_id: int, decision: Any, op
         tasks = _latest(conn, records.schema, ent.name, record_id)
         open_tasks = [t for t in tasks if t["status"] == "pending" and t["state"] == state]
         if not open_tasks:
-            raise Conflict(f"this {ent.label.get(lang).lower()} has no open review (it is {wf.states[state].label.get(lang)}); reload it")
+            raise Conflict(Msg("this %(thing)s has no open review (it is %(state)s); reload it", thing=Msg.label(ent.label, lower=True),
+                               state=Msg.label(wf.states[state].label)))
         mine = records.permissions.role_closure(actor)
         candidates = [t for t in open_tasks if t["role"] in mine and (role is None or t["role"] == role)]
         if not candidates:
             waiting = ", ".join(records.workflows._role_label(t["role"], lang) for t in open_tasks)
             answered = [t for t in tasks if t["state"] == state and t["role"] in mine and t["status"] != "pending" and role in (None, t["role"])]
             if answered:
-                raise Conflict(f"the {records.workflows._role_label(answered[0]['role'], lang)} opinion is already recorded "
-                               f"({answered[0]['status']}); still waiting for: {waiting}")
-            raise Forbidden(f"this review waits for: {waiting}; your roles ({', '.join(sorted(actor.roles)) or 'none'}) are not among them")
+                raise Conflict(Msg("the %(role)s opinion is already recorded (%(status)s); still waiting for: %(waiting)s",
+                                   role=records.workflows._role_label(answered[0]["role"], lang), status=Msg(answered[0]["status"]), waiting=waiting))
+            raise Forbidden(Msg("this review waits for: %(waiting)s; your roles (%(roles)s) are not among them", waiting=waiting,
+                                roles=", ".join(sorted(actor.roles)) or Msg("none")))
         if len(candidates) > 1 and role is None:
-            raise ValidationFailed([FieldError("role", "you hold several reviewing roles here; say which one you answer for: "
-                                                       + ", ".join(t["role"] for t in candidates))])
+            raise ValidationFailed([FieldError("role", Msg("you hold several reviewing roles here; say which one you answer for: %(roles)s",
+                                                           roles=", ".join(t["role"] for t in candidates)))])
         task = candidates[0]
         now = records.clock()
         res = conn.execute(rt.update().where(rt.c.id == task["id"], rt.c.status == "pending").values(
@@ -141,5 +143,5 @@ def _workflow(records, entity: str) -> tuple[Entity, Workflow]:
     ent = records.entity(entity)
     wf = records.workflows.of(ent.name)
     if wf is None:
-        raise NotFound(f"{ent.name} has no workflow")
+        raise NotFound(Msg("%(entity)s has no workflow", entity=ent.name))
     return ent, wf

@@ -19,7 +19,7 @@ from engine.permissions import Permissions
 from engine.workflow import Workflows
 from engine.actor import Actor
 from engine.db import Database
-from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
 from engine.records import conditions, listing, lookups, steps, timers
 from engine.records.compute import apply_defaults, compute, validate
@@ -50,7 +50,7 @@ class Records:
         ent = self.app.entities.get(name)
         if ent is None or ent.child:
             known = ", ".join(e.name for e in self.app.top_entities())
-            raise NotFound(f"there is no entity '{name}'; known entities: {known}")
+            raise NotFound(Msg("there is no entity '%(name)s'; known entities: %(known)s", name=name, known=known))
         return ent
 
     # ------------------------------------------------------------------ read
@@ -90,7 +90,7 @@ class Records:
         """The record and its lines; NotFound when it does not exist or `scope` excludes it."""
         t = self.schema.tables[ent.name]
         if not isinstance(record_id, int) or isinstance(record_id, bool):
-            raise NotFound(f"no {ent.name} with id {record_id!r}")
+            raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=repr(record_id)))
         stmt = select(*[c for c in t.c if c.name != "search_text"]).where(t.c.id == record_id)
         if scope is not None:
             stmt = stmt.where(scope)
@@ -98,7 +98,7 @@ class Records:
             stmt = stmt.with_for_update()
         row = conn.execute(stmt).mappings().first()
         if row is None:
-            raise NotFound(f"no {ent.name} with id {record_id}")
+            raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=record_id))
         record = dict(row)
         for tf in ent.table_fields():
             record[tf.name] = self._lines(conn, ent, tf, record_id)
@@ -194,10 +194,10 @@ class Records:
             scope = self._scope(conn, actor, ent.name, "read")
             exists = self._in_scope(conn, ent.name, record_id, scope)
             if not exists and (scope is not None or self._in_scope(conn, ent.name, record_id)):
-                raise NotFound(f"no {ent.name} with id {record_id}")
+                raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=record_id))
             rows = conn.execute(select(a).where(a.c.entity == ent.name, a.c.record_id == record_id).order_by(a.c.id)).mappings().all()
         if not exists and not rows:
-            raise NotFound(f"no {ent.name} with id {record_id}")
+            raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=record_id))
         hidden = grants.hidden(ent.name)
         return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
                  "at": to_json("datetime", r["at"]), "changes": _without(json.loads(r["changes"]), hidden)} for r in rows]
@@ -215,8 +215,8 @@ class Records:
         wf = self.workflows.of(ent.name)
         if wf is not None:  # a new record starts in the workflow's initial state
             if values.get(wf.state_field) not in (None, wf.initial):
-                errors.add(wf.state_field, f"a new {ent.label.get('en').lower()} starts as {wf.states[wf.initial].label.get('en')}; "
-                                           f"it moves on by transitions")
+                errors.add(wf.state_field, "a new %(thing)s starts as %(state)s; it moves on by transitions",
+                           thing=Msg.label(ent.label, lower=True), state=Msg.label(wf.states[wf.initial].label))
             values[wf.state_field] = wf.initial
         for tf in ent.table_fields():
             for i, row in enumerate(lines.get(tf.name, [])):
@@ -259,8 +259,9 @@ class Records:
         with self.db.write() as conn:
             current = self._load_for(conn, actor, ent, record_id, "update")
             if current["version"] != version:
-                raise Conflict(f"this {ent.name} was changed by someone else (you sent version {version}, it is now at "
-                               f"version {current['version']}); reload it and apply your change again", current=self._strip(actor, ent, current))
+                raise Conflict(Msg("this %(entity)s was changed by someone else (you sent version %(sent)s, it is now at version %(now)s); "
+                                   "reload it and apply your change again", entity=ent.name, sent=version, now=current["version"]),
+                               current=self._strip(actor, ent, current))
             errors = ErrorCollector()
             if not isinstance(data, dict):
                 raise ValidationFailed([FieldError("body", "expected a JSON object of field names and values")])
@@ -298,7 +299,7 @@ class Records:
             except IntegrityError:
                 raise self._unique_error(ent) from None
             if res.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable on PostgreSQL
-                raise Conflict(f"this {ent.name} was changed by someone else; reload it and apply your change again")
+                raise Conflict(Msg("this %(entity)s was changed by someone else; reload it and apply your change again", entity=ent.name))
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
             self._must_stay_in_scope(conn, actor, ent, record_id, "update")
@@ -321,7 +322,8 @@ class Records:
             current = self._load_for(conn, actor, ent, record_id, "delete")
             self._refuse_in_state(ent, current, set(), deleting=True)
             if version is not None and version != current["version"]:
-                raise Conflict(f"this {ent.name} was changed by someone else (now version {current['version']}); reload it before deleting", current=current)
+                raise Conflict(Msg("this %(entity)s was changed by someone else (now version %(now)s); reload it before deleting",
+                                   entity=ent.name, now=current["version"]), current=current)
             self._refuse_if_referenced(conn, ent, record_id)
             self.hooks.before_delete(entity=ent, record=current, actor=actor, conn=conn)
             for tf in ent.table_fields():
@@ -400,7 +402,7 @@ class Records:
         current = self._visible(conn, actor, ent, record_id, lock=True)
         scope = self._scope(conn, actor, ent.name, action)
         if scope is not None and not self._in_scope(conn, ent.name, record_id, scope):
-            raise Forbidden(f"you may read this {ent.label.get('en').lower()} but not {action} it")
+            raise Forbidden(Msg("you may read this %(thing)s but not %(action)s it", thing=Msg.label(ent.label, lower=True), action=Msg(action)))
         return current
 
     def _must_stay_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> None:
@@ -408,8 +410,8 @@ class Records:
         and read (no creating records for other owners or regions, no moving a record out of reach)."""
         scopes = _given(self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read"))
         if scopes and not self._in_scope(conn, ent.name, record_id, *scopes):
-            raise Forbidden(f"you may not {action} a {ent.label.get('en').lower()} like this one; "
-                            f"your roles allow it only within: {self.permissions.describe(actor, ent.name, action)}")
+            raise Forbidden(Msg("you may not %(action)s a %(thing)s like this one; your roles allow it only within: %(scope)s", action=Msg(action),
+                                thing=Msg.label(ent.label, lower=True), scope=self.permissions.describe(actor, ent.name, action)))
 
     def sla_flag(self, record: dict) -> dict | None:
         """The at-risk / overdue flag of a record the caller has read."""
@@ -490,7 +492,7 @@ class Records:
             return
         errors = ErrorCollector()
         if wf.state_field in changed:
-            errors.add(wf.state_field, f"changes only through the workflow's transitions: {', '.join(wf.transitions)}")
+            errors.add(wf.state_field, "changes only through the workflow's transitions: %(transitions)s", transitions=", ".join(wf.transitions))
         state = current.get(wf.state_field)
         locked = self.workflows.refuse_changes(wf, ent, state, {"(delete)"} if deleting else changed - {wf.state_field},
                                                ErrorCollector() if deleting else errors)
@@ -507,9 +509,9 @@ class Records:
         for name in data:
             level = grants.level(ent.name, name)
             if level == "read_only":
-                errors.add(name, f"'{name}' is read-only for your roles ({', '.join(sorted(actor.roles))}); leave it out")
+                errors.add(name, "'%(field)s' is read-only for your roles (%(roles)s); leave it out", field=name, roles=", ".join(sorted(actor.roles)))
             elif level == "hidden":
-                errors.add(name, f"unknown field '{name}'")
+                errors.add(name, "unknown field '%(field)s'", field=name)
         errors.raise_if_any()
 
     # ------------------------------------------------------------------ helpers
@@ -533,10 +535,10 @@ class Records:
         adds must point at records the actor may read; links the record already had stay valid."""
         user = actor.context()
         compute(self.app, ent, values, lines, user, errors)
-        validate(self.app, ent, values, lines, user, errors, actor.language)
+        validate(self.app, ent, values, lines, user, errors)
         sf = conditions.state_field(self.app, ent)  # the form's required-when and read-only-when hold here, for every path
         conditions.enforce(self.app, ent, values, lines, user, self.permissions.role_closure(actor), values.get(sf) if sf else None,
-                           current, errors, actor.language or "en")
+                           current, errors)
         refs = self._references(ent, values, "")
         for tf in ent.table_fields():
             child = self.app.entity(tf.entity)
@@ -582,7 +584,10 @@ class Records:
                     found[target] |= set(conn.execute(select(t.c.id).where(t.c.id.in_(old))).scalars())
         for target, path, v in refs:
             if v not in found[target]:
-                errors.add(path, f"there is no {'user' if target == '@user' else target} with id {v}")
+                if target == "@user":
+                    errors.add(path, "there is no user with id %(id)s", id=v)
+                else:
+                    errors.add(path, "there is no %(entity)s with id %(id)s", entity=target, id=v)
 
     def _check_unique(self, conn, ent: Entity, values: dict, self_id, errors: ErrorCollector) -> None:
         t = self.schema.tables[ent.name]
@@ -594,7 +599,7 @@ class Records:
             if self_id is not None:
                 stmt = stmt.where(t.c.id != self_id)
             if conn.execute(stmt.limit(1)).first() is not None:
-                errors.add(f.name, f"'{v}' is already used by another {ent.name}; it must be unique")
+                errors.add(f.name, "'%(value)s' is already used by another %(entity)s; it must be unique", value=v, entity=ent.name)
 
     def _unique_error(self, ent: Entity) -> ValidationFailed:
         names = [f.name for f in ent.stored_fields() if f.unique]
@@ -610,7 +615,8 @@ class Records:
                     if n:
                         users.append(f"{'1000+' if n > 1000 else n} {other.label_plural.get('en') if not other.child else other.label.get('en') + ' rows'} ({f.name})")
         if users:
-            raise Conflict(f"this {ent.name} cannot be deleted while it is used by " + ", ".join(users) + "; change or delete those first")
+            raise Conflict(Msg("this %(entity)s cannot be deleted while it is used by %(users)s; change or delete those first",
+                               entity=ent.name, users=", ".join(users)))
 
     def _write_lines(self, conn, tf, parent_id: int, old: list[dict], new: list[dict]) -> None:
         child = self.app.entity(tf.entity)
@@ -694,7 +700,7 @@ def record_id(raw: str) -> int:
     """A record id from a URL path segment; anything else is a record that does not exist."""
     rid = parse_id(raw)
     if rid is None:
-        raise NotFound(f"'{raw[:30]}' is not a record id: ids are whole numbers like 42")
+        raise NotFound(Msg("'%(raw)s' is not a record id: ids are whole numbers like 42", raw=raw[:30]))
     return rid
 
 

@@ -10,7 +10,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine import audit
 from engine.actor import Actor
-from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, ValidationFailed
+from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, ValidationFailed
 from engine.metadata.model import Entity, Transition, Workflow
 from engine.records import review_tasks, timers
 from engine.values import to_json
@@ -30,11 +30,12 @@ def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transitio
         current = records._visible(conn, actor, ent, record_id, lock=True)
     state = current[wf.state_field]
     if version is not None and version != current["version"]:
-        raise Conflict(f"this {ent.name} was changed by someone else (you sent version {version}, it is now at version "
-                       f"{current['version']}); reload it and try again", current=records._strip(actor, ent, current))
+        raise Conflict(Msg("this %(entity)s was changed by someone else (you sent version %(sent)s, it is now at version %(now)s); "
+                           "reload it and try again", entity=ent.name, sent=version, now=current["version"]), current=records._strip(actor, ent, current))
     if state not in t.sources:
-        raise Conflict(f"'{t.label.get(lang)}' is not possible from {wf.states[state].label.get(lang)} "
-                       f"(only from: {', '.join(wf.states[s].label.get(lang) for s in t.sources)}); reload the record")
+        raise Conflict(Msg("'%(transition)s' is not possible from %(state)s (only from: %(sources)s); reload the record",
+                           transition=Msg.label(t.label), state=Msg.label(wf.states[state].label),
+                           sources=", ".join(wf.states[s].label.get(lang) for s in t.sources)))
     if not automatic:
         allowed, why = records.workflows.may_fire(conn, actor, wf, t, current)
         if not allowed:
@@ -56,7 +57,7 @@ def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transitio
     res = conn.execute(table.update().where(table.c.id == record_id, table.c[wf.state_field] == state,
                                             table.c.version == current["version"]).values(**row))
     if res.rowcount != 1:  # pragma: no cover - the row lock (or SQLite's write lock) serialises firing
-        raise Conflict(f"this {ent.name} changed while the transition was being applied; reload it and try again")
+        raise Conflict(Msg("this %(entity)s changed while the transition was being applied; reload it and try again", entity=ent.name))
     text_inputs = {n: to_json(t.inputs[n].value_type, v) for n, v in inputs.items()}
     records.record_step(conn, ent.name, record_id, wf.name, t.name, state, t.target, actor, now, current, comment, text_inputs)
     record = records._load(conn, ent, record_id)

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.actor import Actor
-from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
+from engine.i18n import localize
 from engine.records import review_tasks, steps
 from engine.values import INT_MAX, parse_ids, to_json
 
@@ -19,7 +20,7 @@ def _workflow(records, entity: str):
     ent = records.entity(entity)
     wf = records.workflows.of(ent.name)
     if wf is None:
-        raise NotFound(f"{ent.name} has no workflow")
+        raise NotFound(Msg("%(entity)s has no workflow", entity=ent.name))
     return ent, wf
 
 
@@ -38,7 +39,7 @@ def available(records, actor: Actor, entity: str, record_id: int, lang: str = "e
         "review": {k: (list(v) if k == "waiting" else v) for k, v in review.items()},
         "transitions": [{
             "name": o.transition.name, "label": o.transition.label.as_dict(), "to": o.transition.target,
-            "enabled": o.guard_ok, "message": o.message or None,
+            "enabled": o.guard_ok, "message": localize(o.message, lang) or None,
             "inputs": [{"name": f.name, "type": f.type, "label": f.label.as_dict(), "required": f.required,
                         "options": [x.value for x in f.options] or None} for f in o.transition.inputs.values()],
         } for o in options if o.allowed],
@@ -50,7 +51,8 @@ def fire(records, actor: Actor, entity: str, record_id: int, name: str, comment:
     ent, wf = _workflow(records, entity)
     t = wf.transitions.get(name)
     if t is None:
-        raise NotFound(f"{wf.name} has no transition '{name}'; transitions: {', '.join(wf.transitions)}")
+        raise NotFound(Msg("%(workflow)s has no transition '%(name)s'; transitions: %(transitions)s", workflow=wf.name, name=name,
+                           transitions=", ".join(wf.transitions)))
     records.permissions.require(actor, ent.name, "read")
     errors = ErrorCollector()
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
@@ -91,10 +93,11 @@ def fire_many(records, actor: Actor, entity: str, ids: Any, name: str, comment: 
     move does not hold the others back. Returns, per id, whether it moved and, if not, why."""
     _, wf = _workflow(records, entity)
     if name not in wf.transitions:
-        raise NotFound(f"{wf.name} has no transition '{name}'; transitions: {', '.join(wf.transitions)}")
+        raise NotFound(Msg("%(workflow)s has no transition '%(name)s'; transitions: %(transitions)s", workflow=wf.name, name=name,
+                           transitions=", ".join(wf.transitions)))
     ids = parse_ids(ids, MAX_BULK)
     if ids is None:
-        raise ValidationFailed([FieldError("ids", f"a list of 1 to {MAX_BULK} record ids (whole numbers from 1 to {INT_MAX})")])
+        raise ValidationFailed([FieldError("ids", Msg("a list of 1 to %(most)s record ids (whole numbers from 1 to %(max)s)", most=MAX_BULK, max=INT_MAX))])
     out = []
     for rid in dict.fromkeys(ids):
         try:

@@ -118,8 +118,9 @@ class ScreenBase:
             actor = session.current_actor(self.rt, request) if "session" in request.scope else None
         except Exception:  # the error page must render even when the database is the problem
             actor = None
-        tr = i18n.translations(self.lang(request, actor))
-        return self.render(request, "error.html", actor, status=status, title=tr.gettext(title), detail=detail, request_id=request_id)
+        lang = self.lang(request, actor)
+        return self.render(request, "error.html", actor, status=status, title=i18n.localize(title, lang), detail=i18n.localize(detail, lang),
+                           request_id=request_id)
 
     async def actor_or_login(self, request: Request):
         actor = await run_in_threadpool(session.current_actor, self.rt, request)
@@ -157,6 +158,22 @@ class ScreenBase:
             if items:
                 out.append(m if items == m.items else replace(m, items=items))
         return out
+
+    def may_fire_on(self, actor, wf):
+        """(transition, record) -> may this user fire it on this record now: the record is in one of its
+        source states and the user holds one of its roles or relations to the owner (the guard is the
+        record page's to explain). Decided once per transition and owner, so a page of rows costs a few queries."""
+        cache: dict = {}
+
+        def may(t, record: dict) -> bool:
+            if record.get(wf.state_field) not in t.sources:
+                return False
+            key = (t.name, record.get("owner"))
+            if key not in cache:
+                with self.rt.db.read() as conn:
+                    cache[key] = self.rt.records.workflows.may_fire(conn, actor, wf, t, record)[0]
+            return cache[key]
+        return may
 
     def grants(self, actor):
         return self.rt.records.permissions.grants(actor)

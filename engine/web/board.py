@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
+from engine.i18n import reason
 from engine.records import transitions
 from engine.records.listing import ListQuery
 from engine.values import parse_id
@@ -25,24 +26,23 @@ class BoardScreens(ScreenBase):
         ent = self.entity(request.path_params["entity"])
         wf = self.rt.records.workflows.of(ent.name)
         if wf is None:
-            raise NotFound(f"{ent.name} has no workflow, so it has no board")
+            raise NotFound(Msg("%(entity)s has no workflow, so it has no board", entity=ent.name))
         lang = self.lang(request, actor)
         columns_shown = [f for f in self.columns(ent, actor) if f.name not in (wf.state_field, ent.title_field)][:2]
 
-        mine = self.rt.records.permissions.role_closure(actor)
-        unrestricted = self.grants(actor).unrestricted
-
-        def offered(t) -> bool:  # the server decides per record; the menu leaves out what this user's roles can never do
-            return unrestricted or bool(t.relations) or bool(mine & set(t.roles)) or (not t.roles and not t.relations)
+        may = self.may_fire_on(actor, wf)
 
         def work():
             cols = []
-            for st in wf.states.values():
-                page = self.rt.records.list(actor, ent.name, ListQuery(filters=[(wf.state_field, "eq", st.name)], sort="-updated_at",
-                                                                     limit=PER_COLUMN))
-                titles = self._titles(actor, ent, page["items"])
-                cols.append({"state": st, "page": page, "titles": titles,
-                             "moves": [t for t in wf.transitions.values() if st.name in t.sources and offered(t)]})
+            with self.rt.db.reading():
+                for st in wf.states.values():
+                    page = self.rt.records.list(actor, ent.name, ListQuery(filters=[(wf.state_field, "eq", st.name)], sort="-updated_at",
+                                                                         limit=PER_COLUMN))
+                    titles = self._titles(actor, ent, page["items"])
+                    leaving = [t for t in wf.transitions.values() if st.name in t.sources]
+                    # each card's menu: only the moves this user may make on that record
+                    cols.append({"state": st, "page": page, "titles": titles,
+                                 "moves": {r["id"]: [t for t in leaving if may(t, r)] for r in page["items"]}})
             return cols
         cols = await run_in_threadpool(work)
         return self.render(request, "board.html", actor, status=status, ent=ent, workflow=wf, cols=cols, fields=columns_shown,
@@ -55,7 +55,7 @@ class BoardScreens(ScreenBase):
         ent = self.entity(request.path_params["entity"])
         wf = self.rt.records.workflows.of(ent.name)
         if wf is None:
-            raise NotFound(f"{ent.name} has no workflow, so it has no board")
+            raise NotFound(Msg("%(entity)s has no workflow, so it has no board", entity=ent.name))
         form = await request.form()
         session.check_csrf(request, form)
         wants_json = "application/json" in request.headers.get("accept", "")
@@ -73,7 +73,11 @@ class BoardScreens(ScreenBase):
                 choices = [t for t in flow["transitions"] if t["to"] == target]
             if not choices:
                 here = wf.states[flow["state"]].label.get(lang)
-                there = wf.states[target].label.get(lang) if target in wf.states else target
+                if transition_name in wf.transitions:  # the menu's choice: say where it would have gone
+                    target_ = wf.transitions[transition_name].target
+                else:
+                    target_ = target
+                there = wf.states[target_].label.get(lang) if target_ in wf.states else (target_ or "?")
                 return None, _("You cannot move it from %(here)s to %(there)s.") % {"here": here, "there": there}
             t = next((c for c in choices if c["enabled"]), choices[0])
             if not t["enabled"]:
@@ -85,7 +89,7 @@ class BoardScreens(ScreenBase):
         try:
             needs, refused = await run_in_threadpool(work)
         except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
-            needs, refused = None, exc.reason
+            needs, refused = None, reason(exc, lang)
         if needs is not None:  # ask for the inputs on the record page's form for this transition
             url = f"/{ent.name}/{rid}#step-{needs['name']}"
             label = needs["label"].get(lang) or needs["label"].get("en")

@@ -75,13 +75,14 @@ class Display:
             return None
         return wf.states[value].color
 
-    def sla_flag(self, flag: dict | None) -> str:
-        """The at-risk / overdue marker shown beside a record's state."""
+    def sla_flag(self, flag: dict | None) -> Markup:
+        """The at-risk / overdue marker shown beside a record's state (markup, its texts escaped)."""
         if not flag:
-            return ""
+            return Markup("")
         text = self._("Overdue") if flag["flag"] == "overdue" else self._("At risk")
         due = self.fmt.datetime(flag["due"])
-        return f' <span class="flag flag-{flag["flag"]}" title="{_esc(self._("Due %(when)s") % {"when": due})}">{_esc(text)}</span>'
+        kind = "overdue" if flag["flag"] == "overdue" else "at_risk"
+        return Markup(f' <span class="flag flag-{kind}" title="{_esc(self._("Due %(when)s") % {"when": due})}">{_esc(text)}</span>')
 
     def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict, select: bool = False,
                   flags: dict | None = None) -> list[Markup]:
@@ -99,7 +100,7 @@ class Display:
                 v = r.get(name)
                 text = "" if v is None or v == "" else show(v)
                 if name == flagged and r["id"] in flags:
-                    text += self.sla_flag(flags[r["id"]])
+                    text += str(self.sla_flag(flags[r["id"]]))  # str: Markup's own + would escape the cell's markup again
                 if i == 0:
                     rid = int(r["id"])
                     if select:  # a checkbox for bulk transitions, tied to the form above the table

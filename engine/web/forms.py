@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from engine.i18n import localize
 from engine.metadata.model import App, Entity
 
 _LINE = re.compile(r"^([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)$")
@@ -58,10 +59,10 @@ def _lines(child: Entity, table: str, form, keep_empty: bool = False) -> list[di
     return out
 
 
-def errors_by_field(errors) -> dict[str, list[str]]:
-    """`lines[2].quantity` -> `lines-2-quantity`, the name of that input on the page."""
+def errors_by_field(errors, lang: str) -> dict[str, list[str]]:
+    """Messages in the page's language by input name: `lines[2].quantity` -> `lines-2-quantity`."""
     out: dict[str, list[str]] = {}
     for e in errors:
         key = re.sub(r"^([a-z0-9_]+)\[(\d+)\]\.", r"\1-\2-", e.field)
-        out.setdefault(key, []).append(e.message)
+        out.setdefault(key, []).append(localize(e.message, lang))
     return out

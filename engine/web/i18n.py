@@ -1,69 +1,20 @@
-"""UI translations (Babel message catalogues) and locale-aware formatting of values.
+"""Locale-aware formatting of values for the screens; the message catalogues and language choice
+are engine.i18n's (shared with the API), re-exported here for the screens.
 
-Catalogues live in engine/web/locale/<lang>/LC_MESSAGES/messages.po and are compiled in
-memory at start, so there is no build step. The language is the user's setting, else the
-browser's Accept-Language, else the app's default.
+The language of a screen is the user's setting, else the browser's Accept-Language, else the
+app's default.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import gettext
-import io
 from decimal import Decimal
-from pathlib import Path
 
 from babel import Locale, dates, numbers
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
-LOCALE_DIR = Path(__file__).parent / "locale"
+from engine.i18n import LOCALE_DIR, localize, negotiate, translations  # noqa: F401  (the screens' names for them)
+
 BABEL_LOCALES = {"en": "en_US", "zh": "zh_Hans_CN", "ru": "ru_RU"}
-
-
-def _load(lang: str) -> gettext.NullTranslations:
-    po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if not po.is_file():
-        return gettext.NullTranslations()
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=lang)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return gettext.GNUTranslations(buf)
-
-
-_CACHE: dict[str, gettext.NullTranslations] = {}
-
-
-def translations(lang: str) -> gettext.NullTranslations:
-    if lang not in _CACHE:
-        _CACHE[lang] = _load(lang)
-    return _CACHE[lang]
-
-
-def negotiate(accept_language: str | None, offered: tuple[str, ...], default: str) -> str:
-    """Pick from `offered` by the Accept-Language header's preference order."""
-    if not accept_language:
-        return default
-    prefs = []
-    for part in accept_language.split(","):
-        piece = part.strip().split(";")
-        tag = piece[0].strip().lower()
-        q = 1.0
-        for p in piece[1:]:
-            if p.strip().startswith("q="):
-                try:
-                    q = float(p.strip()[2:])
-                except ValueError:
-                    q = 0.0
-        if tag:
-            prefs.append((q, tag))
-    for _, tag in sorted(prefs, key=lambda x: -x[0]):
-        base = tag.split("-")[0]
-        if base in offered:
-            return base
-    return default
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,9 +8,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from engine import preferences
-from engine.errors import NotFound, Unauthenticated, ValidationFailed
+from engine import preferences, users
+from engine.errors import Msg, NotFound, Unauthenticated, ValidationFailed
 from engine.metadata.model import Entity
+from engine.i18n import reason
 from engine.records import reviews, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
@@ -73,7 +74,7 @@ class ListScreens(ScreenBase):
     def _query(self, ent: Entity, params) -> ListQuery:
         pairs = []
         for k, v in params.multi_items():
-            if k == "lang" or k.endswith("__title") or (k not in LIST_PARAMS and v == ""):
+            if k in ("lang", "sel") or k.endswith("__title") or (k not in LIST_PARAMS and v == ""):
                 continue
             pairs.append((k, v))
         return ListQuery.from_params(pairs)
@@ -101,21 +102,38 @@ class ListScreens(ScreenBase):
         except ValidationFailed as exc:
             page, titles, error = {"items": [], "next_cursor": None, "count": 0, "count_exact": True}, {}, exc
             saved = []
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang")]
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang", "sel")]
+        wf = self.rt.records.workflows.of(ent.name)
+        if rows_only:  # a further page of rows: tick boxes when the first page had them (it says so in the URL)
+            bulk, selectable = [], request.query_params.get("sel") == "1"
+        else:
+            bulk = self._bulk(actor, wf, page["items"])
+            selectable = bool(bulk)
         filters = self.filters_for(ent, actor)
         lang = self.lang(request, actor)
         ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=filters,
                    filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
-                   bulk=self.rt.records.workflows.of(ent.name),
+                   bulk=bulk, selectable=selectable,
                    may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
                    base_qs=urlencode(params), error=error, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
-                   next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])])}" if page["next_cursor"] else None)
+                   next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])] + ([('sel', '1')] if selectable else []))}"
+                   if page["next_cursor"] else None)
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
+
+    def _bulk(self, actor, wf, rows: list[dict]) -> list:
+        """The transitions the bulk bar offers: those this user may fire on at least one record of the page
+        (none: no bar and no tick boxes)."""
+        if wf is None or not rows:
+            return []
+        may = self.may_fire_on(actor, wf)
+        return [t for t in wf.transitions.values() if any(may(t, r) for r in rows)]
 
     def _page(self, actor, ent: Entity, query: ListQuery):
         columns = self.columns(ent, actor)
-        query.fields = tuple(f.name for f in columns)
+        wf = self.rt.records.workflows.of(ent.name)
+        # with a workflow, each row's state and owner too: the bulk bar offers what this user may fire on these rows
+        query.fields = tuple(dict.fromkeys([*(f.name for f in columns), *((wf.state_field, "owner") if wf is not None else ())]))
         query.with_titles = True
         page = self.rt.records.list(actor, ent.name, query)
         titles: dict = {}
@@ -138,7 +156,7 @@ class ListScreens(ScreenBase):
         wf = self.rt.records.workflows.of(ent.name)
         t = wf.transitions.get(str(form.get("transition", ""))) if wf is not None else None
         if t is None:
-            raise NotFound(f"{ent.name} has no such transition")
+            raise NotFound(Msg("%(entity)s has no such transition", entity=ent.name))
         ids = [i for i in (parse_id(v) for v in form.getlist("ids")) if i is not None][:500]
         text = str(form.get("text", "")).strip()
         fields = {n: text for n, f in t.inputs.items() if f.value_type in ("string", "text")} if text else {}
@@ -180,7 +198,7 @@ class ListScreens(ScreenBase):
             await run_in_threadpool(work)
         except ValidationFailed as exc:
             return self.render(request, "error.html", actor, status=422, title=i18n.translations(self.lang(request, actor)).gettext("Invalid input"),
-                               detail="; ".join(e.message for e in exc.errors))
+                               detail=reason(exc, self.lang(request, actor)))
         return RedirectResponse(f"/{ent.name}?{preferences.clean_query(query)}", status_code=303)
 
     async def delete_filter(self, request: Request):
@@ -205,10 +223,19 @@ class ListScreens(ScreenBase):
         if f is None and target_name:
             f = next((cf for tf in ent.table_fields() for cf in self.app.entity(tf.entity).fields.values()
                       if cf.name == field and cf.type == "link" and cf.entity == target_name), None)
-        if f is None or f.type != "link":
-            raise NotFound(f"{ent.name} has no link field '{field}'")
-        target = self.app.entity(f.entity)
+        if f is None and field in ("owner", "created_by", "updated_by") and not ent.child:
+            f = _system_field(field)
         q = next((v for k, v in request.query_params.items() if k.endswith("__title")), request.query_params.get("q", ""))
+        if f is not None and f.type == "user":  # a person: active users whose name holds what was typed
+            def people():
+                with self.rt.db.read() as conn:
+                    return users.search(conn, self.rt.schema, q)
+            found = await run_in_threadpool(people)
+            return self.render(request, "options.html", actor, target=None, items=[{"id": i, "title": name} for i, name in found],
+                               title_field="title", input_id=request.query_params.get("for", ""))
+        if f is None or f.type != "link":
+            raise NotFound(Msg("%(entity)s has no link field '%(field)s'", entity=ent.name, field=field))
+        target = self.app.entity(f.entity)
         query = ListQuery(q=q if q and target.search_fields else None, limit=10)
         if self.grants(actor).can(target.name, "read"):
             page = await run_in_threadpool(self.rt.records.list, actor, target.name, query)

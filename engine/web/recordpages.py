@@ -10,13 +10,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from engine import users
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
 from engine.metadata.model import Entity
 from engine.records import reviews, transitions
 from engine.records.listing import ListQuery
 from engine.values import parse_id
 from engine.web import session
 from engine.web.display import Display
+from engine.i18n import localize, reason
 from engine.web.forms import errors_by_field, form_to_input
 
 from engine.web.base import ScreenBase, _changed, _record_id
@@ -40,6 +41,9 @@ class RecordScreens(ScreenBase):
                 lang = self.lang(request, actor)
                 flow = transitions.available(self.rt.records, actor, ent.name, rid, lang)
                 flow["timeline"] = transitions.timeline(self.rt.records, actor, ent.name, rid)
+                people = {s["inputs"].get(k) for s in flow["timeline"] for k, f in _inputs_of(wf, s["transition"]).items() if f.type == "user"}
+                if people - {None}:  # a step's input that names a person shows their name, not their id
+                    titles.setdefault("@user", {}).update(self.rt.records.titles(actor, "@user", people - {None}))
                 flow["sla"] = self.rt.records.sla_flag(rec)
                 if any(i["type"] == "user" for t in flow["transitions"] for i in t["inputs"]):
                     with self.rt.db.read() as conn:  # a transition that names a person offers the active users
@@ -68,8 +72,7 @@ class RecordScreens(ScreenBase):
                                                              fields, parse_id(version),
                                                              self.lang(request, actor)))
         except (Conflict, Forbidden, ValidationFailed) as exc:
-            detail = exc.reason
-            return await self.record_page(request, flow_error=detail, status=exc.status)
+            return await self.record_page(request, flow_error=reason(exc, self.lang(request, actor)), status=exc.status)
         return RedirectResponse(f"/{ent.name}/{rid}", status_code=303)
 
     async def review(self, request: Request):
@@ -80,8 +83,7 @@ class RecordScreens(ScreenBase):
                                                            str(form.get("opinion", "")) or None, form.get("role") or None,
                                                            self.lang(request, actor)))
         except (Conflict, Forbidden, ValidationFailed) as exc:
-            detail = exc.reason
-            return await self.record_page(request, flow_error=detail, status=exc.status)
+            return await self.record_page(request, flow_error=reason(exc, self.lang(request, actor)), status=exc.status)
         try:  # after the last opinion the record may have moved where this reviewer no longer reads it
             await run_in_threadpool(self.rt.records.get, actor, ent.name, rid)
         except NotFound:
@@ -120,6 +122,7 @@ class RecordScreens(ScreenBase):
         def work():
             if rid is not None:
                 rec = self.rt.records.get(actor, ent.name, _record_id(request))
+                self._refuse_unsavable(actor, ent, rec)
             elif parse_id(copy_of) is not None:
                 rec = self._copy(actor, ent, parse_id(copy_of))
             else:
@@ -130,6 +133,16 @@ class RecordScreens(ScreenBase):
             return rec, self._titles(actor, ent, [rec])
         rec, titles = await run_in_threadpool(work)
         return await run_in_threadpool(self.form, request, actor, ent, rec, titles, {}, rid is not None)
+
+    def _refuse_unsavable(self, actor, ent: Entity, rec: dict) -> None:
+        """A form the user could not save is not offered: not theirs to change (403), or locked by its state (409)."""
+        if not self.rt.records.can(actor, ent.name, "update", rec["id"]):
+            raise Forbidden(Msg("you may read this %(thing)s but not %(action)s it", thing=Msg.label(ent.label, lower=True), action=Msg("update")))
+        wf = self.rt.records.workflows.of(ent.name)
+        st = wf.states.get(rec.get(wf.state_field)) if wf is not None else None
+        if st is not None and st.lock:
+            raise Conflict(Msg("this %(thing)s is %(state)s; it can no longer change", thing=Msg.label(ent.label, lower=True),
+                               state=Msg.label(st.label, lower=True)))
 
     def _copy(self, actor, ent: Entity, source_id: int) -> dict:
         """A new record prefilled from an existing one: no number, no ids, today's defaults."""
@@ -213,13 +226,13 @@ class RecordScreens(ScreenBase):
                 current = exc.current or {}
                 rec["version"] = current.get("version")
                 changed = [f for f in ent.stored_fields() if f.type != "computed" and f.name in data and current.get(f.name) != values.get(f.name)]
-                conflict = {"message": exc.detail, "fields": changed, "current": current}
+                conflict = {"message": localize(exc.detail, self.lang(request, actor)), "fields": changed, "current": current}
             else:
                 rec["version"] = parse_id(form.get("_version"))
             if rid is not None:
                 rec["id"] = _record_id(request)
             titles = await run_in_threadpool(self._titles, actor, ent, [rec] + ([conflict["current"]] if conflict else []))
-            errs = errors_by_field(exc.errors) if isinstance(exc, ValidationFailed) else {}
+            errs = errors_by_field(exc.errors, self.lang(request, actor)) if isinstance(exc, ValidationFailed) else {}
             return await run_in_threadpool(lambda: self.form(request, actor, ent, rec, titles, errs, editing=rid is not None, conflict=conflict,
                                                              status=409 if conflict else 422, raw={k: v for k, v in form.multi_items()}))
         return RedirectResponse(f"/{ent.name}/{rec['id']}", status_code=303)
@@ -241,9 +254,13 @@ class RecordScreens(ScreenBase):
             rec = {**values, **lines}
             titles = self._titles(actor, ent, [rec])
             shows = self._shows(actor, ent, values, lines, only=changed)
-            return values, lines, filled, titles, shows, self.form_state(ent, actor, rec)
-        values, lines, filled, titles, shows, state = await run_in_threadpool(work)
-        resp = self.render(request, "computed_oob.html", actor, ent=ent, values=values, lines=lines, shown=shown,
+            # only what this user's form has: no swap for a missing target, no value of a field hidden from them
+            on_form = {f.name for s in self.sections(ent, for_form=True, actor=actor, record=rec) for f in s["fields"]}
+            filled = [p for p in filled if p.split("-")[0] in on_form]
+            shows = {n: s for n, s in shows.items() if n.split("-")[0] in on_form}
+            return values, lines, filled, titles, shows, self.form_state(ent, actor, rec), on_form
+        values, lines, filled, titles, shows, state, on_form = await run_in_threadpool(work)
+        resp = self.render(request, "computed_oob.html", actor, ent=ent, values=values, lines=lines, shown=shown, on_form=on_form,
                            filled=filled, titles=titles, shows=shows, app_entities=self.app.entities)
         if state is not None:  # the form's conditions on the values as typed: app.js shows, hides and marks required
             resp.headers["HX-Trigger"] = json.dumps({"form-conditions": {
@@ -260,7 +277,7 @@ class RecordScreens(ScreenBase):
         child = self.app.entity(ent.fields[table].entity) if table in ent.fields and ent.fields[table].type == "table" else None
         f = (child or ent).fields.get(fname) if (child or ent) else None
         if f is None or f.fill is None:
-            raise NotFound(f"{ent.name} has no looked-up field '{target[:60]}'")
+            raise NotFound(Msg("%(entity)s has no looked-up field '%(field)s'", entity=ent.name, field=target[:60]))
         shown = [n.name for n in ent.fields.values()]
         data = form_to_input(self.app, ent, request.query_params, shown, keep_empty=True, locked=self.locked(actor, ent))
 
@@ -277,3 +294,8 @@ class RecordScreens(ScreenBase):
         rows, source, parent_titles = await run_in_threadpool(work)
         return self.render(request, "fill_history.html", actor, rows=rows, field=f, source=source,
                            parent_titles=parent_titles, latest=f.fill.sources[0].latest, target=target)
+
+
+def _inputs_of(wf, transition: str) -> dict:
+    t = wf.transitions.get(transition)
+    return dict(t.inputs) if t is not None else {}

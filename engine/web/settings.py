@@ -12,6 +12,7 @@ from engine.metadata.model import ACTIONS
 from engine.records import access
 from engine.web import session
 from engine.web.base import ScreenBase, _record_id
+from engine.i18n import field_errors, reason
 from engine.web.forms import errors_by_field
 from engine.values import parse_id, parse_int
 
@@ -61,7 +62,7 @@ class SettingsScreens(ScreenBase):
             return RedirectResponse(f"/settings/users/{target}?saved=1", status_code=303)
         except ValidationFailed as exc:
             user = await run_in_threadpool(self.rt.accounts.get, actor, _record_id(request)) if uid else None
-            return await self._user_form(request, actor, user, values, errors_by_field(exc.errors), status=422)
+            return await self._user_form(request, actor, user, values, errors_by_field(exc.errors, self.lang(request, actor)), status=422)
 
     async def reset_password(self, request: Request):
         actor = await self.actor_or_login(request)
@@ -72,7 +73,7 @@ class SettingsScreens(ScreenBase):
             await run_in_threadpool(self.rt.accounts.reset_password, actor, target, str(form.get("new_password", "")))
         except ValidationFailed as exc:
             user = await run_in_threadpool(self.rt.accounts.get, actor, target)
-            return await self._user_form(request, actor, user, {}, {"new_password": [e.message for e in exc.errors]}, status=422)
+            return await self._user_form(request, actor, user, {}, {"new_password": [reason(exc, self.lang(request, actor))]}, status=422)
         return RedirectResponse(f"/settings/users/{target}?password=1", status_code=303)
 
     async def roles_page(self, request: Request):
@@ -96,7 +97,7 @@ class SettingsScreens(ScreenBase):
                     answer = await run_in_threadpool(access.explain, self.rt.records, actor, q["user"], q.get("entity", ""),
                                                      q.get("action", "read"), parse_id(rid))
                 except ValidationFailed as exc:
-                    error = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+                    error = "; ".join(f"{e.field}: {e.message}" for e in field_errors(exc.errors, self.lang(request, actor)))
         return self.render(request, "settings_explain.html", actor, users=everyone, entities=self.app.top_entities(), actions=ACTIONS,
                            q=dict(q), answer=answer, error=error)
 
@@ -115,7 +116,7 @@ class SettingsScreens(ScreenBase):
         try:
             await run_in_threadpool(self.rt.accounts.change_password, actor, str(form.get("current_password", "")), str(form.get("password", "")))
         except ValidationFailed as exc:
-            return await self.account_page(request, errors_by_field(exc.errors), status=422)
+            return await self.account_page(request, errors_by_field(exc.errors, self.lang(request, actor)), status=422)
         await run_in_threadpool(session.sign_in, self.rt, request, actor)  # every session ended; this device gets a new one
         return RedirectResponse("/account?saved=password", status_code=303)
 
@@ -151,7 +152,7 @@ class SettingsScreens(ScreenBase):
         try:
             await run_in_threadpool(self.rt.accounts.set_language, actor, str(form.get("language", "")))
         except ValidationFailed as exc:
-            return await self.account_page(request, errors_by_field(exc.errors), status=422)
+            return await self.account_page(request, errors_by_field(exc.errors, self.lang(request, actor)), status=422)
         resp = RedirectResponse("/account?saved=language", status_code=303)
         resp.delete_cookie("lang")  # the setting wins from now on
         return resp

@@ -66,6 +66,7 @@ def make_routes(rt: Runtime) -> list:
     s = Screens(rt)
     return [
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+        Route("/favicon.ico", lambda request: RedirectResponse("/static/favicon.svg", status_code=301), methods=["GET"]),
         Route("/login", s.login_page, methods=["GET"]),
         Route("/login", s.login, methods=["POST"]),
         Route("/logout", s.logout, methods=["POST"]),

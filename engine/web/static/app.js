@@ -217,4 +217,19 @@
       });
     });
   });
+
+  // the bulk bar: shown once a row is ticked, saying how many (without script it simply stays in view)
+  var bulk = document.querySelector("form[data-bulk]");
+  function bulkState() {
+    var n = document.querySelectorAll('input[type=checkbox][name=ids][form=bulk]:checked').length;
+    bulk.hidden = n === 0;
+    var count = bulk.querySelector("[data-bulk-count]");
+    if (count) count.textContent = count.dataset.template.replace("%(n)s", n);
+  }
+  if (bulk) {
+    bulkState();
+    document.addEventListener("change", function (e) {
+      if (e.target.name === "ids" && e.target.getAttribute("form") === "bulk") bulkState();
+    });
+  }
 })();
