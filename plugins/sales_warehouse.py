@@ -1,5 +1,5 @@
 """Demo plugin: an order without a delivery warehouse gets the pick-up warehouse of its
-customer's region (DOMAIN.md A: each customer region has a pick-up warehouse)."""
+customer's region (in the demo, each customer region has a pick-up warehouse)."""
 from sqlalchemy import column, select, table
 
 from engine.plugins import hookimpl

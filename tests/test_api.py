@@ -1,4 +1,4 @@
-"""The JSON API contract of DESIGN.md section 2, through the real ASGI app."""
+"""The JSON API contract (README, docs/workflows.md), through the real ASGI app."""
 import json
 
 from tests.conftest import seed_basics

@@ -230,3 +230,15 @@ def test_forms_overlay_example_lays_over_the_example_app(dbs, tmp_path):
         assert [e.field for e in exc.errors] == ["signed_by"]
     r = rt.records.create(tech, "visit_report", {"site": "Plant 2", "crew": "south"})
     assert r["crew"] == "south"
+
+
+def test_docs_stand_on_their_own():
+    """The documentation cites only what the repository holds: no outside design notes, no paths out of it."""
+    import re as _re
+    pages = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "DOMAIN.md" not in text and "DESIGN.md" not in text, page
+        for target in _re.findall(r"\]\(([^)#\s]+)", text):  # relative links point at files that exist
+            if not target.startswith(("http://", "https://", "mailto:")):
+                assert (page.parent / target).exists(), (page.name, target)

@@ -1,4 +1,4 @@
-"""The dependency direction of DESIGN.md section 1, enforced by import-linter."""
+"""The dependency direction of the engine's packages (one way, from the adapters down to the core), enforced by import-linter."""
 import subprocess
 import sys
 from pathlib import Path

@@ -1,8 +1,14 @@
 """A live server with the demo data and Debian's Chromium driven by Playwright.
 
 Chromium must be installed (`apt-get install chromium`; .ci/run does it). Playwright's own
-browser download is never used."""
+browser download is never used. Every test here carries the `browser` marker, so
+`pytest -m "not browser"` runs the rest of the suite on a machine without Chromium.
+
+Screenshots go to a temporary folder, so a test run never rewrites tracked files; set
+ENGINE_SCREENSHOTS=docs/screenshots to refresh the documentation's pictures."""
+import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,7 +24,14 @@ from tests.conftest import DatabaseFactory
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+SHOTS = Path(os.environ.get("ENGINE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "engine-screenshots")
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def _free_port() -> int:
@@ -48,7 +61,7 @@ def _demo_server(tmp_path_factory, name: str):
 
 @pytest.fixture(scope="session")
 def live_build_to_order(tmp_path_factory):
-    """(base URL, runtime) of a server with DOMAIN.md E's app (tests/scenarios/build_to_order), no data."""
+    """(base URL, runtime) of a server with the build-to-order app (tests/scenarios/build_to_order), no data."""
     dbs = DatabaseFactory(tmp_path_factory.mktemp("browser_e"))
     rt = dbs.runtime(str(Path(__file__).resolve().parent.parent / "scenarios" / "build_to_order"))
     yield from _serve(dbs, rt)
@@ -80,11 +93,23 @@ def browser():
 
 
 CSP_VIOLATIONS: list[str] = []  # console messages about blocked scripts or styles, from every page signed in here
+CONSOLE_ERRORS: list[str] = []  # any error in the console (a missing icon, an htmx swap without a target...)
+
+
+def watch(page) -> None:
+    """Record what a page reports in the browser's console that a user should never cause."""
+    def seen(m):
+        if "Content Security Policy" in m.text:
+            CSP_VIOLATIONS.append(f"{page.url}: {m.text}")
+        elif m.type == "error" and "status of 4" not in m.text:  # a 4xx the test provoked on purpose is the page's answer, not a fault
+            CONSOLE_ERRORS.append(f"{page.url}: {m.text}")
+    page.on("console", seen)
+    page.on("response", lambda r: CONSOLE_ERRORS.append(f"{page.url}: {r.status} for {r.url}") if r.status == 404 else None)
 
 
 def sign_in(context, base: str, username: str = "rep_east1"):
     page = context.new_page()
-    page.on("console", lambda m: CSP_VIOLATIONS.append(f"{page.url}: {m.text}") if "Content Security Policy" in m.text else None)
+    watch(page)
     page.goto(base + "/login")
     page.fill("#username", username)
     page.fill("#password", "demo")
@@ -100,7 +125,17 @@ def page(browser, live):
     pg = sign_in(context, base)
     yield pg
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def quiet_console():
+    """Every browser test ends with nothing in the console that a user should never cause (CSP blocks, a missing icon,
+    an htmx swap without a target, a 404), from every page signed in during the test."""
+    CSP_VIOLATIONS.clear()
+    CONSOLE_ERRORS.clear()
+    yield
     assert not CSP_VIOLATIONS, CSP_VIOLATIONS
+    assert not CONSOLE_ERRORS, CONSOLE_ERRORS
 
 
 def shot(page, name: str, full_page: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""DOMAIN.md E's workflow in Chromium: an order created on its form, accepted, a measurement
+"""The build-to-order workflow (tests/scenarios/build_to_order) in Chromium: an order created on its form, accepted, a measurement
 assigned to a specialist at a time, measured, routed by payment type through the bank, and a
 cancel that is offered only where the workflow allows it."""
 import re

@@ -3,7 +3,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.conftest import shot, sign_in, watch
 
 
 def pick(page, input_selector: str, text: str, option_text: str) -> None:
@@ -19,6 +19,7 @@ def test_sign_in_page(browser, live):
     base, _ = live
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = ctx.new_page()
+    watch(pg)
     pg.goto(base + "/sales_order")
     expect(pg).to_have_url(re.compile(r"/login\?next=/sales_order"))
     pg.fill("#username", "rep_east1")
@@ -154,6 +155,7 @@ def test_keyboard_only_sign_in_and_navigation(browser, live):
     base, _ = live
     ctx = browser.new_context()
     pg = ctx.new_page()
+    watch(pg)
     pg.goto(base + "/login")
     expect(pg.locator("#username")).to_be_focused()  # the form starts where the keyboard user types (waits for the page's focus)
     pg.keyboard.type("rep_east1")

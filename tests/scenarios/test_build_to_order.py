@@ -1,4 +1,4 @@
-"""DOMAIN.md E as a second workflow (tests/scenarios/build_to_order): every path through it -
+"""Build-to-order production with a measurement visit as a second workflow (tests/scenarios/build_to_order): every path through it -
 cash and credit, with and without design, both back-edges - the measurement visit's required
 specialist and date, cancel only in its four states and only with a reason, deadlines per state,
 and the same walk through the API."""

@@ -1,4 +1,4 @@
-"""DOMAIN.md A, the demo's order workflow, path by path: department review and the supervisor's
+"""The demo's sales-order workflow, path by path: department review and the supervisor's
 decision, technical confirmation and production, shipping from stock, partial shipments,
 closing, return to the owner and withdrawal, cancel before shipping only, re-review on a key
 change, and locks once shipped."""
