@@ -127,7 +127,8 @@ class ListScreens(ScreenBase):
         if wf is None or not rows:
             return []
         may = self.may_fire_on(actor, wf)
-        return [t for t in wf.transitions.values() if any(may(t, r) for r in rows)]
+        states = {r.get(wf.state_field) for r in rows}
+        return [t for t in wf.transitions.values() if states.intersection(t.sources) and any(may(t, r) for r in rows)]
 
     def _page(self, actor, ent: Entity, query: ListQuery):
         columns = self.columns(ent, actor)
