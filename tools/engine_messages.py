@@ -242,7 +242,8 @@ ENGINE = {
     "the JSON body is nested too deeply": ("JSON 请求体嵌套太深", "JSON в теле запроса вложен слишком глубоко"),
 }
 
-SESSIONS = {  # My account's sessions and the password forms' warnings
+SESSIONS = {  # My account's sessions and the password forms' warnings; list screens
+    "Filters": ("筛选", "Фильтры"), "%(n)s selected": ("已选 %(n)s 条", "Выбрано: %(n)s"),
     "Where you are signed in": ("登录的设备", "Где выполнен вход"), "Device": ("设备", "Устройство"), "Address": ("地址", "Адрес"),
     "Signed in": ("登录时间", "Вход"), "Last active": ("最近活动", "Последняя активность"), "This device": ("本设备", "Это устройство"),
     "Sign out %(device)s": ("退出 %(device)s", "Выйти на устройстве %(device)s"), "Sign out everywhere else": ("退出其他所有设备", "Выйти на всех других устройствах"),

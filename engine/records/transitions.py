@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from engine.actor import Actor
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
-from engine.i18n import localize
+from engine.i18n import localize, reason
 from engine.records import review_tasks, steps
 from engine.values import INT_MAX, parse_ids, to_json
 
@@ -104,6 +104,5 @@ def fire_many(records, actor: Actor, entity: str, ids: Any, name: str, comment: 
             rec = fire(records, actor, entity, rid, name, comment, fields, None, lang)
             out.append({"id": rid, "ok": True, "status": 200, "version": rec["version"]})
         except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
-            detail = exc.reason
-            out.append({"id": rid, "ok": False, "status": exc.status, "detail": detail})
+            out.append({"id": rid, "ok": False, "status": exc.status, "detail": reason(exc, lang)})
     return out

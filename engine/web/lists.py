@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from engine import preferences, users
 from engine.errors import Msg, NotFound, Unauthenticated, ValidationFailed
 from engine.metadata.model import Entity
-from engine.i18n import reason
+from engine.i18n import field_errors, reason
 from engine.records import reviews, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
@@ -114,8 +114,9 @@ class ListScreens(ScreenBase):
         ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=filters,
                    filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
                    bulk=bulk, selectable=selectable,
+                   active_filters=sum(1 for k, v in params if v and k != "sort" and not k.endswith("__title")),
                    may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
-                   base_qs=urlencode(params), error=error, saved=saved,
+                   base_qs=urlencode(params), error=field_errors(error.errors, lang) if error else None, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
                    next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])] + ([('sel', '1')] if selectable else []))}"
                    if page["next_cursor"] else None)

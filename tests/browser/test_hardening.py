@@ -102,3 +102,21 @@ def test_my_account_lists_where_i_am_signed_in(browser, live):
     expect(laptop.locator(".alert.ok")).to_contain_text("The session was ended")
     phone.goto(base + "/sales_order")
     expect(phone).to_have_url(re.compile(r"/login"))  # the phone must sign in again
+
+
+def test_on_a_phone_the_list_comes_before_its_filters(browser, live):
+    base, _ = live
+    page = sign_in(browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True), base, "sup_east")
+    page.goto(base + "/sales_order")
+    box = page.locator("details[data-filters]")
+    expect(box.locator("summary")).to_have_text("筛选")
+    expect(page.locator("#f-owner")).to_be_hidden()  # folded away: the rows come first
+    expect(page.locator("table.list tbody tr").first).to_be_in_viewport()
+    shot(page, "phone-list-zh")
+    box.locator("summary").click()
+    expect(page.locator("#f-owner")).to_be_visible()
+    page.fill("#f-owner", "rep_east")
+    page.locator("#opts-owner .opt").first.click()
+    page.locator(".filters button", has_text="应用").click()
+    expect(box.locator("summary")).to_have_text(re.compile(r"筛选 \(1\)"))
+    expect(page.locator("#f-owner")).to_be_visible()  # a filter in use stays in view

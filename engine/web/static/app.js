@@ -218,6 +218,11 @@
     });
   });
 
+  // on a phone, the list's filters fold away unless one is in use
+  if (window.matchMedia("(max-width: 720px)").matches) {
+    document.querySelectorAll("details[data-filters]:not([data-active])").forEach(function (d) { d.open = false; });
+  }
+
   // the bulk bar: shown once a row is ticked, saying how many (without script it simply stays in view)
   var bulk = document.querySelector("form[data-bulk]");
   function bulkState() {
