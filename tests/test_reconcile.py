@@ -10,9 +10,8 @@ from sqlalchemy import delete, insert, select, update
 from engine import demo
 from engine.actor import SYSTEM
 from engine.records import reconcile, reviews, timers, transitions
-from tests.conftest import make_user
 from tests.orders import new_order, to_decision
-from tests.test_sla import Clock, _escalating_app
+from tests.test_sla import waiting_ticket
 
 
 def differences(rt, **kw) -> list[reconcile.Difference]:
@@ -25,7 +24,7 @@ def by_record(diffs) -> dict:
 
 
 def test_everything_the_engine_writes_matches_its_trail(rt, people):
-    rep, sup, boss = people["rep"], people["sup"], people["boss"]
+    rep, sup = people["rep"], people["sup"]
     order = new_order(rt, people)
     line = order["lines"][0]
     order = rt.records.update(rep, "sales_order", order["id"], {"notes": "gate 3", "lines": [
@@ -42,13 +41,7 @@ def test_everything_the_engine_writes_matches_its_trail(rt, people):
 
 
 def test_escalations_that_reassign_and_fire_match_their_trail(dbs, tmp_path):
-    rt = dbs.runtime(_escalating_app(tmp_path))
-    clock = Clock(dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.timezone.utc))
-    rt.records.clock = clock
-    make_user(rt, "lead", roles=("lead",))
-    agent = make_user(rt, "agent", roles=("agent",), manager="lead")
-    ticket = rt.records.create(agent, "ticket", {"title": "pump noise"})
-    transitions.fire(rt.records, agent, "ticket", ticket["id"], "wait")
+    rt, clock, _, agent, ticket = waiting_ticket(dbs, tmp_path)
     clock.now += dt.timedelta(minutes=40)
     assert len(timers.run_due(rt.records)) == 2  # reassigned to the lead, then expired by the workflow
     assert differences(rt) == []

@@ -151,7 +151,8 @@ def _escalating_app(tmp_path) -> str:
     })
 
 
-def test_escalations_reassign_and_fire_a_transition(dbs, tmp_path):
+def waiting_ticket(dbs, tmp_path):
+    """(runtime, clock, lead, agent, ticket) of the escalating app: the agent's ticket has just started waiting."""
     rt = dbs.runtime(_escalating_app(tmp_path))
     clock = Clock(dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.timezone.utc))  # calendar time: a Saturday night counts
     rt.records.clock = clock
@@ -159,6 +160,11 @@ def test_escalations_reassign_and_fire_a_transition(dbs, tmp_path):
     agent = make_user(rt, "agent", roles=("agent",), manager="lead")
     ticket = rt.records.create(agent, "ticket", {"title": "pump noise"})
     transitions.fire(rt.records, agent, "ticket", ticket["id"], "wait")
+    return rt, clock, lead, agent, ticket
+
+
+def test_escalations_reassign_and_fire_a_transition(dbs, tmp_path):
+    rt, clock, lead, agent, ticket = waiting_ticket(dbs, tmp_path)
     clock.now += dt.timedelta(minutes=30)
     assert [f["result"] for f in timers.run_due(rt.records)] == [f"reassigned to user {lead.id}"]
     assert rt.records.get(lead, "ticket", ticket["id"])["owner"] == lead.id
@@ -174,13 +180,7 @@ def test_escalations_reassign_and_fire_a_transition(dbs, tmp_path):
 
 
 def test_an_escalation_that_cannot_fire_is_recorded_once(dbs, tmp_path):
-    rt = dbs.runtime(_escalating_app(tmp_path))
-    clock = Clock(dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.timezone.utc))
-    rt.records.clock = clock
-    make_user(rt, "lead", roles=("lead",))
-    agent = make_user(rt, "agent", roles=("agent",), manager="lead")
-    ticket = rt.records.create(agent, "ticket", {"title": "pump noise"})
-    transitions.fire(rt.records, agent, "ticket", ticket["id"], "wait")
+    rt, clock, _, agent, ticket = waiting_ticket(dbs, tmp_path)
     tm = rt.schema.timer
     with rt.db.write() as conn:  # the record was moved behind the engine's back; the timer finds it elsewhere
         t = rt.schema.tables["ticket"]
