@@ -45,12 +45,16 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
         await run_in_threadpool(ping)
         return JSONResponse({"status": "ok"})
 
+    def api_lang(request: Request) -> str:
+        """The language of an API answer: the request's Accept-Language among the app's languages, else English."""
+        return negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
+
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
 
     async def engine_error(request: Request, exc: EngineError):
         if is_api(request):
-            return from_error(exc, negotiate(request.headers.get("accept-language"), rt.app.languages, "en"))
+            return from_error(exc, api_lang(request))
         if exc.status == 401:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         return screens.error_page(request, exc.status, exc.title, exc.detail)
@@ -67,7 +71,7 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
         else:
             detail = str(exc.detail)
         if is_api(request):
-            lang = negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
+            lang = api_lang(request)
             resp = problem(exc.status_code, localize(titles.get(exc.status_code, "Error"), lang), localize(detail, lang))
         else:
             resp = screens.error_page(request, exc.status_code, titles.get(exc.status_code, "Error"), detail)

@@ -21,6 +21,7 @@ from engine.actor import Actor
 from engine.db import Database
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
+from engine.metadata.workflow_parts import people_of
 from engine.records import conditions, listing, lookups, steps, timers
 from engine.records.compute import apply_defaults, compute, validate
 from engine.records.inputs import parse_lines, parse_values
@@ -423,8 +424,7 @@ class Records:
         record - only those who may read it at this moment, in this transaction. `message` is the
         text, or a function of the fields hidden from a reader that returns the text for them.
         `skip`: the user who caused it (no one is told of what they just did). Returns how many were told."""
-        people = frozenset(f.name for f in ent.fields.values() if f.type == "user")
-        ids = [i for i in notifications.recipients(conn, self.schema, self.app, names, record, people) if i != skip]
+        ids = [i for i in notifications.recipients(conn, self.schema, self.app, names, record, people_of(ent)) if i != skip]
         return self.deliver_to(conn, ids, ent, record["id"], kind, message, now)
 
     def deliver_to(self, conn, user_ids, ent: Entity, record_id: int, kind: str, message, now) -> int:
