@@ -118,3 +118,12 @@ def test_fixed_paths_are_not_read_as_entities_or_ids(api, method, path, allow):
     r = getattr(api, method)(path)
     problem(r, 405)
     assert set(r.headers["allow"].replace(" ", "").split(",")) == allow
+
+
+def test_who_may_not_write_hears_so_before_the_body_is_read(rt, client, people):
+    token = client.post("/api/v1/auth/token", json={"username": "rep", "password": "demo"}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    for method, path in (("patch", f"/api/v1/product/{people['product']}"), ("post", "/api/v1/product"),
+                         ("delete", f"/api/v1/product/{people['product']}?version=%C2%B3")):
+        body = problem(getattr(client, method)(path, headers=h), 403)  # not 400 for the empty body or the odd version
+        assert "may not" in body["detail"]

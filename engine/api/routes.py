@@ -149,7 +149,7 @@ def make_routes(rt: Runtime) -> list[Route]:
                 return out
             return _json(await run_in_threadpool(work))
         actor = await run_in_threadpool(_actor, rt, request)
-        rt.records.entity(name)
+        rt.records.permissions.require(actor, rt.records.entity(name).name, "create")  # who may not create hears so before the body is read
         body = await read_json(request)
 
         def create():
@@ -168,6 +168,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         rid = _record_id(request)
         if request.method == "GET":
             return _json(record_json(rt.app, ent, await run_in_threadpool(rt.records.get, actor, name, rid)))
+        rt.records.permissions.require(actor, ent.name, "update" if request.method == "PATCH" else "delete")  # before the body or version is read
         if request.method == "PATCH":
             body = await read_json(request)
             if not isinstance(body, dict):
