@@ -211,7 +211,11 @@ class Accounts:
             errors.raise_if_any()
         u = self.schema.user
         with self.db.write() as conn:
+            old = conn.execute(select(u.c.language).where(u.c.id == actor.id)).scalar()
+            if (old or None) == (language or None):
+                return
             conn.execute(u.update().where(u.c.id == actor.id).values(language=language or None))
+            audit.append(conn, self.schema, actor, "sys_user", actor.id, "user_changed", {"fields": {"language": [old, language or None]}})
 
 
 def _check_password(password, errors: ErrorCollector) -> None:

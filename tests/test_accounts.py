@@ -111,6 +111,7 @@ def test_users_change_their_own_password_and_language(rt, web, clerk):
     web.post("/account/language", data={"csrf_token": csrf(page.text), "language": "ru"})
     assert "Заказы клиентов" in web.get("/sales_order").text
     assert ("password_changed", "self_service") in [(a, who) for a, who, _ in audit_actions(rt)]
+    assert ("user_changed", "self_service", {"fields": {"language": [None, "ru"]}}) in audit_actions(rt)  # one's own settings are audited too
 
 
 def test_explain_says_which_rule_decided(rt, clerk, client):
