@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import audit, user_sessions, users
+from engine import audit, logins, user_sessions, users
 from engine.actor import Actor
 from engine.errors import ErrorCollector, Forbidden, Msg, NotFound, Unauthenticated
 from engine.schema import Schema
@@ -138,31 +138,36 @@ class Accounts:
         _check_password(password, errors)
         errors.raise_if_any()
         u = self.schema.user
+        new_hash = users.hash_password(password)  # the slow part, before the transaction
         with self.db.write() as conn:
-            if conn.execute(u.update().where(u.c.id == user_id).values(password_hash=users.hash_password(password))).rowcount != 1:
+            if conn.execute(u.update().where(u.c.id == user_id).values(password_hash=new_hash)).rowcount != 1:
                 raise NotFound(Msg("no user with id %(id)s", id=user_id))
             ended = user_sessions.end_all(conn, self.schema, user_id, user_sessions.PASSWORD_RESET)
             revoked = users.revoke_all_tokens(conn, self.schema, user_id)
             audit.append(conn, self.schema, actor, "sys_user", user_id, "password_reset", {"sessions_ended": ended, "tokens_revoked": revoked})
 
     # ------------------------------------------------------------------ one's own account
-    def change_password(self, actor: Actor, current: str, new: str) -> None:
+    def change_password(self, actor: Actor, current: str, new: str, address: str | None = None) -> None:
         """Every session of the user ends (the screen then starts a new one for the device that
-        changed it) and every API token is revoked."""
+        changed it) and every API token is revoked. The current password is checked like a sign-in:
+        wrong guesses count towards the lock of the username and of the client `address`
+        (TooManyRequests once locked), so a stolen session cannot guess it at leisure."""
         errors = ErrorCollector()
         _check_password(new, errors)
         errors.raise_if_any()
         u = self.schema.user
-        with self.db.write() as conn:
-            try:
-                users.authenticate(conn, self.schema, actor.username, current)
-            except Unauthenticated:
-                errors.add("current_password", "this is not your current password")
-                errors.raise_if_any()
-            conn.execute(u.update().where(u.c.id == actor.id).values(password_hash=users.hash_password(new)))
-            ended = user_sessions.end_all(conn, self.schema, actor.id, user_sessions.PASSWORD_CHANGED)
-            revoked = users.revoke_all_tokens(conn, self.schema, actor.id)
-            audit.append(conn, self.schema, actor, "sys_user", actor.id, "password_changed", {"sessions_ended": ended, "tokens_revoked": revoked})
+        new_hash = users.hash_password(new)  # the slow part, before any transaction
+
+        def change(conn, who: Actor) -> None:  # in the transaction that checked the current password
+            conn.execute(u.update().where(u.c.id == who.id).values(password_hash=new_hash))
+            ended = user_sessions.end_all(conn, self.schema, who.id, user_sessions.PASSWORD_CHANGED)
+            revoked = users.revoke_all_tokens(conn, self.schema, who.id)
+            audit.append(conn, self.schema, actor, "sys_user", who.id, "password_changed", {"sessions_ended": ended, "tokens_revoked": revoked})
+        try:
+            logins.sign_in(self.db, self.schema, actor.username, current, address, actor.via, change, purpose="password change")
+        except Unauthenticated:
+            errors.add("current_password", "this is not your current password")
+            errors.raise_if_any()
 
     def sessions(self, actor: Actor) -> list[dict]:
         """The actor's own live browser sessions, most recently used first, with a device name."""

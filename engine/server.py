@@ -57,17 +57,16 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
             return from_error(exc, api_lang(request))
         if exc.status == 401:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-        return screens.error_page(request, exc.status, exc.title, exc.detail)
+        return screens.error_page(request, exc.status, exc.title, exc)
 
     async def http_error(request: Request, exc: HTTPException):
         titles = {404: "Not found", 405: "Method not allowed"}
         allow = (exc.headers or {}).get("Allow")
         if exc.status_code == 405 and allow:
             methods = sorted(m.strip() for m in allow.split(","))
-            detail = Msg("%(method)s is not allowed here; use %(methods)s", method=request.method,
-                         methods=(", ".join(methods[:-1]) + " or " if len(methods) > 1 else "") + methods[-1])
+            detail = Msg("%(method)s is not allowed here; use one of: %(methods)s", method=request.method, methods=", ".join(methods))
         elif exc.status_code == 404:
-            detail = Msg("nothing at %(path)s; the API lives under /api/v1", path=request.url.path) if is_api(request) else "This page does not exist."
+            detail = Msg("nothing at %(path)s; the API lives under /api/v1", path=request.url.path) if is_api(request) else Msg("This page does not exist.")
         else:
             detail = str(exc.detail)
         if is_api(request):

@@ -99,20 +99,41 @@ def _actor(conn, schema: Schema, row, via: str) -> Actor:
                  language=row.language or "", attributes=dict(row.attributes or {}))
 
 
-def authenticate(conn, schema: Schema, username: str, password: str, via: str = "api") -> Actor:
-    """Check a password; the same error for unknown users and wrong passwords."""
+def credentials(conn, schema: Schema, username, lock: bool = False):
+    """The user row a password is checked against, or None for an unknown name; `lock`: FOR UPDATE,
+    so a password change waits for (or is seen by) the sign-in that holds it."""
+    if not isinstance(username, str) or not username:
+        return None
     t = schema.user
-    row = conn.execute(select(t).where(t.c.username == username)).first() if isinstance(username, str) else None
+    stmt = select(t).where(t.c.username == username)
+    return conn.execute(stmt.with_for_update() if lock else stmt).first()
+
+
+def password_matches(row, password) -> bool:
+    """The argon2 check of a password against a user row; the same work for an unknown or
+    deactivated user (against a dummy hash), so timing does not tell them apart."""
     if row is None or not row.active:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "")  # same work either way
+            _hasher.verify(_DUMMY_HASH, password if isinstance(password, str) else "")
         except VerificationError:
             pass
-        raise Unauthenticated("wrong username or password")
+        return False
     try:
-        _hasher.verify(row.password_hash, password or "")
+        return _hasher.verify(row.password_hash, password if isinstance(password, str) else "")
     except (VerificationError, InvalidHashError):
-        raise Unauthenticated("wrong username or password") from None
+        return False
+
+
+def actor_of(conn, schema: Schema, row, via: str) -> Actor:
+    """The Actor of a user row, with their roles."""
+    return _actor(conn, schema, row, via)
+
+
+def authenticate(conn, schema: Schema, username: str, password: str, via: str = "api") -> Actor:
+    """Check a password; the same error for unknown users and wrong passwords."""
+    row = credentials(conn, schema, username)
+    if not password_matches(row, password):
+        raise Unauthenticated("wrong username or password")
     return _actor(conn, schema, row, via)
 
 

@@ -10,6 +10,7 @@ update the record.
 """
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from dataclasses import dataclass
 
@@ -23,6 +24,17 @@ from engine.metadata.workflows import REVIEW_FACTS
 from engine.permissions import Permissions
 from engine.schema import Schema
 from engine.values import BadValue, coerce, to_json
+
+
+def inputs_into(t: Transition | None, fields) -> frozenset:
+    """The inputs of `t` whose values its `set` writes into any of `fields`: a reader from whom those
+    fields are hidden must not read them as inputs either (in a notice, the timeline, the history)."""
+    out: set = set()
+    for name, expr in (t.sets.items() if t is not None and fields else ()):
+        if name in fields:
+            out |= {n.attr for n in ast.walk(expr.tree)
+                    if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "inputs"}
+    return frozenset(out)
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,10 @@ ENGINE = {
     # the API's own
     "1 field needs fixing: %(list)s": ("有 1 个字段需要修改：%(list)s", "нужно исправить 1 поле: %(list)s"),
     "%(n)s fields need fixing: %(list)s": ("有 %(n)s 个字段需要修改：%(list)s", "нужно исправить поля (%(n)s): %(list)s"),
-    "%(method)s is not allowed here; use %(methods)s": ("这里不允许 %(method)s；请使用 %(methods)s", "%(method)s здесь не разрешён; используйте %(methods)s"),
+    "%(method)s is not allowed here; use one of: %(methods)s": ("这里不允许 %(method)s；请使用以下之一：%(methods)s",
+                                                                "%(method)s здесь не разрешён; используйте один из: %(methods)s"),
+    "This page does not exist.": ("此页面不存在。", "Такой страницы нет."),
+    "too many failed sign-ins; try again in %(n)s minute(s)": ("登录失败次数过多；请 %(n)s 分钟后再试", "слишком много неудачных попыток входа; повторите через %(n)s мин."),
     "nothing at %(path)s; the API lives under /api/v1": ("%(path)s 处没有内容；API 位于 /api/v1 之下", "по адресу %(path)s ничего нет; API находится под /api/v1"),
     "send an API token as 'Authorization: Bearer TOKEN'; get one from POST /api/v1/auth/token": (
         "请以“Authorization: Bearer TOKEN”发送 API 令牌；可通过 POST /api/v1/auth/token 获取",

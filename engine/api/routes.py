@@ -23,6 +23,9 @@ from engine.runtime import Runtime
 from engine.values import parse_id, parse_ids, to_json
 
 
+READS = ("GET", "HEAD")  # Starlette answers HEAD wherever GET is allowed: a HEAD reads, it never writes
+
+
 def _json(data, status: int = 200) -> Response:
     return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json")
 
@@ -50,9 +53,9 @@ def make_routes(rt: Runtime) -> list[Route]:
         address = request.client.host if request.client else None
 
         def work():
-            logins.sign_in(rt.db, rt.schema, body["username"], body["password"], address, via="api")
-            with rt.db.write() as conn:
-                return users.create_token(conn, rt.schema, body["username"], label=str(body.get("label") or "api")[:140])
+            def make(conn, who):  # in the transaction that checks the password: a change or reset revokes it, or it is not made
+                return users.create_token(conn, rt.schema, who.username, label=str(body.get("label") or "api")[:140])
+            return logins.sign_in(rt.db, rt.schema, body["username"], body["password"], address, "api", make)[1]
         return _json({"token": await run_in_threadpool(work)})
 
     async def revoke(request: Request):
@@ -137,7 +140,7 @@ def make_routes(rt: Runtime) -> list[Route]:
     async def collection(request: Request):
         refuse_shadowed(request)
         name = request.path_params["entity"]
-        if request.method == "GET":
+        if request.method in READS:
             def work():
                 actor = _actor(rt, request)
                 ent = rt.records.entity(name)
@@ -166,7 +169,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         actor = await run_in_threadpool(_actor, rt, request)
         ent = rt.records.entity(name)
         rid = _record_id(request)
-        if request.method == "GET":
+        if request.method in READS:
             return _json(record_json(rt.app, ent, await run_in_threadpool(rt.records.get, actor, name, rid)))
         rt.records.permissions.require(actor, ent.name, "update" if request.method == "PATCH" else "delete")  # before the body or version is read
         if request.method == "PATCH":
@@ -225,7 +228,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         actor = await run_in_threadpool(_actor, rt, request)
         rid = _record_id(request)
         lang = request.query_params.get("lang", "en")
-        if request.method == "GET":
+        if request.method in READS:
             return _json(await run_in_threadpool(reviews.summary, rt.records, actor, name, rid, lang))
         body = await read_json(request)
         if not isinstance(body, dict):
@@ -242,7 +245,7 @@ def make_routes(rt: Runtime) -> list[Route]:
 
     async def notifications_(request: Request):
         actor = await run_in_threadpool(_actor, rt, request)
-        if request.method == "GET":
+        if request.method in READS:
             items, total = await run_in_threadpool(rt.records.notifications, actor)
             return _json({"items": items, "unread": total})
         body = await read_json(request, empty={})

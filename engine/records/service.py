@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import audit, naming, notifications
 from engine.permissions import Permissions
-from engine.workflow import Workflows
+from engine.workflow import Workflows, inputs_into
 from engine.actor import Actor
 from engine.db import Database
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
@@ -200,8 +200,9 @@ class Records:
         if not exists and not rows:
             raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=record_id))
         hidden = grants.hidden(ent.name)
+        wf = self.workflows.of(ent.name)
         return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
-                 "at": to_json("datetime", r["at"]), "changes": _without(json.loads(r["changes"]), hidden)} for r in rows]
+                 "at": to_json("datetime", r["at"]), "changes": _without(json.loads(r["changes"]), hidden, wf)} for r in rows]
 
     # ------------------------------------------------------------------ write
     def create(self, actor: Actor, entity: str, data: Any) -> dict:
@@ -688,12 +689,20 @@ def _given(*clauses) -> list:
     return [c for c in clauses if c is not None]
 
 
-def _without(changes: dict, hidden: frozenset) -> dict:
-    """An audit entry's changes without hidden fields."""
-    if not hidden or "fields" not in changes:
+def _without(changes: dict, hidden: frozenset, wf=None) -> dict:
+    """An audit entry's changes without hidden fields, nor a transition's inputs that filled them."""
+    if not hidden:
         return changes
-    fields = {k: v for k, v in changes["fields"].items() if k not in hidden}
-    return {**{k: v for k, v in changes.items() if k != "fields"}, **({"fields": fields} if fields else {})}
+    out = dict(changes)
+    if "fields" in out:
+        fields = {k: v for k, v in out.pop("fields").items() if k not in hidden}
+        if fields:
+            out["fields"] = fields
+    step = out.get("transition")
+    if wf is not None and isinstance(step, dict) and isinstance(step.get("inputs"), dict):
+        secret = inputs_into(wf.transitions.get(step.get("name")), hidden)
+        out["transition"] = {**step, "inputs": {k: v for k, v in step["inputs"].items() if k not in secret}}
+    return out
 
 
 def record_id(raw: str) -> int:

@@ -14,6 +14,7 @@ from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, 
 from engine.metadata.model import Entity, Transition, Workflow
 from engine.records import review_tasks, timers
 from engine.values import to_json
+from engine.workflow import inputs_into
 
 WORKFLOW = Actor(id=None, username="workflow", via="workflow")
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
@@ -87,9 +88,10 @@ def enter(records, conn, ent: Entity, wf: Workflow, record: dict, from_state: st
 def _notify(records, conn, ent: Entity, t: Transition, record: dict, inputs: dict, actor: Actor, lang: str, now) -> None:
     language = records.app.default_language
     for n in t.notify:
-        def text(hidden, n=n):  # each reader's text leaves out the fields hidden from them
-            return render(n.message.get(language), {k: v for k, v in record.items() if k not in hidden}, inputs=inputs,
-                          user=actor.context(), transition=t.label.get(language))
+        def text(hidden, n=n):  # each reader's text leaves out the fields hidden from them, and the inputs that fill them
+            secret = inputs_into(t, hidden)
+            return render(n.message.get(language), {k: v for k, v in record.items() if k not in hidden},
+                          inputs={k: v for k, v in inputs.items() if k not in secret}, user=actor.context(), transition=t.label.get(language))
         records.deliver(conn, n.to, ent, record, "transition", text, now, skip=actor.id)  # no one is told of what they just did
 
 

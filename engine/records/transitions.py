@@ -14,6 +14,7 @@ from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, 
 from engine.i18n import localize, reason
 from engine.records import review_tasks, steps
 from engine.values import INT_MAX, parse_ids, to_json
+from engine.workflow import inputs_into
 
 
 def _workflow(records, entity: str):
@@ -69,13 +70,15 @@ def fire(records, actor: Actor, entity: str, record_id: int, name: str, comment:
 def timeline(records, actor: Actor, entity: str, record_id: int) -> list[dict]:
     """Every transition of a record the user may read, oldest first."""
     ent, wf = _workflow(records, entity)
-    records.permissions.require(actor, ent.name, "read")
+    hidden = records.permissions.require(actor, ent.name, "read").hidden(ent.name)
     h = records.schema.workflow_history
     with records.db.read() as conn:
         records._visible(conn, actor, ent, record_id)
         rows = conn.execute(select(h).where(h.c.entity == ent.name, h.c.record_id == record_id).order_by(h.c.id)).mappings().all()
+    secret = {name: inputs_into(t, hidden) for name, t in wf.transitions.items()} if hidden else {}
     return [{"transition": r["transition"], "from": r["from_state"], "to": r["to_state"], "actor": r["actor"], "actor_id": r["actor_id"],
-             "at": to_json("datetime", r["at"]), "comment": r["comment"], "inputs": _json(r["inputs"]),
+             "at": to_json("datetime", r["at"]), "comment": r["comment"],
+             "inputs": {k: v for k, v in _json(r["inputs"]).items() if k not in secret.get(r["transition"], ())},
              "seconds_in_state": r["seconds_in_state"]} for r in rows]
 
 

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from engine.errors import Unauthenticated
+from engine.errors import EngineError, Unauthenticated
+from engine.i18n import error_text
 from engine.metadata.model import Entity
 from engine.records import conditions
 from engine.records.service import record_id
@@ -113,14 +114,15 @@ class ScreenBase:
                             secure=request.url.scheme == "https")
         return resp
 
-    def error_page(self, request: Request, status: int, title: str, detail: str, request_id: str | None = None) -> HTMLResponse:
+    def error_page(self, request: Request, status: int, title: str, detail, request_id: str | None = None) -> HTMLResponse:
+        """The error page in the reader's language; `detail` a message, or the engine error itself."""
         try:
             actor = session.current_actor(self.rt, request) if "session" in request.scope else None
         except Exception:  # the error page must render even when the database is the problem
             actor = None
         lang = self.lang(request, actor)
-        return self.render(request, "error.html", actor, status=status, title=i18n.localize(title, lang), detail=i18n.localize(detail, lang),
-                           request_id=request_id)
+        said = error_text(detail, lang)[1] if isinstance(detail, EngineError) else i18n.localize(detail, lang)
+        return self.render(request, "error.html", actor, status=status, title=i18n.localize(title, lang), detail=said, request_id=request_id)
 
     async def actor_or_login(self, request: Request):
         actor = await run_in_threadpool(session.current_actor, self.rt, request)

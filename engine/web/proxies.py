@@ -51,19 +51,51 @@ class TrustedProxies:
         if scope["type"] in ("http", "websocket") and self.networks:
             client = scope.get("client")
             if client and _trusted(self.networks, client[0]):
-                headers = dict(scope.get("headers") or [])
-                forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
-                hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-                real = None
-                for hop in reversed(hops):
-                    real = hop
-                    if not _trusted(self.networks, hop):
-                        break
-                proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[0].strip().lower()
-                if real is not None or proto in ("http", "https"):
+                real, proto = _forwarded(scope.get("headers") or [], self.networks)
+                if real is not None or proto is not None:
                     scope = dict(scope)
                     if real is not None:
-                        scope["client"] = (real[:64], 0)
-                    if proto in ("http", "https"):
+                        scope["client"] = (real, 0)
+                    if proto is not None:
                         scope["scheme"] = ("wss" if proto == "https" else "ws") if scope["type"] == "websocket" else proto
         await self.app(scope, receive, send)
+
+
+def _forwarded(headers, networks: tuple) -> tuple[str | None, str | None]:
+    """(client address, scheme) that trusted proxies report. Several X-Forwarded-For lines count as one
+    list, in order; the client is the right-most hop that is not a trusted proxy, and must be an
+    address (a port after it is dropped) - anything else, and the header is not believed. The scheme
+    is the nearest proxy's (the right-most X-Forwarded-Proto value)."""
+    hops: list[str] = []
+    protos: list[str] = []
+    for name, value in headers:
+        if name == b"x-forwarded-for":
+            hops += [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+        elif name == b"x-forwarded-proto":
+            protos += [p.strip().lower() for p in value.decode("latin-1").split(",") if p.strip()]
+    real = None
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            real = None  # a value that is not an address: believe none of it
+            break
+        real = address
+        if not _trusted(networks, address):
+            break
+    proto = protos[-1] if protos and protos[-1] in ("http", "https") else None
+    return real, proto
+
+
+def _address(hop: str) -> str | None:
+    """'203.0.113.7', '203.0.113.7:5123', '[2001:db8::1]:443' or '2001:db8::1' as an address; None if it is none."""
+    candidates = [hop]
+    if hop.startswith("[") and "]" in hop:
+        candidates = [hop[1:hop.index("]")]]
+    elif hop.count(":") == 1:
+        candidates = [hop.split(":")[0]]
+    for c in candidates:
+        try:
+            return str(ipaddress.ip_address(c))
+        except ValueError:
+            continue
+    return None

@@ -36,15 +36,27 @@ def check_csrf(request: Request, form=None) -> None:
         raise Forbidden("this form has expired or did not come from this site; reload the page and try again")
 
 
-def sign_in(rt: Runtime, request: Request, actor: Actor) -> None:
-    """Start a fresh session (a new row, a new token and a new CSRF token), so nothing from before
-    sign-in carries over. Runs database work: call it from a thread."""
+def open_session(conn, schema, request: Request, user_id: int) -> str:
+    """In the caller's transaction: end the session this browser had (signing in as someone else
+    leaves nothing of the last one alive) and start a new one; its token, for use_session()."""
+    user_sessions.end(conn, schema, request.session.get("sid"))
     address = request.client.host if request.client else None
-    with rt.db.write() as conn:
-        token = user_sessions.start(conn, rt.schema, actor.id, address, request.headers.get("user-agent"))
+    return user_sessions.start(conn, schema, user_id, address, request.headers.get("user-agent"))
+
+
+def use_session(request: Request, token: str) -> None:
+    """The cookie from now on: the new session's token and a new CSRF token, nothing from before."""
     request.session.clear()
     request.session["sid"] = token
     request.session["csrf"] = secrets.token_urlsafe(24)
+
+
+def sign_in(rt: Runtime, request: Request, actor: Actor) -> None:
+    """A fresh session for a user already known to be who they say (after changing their password).
+    Runs database work: call it from a thread."""
+    with rt.db.write() as conn:
+        token = open_session(conn, rt.schema, request, actor.id)
+    use_session(request, token)
 
 
 def sign_out(rt: Runtime, request: Request, actor: Actor | None) -> None:

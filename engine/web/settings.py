@@ -114,7 +114,8 @@ class SettingsScreens(ScreenBase):
         form = await request.form()
         session.check_csrf(request, form)
         try:
-            await run_in_threadpool(self.rt.accounts.change_password, actor, str(form.get("current_password", "")), str(form.get("password", "")))
+            await run_in_threadpool(self.rt.accounts.change_password, actor, str(form.get("current_password", "")), str(form.get("password", "")),
+                                    request.client.host if request.client else None)
         except ValidationFailed as exc:
             return await self.account_page(request, errors_by_field(exc.errors, self.lang(request, actor)), status=422)
         await run_in_threadpool(session.sign_in, self.rt, request, actor)  # every session ended; this device gets a new one

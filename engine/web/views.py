@@ -40,8 +40,10 @@ class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, Designe
 
         address = request.client.host if request.client else None
         _ = i18n.translations(self.lang(request)).gettext
+        def start(conn, who):  # in the transaction that checks the password: a change or reset ends it, or it is not started
+            return session.open_session(conn, self.rt.schema, request, who.id)
         try:
-            actor = await run_in_threadpool(logins.sign_in, self.rt.db, self.rt.schema, username, password, address, "screen")
+            _, token = await run_in_threadpool(logins.sign_in, self.rt.db, self.rt.schema, username, password, address, "screen", start)
         except Unauthenticated:
             return self.render(request, "login.html", status=401, next=target, username=username, error=_("Wrong username or password."))
         except TooManyRequests as exc:
@@ -49,7 +51,7 @@ class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, Designe
                                error=_("Too many failed sign-ins. Try again in %(minutes)s minutes.") % {"minutes": max(1, exc.retry_after // 60)})
             resp.headers["Retry-After"] = str(exc.retry_after)
             return resp
-        await run_in_threadpool(session.sign_in, self.rt, request, actor)
+        session.use_session(request, token)
         return RedirectResponse(target, status_code=303)
 
     async def logout(self, request: Request):

@@ -102,13 +102,26 @@
   var timer = null;
   function onValue(e) {
     var el = e.target;
+    if (el.dataset) el.dataset.typedAt = String(Date.now());
     if (!el.classList || !el.classList.contains("recompute") || !el.form) return;
     clearTimeout(timer);
-    var name = el.name;
-    timer = setTimeout(function () { recompute(el.form, e.type === "change" ? name : ""); }, 300);
+    var name = el.name, form = el.form;  // the form now: a swap may replace this input before the timer runs
+    timer = setTimeout(function () { recompute(form, e.type === "change" ? name : ""); }, 300);
   }
   document.addEventListener("input", onValue);
   document.addEventListener("change", onValue);
+  // a recompute's answer must not overwrite what was typed after it was asked for
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail && e.detail.elt && e.detail.elt.dataset) e.detail.elt.dataset.sentAt = String(Date.now());
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var target = e.detail && e.detail.target, form = target && target.closest && target.closest("form");
+    if (!form || !form.dataset.sentAt) return;
+    var sent = Number(form.dataset.sentAt);
+    target.querySelectorAll("input, select, textarea").forEach(function (el) {
+      if (Number(el.dataset.typedAt || 0) > sent) e.detail.shouldSwap = false;
+    });
+  });
 
   // tabs: click or arrow keys; panels are plain hidden elements
   function selectTab(tab) {
