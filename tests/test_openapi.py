@@ -47,3 +47,24 @@ def test_the_document_follows_the_callers_permissions(rt, client):
     assert "cost" not in {p["name"] for p in spec["paths"]["/api/v1/product"]["get"]["parameters"]}
     assert "post" not in spec["paths"]["/api/v1/product"] and "delete" not in spec["paths"]["/api/v1/sales_order/{id}"]
     assert spec["components"]["schemas"]["customer"]["properties"]["credit_limit"]["readOnly"] is True
+
+
+def test_the_document_says_what_the_api_accepts(api):
+    """What schemathesis found the document got wrong: booleans for __isnull, required fields that take no
+    null or "", sort as its real choices, filters typed like their fields, and the CSV export described."""
+    spec = api.get("/api/v1/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/api/v1/sales_order"]["get"]["parameters"]}
+    assert params["customer__isnull"] == {"type": "boolean"}
+    assert params["customer"]["type"] == "integer" and params["status"]["enum"][0] == "draft"
+    assert "-total" in params["sort"]["enum"] and "" not in params["sort"]["enum"]
+    order_input = spec["components"]["schemas"]["sales_order_input"]["properties"]
+    assert order_input["customer"]["type"] == "integer"  # required: no null
+    customer = spec["components"]["schemas"]["customer_input"]["properties"]
+    assert customer["name"]["type"] == "string" and customer["name"]["minLength"] == 1  # required: no "" either
+    patch = spec["components"]["schemas"]["sales_order_patch"]["properties"]
+    assert patch["order_date"]["type"] == "string"  # required with a default: null on create fills it, never on a change
+    assert "null" in spec["components"]["schemas"]["sales_order_input"]["properties"]["order_date"]["type"]
+    export = spec["paths"]["/api/v1/sales_order/export.csv"]["get"]
+    assert "text/csv" in export["responses"]["200"]["content"]
+    r = api.get("/api/v1/sales_order/export.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
