@@ -136,25 +136,28 @@ def apply(db: Database, schema: Schema, confirm_destructive: bool = False, addit
     """Apply the plan in one transaction. Destructive steps need `confirm_destructive`;
     with `additive_only` they are left pending (the caller decides whether that is an error)."""
     with db.write() as conn:
-        steps = _plan(conn, schema)
-        destructive = [s for s in steps if s.destructive]
-        if destructive and not confirm_destructive and not additive_only:
-            raise DestructiveChange(destructive)
-        todo = [s for s in steps if confirm_destructive or not s.destructive]
-        ops = Operations(_context(conn, schema))
-        batch_tables: dict[str, list] = {}
-        for s in todo:
-            if conn.dialect.name == "sqlite" and isinstance(s.op, (aops.DropColumnOp, aops.AlterColumnOp)):
-                batch_tables.setdefault(s.table, []).append(s.op)
-            else:
-                ops.invoke(s.op)
-        for table, table_ops in batch_tables.items():
-            with ops.batch_alter_table(table) as batch:
-                for op in table_ops:
-                    batch.invoke(op)
-        _record_managed(conn, schema, dropped={s.table for s in todo if isinstance(s.op, aops.DropTableOp)})
-        search_index.ensure(conn, schema)
-        return todo
+        return _apply(conn, schema, _plan(conn, schema), confirm_destructive, additive_only)
+
+
+def _apply(conn, schema: Schema, steps: list[Step], confirm_destructive: bool = False, additive_only: bool = False) -> list[Step]:
+    destructive = [s for s in steps if s.destructive]
+    if destructive and not confirm_destructive and not additive_only:
+        raise DestructiveChange(destructive)
+    todo = [s for s in steps if confirm_destructive or not s.destructive]
+    ops = Operations(_context(conn, schema))
+    batch_tables: dict[str, list] = {}
+    for s in todo:
+        if conn.dialect.name == "sqlite" and isinstance(s.op, (aops.DropColumnOp, aops.AlterColumnOp)):
+            batch_tables.setdefault(s.table, []).append(s.op)
+        else:
+            ops.invoke(s.op)
+    for table, table_ops in batch_tables.items():
+        with ops.batch_alter_table(table) as batch:
+            for op in table_ops:
+                batch.invoke(op)
+    _record_managed(conn, schema, dropped={s.table for s in todo if isinstance(s.op, aops.DropTableOp)})
+    search_index.ensure(conn, schema)
+    return todo
 
 
 def _record_managed(conn, schema: Schema, dropped: set[str]) -> None:
@@ -167,14 +170,16 @@ def _record_managed(conn, schema: Schema, dropped: set[str]) -> None:
         conn.execute(t.insert().values(key=MANAGED_KEY, value=value))
 
 
-def pending_destructive(db: Database, schema: Schema) -> list[Step]:
-    return [s for s in plan(db, schema) if s.destructive]
-
-
 def ensure(db: Database, schema: Schema) -> list[Step]:
-    """On start: apply additive steps; refuse to start if destructive ones are pending."""
-    pending = pending_destructive(db, schema)
-    if pending:
-        raise DestructiveChange(pending)
-    return apply(db, schema)
+    """On start: apply additive steps; refuse to start if destructive ones are pending. The plan is
+    made once, in the transaction that applies it; a database with none of the app's tables yet
+    (a first start) gets them all at once without comparing anything."""
+    with db.write() as conn:
+        existing = set(inspect(conn).get_table_names())
+        if not existing & (set(schema.metadata.tables) | _managed(conn, schema)):
+            schema.metadata.create_all(conn)
+            _record_managed(conn, schema, dropped=set())
+            search_index.ensure(conn, schema)
+            return [Step(f"create table {name}", False, None, name) for name in schema.metadata.tables]
+        return _apply(conn, schema, _plan(conn, schema))
 

@@ -20,6 +20,14 @@ from engine.schema import Schema
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def use_cheap_hashing() -> None:
+    """For test suites only: hash new passwords with argon2's smallest costs, so creating users
+    does not dominate the tests' time. Hashes keep their parameters, so either kind verifies."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    _DUMMY_HASH = _hasher.hash("not-a-real-password")
 USERNAME_RX = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,62}$")
 
 

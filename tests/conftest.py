@@ -16,6 +16,8 @@ from engine.actor import Actor
 from engine.runtime import Runtime
 from engine.server import create_app
 
+users.use_cheap_hashing()  # argon2 at its smallest costs: the suite creates hundreds of users
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_APP = str(ROOT / "metadata")
 PG_URL = os.environ.get("ENGINE_TEST_DATABASE_URL")

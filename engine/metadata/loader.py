@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+from collections import OrderedDict
 from dataclasses import replace
 from decimal import Decimal
 from importlib import resources
@@ -115,7 +116,37 @@ def _path_str(path: tuple) -> str:
     return out
 
 
+_LOADED: "OrderedDict[tuple, App]" = OrderedDict()  # recent loads by the files' fingerprint and the overlay
+
+
+def _fingerprint(root) -> tuple:
+    """What identifies the app's files as they are now: every file's path, size and modification time."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "var", ".git"))
+        for name in sorted(filenames):
+            st = os.stat(os.path.join(dirpath, name))
+            out.append((os.path.relpath(os.path.join(dirpath, name), root), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def load_app(root: str | os.PathLike, overlay: dict | None = None, strict: str | None = None) -> App:
+    """Load and check the app in `root`; raise MetadataInvalid with every problem found. Loading the
+    same files with the same overlay again gives the App already made (it is immutable), so a process
+    that re-reads its metadata, or a test suite that starts many runtimes, checks it once."""
+    key = (os.path.abspath(root), _fingerprint(root), json.dumps(overlay, sort_keys=True, default=str) if overlay else None, strict,
+           hash(frozenset(os.environ.items())))  # ${VAR} references read the environment
+    known = _LOADED.get(key)
+    if known is None:
+        known = _LOADED[key] = _load_app(root, overlay, strict)  # problems raise and are not kept
+        while len(_LOADED) > 64:
+            _LOADED.popitem(last=False)
+    else:
+        _LOADED.move_to_end(key)
+    return known
+
+
+def _load_app(root: str | os.PathLike, overlay: dict | None = None, strict: str | None = None) -> App:
     """Load and check the app in `root`; raise MetadataInvalid with every problem found.
 
     `overlay` ({form: piece}, the admin changes kept in the database) is laid over the base
