@@ -284,6 +284,7 @@ def cmd_worker(args) -> int:
     url = tasks.queue_url(_db_url(args))
     huey = tasks.make_queue(rt, url)
     print(f"worker for {rt.app.name}: queue {_safe_url(url)}; SLA timers are checked every minute", flush=True)
+    huey.deliver_events_now()  # whatever the outbox holds that a subscriber has not taken (a worker stopped before it could)
     huey.create_consumer(workers=args.workers, periodic=True, worker_type="thread").run()
     return 0
 

@@ -50,11 +50,18 @@ class Database:
 
     @contextlib.contextmanager
     def write(self):
-        """A write transaction: committed on success, rolled back on any exception."""
+        """A write transaction: committed on success, rolled back on any exception. What the work
+        put in `after_commit(conn, fn)` runs once the commit is done (never after a rollback)."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(engine_write=True)
-            with conn.begin():
-                yield conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop("after_commit", None)
+                raise
+            for fn in conn.info.pop("after_commit", {}).values():
+                fn()
 
     @contextlib.contextmanager
     def read(self):
@@ -139,3 +146,9 @@ def var_dir(url: str) -> Path:
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" and not u.database.startswith("file:"):
         return Path(u.database).parent
     return project_var()
+
+
+def after_commit(conn, key: str, fn) -> None:
+    """Run `fn` once when this write transaction has committed (once per `key` however often it is asked)."""
+    todo = conn.info.setdefault("after_commit", {})
+    todo.setdefault(key, fn)

@@ -54,6 +54,7 @@ class Grants:
     fields: dict[str, dict[str, str]] = field(default_factory=dict)  # entity -> field -> level, only restricted ones
     admin: bool = False
     unrestricted: bool = False  # the system, or an app without roles
+    integration: bool = False  # a role marked `integration: true` (or inheriting one): the event feed is open to it
 
     def rules(self, entity: str, action: str) -> list[Grant]:
         return self.scopes.get((entity, action), [])
@@ -101,7 +102,9 @@ class Permissions:
         return cached
 
     def _expand(self, roles: frozenset) -> Grants:
-        out = Grants(roles, admin=any(self._is_admin(r) for r in roles))
+        out = Grants(roles, admin=any(self._is_admin(r) for r in roles),
+                     integration=any(self.app.roles[r].integration for role in roles for r in [role, *self.enforcer.get_implicit_roles_for_user(role)]
+                                     if r in self.app.roles))
         entities = [e.name for e in self.app.top_entities()]
         per_role_fields: list[tuple[set, dict]] = []
         for role in sorted(roles):

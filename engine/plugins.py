@@ -1,9 +1,13 @@
-"""Plugin hooks (pluggy): the hook specs and the loader for an app's plugins folder.
+"""Plugin hooks (pluggy): every hook spec of the engine, and the loader for an app's plugins folder.
 
-Hooks run inside the record's transaction, in this fixed order:
-create: before_create -> (computed, validation, SQL, audit) -> after_create
-update: before_update -> (computed, validation, SQL, audit) -> after_update
-delete: before_delete -> (SQL, audit) -> after_delete
+Record hooks run inside the record's transaction, in this fixed order:
+create: before_create -> (computed, validation, SQL, events) -> after_create
+update: before_update -> (computed, validation, SQL, events) -> after_update
+delete: before_delete -> (SQL, events) -> after_delete
+`on_event` sees every domain event of every write - creates, updates, deletes, transitions (automatic
+ones and escalations too), states entered, opinions, deadlines - in the same transaction; the
+built-in behaviours (audit, timeline, review tasks, deadlines, notifications) are plugins of this hook
+themselves. `publish` gets each event again after its commit, from the outbox.
 A hook that raises ValidationFailed (engine.errors) aborts the whole write with its field errors.
 """
 from __future__ import annotations
@@ -46,9 +50,20 @@ class RecordHooks:
         """After a record is deleted, in the same transaction."""
 
 
+class EventHooks:
+    @hookspec
+    def on_event(self, event, tx):
+        """Every domain event (engine.events.model), inside the transaction of its change: `tx.conn`, `tx.records`, `tx.actor`, `tx.now`."""
+
+    @hookspec
+    def publish(self, event):
+        """Every stored event again after its commit, in id order, at least once (event.id is the idempotency key); raise to be retried."""
+
+
 def make_manager(plugins_dir: str | None) -> pluggy.PluginManager:
     pm = pluggy.PluginManager("engine")
     pm.add_hookspecs(RecordHooks)
+    pm.add_hookspecs(EventHooks)
     if plugins_dir and Path(plugins_dir).is_dir():
         problems = []
         for path in sorted(Path(plugins_dir).glob("*.py")):

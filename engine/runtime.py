@@ -18,7 +18,7 @@ from engine.db import Database
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
 from engine.plugins import make_manager
-from engine.records import Records
+from engine.records import Records, builtins
 from engine.schema import Schema
 
 log = logging.getLogger("engine")
@@ -53,6 +53,7 @@ class Runtime:
         db = Database(db_url, schema=schema_name)
         app, stored = load_with_overlay(app_dir, db)
         hooks = make_manager(app.plugins_dir)
+        builtins.register(hooks)  # the engine's own behaviour on each write, after the app's plugins
         schema = Schema(app, stored.kept_columns(app))
         if migrate_now:
             migrate.ensure(db, schema)
@@ -66,7 +67,7 @@ class Runtime:
         records = Records(app, schema, self.db, self.hooks)
         old = getattr(self, "records", None)
         if old is not None:
-            records.clock = old.clock
+            records.clock, records.wake = old.clock, old.wake
         self.app, self.schema, self.records, self.stored = app, schema, records, stored
         self.accounts.schema = schema
 

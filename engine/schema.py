@@ -176,6 +176,27 @@ class Schema:
             Column("key_id", String(16)),  # fingerprint of the HMAC key (engine/audit_keys.py); NULL: plain SHA-256, from before audit keys
             Index("ix_sys_audit_record", "entity", "record_id", "id"),
         )
+        self.event = Table(  # the outbox: every domain event, stored in the transaction of its change (engine/events)
+            "sys_event", md,
+            Column("id", ID, primary_key=True, autoincrement=True),  # monotonic: the feed's order and the idempotency key
+            Column("type", String(32), nullable=False),
+            Column("entity", String(64), nullable=False),
+            Column("record_id", BigInteger),
+            Column("actor_id", BigInteger),
+            Column("actor", String(64)),
+            Column("via", String(16), nullable=False),
+            Column("at", UtcDateTime, nullable=False),
+            Column("data", Text, nullable=False),  # JSON
+            Index("ix_sys_event_record", "entity", "record_id", "id"),
+        )
+        self.event_cursor = Table(  # how far each subscriber outside the transaction has taken the outbox
+            "sys_event_cursor", md,
+            Column("subscriber", String(100), primary_key=True),
+            Column("last_id", BigInteger, nullable=False),
+            Column("updated_at", UtcDateTime, nullable=False),
+            Column("failures", Integer, nullable=False, default=0),
+            Column("last_error", Text),
+        )
         self.audit_head = Table(
             "sys_audit_head", md,
             Column("id", Integer, primary_key=True, autoincrement=False),

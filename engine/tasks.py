@@ -1,4 +1,7 @@
-"""Background work on Huey: a periodic task fires due SLA timers every minute.
+"""Background work on Huey: every minute a periodic task fires due SLA timers and another hands the
+outbox's new events to the subscribers outside the transaction (also right after each commit that
+emitted events, when a plugin implements `publish`); every night the outbox forgets events older
+than the retention that every subscriber has taken.
 
 The queue lives in SQLite by default (a file next to the app's database, nothing to set up) and
 in Redis to scale out (`ENGINE_QUEUE_URL=redis://host:6379/0`). `python run.py` runs a consumer
@@ -7,6 +10,7 @@ inside the web process; `python run.py worker` runs one on its own (then serve w
 a compare-and-set in the database, so none fires twice."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -14,7 +18,8 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
 from engine.db import project_var
-from engine.records import timers
+from engine.events import deliver, outbox
+from engine.records import escalations
 from engine.runtime import Runtime
 
 
@@ -42,7 +47,7 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
 
     def run() -> int:
         rt.refresh()  # admin changes saved since: the same forms (and conditions) as the web processes
-        return len(timers.run_due(rt.records))
+        return len(escalations.run_due(rt.records))
 
     @huey.periodic_task(crontab(minute="*"), name="sla_timers")
     def sla_timers() -> int:
@@ -54,8 +59,43 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         """The same, on demand (after a restart, or from an admin); returns how many fired."""
         return run()
 
+    def hand_out() -> int:
+        rt.refresh()
+        return deliver.deliver(rt.records)
+
+    @huey.periodic_task(crontab(minute="*"), name="deliver_events")
+    def deliver_events() -> int:
+        """Every minute: hand the outbox's new events to the subscribers outside the transaction (`publish`)."""
+        return hand_out()
+
+    @huey.task(name="deliver_events_now")
+    def deliver_events_now() -> int:
+        """The same, right after a commit that emitted events (Records.wake), and when a worker starts."""
+        return hand_out()
+
+    @huey.periodic_task(crontab(minute="17", hour="3"), name="prune_events")
+    def prune_events() -> int:
+        """Every night: forget events older than the retention (ENGINE_EVENT_RETENTION_DAYS) that every subscriber has taken."""
+        with rt.db.write() as conn:
+            return outbox.prune(conn, rt.schema, dt.datetime.now(dt.timezone.utc) - retention(), deliver.subscribers(rt.records))
+
     huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now
+    huey.deliver_events, huey.deliver_events_now, huey.prune_events = deliver_events, deliver_events_now, prune_events
+    if rt.records.plugin_manager.hook.publish.get_hookimpls():  # someone outside the transaction listens: wake the queue after commits
+        rt.records.wake = lambda: deliver_events_now()
     return huey
+
+
+def retention() -> dt.timedelta:
+    """How long the outbox keeps events for the feed: ENGINE_EVENT_RETENTION_DAYS (default 30)."""
+    raw = os.environ.get("ENGINE_EVENT_RETENTION_DAYS", "30")
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1
+    if not days > 0:
+        raise ValueError(f"ENGINE_EVENT_RETENTION_DAYS must be a positive number of days, not {raw!r}")
+    return dt.timedelta(days=days)
 
 
 class EmbeddedConsumer(Consumer):

@@ -48,6 +48,42 @@ def test_examples_form_a_working_app(dbs, tmp_path):
     assert [r["reference"] for r in rt.records.shown(SYSTEM, show, {"supplier": sup["id"]})] == [shipment["reference"]]
 
 
+def test_the_publish_example_hands_each_change_to_the_warehouse(dbs, tmp_path, monkeypatch):
+    import json
+
+    from engine.events import deliver
+    app = tmp_path / "docs_app"
+    write_examples(app)
+    rt = dbs.runtime(str(app))
+    sup = rt.records.create(SYSTEM, "supplier", {"code": "S1", "name": "Acme"})
+    pr = rt.records.create(SYSTEM, "purchase_request", {"supplier": sup["id"], "items": [
+        {"description": "Bolts", "quantity": "10", "unit_price": "2"}]})
+    rt.records.update(SYSTEM, "purchase_request", pr["id"], {"needed_by": "2027-01-31"}, pr["version"])
+    log = tmp_path / "requests.jsonl"
+    monkeypatch.setenv("REQUEST_LOG", str(log))
+    deliver.deliver(rt.records)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(x["type"], x["request"]) for x in lines] == [("created", pr["id"]), ("updated", pr["id"])]
+    assert lines[1]["changed"] == ["needed_by"] and lines[0]["event"] < lines[1]["event"]
+    deliver.deliver(rt.records)  # given once: nothing new, nothing written again
+    assert len(log.read_text().splitlines()) == 2
+
+
+def test_every_hook_is_documented():
+    from engine.plugins import EventHooks, RecordHooks
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Plugins"):text.index("## Records, versions")]
+    for spec in (RecordHooks, EventHooks):
+        for name in [n for n in vars(spec) if not n.startswith("_")]:
+            assert f"`{name}(" in section, name
+    from engine.events.model import KINDS
+    from engine.records.builtins import BUILTINS
+    for kind in KINDS:
+        assert f"| `{kind}` |" in section, kind
+    for name in BUILTINS:
+        assert f"| `{name}` |" in section, name
+
+
 def test_doc_covers_every_type_code_and_function():
     text = DOC.read_text(encoding="utf-8")
     for t in FIELD_TYPES:

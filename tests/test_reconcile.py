@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 
 from engine import demo
 from engine.actor import SYSTEM
-from engine.records import reconcile, reviews, timers, transitions
+from engine.records import escalations, reconcile, reviews, transitions
 from tests.orders import new_order, to_decision
 from tests.test_sla import waiting_ticket
 
@@ -43,7 +43,7 @@ def test_everything_the_engine_writes_matches_its_trail(rt, people):
 def test_escalations_that_reassign_and_fire_match_their_trail(dbs, tmp_path):
     rt, clock, _, agent, ticket = waiting_ticket(dbs, tmp_path)
     clock.now += dt.timedelta(minutes=40)
-    assert len(timers.run_due(rt.records)) == 2  # reassigned to the lead, then expired by the workflow
+    assert len(escalations.run_due(rt.records)) == 2  # reassigned to the lead, then expired by the workflow
     assert differences(rt) == []
     t = rt.schema.tables["ticket"]
     with rt.db.write() as conn:  # handing the ticket back to the agent without the engine

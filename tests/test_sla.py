@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from engine import sla, tasks
 from engine.metadata.model import WorkingHours
-from engine.records import timers, transitions
+from engine.records import escalations, transitions
 from engine.records.listing import ListQuery
 from tests.apps import write_app
 from tests.conftest import ROOT, make_user
@@ -74,25 +74,25 @@ def test_review_deadline_reminds_flags_and_escalates(rt, people, clock):
                                                  ("escalation", 0, local(2026, 11, 24, 18, 0)), ("escalation", 1, local(2026, 11, 25, 18, 0))]
     listed = lambda: rt.records.list(rep, "sales_order", ListQuery()).get("sla", {}).get(order["id"], {}).get("flag")  # noqa: E731
     clock.now = local(2026, 11, 24, 13, 59)
-    assert timers.run_due(rt.records) == [] and listed() is None
+    assert escalations.run_due(rt.records) == [] and listed() is None
     from engine.records import reviews
     reviews.decide(rt.records, people["purchasing"], "sales_order", order["id"], "approve")
     clock.now = local(2026, 11, 24, 14, 0)
     assert listed() == "at_risk"
     assert "sla_due" not in rt.records.list(rep, "sales_order", ListQuery())["items"][0]  # the row's deadline columns are not fields
-    fired = timers.run_due(rt.records)
+    fired = escalations.run_due(rt.records)
     assert [(f["kind"], f["result"]) for f in fired] == [("reminder", "reminded 3")]  # purchasing has answered
     assert [any("is due out of 'Department review'" in m for m in unread(rt, people[d])) for d in DEPARTMENTS] == [False, True, True, True]
-    assert timers.run_due(rt.records) == []  # fired once
+    assert escalations.run_due(rt.records) == []  # fired once
     reviews.decide(rt.records, people["finance"], "sales_order", order["id"], "approve")
     clock.now = local(2026, 11, 24, 18, 0)
     assert listed() == "overdue"
-    fired = timers.run_due(rt.records)
+    fired = escalations.run_due(rt.records)
     assert [(f["kind"], f["result"]) for f in fired] == [("escalation", "notified 1")]
     assert any("is overdue in 'Department review'" in m for m in unread(rt, sup))
     # the next escalation goes to the sales manager; several workers at that moment fire it once
     clock.now = local(2026, 11, 25, 18, 0)
-    results, errors = run_threads(4, lambda i: timers.run_due(rt.records))
+    results, errors = run_threads(4, lambda i: escalations.run_due(rt.records))
     assert not errors and sum(len(r) for r in results) == 1
     assert sum("is overdue" in m for m in unread(rt, boss)) == 1
 
@@ -108,7 +108,7 @@ def test_leaving_the_state_cancels_its_timers_and_starts_the_next(rt, people, cl
     assert [(k, st, d) for s, k, st, d in rows if s == "decision"] == [("deadline", "pending", local(2026, 11, 24, 11, 0)),
                                                                        ("escalation", "pending", local(2026, 11, 24, 11, 0))]
     clock.now = local(2026, 11, 25, 9, 0)
-    assert [f["result"] for f in timers.run_due(rt.records)] == ["notified 1"]  # only the decision's escalation
+    assert [f["result"] for f in escalations.run_due(rt.records)] == ["notified 1"]  # only the decision's escalation
     transitions.fire(rt.records, people["sup"], "sales_order", order["id"], "approve")
     page = rt.records.list(people["rep"], "sales_order", ListQuery())
     assert order["id"] not in page.get("sla", {})  # approved has no deadline: no flag
@@ -166,11 +166,11 @@ def waiting_ticket(dbs, tmp_path):
 def test_escalations_reassign_and_fire_a_transition(dbs, tmp_path):
     rt, clock, lead, agent, ticket = waiting_ticket(dbs, tmp_path)
     clock.now += dt.timedelta(minutes=30)
-    assert [f["result"] for f in timers.run_due(rt.records)] == [f"reassigned to user {lead.id}"]
+    assert [f["result"] for f in escalations.run_due(rt.records)] == [f"reassigned to user {lead.id}"]
     assert rt.records.get(lead, "ticket", ticket["id"])["owner"] == lead.id
     assert any("is now yours" in m for m in unread(rt, lead))
     clock.now += dt.timedelta(minutes=10)
-    assert [f["result"] for f in timers.run_due(rt.records)] == ["notified 1; fired expire"]
+    assert [f["result"] for f in escalations.run_due(rt.records)] == ["notified 1; fired expire"]
     after = rt.records.get(lead, "ticket", ticket["id"])
     assert after["status"] == "expired"
     steps = transitions.timeline(rt.records, lead, "ticket", ticket["id"])
@@ -186,7 +186,7 @@ def test_an_escalation_that_cannot_fire_is_recorded_once(dbs, tmp_path):
         t = rt.schema.tables["ticket"]
         conn.execute(t.update().where(t.c.id == ticket["id"]).values(status="done"))
     clock.now += dt.timedelta(hours=1)
-    assert [f["status"] for f in timers.run_due(rt.records)] == ["cancelled", "cancelled"]
+    assert [f["status"] for f in escalations.run_due(rt.records)] == ["cancelled", "cancelled"]
     with rt.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(tm).where(tm.c.status == "pending")).scalar() == 1  # the deadline marker
 

@@ -243,6 +243,13 @@ ENGINE = {
     "the body is not UTF-8 text": ("请求体不是 UTF-8 文本", "тело запроса — не текст UTF-8"),
     "the body is not valid JSON: %(why)s%(where)s": ("请求体不是有效的 JSON：%(why)s%(where)s", "тело запроса — неверный JSON: %(why)s%(where)s"),
     "the JSON body is nested too deeply": ("JSON 请求体嵌套太深", "JSON в теле запроса вложен слишком глубоко"),
+    "the cursor is not one this feed gave; start again with after=0": ("该游标不是此事件流给出的；请用 after=0 重新开始",
+                                                                      "этот курсор выдан не этой лентой; начните заново с after=0"),
+    "the event feed is for administrators and integration accounts (roles.yaml: integration: true)": (
+        "事件流仅供管理员和集成账户使用（roles.yaml：integration: true）",
+        "лента событий доступна администраторам и учётным записям интеграций (roles.yaml: integration: true)"),
+    "the id of the last event you have, a whole number (0 for the start)": ("您已有的最后一个事件的编号，整数（从头开始为 0）",
+                                                                           "id последнего полученного события, целое число (0 — с начала)"),
 }
 
 SESSIONS = {  # My account's sessions and the password forms' warnings; list screens

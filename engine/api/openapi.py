@@ -269,6 +269,21 @@ def build_openapi(app: App, grants=None) -> dict:
         wf = app.workflows.get(n)
         if wf is not None:
             paths.update(_workflow_paths(wf, n, label, idp, errors))
+    if grants is not None and (grants.admin or grants.integration or grants.unrestricted):
+        paths["/api/v1/events"] = {"get": {
+            "operationId": "events", "summary": "The event feed: every create, update, delete, transition, state entered, opinion and deadline, in id order",
+            "parameters": [
+                {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "the id of the last event you have"},
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous answer"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+            "responses": {"200": {"description": "events, oldest first", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["items", "next_cursor", "more"], "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                    "next_cursor": {"type": "string"}, "more": {"type": "boolean"}}}}}}, **errors}}}
+        schemas["Event"] = {"type": "object", "properties": {
+            "id": {"type": "integer"}, "type": {"type": "string"}, "entity": {"type": "string"}, "record_id": {"type": ["integer", "null"]},
+            "actor": {"type": "string"}, "actor_id": {"type": ["integer", "null"]}, "via": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"}, "data": {"type": "object"}}}
     if grants is not None:
         obj = {"content": {"application/json": {"schema": {"type": "object"}}}}
         paths["/api/v1/reviews/pending"] = {"get": {"operationId": "pending_reviews", "summary": "Review tasks waiting for the caller",

@@ -14,13 +14,13 @@ from engine.actor import Actor
 from engine.api.body import read_json
 from engine.api.openapi import build_openapi
 from engine.api.serialize import record_json
-from engine.errors import BadRequest, Unauthenticated, ValidationFailed, FieldError
-from engine.records import access, reviews, transitions
+from engine.errors import BadRequest, FieldError, Msg, Unauthenticated, ValidationFailed
+from engine.records import access, feed, reviews, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
 from engine.records.service import record_id
 from engine.runtime import Runtime
-from engine.values import parse_id, parse_ids, to_json
+from engine.values import parse_id, parse_ids, parse_int, to_json
 
 
 READS = ("GET", "HEAD")  # Starlette answers HEAD wherever GET is allowed: a HEAD reads, it never writes
@@ -258,6 +258,28 @@ def make_routes(rt: Runtime) -> list[Route]:
                 raise ValidationFailed([FieldError("ids", "a list of 1 to 1,000 notification ids (whole numbers), or leave it out to mark all as read")])
         return _json({"marked": await run_in_threadpool(rt.records.mark_read, actor, ids)})
 
+    async def events_(request: Request):
+        """The event feed, in id order (administrators and integration accounts)."""
+        q = request.query_params
+
+        def work():
+            actor = _actor(rt, request)
+            errors = []
+            after = 0
+            if q.get("cursor"):
+                after = feed.decode_cursor(q["cursor"])
+            elif q.get("after") is not None:
+                after = parse_int(q["after"])
+                if after is None or after < 0:
+                    errors.append(FieldError("after", Msg("the id of the last event you have, a whole number (0 for the start)")))
+            limit = parse_id(q.get("limit", "100"))
+            if limit is None or limit > feed.MAX_LIMIT:
+                errors.append(FieldError("limit", Msg("a whole number from 1 to %(most)s", most=feed.MAX_LIMIT)))
+            if errors:
+                raise ValidationFailed(errors)
+            return feed.events(rt.records, actor, after, limit)
+        return _json(await run_in_threadpool(work))
+
     async def history(request: Request):
         name = request.path_params["entity"]
         actor = await run_in_threadpool(_actor, rt, request)
@@ -273,6 +295,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/permissions/explain", explain, methods=["GET"]),
         Route("/api/v1/permissions/roles/{role}", role, methods=["GET"]),
         Route("/api/v1/reviews/pending", pending_reviews, methods=["GET"]),
+        Route("/api/v1/events", events_, methods=["GET"]),
         Route("/api/v1/notifications", notifications_, methods=["GET"]),
         Route("/api/v1/notifications/read", notifications_, methods=["POST"]),
         Route("/api/v1/{entity}", collection, methods=["GET", "POST"]),

@@ -259,6 +259,7 @@ class Role:
     admin: bool = False
     grants: tuple[Grant, ...] = ()
     field_rules: tuple[FieldRule, ...] = ()
+    integration: bool = False  # an integration account: may read the event feed (GET /api/v1/events)
 
 
 STATE_CATEGORIES = ("draft", "active", "done", "cancelled")

@@ -70,7 +70,8 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
                 continue
             rules += _field_rules(ctx, file, doc, path, rname, ent, fields)
         roles[rname] = Role(rname, Label.of(spec.get("label"), rname.replace("_", " ").capitalize()), tuple(spec.get("inherits", ())),
-                            bool(spec.get("admin", False)), tuple(g for g in grants if g is not None), tuple(rules))
+                            bool(spec.get("admin", False)), tuple(g for g in grants if g is not None), tuple(rules),
+                            bool(spec.get("integration", False)))
     _check_cycles(ctx, file, doc, raw_roles)
     return roles
 

@@ -79,3 +79,13 @@ def _validate_one(ent: Entity, values: dict, lines: dict, user: dict, errors: Er
             continue
         if not ok:
             errors.add(prefix + (rule.field or ent.name), Msg.label(rule.message))
+
+
+def refuse_immutable(ent: Entity, current: dict, changed) -> None:
+    """Fields marked immutable_once_set keep their first value: changing it is a 422 naming the field."""
+    errors = ErrorCollector()
+    for name in sorted(changed):
+        f = ent.fields.get(name)
+        if f is not None and f.immutable_once_set and current.get(name) is not None:
+            errors.add(name, "was set once and can never change")
+    errors.raise_if_any()

@@ -16,7 +16,8 @@ from engine.actor import Actor
 from engine.errors import Conflict, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.metadata.model import Entity, Workflow
 from engine.values import to_json
-from engine import audit
+from engine.events.bus import emit
+from engine.events.model import OPINION_GIVEN, Event, Tx
 from engine.records import steps
 from engine.records.review_tasks import _facts, _latest
 from engine.workflow import review_outcome
@@ -96,8 +97,10 @@ def decide(records, actor: Actor, entity: str, record_id: int, decision: Any, op
             status=DECISIONS[decision], opinion=(opinion or "").strip() or None, decided_by=actor.id, decided_by_name=actor.username, decided_at=now))
         if res.rowcount != 1:  # pragma: no cover - the record's row lock serialises reviewers
             raise Conflict("this review task was answered at the same moment; reload the record")
-        audit.append(conn, records.schema, actor, ent.name, record_id, "review",
-                     {"review": {"role": task["role"], "decision": DECISIONS[decision], "opinion": (opinion or "").strip() or None}})
+        tx = Tx(conn, records, actor, now, lang)
+        emit(tx, Event(OPINION_GIVEN, ent.name, record_id, actor, now,
+                       {"review": {"role": task["role"], "decision": DECISIONS[decision], "opinion": (opinion or "").strip() or None}},
+                       "review", record=rec))
         outcome = review_outcome(wf.states[state].review, [DECISIONS[decision] if t["id"] == task["id"] else t["status"]
                                                            for t in tasks])
         if outcome != "pending":
@@ -105,8 +108,8 @@ def decide(records, actor: Actor, entity: str, record_id: int, decision: Any, op
                                            rt.c.status == "pending").values(status="skipped", decided_at=now))
             follow = getattr(wf.states[state].review, f"on_{outcome}")
             if follow is not None:
-                rec = steps.fire_in(records, conn, steps.WORKFLOW, ent, wf, wf.transitions[follow], record_id, {}, f"review {outcome}",
-                                    lang, automatic=True)
+                rec = steps.fire_in(Tx(conn, records, steps.WORKFLOW, now, lang), ent, wf, wf.transitions[follow], record_id, {},
+                                    f"review {outcome}", automatic=True)
         # the reviewer may no longer read the record once it moved on; they still learn how their review ended
         return _summary(records, conn, actor, wf, rec, lang)
 

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import audit, naming, notifications
+from engine import naming, notifications
+from engine.events.bus import emit
+from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Event, Tx
 from engine.permissions import Permissions
 from engine.workflow import Workflows, inputs_into
 from engine.actor import Actor
@@ -22,8 +24,8 @@ from engine.db import Database
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.metadata.model import App, Entity
 from engine.metadata.workflow_parts import people_of
-from engine.records import conditions, listing, lookups, steps, timers
-from engine.records.compute import apply_defaults, compute, validate
+from engine.records import conditions, listing, lookups, timers
+from engine.records.compute import apply_defaults, compute, refuse_immutable, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.schema import Schema
 from engine.users import actor_for_id, user_exists
@@ -45,6 +47,7 @@ class Records:
         self.workflows = Workflows(app, schema, self.permissions)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
         self.clock = _now  # the time every write stamps; tests set their own to move through deadlines
+        self.wake = None  # called after a commit that emitted events: the task queue delivers the outbox (engine.tasks)
 
     # ------------------------------------------------------------------ lookup
     def entity(self, name: str) -> Entity:
@@ -202,7 +205,7 @@ class Records:
         hidden = grants.hidden(ent.name)
         wf = self.workflows.of(ent.name)
         return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
-                 "at": to_json("datetime", r["at"]), "changes": _without(json.loads(r["changes"]), hidden, wf)} for r in rows]
+                 "at": to_json("datetime", r["at"]), "changes": without_hidden(json.loads(r["changes"]), hidden, wf)} for r in rows]
 
     # ------------------------------------------------------------------ write
     def create(self, actor: Actor, entity: str, data: Any) -> dict:
@@ -244,9 +247,11 @@ class Records:
                 self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []))
             self._must_stay_in_scope(conn, actor, ent, new_id, "create")
             record = self._load(conn, ent, new_id)
+            tx = Tx(conn, self, actor, now, actor.language or "en")
+            emit(tx, Event(CREATED, ent.name, new_id, actor, now, self._changes(ent, {}, record), "create", record=record))
             if wf is not None:
-                steps.enter(self, conn, ent, wf, record, None, wf.initial, now)
-            audit.append(conn, self.schema, actor, ent.name, new_id, "create", self._changes(ent, {}, record))
+                emit(tx, Event(STATE_ENTERED, ent.name, new_id, actor, now, {"workflow": wf.name, "transition": None, "from": None,
+                                                                            "to": wf.initial}, record=record))
             self.hooks.after_create(entity=ent, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)
 
@@ -306,14 +311,14 @@ class Records:
                 self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
             self._must_stay_in_scope(conn, actor, ent, record_id, "update")
             record = self._load(conn, ent, record_id)
-            wf = self.workflows.of(ent.name)
-            if back is not None:
-                self.record_step(conn, ent.name, record_id, wf.name, "reapproval", current[wf.state_field], back[1], actor, now, current,
-                                 comment="changed: " + ", ".join(sorted(changed & set(wf.reapproval.key_fields))))
-                steps.enter(self, conn, ent, wf, record, current[wf.state_field], back[1], now)
-            if wf is not None:
-                steps.notify_reduction(self, conn, ent, wf, current, record, actor, now)
-            audit.append(conn, self.schema, actor, ent.name, record_id, "update", self._changes(ent, current, record))
+            tx = Tx(conn, self, actor, now, actor.language or "en")
+            if back is not None:  # back to review: a step of the record's timeline, and the review state entered again
+                wf = self.workflows.of(ent.name)
+                emit(tx, Event(STATE_ENTERED, ent.name, record_id, actor, now, {
+                    "workflow": wf.name, "transition": "reapproval", "from": current[wf.state_field], "to": back[1],
+                    "comment": "changed: " + ", ".join(sorted(changed & set(wf.reapproval.key_fields))), "inputs": {}},
+                    record=record, before=current))
+            emit(tx, Event(UPDATED, ent.name, record_id, actor, now, self._changes(ent, current, record), "update", record=record, before=current))
             self.hooks.after_update(entity=ent, old=current, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)
 
@@ -334,7 +339,8 @@ class Records:
             t = self.schema.tables[ent.name]
             scope = self._scope(conn, actor, ent.name, "delete")
             conn.execute(t.delete().where(t.c.id == record_id, *_given(scope)))
-            audit.append(conn, self.schema, actor, ent.name, record_id, "delete", self._changes(ent, current, {}))
+            emit(Tx(conn, self, actor, self.clock(), actor.language or "en"),
+                 Event(DELETED, ent.name, record_id, actor, self.clock(), self._changes(ent, current, {}), "delete", before=current))
             self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
 
     def preview(self, actor: Actor, entity: str, data: Any, record_id: int | None = None,
@@ -674,22 +680,12 @@ class Records:
         return out
 
 
-def refuse_immutable(ent: Entity, current: dict, changed) -> None:
-    """Fields marked immutable_once_set keep their first value: changing it is a 422 naming the field."""
-    errors = ErrorCollector()
-    for name in sorted(changed):
-        f = ent.fields.get(name)
-        if f is not None and f.immutable_once_set and current.get(name) is not None:
-            errors.add(name, "was set once and can never change")
-    errors.raise_if_any()
-
-
 def _given(*clauses) -> list:
     """The clauses that are there: a scope of None means every row, so it adds no condition."""
     return [c for c in clauses if c is not None]
 
 
-def _without(changes: dict, hidden: frozenset, wf=None) -> dict:
+def without_hidden(changes: dict, hidden: frozenset, wf=None) -> dict:
     """An audit entry's changes without hidden fields, nor a transition's inputs that filled them."""
     if not hidden:
         return changes

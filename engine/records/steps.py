@@ -8,11 +8,13 @@ from __future__ import annotations
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine import audit
 from engine.actor import Actor
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, ValidationFailed
 from engine.metadata.model import Entity, Transition, Workflow
+from engine.events.bus import emit
+from engine.events.model import STATE_ENTERED, TRANSITIONED, Event, Tx
 from engine.records import review_tasks, timers
+from engine.records.compute import refuse_immutable
 from engine.values import to_json
 from engine.workflow import inputs_into
 
@@ -20,11 +22,13 @@ WORKFLOW = Actor(id=None, username="workflow", via="workflow")
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
 
 
-def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transition, record_id: int, inputs: dict,
-            comment: str | None, lang: str = "en", version: int | None = None, automatic: bool = False) -> dict:
-    """Fire `t` on the record inside `conn`. `automatic` steps (review completion, escalation)
-    skip the who-may-fire check and the data scope, never the state, the review or the guard."""
-    from engine.records.service import refuse_immutable
+def fire_in(tx: Tx, ent: Entity, wf: Workflow, t: Transition, record_id: int, inputs: dict, comment: str | None,
+            version: int | None = None, automatic: bool = False) -> dict:
+    """Fire `t` on the record inside the transaction `tx`. `automatic` steps (review completion,
+    escalation) skip the who-may-fire check and the data scope, never the state, the review or the
+    guard. Emits the state entered (timeline, review tasks, deadlines) and the transition (audit,
+    notifications)."""
+    records, conn, actor, lang = tx.records, tx.conn, tx.actor, tx.lang
     if automatic:
         current = records._load(conn, ent, record_id, lock=True)
     else:
@@ -48,7 +52,7 @@ def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transitio
     ok, message = records.workflows.possible(wf, t, state, current, lines, actor, inputs, review, lang)
     if not ok:
         raise ValidationFailed([FieldError("transition", message)])
-    now = records.clock()
+    now = tx.now
     errors = ErrorCollector()
     values = records.workflows.effects(wf, t, current, lines, inputs, actor, now, errors)
     errors.raise_if_any()
@@ -60,13 +64,12 @@ def fire_in(records, conn, actor: Actor, ent: Entity, wf: Workflow, t: Transitio
     if res.rowcount != 1:  # pragma: no cover - the row lock (or SQLite's write lock) serialises firing
         raise Conflict(Msg("this %(entity)s changed while the transition was being applied; reload it and try again", entity=ent.name))
     text_inputs = {n: to_json(t.inputs[n].value_type, v) for n, v in inputs.items()}
-    records.record_step(conn, ent.name, record_id, wf.name, t.name, state, t.target, actor, now, current, comment, text_inputs)
     record = records._load(conn, ent, record_id)
-    enter(records, conn, ent, wf, record, state, t.target, now)
-    _notify(records, conn, ent, t, record, inputs, actor, lang, now)
+    step = {"workflow": wf.name, "transition": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
+    emit(tx, Event(STATE_ENTERED, ent.name, record_id, actor, now, step, record=record, before=current))
     changes = records._changes(ent, current, record)
     changes["transition"] = {"name": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
-    audit.append(conn, records.schema, actor, ent.name, record_id, "transition", changes)
+    emit(tx, Event(TRANSITIONED, ent.name, record_id, actor, now, changes, "transition", record=record, before=current, inputs=inputs))
     return record
 
 
@@ -85,7 +88,8 @@ def enter(records, conn, ent: Entity, wf: Workflow, record: dict, from_state: st
         timers.schedule(conn, records, ent, record["id"], to_state, st.sla, now)
 
 
-def _notify(records, conn, ent: Entity, t: Transition, record: dict, inputs: dict, actor: Actor, lang: str, now) -> None:
+def notify_transition(records, conn, ent: Entity, t: Transition, record: dict, inputs: dict, actor: Actor, now) -> None:
+    """The transition's `notify` lists, told in the app's language (each reader only if they may read the record)."""
     language = records.app.default_language
     for n in t.notify:
         def text(hidden, n=n):  # each reader's text leaves out the fields hidden from them, and the inputs that fill them

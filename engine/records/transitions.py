@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from engine.actor import Actor
 from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
+from engine.events.model import Tx
 from engine.i18n import localize, reason
 from engine.records import review_tasks, steps
 from engine.values import INT_MAX, parse_ids, to_json
@@ -63,7 +64,7 @@ def fire(records, actor: Actor, entity: str, record_id: int, name: str, comment:
     inputs = records.workflows.inputs(t, fields, errors, text=actor.via in ("screen", "import"))
     errors.raise_if_any()
     with records.db.write() as conn:
-        record = steps.fire_in(records, conn, actor, ent, wf, t, record_id, inputs, comment, lang, version)
+        record = steps.fire_in(Tx(conn, records, actor, records.clock(), lang), ent, wf, t, record_id, inputs, comment, version)
         return records._strip(actor, ent, record)
 
 

@@ -1,0 +1,20 @@
+"""Emitting an event: store it in the outbox and hand it to every in-transaction subscriber
+(the `on_event` plugin hook), in the transaction of the change. A subscriber that raises aborts the
+whole write, as a validation error would."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from engine.db import after_commit
+from engine.events import outbox
+from engine.events.model import Event, Tx
+
+
+def emit(tx: Tx, event: Event) -> Event:
+    stored = replace(event, id=outbox.store(tx.conn, tx.records.schema, event))
+    tx.emitted.append(stored)
+    tx.records.plugin_manager.hook.on_event(event=stored, tx=tx)
+    wake = getattr(tx.records, "wake", None)
+    if wake is not None:  # the task queue delivers the outbox once this transaction has committed
+        after_commit(tx.conn, "events", wake)
+    return stored

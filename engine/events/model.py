@@ -1,0 +1,54 @@
+"""The domain events a write emits, and the transaction context that carries them.
+
+Each event is emitted inside the transaction of the change it describes (engine.events.bus), gets
+its monotonic id from the outbox row that stores it, and reaches every subscriber through the
+`on_event` plugin hook: the built-in behaviours (audit, timeline, review tasks, deadlines,
+notifications) and any customer plugin. `data` is what the outbox keeps and the event feed shows
+(JSON); `record`, `before` and `inputs` are the Python values the in-transaction subscribers need.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.actor import Actor
+
+# the kinds of events; later features add theirs (comment_added, attachment_added, import_finished...)
+CREATED = "created"  # a record was created (data: changes)
+UPDATED = "updated"  # a record changed (data: changes with old and new values)
+DELETED = "deleted"  # a record was deleted (data: changes, the values it had)
+TRANSITIONED = "transitioned"  # a workflow transition fired (data: changes, transition: name, from, to, comment, inputs)
+STATE_ENTERED = "state_entered"  # a record entered a workflow state (data: from, to, and the transition that took it there)
+OPINION_GIVEN = "opinion_given"  # a department gave its opinion in a review (data: review: role, decision, opinion)
+DEADLINE_REACHED = "deadline_reached"  # a reminder or escalation of a state's deadline fired (data: kind, step, state)
+KINDS = (CREATED, UPDATED, DELETED, TRANSITIONED, STATE_ENTERED, OPINION_GIVEN, DEADLINE_REACHED)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    entity: str
+    record_id: int | None
+    actor: Actor
+    at: dt.datetime
+    data: dict = field(default_factory=dict)  # JSON: what the outbox stores and the feed shows
+    action: str | None = None  # the audit entry's action ("create", "update", "transition", "reassign"...); None: not audited
+    record: dict | None = field(default=None, compare=False, repr=False)  # the record after the change (in-transaction only)
+    before: dict | None = field(default=None, compare=False, repr=False)  # the record before it
+    inputs: dict | None = field(default=None, compare=False, repr=False)  # a transition's inputs as values
+    id: int | None = None  # the outbox id, set when emitted
+
+
+@dataclass
+class Tx:
+    """One write's transaction and what every step of it shares: the connection, the record service,
+    who acts, the moment it happens and the language of its messages."""
+
+    conn: Any
+    records: Any  # engine.records.service.Records
+    actor: Actor
+    now: dt.datetime
+    lang: str = "en"
+    emitted: list = field(default_factory=list)  # the events of this transaction, in order
+    told: dict = field(default_factory=dict)  # event id -> how many people a notification subscriber told (a timer reports it)

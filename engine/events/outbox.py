@@ -1,0 +1,81 @@
+"""The transactional outbox: each event is stored in sys_event by the transaction of its change,
+so it exists exactly when the change does - nothing lost if the process dies after the commit,
+nothing sent for a change rolled back. Read back in id order: by the event feed
+(GET /api/v1/events) and by the delivery to subscribers outside the transaction (engine.events.deliver),
+which keep their place in sys_event_cursor."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import bindparam, delete, func, select
+
+from engine.actor import Actor
+from engine.events.model import Event
+from engine.schema import Schema
+
+
+def _insert(schema: Schema):
+    """The INSERT, built once per schema: it runs for every event."""
+    stmt = getattr(schema, "_event_insert", None)
+    if stmt is None:
+        stmt = schema._event_insert = schema.event.insert()
+    return stmt
+
+
+def store(conn, schema: Schema, event: Event) -> int:
+    """Keep the event in the caller's transaction; its id (monotonic)."""
+    return conn.execute(_insert(schema), {
+        "type": event.type, "entity": event.entity, "record_id": event.record_id, "actor_id": event.actor.id,
+        "actor": event.actor.username[:64], "via": event.actor.via, "at": event.at,
+        "data": json.dumps(event.data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str),
+    }).inserted_primary_key[0]
+
+
+def _event(row) -> Event:
+    return Event(type=row.type, entity=row.entity, record_id=row.record_id,
+                 actor=Actor(id=row.actor_id, username=row.actor or "?", via=row.via), at=row.at, data=json.loads(row.data), id=row.id)
+
+
+def after(conn, schema: Schema, last_id: int, limit: int, visible=None) -> list[Event]:
+    """Events with an id above `last_id`, oldest first; `visible`: a WHERE clause on sys_event (a reader's scope)."""
+    e = schema.event
+    stmt = select(e).where(e.c.id > bindparam("after")).order_by(e.c.id).limit(limit)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return [_event(r) for r in conn.execute(stmt, {"after": last_id})]
+
+
+def last_id(conn, schema: Schema) -> int:
+    return conn.execute(select(func.coalesce(func.max(schema.event.c.id), 0))).scalar()
+
+
+def cursor(conn, schema: Schema, subscriber: str) -> int | None:
+    """How far a subscriber has taken the outbox (None: it has never been given anything)."""
+    c = schema.event_cursor
+    return conn.execute(select(c.c.last_id).where(c.c.subscriber == subscriber)).scalar()
+
+
+def advance(conn, schema: Schema, subscriber: str, to_id: int, now: dt.datetime, error: str | None = None) -> None:
+    """Move a subscriber's place to `to_id` (or, with `error`, keep it and count a failure)."""
+    c = schema.event_cursor
+    row = conn.execute(select(c).where(c.c.subscriber == subscriber).with_for_update()).first()
+    if row is None:
+        conn.execute(c.insert().values(subscriber=subscriber, last_id=to_id, updated_at=now, failures=1 if error else 0, last_error=error))
+    elif error is not None:
+        conn.execute(c.update().where(c.c.subscriber == subscriber).values(failures=row.failures + 1, last_error=error[:2000], updated_at=now))
+    else:
+        conn.execute(c.update().where(c.c.subscriber == subscriber).values(last_id=to_id, failures=0, last_error=None, updated_at=now))
+
+
+def prune(conn, schema: Schema, older_than: dt.datetime, subscribers=()) -> int:
+    """Forget events older than the retention that every one of `subscribers` (the installed `publish`
+    plugins) has been given; how many. One that has been given nothing yet keeps everything; the place
+    of a subscriber no longer installed holds nothing back."""
+    c, e = schema.event_cursor, schema.event
+    stmt = delete(e).where(e.c.at < older_than)
+    if subscribers:
+        places = dict(conn.execute(select(c.c.subscriber, c.c.last_id).where(c.c.subscriber.in_(list(subscribers)))).all())
+        slowest = min(places.get(name, 0) for name in subscribers)
+        stmt = stmt.where(e.c.id <= slowest)
+    return conn.execute(stmt).rowcount
