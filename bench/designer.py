@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import designer  # noqa: E402
-from engine.actor import SYSTEM  # noqa: E402
+from engine.app.runtime import Runtime  # noqa: E402
+from engine.core.actor import SYSTEM  # noqa: E402
+from engine.forms import designer  # noqa: E402
 from engine.metadata.loader import load_app  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
 
 
 def ms(values) -> str:

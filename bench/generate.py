@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from engine import audit, users  # noqa: E402
-from engine.actor import Actor  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
+from engine.access import users  # noqa: E402
+from engine.app.runtime import Runtime  # noqa: E402
+from engine.core.actor import Actor  # noqa: E402
+from engine.storage import audit
 
 APP = str(Path(__file__).resolve().parent.parent / "metadata")
 STATUSES = ["draft", "in_review", "approved", "rejected", "shipped", "cancelled"]

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.app.runtime import Runtime  # noqa: E402
 from engine.records.listing import SortSpec, encode_cursor  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
 
 
 def deep_cursor(rt: Runtime, sort: str) -> str:

@@ -23,8 +23,8 @@ from sqlalchemy import func, select, update
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import users  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
+from engine.access import users  # noqa: E402
+from engine.app.runtime import Runtime  # noqa: E402
 
 
 def prepare(db_url: str) -> dict:

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select, update  # noqa: E402
 
-from engine.db import Database  # noqa: E402
 from engine.metadata.loader import load_app  # noqa: E402
-from engine.schema import Schema  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.storage.schema import Schema  # noqa: E402
 
 
 def _counts(url: str) -> tuple[int, int]:
@@ -91,7 +91,7 @@ def main() -> None:
     print(f"verify-audit: chain {_seconds(out, 'audit chain intact')} s, reconciliation {_seconds(out, 'the data matches')} s, "
           f"wall {took:.1f} s, peak memory {peak:.0f} MB")
     if args.tamper:
-        from engine.runtime import Runtime
+        from engine.app.runtime import Runtime
         rt = Runtime.open(str(ROOT / "metadata"), args.db, migrate_now=False)
         so = rt.schema.tables["sales_order"]
         victim = orders // 2

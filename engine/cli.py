@@ -17,12 +17,12 @@ from engine.metadata.codes import MetadataInvalid
 
 
 def _app_dir(args) -> str:
-    from engine.db import PROJECT
+    from engine.storage.db import PROJECT
     return args.app or os.environ.get("ENGINE_APP") or str(PROJECT / "metadata")
 
 
 def _db_url(args) -> str:
-    from engine.db import default_url
+    from engine.storage.db import default_url
     return getattr(args, "db", None) or default_url()
 
 
@@ -47,7 +47,7 @@ def _hint(args, command: str, *extra: str, app: str | None = None) -> str:
 
 def _actor():
     """Who acts on the command line: an administrator path, named after the OS user when known."""
-    from engine.actor import Actor
+    from engine.core.actor import Actor
     try:
         who = getpass.getuser()
     except Exception:  # no user name in the environment or the password database
@@ -56,8 +56,8 @@ def _actor():
 
 
 def cmd_check(args) -> int:
+    from engine.events.hooks import make_manager
     from engine.metadata.loader import load_app
-    from engine.plugins import make_manager
     try:
         app = load_app(_app_dir(args))
         make_manager(app.plugins_dir)
@@ -67,7 +67,7 @@ def cmd_check(args) -> int:
         print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", file=sys.stderr)
         return 1
     note = ""
-    from engine.db import project_var
+    from engine.storage.db import project_var
     url = args.db or os.environ.get("ENGINE_DATABASE_URL") or (_db_url(args) if (project_var() / "app.db").is_file() else None)
     if url:  # the admin changes stored there, laid over the files as every app process does
         stored, err = _stored_overlay(app, url)
@@ -87,14 +87,14 @@ def cmd_check(args) -> int:
 
 
 def _stored_overlay(app, url: str):
-    from engine import overlays
-    from engine.db import Database
-    from engine.schema import Schema
+    from engine.storage import form_versions
+    from engine.storage.db import Database
+    from engine.storage.schema import Schema
     try:
         db = Database(url)
         try:
             with db.read() as conn:
-                return overlays.load(conn, Schema(app)), None
+                return form_versions.load(conn, Schema(app)), None
         finally:
             db.dispose()
     except Exception as exc:
@@ -106,7 +106,7 @@ def cmd_export_overlay(args) -> int:
     import difflib
     from pathlib import Path
 
-    from engine import designer
+    from engine.forms import designer
     from engine.metadata.loader import load_app
     try:
         app = load_app(_app_dir(args))
@@ -143,8 +143,8 @@ def cmd_export_overlay(args) -> int:
 def _open(args, migrate_now: bool = True):
     """The runtime, with the additive migrations the metadata needs applied and audited (unless
     `migrate_now` is false); or None and what went wrong."""
-    from engine.migrate import DestructiveChange
-    from engine.runtime import Runtime
+    from engine.app.runtime import Runtime
+    from engine.storage.migrate import DestructiveChange
     try:
         rt = Runtime.open(_app_dir(args), _db_url(args), migrate_now=False)
         if migrate_now:
@@ -163,7 +163,7 @@ def _open(args, migrate_now: bool = True):
 
 def _migrate(args, db, schema, confirm_destructive: bool = False) -> list:
     """Apply what the metadata needs (additive only, unless confirmed) and record it in the audit trail."""
-    from engine import audit, migrate
+    from engine.storage import audit, migrate
     done = migrate.apply(db, schema, confirm_destructive=confirm_destructive)
     with db.write() as conn:
         audit.ensure_head(conn, schema)
@@ -188,10 +188,10 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_migrate(args) -> int:
-    from engine import migrate
-    from engine.db import Database
-    from engine.runtime import load_with_overlay
-    from engine.schema import Schema
+    from engine.app.runtime import load_with_overlay
+    from engine.storage import migrate
+    from engine.storage.db import Database
+    from engine.storage.schema import Schema
     try:
         db = Database(_db_url(args))
         app, stored = load_with_overlay(_app_dir(args), db)  # custom fields added in the designer are part of the app
@@ -227,7 +227,7 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
-    from engine import demo
+    from engine.app import demo
     from engine.server import create_app
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -248,7 +248,7 @@ def cmd_serve(args) -> int:
         return _fail(str(exc))
     consumer = None
     if not args.no_worker:
-        from engine import tasks
+        from engine.app import tasks
         url = tasks.queue_url(_db_url(args))
         consumer = tasks.start_embedded(tasks.make_queue(rt, url))
         print(f"background tasks (SLA timers) run in this process; queue: {_safe_url(url)}", flush=True)
@@ -266,7 +266,7 @@ def _audit_demo(rt, counts: dict) -> None:
     """The demo's records are audited by the record service; its users are recorded here, once."""
     from sqlalchemy import select
 
-    from engine import audit
+    from engine.storage import audit
     with rt.db.write() as conn:
         names = list(conn.execute(select(rt.schema.user.c.username).order_by(rt.schema.user.c.id)).scalars())
         audit.append(conn, rt.schema, _actor(), "sys_user", None, "demo_loaded", {"counts": counts, "users": names})
@@ -276,7 +276,7 @@ def cmd_worker(args) -> int:
     """Run the task consumer on its own (SLA timers), for deployments that serve with --no-worker."""
     import logging
 
-    from engine import tasks
+    from engine.app import tasks
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rt, err = _open(args)
     if rt is None:
@@ -303,7 +303,7 @@ def _password(args) -> str | None:
 
 def _attributes(args, rt) -> tuple[dict, str | None]:
     """--attribute NAME=VALUE pairs as user attributes (or an error)."""
-    from engine.values import parse_int
+    from engine.core.values import parse_int
     attributes = {}
     for pair in args.attribute or ():
         key, sep, value = pair.partition("=")
@@ -316,7 +316,7 @@ def _attributes(args, rt) -> tuple[dict, str | None]:
 
 
 def cmd_create_user(args) -> int:
-    from engine.errors import ValidationFailed
+    from engine.core.errors import ValidationFailed
     rt, err = _open(args)
     if rt is None:
         return _fail(err)
@@ -339,7 +339,7 @@ def cmd_update_user(args) -> int:
     """Change a user's roles, manager, name, attributes or whether they are active, as Settings > Users does."""
     from sqlalchemy import select
 
-    from engine.errors import ValidationFailed
+    from engine.core.errors import ValidationFailed
     rt, err = _open(args)
     if rt is None:
         return _fail(err)
@@ -366,8 +366,9 @@ def cmd_update_user(args) -> int:
 def cmd_create_token(args) -> int:
     from sqlalchemy import select
 
-    from engine import audit, users
-    from engine.errors import EngineError
+    from engine.access import users
+    from engine.core.errors import EngineError
+    from engine.storage import audit
     rt, err = _open(args)
     if rt is None:
         return _fail(err)
@@ -402,8 +403,8 @@ def cmd_verify_audit(args) -> int:
     """Check the audit trail's chain and signatures, then that every record is what its trail says."""
     import time
 
-    from engine import audit, migrate
     from engine.records import reconcile
+    from engine.storage import audit, migrate
     try:
         since = _since(args.since)
     except ValueError as exc:

@@ -12,22 +12,21 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-from starlette.middleware import Middleware
-
 from engine.api.problems import from_error, problem, unexpected
 from engine.api.routes import make_routes
-from engine.db import var_dir
-from engine.errors import EngineError, Msg
-from engine.i18n import localize, negotiate
-from engine.runtime import Runtime
-from engine.timing import ServerTiming
+from engine.app.runtime import Runtime
+from engine.core.errors import EngineError, Msg
+from engine.core.i18n import localize, negotiate
+from engine.storage.db import var_dir
 from engine.web.headers import SecurityHeaders
 from engine.web.proxies import TrustedProxies, parse_trusted
 from engine.web.sessions import SignedCookieSessions
+from engine.web.timing import ServerTiming
 
 log = logging.getLogger("engine")
 

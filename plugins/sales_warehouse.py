@@ -2,7 +2,7 @@
 customer's region (in the demo, each customer region has a pick-up warehouse)."""
 from sqlalchemy import column, select, table
 
-from engine.plugins import hookimpl
+from engine.events.hooks import hookimpl
 
 _customer = table("customer", column("id"), column("region"))
 _warehouse = table("warehouse", column("id"), column("code"), column("region"))

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
-from engine import users
-from engine.actor import Actor
-from engine.runtime import Runtime
+from engine.access import users
+from engine.app.runtime import Runtime
+from engine.core.actor import Actor
 from engine.server import create_app
 
 users.use_cheap_hashing()  # argon2 at its smallest costs: the suite creates hundreds of users
@@ -155,8 +155,9 @@ def people(rt, clerk):
 
 
 def _who(rt, username):
-    from engine import users as _users
     from sqlalchemy import select
+
+    from engine.access import users as _users
     with rt.db.read() as conn:
         uid = conn.execute(select(rt.schema.user.c.id).where(rt.schema.user.c.username == username)).scalar_one()
         return _users.actor_for_id(conn, rt.schema, uid, via="api")

@@ -1,5 +1,5 @@
 """Helpers for tests of the demo order workflow: an order, and the department review that moves it on."""
-from engine.records import reviews, transitions
+from engine.workflow import reviews, transitions
 
 DEPARTMENTS = ("purchasing", "technical", "production", "finance")
 

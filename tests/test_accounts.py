@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from engine.errors import Forbidden, ValidationFailed
+from engine.core.errors import Forbidden, ValidationFailed
 from engine.server import create_app
 from tests.conftest import make_user, seed_basics
 from tests.test_permissions import who

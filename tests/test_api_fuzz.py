@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance, status_code_conformance
 from starlette.testclient import TestClient
 
-from engine import demo
+from engine.app import demo
 from engine.server import create_app
 from tests.conftest import DEMO_APP, DatabaseFactory
 

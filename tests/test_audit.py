@@ -12,9 +12,9 @@ import stat
 import pytest
 from sqlalchemy import select, update
 
-from engine import audit, audit_keys
-from engine.actor import SYSTEM
+from engine.core.actor import SYSTEM
 from engine.server import _dev_secret
+from engine.storage import audit, audit_keys
 from tests.conftest import seed_basics
 
 KEY = "test-audit-key-0123456789abcdef"

@@ -255,7 +255,7 @@ def test_star_field_rules_hold_on_every_read_and_write_path(dbs, tmp_path):
     and the OpenAPI document apply them like rules written out one by one."""
     from starlette.testclient import TestClient
 
-    from engine.errors import ValidationFailed
+    from engine.core.errors import ValidationFailed
     from engine.records.listing import ListQuery
     from engine.server import create_app
     from tests.conftest import make_user

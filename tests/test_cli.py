@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from engine.actor import SYSTEM
+from engine.core.actor import SYSTEM
 from tests.conftest import DEMO_APP, ROOT, seed_basics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
@@ -152,7 +152,7 @@ def test_run_py_works_from_any_folder(tmp_path):
 
 
 def test_the_session_key_and_the_queue_live_beside_the_database(dbs, tmp_path, monkeypatch):
-    from engine import tasks
+    from engine.app import tasks
     from engine.server import create_app
     for name in ("ENGINE_SECRET_KEY", "ENGINE_AUDIT_KEY", "ENGINE_QUEUE_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -1,7 +1,7 @@
 """Concurrent writers: numbers stay unique and gap-free, a stale version never wins."""
 import threading
 
-from engine.errors import Conflict
+from engine.core.errors import Conflict
 from tests.conftest import seed_basics
 
 
@@ -41,6 +41,6 @@ def test_concurrent_updates_with_same_version_one_wins(rt, clerk):
     assert len(errors) == 5 and all(isinstance(e, Conflict) for e in errors)
     final = rt.records.get(clerk, "sales_order", rec["id"])
     assert final["version"] == 2 and final["notes"] == results[0]["notes"]
-    from engine import audit
+    from engine.storage import audit
     with rt.db.read() as conn:
         assert audit.verify(conn, rt.schema).ok

@@ -1,8 +1,9 @@
 """The demo app's data: users with their reporting lines, and records loaded through the service."""
 from sqlalchemy import func, select
 
-from engine import audit, demo
+from engine.app import demo
 from engine.records.listing import ListQuery
+from engine.storage import audit
 
 
 def test_demo_loads_once_with_reporting_lines(rt):
@@ -21,7 +22,7 @@ def test_demo_loads_once_with_reporting_lines(rt):
     assert managers["rep_east1"] == ids["sup_east"] and managers["rep_west2"] == ids["sup_west"]
     assert managers["sup_east"] == ids["manager"] and managers["manager"] is None
     assert {**{ids[r]: 50 for r in ("rep_east1", "rep_east2", "rep_west1", "rep_west2")}, ids["manager"]: 20} == owners
-    from engine.actor import SYSTEM
+    from engine.core.actor import SYSTEM
     page = rt.records.list(SYSTEM, "sales_order", ListQuery(limit=5, exact_count=True))
     assert page["count"] == 220 and all(o["total"] > 0 for o in page["items"])
 

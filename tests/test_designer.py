@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import inspect, select, text
 from starlette.testclient import TestClient
 
-from engine import audit, designer
-from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.core.errors import Conflict, Forbidden, ValidationFailed
+from engine.forms import designer
 from engine.metadata import overlay as ov
 from engine.server import create_app
+from engine.storage import audit
 from tests.conftest import DEMO_APP, ROOT, make_user, seed_basics
 from tests.test_web import SECRET, csrf, sign_in
 
@@ -32,7 +33,7 @@ def draft(rt):
 
 
 def designer_actor(rt):
-    from engine.actor import SYSTEM
+    from engine.core.actor import SYSTEM
     return SYSTEM
 
 

@@ -4,8 +4,8 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from engine.actor import SYSTEM
-from engine.expressions import FUNCTIONS
+from engine.core.actor import SYSTEM
+from engine.expressions.language import FUNCTIONS
 from engine.metadata.codes import CODES
 from engine.metadata.model import FIELD_TYPES
 from tests.conftest import ROOT
@@ -70,18 +70,30 @@ def test_the_publish_example_hands_each_change_to_the_warehouse(dbs, tmp_path, m
 
 
 def test_every_hook_is_documented():
-    from engine.plugins import EventHooks, RecordHooks
+    from engine.events.hooks import EventHooks, RecordHooks
     text = DOC.read_text(encoding="utf-8")
     section = text[text.index("## Plugins"):text.index("## Records, versions")]
     for spec in (RecordHooks, EventHooks):
         for name in [n for n in vars(spec) if not n.startswith("_")]:
             assert f"`{name}(" in section, name
+    from engine.behaviours.defaults import BUILTINS
     from engine.events.model import KINDS
-    from engine.records.builtins import BUILTINS
     for kind in KINDS:
         assert f"| `{kind}` |" in section, kind
     for name in BUILTINS:
         assert f"| `{name}` |" in section, name
+
+
+def test_the_architecture_names_every_package_and_only_modules_that_exist():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    diagram = text[text.index("```"):text.index("```", text.index("```") + 3)]
+    packages = sorted(p.name for p in (ROOT / "engine").iterdir() if (p / "__init__.py").exists())
+    for name in packages:
+        assert f" {name}/" in diagram, name
+    named = set(re.findall(r"`([a-z_]+/[a-z_]+\.py)`", text))
+    assert len(named) > 40
+    for path in named:
+        assert (ROOT / "engine" / path).is_file(), path
 
 
 def test_doc_covers_every_type_code_and_function():
@@ -95,7 +107,7 @@ def test_doc_covers_every_type_code_and_function():
 
 
 def test_roles_example_scopes_and_field_rules(dbs, tmp_path):
-    from engine.errors import NotFound, ValidationFailed
+    from engine.core.errors import NotFound, ValidationFailed
     from engine.records.listing import ListQuery
     from tests.conftest import make_user
     app = tmp_path / "docs_app"
@@ -137,7 +149,7 @@ def test_readme_api_example_works_for_the_demo_rep(dbs):
 
     from starlette.testclient import TestClient
 
-    from engine import demo
+    from engine.app import demo
     from engine.server import create_app
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     login = json.loads(re.search(r"-d '(\{\"username\"[^']+)'", readme).group(1))
@@ -153,8 +165,8 @@ def test_readme_api_example_works_for_the_demo_rep(dbs):
 
 
 def test_workflow_examples_load_and_run(dbs, tmp_path):
-    from engine.errors import Conflict, ValidationFailed
-    from engine.records import transitions
+    from engine.core.errors import Conflict, ValidationFailed
+    from engine.workflow import transitions
     from tests.conftest import make_user
     app = tmp_path / "docs_app"
     write_examples(app)
@@ -179,7 +191,7 @@ def test_workflow_examples_load_and_run(dbs, tmp_path):
         raise AssertionError("the review is still open")
     except ValidationFailed as exc:
         assert "waiting for" in exc.errors[0].message
-    from engine.records import reviews
+    from engine.workflow import reviews
     auditor = make_user(rt, "auditor1", roles=("auditor",))
     done = reviews.decide(rt.records, auditor, "repair_job", job["id"], "approve", "the price is fair")
     assert done["outcome"] == "approved" and [t["status"] for t in done["tasks"]] == ["skipped", "approved"]  # at_least 1
@@ -209,7 +221,7 @@ def test_workflow_examples_load_and_run(dbs, tmp_path):
 
 
 def test_forms_examples_load_and_hold_on_every_path(dbs, tmp_path):
-    from engine.errors import ValidationFailed
+    from engine.core.errors import ValidationFailed
     from tests.conftest import make_user
     app = tmp_path / "forms_app"
     for _, name, body in BLOCK.findall((ROOT / "docs" / "forms.md").read_text(encoding="utf-8")):
@@ -240,8 +252,8 @@ def test_forms_overlay_example_lays_over_the_example_app(dbs, tmp_path):
     """docs/forms.md's stored overlay, put in force through the database as the designer does."""
     import json
 
-    from engine import overlays
-    from engine.errors import ValidationFailed
+    from engine.core.errors import ValidationFailed
+    from engine.storage import form_versions
     from tests.conftest import make_user
     app = tmp_path / "forms_app"
     text = (ROOT / "docs" / "forms.md").read_text(encoding="utf-8")
@@ -251,9 +263,9 @@ def test_forms_overlay_example_lays_over_the_example_app(dbs, tmp_path):
     stored = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))
     rt = dbs.runtime(str(app))
     with rt.db.write() as conn:
-        overlays.append(conn, rt.schema, "visit_report", stored["visit_report"], [], SYSTEM, 0)
+        form_versions.append(conn, rt.schema, "visit_report", stored["visit_report"], [], SYSTEM, 0)
     assert rt.refresh(force=True)
-    from engine import migrate
+    from engine.storage import migrate
     migrate.apply(rt.db, rt.schema, additive_only=True)  # the designer adds a custom field's column when it saves
     form = rt.app.forms["visit_report"]
     assert [f.name for f in form.sections[0].fields] == ["site", "urgent", "customer_phone", "crew"]

@@ -13,10 +13,10 @@ import time
 import pytest
 from sqlalchemy import select
 
-from engine.errors import FieldError, ValidationFailed
+from engine.core.errors import FieldError, ValidationFailed
 from engine.events import deliver, outbox
-from engine.plugins import hookimpl
-from engine.records import escalations, transitions
+from engine.events.hooks import hookimpl
+from engine.workflow import escalations, transitions
 from tests.apps import write_app
 from tests.conftest import ROOT, make_user
 from tests.orders import new_order
@@ -199,7 +199,7 @@ def test_the_outbox_forgets_old_events_only_once_every_subscriber_has_them(rt, p
 
 PLUGIN = '''
 import os, time
-from engine.plugins import hookimpl
+from engine.events.hooks import hookimpl
 
 @hookimpl
 def publish(event):

@@ -9,8 +9,8 @@ import io
 import pytest
 from starlette.testclient import TestClient
 
-from engine import designer
-from engine.actor import SYSTEM
+from engine.core.actor import SYSTEM
+from engine.forms import designer
 from engine.metadata import overlay as ov
 from engine.server import create_app
 from tests.apps import write_app

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 
-from engine.expressions import EvaluationError, ExpressionError, Scope, compile_expression
-from engine.expressions_sql import to_sql
+from engine.expressions.language import EvaluationError, ExpressionError, Scope, compile_expression
+from engine.expressions.to_sql import to_sql
 
 SCOPE = Scope(values=frozenset({"qty", "price", "status", "name", "due", "region"}),
               tables={"lines": frozenset({"amount", "qty"})}, objects={"user": frozenset({"id", "username"})})

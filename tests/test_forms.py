@@ -8,11 +8,11 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from engine.errors import ValidationFailed
+from engine.core.errors import ValidationFailed
 from engine.metadata.codes import MetadataInvalid
 from engine.metadata.loader import load_app
-from engine.records import transitions
 from engine.server import create_app
+from engine.workflow import transitions
 from tests.apps import write_app
 from tests.conftest import make_user, seed_basics
 from tests.test_web import SECRET, csrf, sign_in

@@ -42,6 +42,7 @@ def test_catalogues_translate_every_ui_message():
 
 def test_every_extracted_message_is_translated():
     from babel.messages.pofile import read_po
+
     from engine.web.i18n import LOCALE_DIR
     with (LOCALE_DIR / "messages.pot").open("rb") as f:
         ids = {m.id for m in read_po(f) if m.id}
@@ -112,7 +113,7 @@ def test_the_catalogue_holds_every_message_of_the_code_and_templates(tmp_path):
 
     from babel.messages.pofile import read_po
 
-    from engine.i18n import LOCALE_DIR
+    from engine.core.i18n import LOCALE_DIR
     from tests.conftest import ROOT
     sys.path.insert(0, str(ROOT / "tools"))
     from translations import KEYWORDS

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.events.hooks import make_manager
 from engine.metadata.codes import CODES, MetadataInvalid
 from engine.metadata.loader import load_app
-from engine.plugins import make_manager
 from tests.conftest import DEMO_APP
 
 FIXTURES = Path(__file__).parent / "fixtures" / "invalid"

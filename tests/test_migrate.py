@@ -2,10 +2,10 @@
 import pytest
 from sqlalchemy import inspect, select
 
-from engine import migrate
-from engine.actor import SYSTEM
+from engine.app.runtime import Runtime
+from engine.core.actor import SYSTEM
 from engine.records.listing import ListQuery
-from engine.runtime import Runtime
+from engine.storage import migrate
 
 BASE = """name: item
 fields:
@@ -106,7 +106,7 @@ def test_tables_the_engine_does_not_manage_are_left_alone(dbs, tmp_path):
 def test_a_first_start_creates_every_table_at_once_and_leaves_nothing_to_plan(dbs):
     """A database with none of the app's tables gets them without comparing: the result is what the
     step-by-step migration would make, so a later plan finds nothing to do."""
-    from engine import migrate
+    from engine.storage import migrate
     rt = dbs.runtime()
     assert migrate.plan(rt.db, rt.schema) == []
     assert rt.records.create(SYSTEM, "customer", {"code": "C1", "name": "First", "region": "east"})["id"] == 1

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from engine.errors import ValidationFailed
+from engine.core.errors import ValidationFailed
 from engine.metadata.codes import MetadataInvalid
 from engine.metadata.loader import load_app
-from engine.records import transitions
 from engine.server import create_app
+from engine.workflow import transitions
 from tests.apps import write_app
 from tests.conftest import make_user
 from tests.test_web import SECRET, sign_in
@@ -156,6 +156,7 @@ def test_a_user_field_that_is_empty_tells_no_one(visits):
 
 def test_the_docs_example_is_the_one_tested():
     import yaml
+
     from tests.conftest import ROOT
     doc = (ROOT / "docs" / "workflows.md").read_text(encoding="utf-8")
     block = doc.split("The tests run it as written here:")[1].split("```yaml\n")[1].split("```")[0]

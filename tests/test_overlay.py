@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.forms.diff import changes, diff
+from engine.forms.yaml_write import form_yaml, merged_yaml
 from engine.metadata import overlay as ov
 from engine.metadata.codes import MetadataInvalid
 from engine.metadata.loader import OverlayRefused, base_documents, load_app
-from engine.metadata.overlay_diff import changes, diff
-from engine.metadata.yamlwrite import form_yaml, merged_yaml
 from tests.apps import write_app
 from tests.conftest import DEMO_APP, ROOT
 

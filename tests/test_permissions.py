@@ -4,8 +4,9 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from engine import demo, users
-from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.access import users
+from engine.app import demo
+from engine.core.errors import Forbidden, NotFound, ValidationFailed
 from engine.records.listing import ListQuery
 from engine.server import create_app
 from tests.conftest import DatabaseFactory

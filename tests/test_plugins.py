@@ -2,12 +2,12 @@
 import pytest
 from sqlalchemy import func, select
 
-from engine.actor import SYSTEM
-from engine.errors import ValidationFailed
+from engine.core.actor import SYSTEM
+from engine.core.errors import ValidationFailed
 
 PLUGIN = '''
-from engine.errors import FieldError, ValidationFailed
-from engine.plugins import hookimpl
+from engine.core.errors import FieldError, ValidationFailed
+from engine.events.hooks import hookimpl
 
 CALLS = []
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, update
 
-from engine import demo
-from engine.actor import SYSTEM
-from engine.records import escalations, reconcile, reviews, transitions
+from engine.app import demo
+from engine.core.actor import SYSTEM
+from engine.records import reconcile
+from engine.workflow import escalations, reviews, transitions
 from tests.orders import new_order, to_decision
 from tests.test_sla import waiting_ticket
 

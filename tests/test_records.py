@@ -4,9 +4,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from engine import audit
-from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.core.errors import Conflict, NotFound, ValidationFailed
 from engine.records.listing import ListQuery
+from engine.storage import audit
 from tests.conftest import make_user, seed_basics
 
 
@@ -276,7 +276,7 @@ def test_show_rows_beside_a_link(rt, clerk):
 
 
 def test_immutable_once_set_keeps_its_first_value(dbs, tmp_path):
-    from engine.actor import SYSTEM
+    from engine.core.actor import SYSTEM
     (tmp_path / "entities").mkdir()
     (tmp_path / "entities" / "contract.yaml").write_text(
         "name: contract\nfields:\n  title: {type: string}\n  signed_at: {type: datetime, immutable_once_set: true}\n", encoding="utf-8")

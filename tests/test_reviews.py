@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.model import Review
-from engine.records import reviews, transitions
 from engine.server import create_app
-from engine.workflow import review_outcome
+from engine.workflow import reviews, transitions
+from engine.workflow.rules import review_outcome
 from tests.apps import write_app
 from tests.conftest import make_user
 from tests.orders import DEPARTMENTS, new_order, to_decision

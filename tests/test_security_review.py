@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from engine import logins, users
-from engine.records import transitions
+from engine.access import logins, users
 from engine.server import create_app
 from engine.web.proxies import _forwarded, parse_trusted
+from engine.workflow import transitions
 from tests.apps import write_app
 from tests.conftest import make_user
 from tests.html import visible_text

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from engine import user_sessions
+from engine.access import sessions as user_sessions
 from engine.server import create_app
 from engine.web.proxies import parse_trusted
 from tests.conftest import make_user

@@ -9,15 +9,15 @@ import zoneinfo
 import pytest
 from sqlalchemy import func, select
 
-from engine import sla, tasks
+from engine.app import tasks
 from engine.metadata.model import WorkingHours
-from engine.records import escalations, transitions
 from engine.records.listing import ListQuery
+from engine.workflow import escalations, sla, transitions
 from tests.apps import write_app
 from tests.conftest import ROOT, make_user
+from tests.html import texts_of, visible_text
 from tests.orders import DEPARTMENTS, new_order, reviewed
 from tests.test_concurrency import run_threads
-from tests.html import texts_of, visible_text
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 HOURS = WorkingHours("Asia/Shanghai", (0, 1, 2, 3, 4), 9 * 60, 18 * 60, frozenset({dt.date(2026, 11, 26)}))
@@ -75,7 +75,7 @@ def test_review_deadline_reminds_flags_and_escalates(rt, people, clock):
     listed = lambda: rt.records.list(rep, "sales_order", ListQuery()).get("sla", {}).get(order["id"], {}).get("flag")  # noqa: E731
     clock.now = local(2026, 11, 24, 13, 59)
     assert escalations.run_due(rt.records) == [] and listed() is None
-    from engine.records import reviews
+    from engine.workflow import reviews
     reviews.decide(rt.records, people["purchasing"], "sales_order", order["id"], "approve")
     clock.now = local(2026, 11, 24, 14, 0)
     assert listed() == "at_risk"

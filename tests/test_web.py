@@ -287,7 +287,7 @@ def test_a_widget_must_fit_its_field(tmp_path):
 
 def test_a_users_own_language_wins_over_the_browser(web, rt):
     with rt.db.write() as conn:
-        from engine import users
+        from engine.access import users
         users.create_user(conn, rt.schema, "ivan", "demo", ["sales_rep"], language="ru")
     sign_in(web, "ivan")
     page = web.get("/sales_order", headers={"Accept-Language": "zh-CN,zh"})

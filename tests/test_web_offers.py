@@ -7,12 +7,13 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from engine.records import transitions
 from engine.server import create_app
+from engine.workflow import transitions
+from tests.conftest import make_user
 from tests.html import texts_of, visible_text
 from tests.orders import to_decision
-from tests.scenarios.test_build_to_order import APP as SHOP, fire, new
-from tests.conftest import make_user
+from tests.scenarios.test_build_to_order import APP as SHOP
+from tests.scenarios.test_build_to_order import fire, new
 from tests.test_web import SECRET, csrf, sign_in
 
 
@@ -70,11 +71,11 @@ def test_a_form_the_user_cannot_save_is_not_offered(rt, people, clerk):
         assert rep.get("/product/new").status_code == 403
     order = to_decision(rt, people)
     transitions.fire(rt.records, people["sup"], "sales_order", order["id"], "cancel", comment="not needed", fields={"reason": "customer withdrew"}) \
-        if "cancel" in rt.records.workflows.of("sales_order").transitions else None
+        if "cancel" in rt.records.workflow_of("sales_order").transitions else None
     with browser(rt) as admin:
         sign_in(admin, "clerk")
         shipped = rt.records.get(clerk, "sales_order", order["id"])
-        wf = rt.records.workflows.of("sales_order")
+        wf = rt.records.workflow_of("sales_order")
         if wf.states[shipped["status"]].lock:  # a locked state: the form is refused, not shown to fail on save
             r = admin.get(f"/sales_order/{order['id']}/edit")
             assert r.status_code == 409 and "it can no longer change" in visible_text(r.text)

@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from engine.errors import Conflict, Forbidden, ValidationFailed
-from engine.records import reviews, transitions
+from engine.core.errors import Conflict, Forbidden, ValidationFailed
 from engine.server import create_app
-from tests.test_concurrency import run_threads
+from engine.workflow import reviews, transitions
 from tests.orders import DEPARTMENTS, new_order, reviewed, to_decision
+from tests.test_concurrency import run_threads
 
 
 def test_submit_approve_with_stamps_and_a_timeline(rt, people):
@@ -36,7 +36,7 @@ def test_submit_approve_with_stamps_and_a_timeline(rt, people):
         actions = [r for (r,) in conn.execute(select(a.c.action).where(a.c.entity == "sales_order", a.c.record_id == order["id"]))]
     assert actions == ["create", "transition", "review", "review", "review", "review", "transition", "transition"]
     # a colleague cannot even see the order, so neither its transitions
-    from engine.errors import NotFound
+    from engine.core.errors import NotFound
     with pytest.raises(NotFound):
         transitions.available(rt.records, other, "sales_order", order["id"])
 
@@ -135,6 +135,7 @@ def test_a_key_change_after_approval_sends_the_order_back_to_review(rt, people):
 
 def test_bulk_transitions_from_the_list_and_the_api(rt, people):
     import re
+
     from tests.test_web import SECRET, csrf, sign_in
     boss = people["boss"]
     orders = [to_decision(rt, people) for _ in range(3)]

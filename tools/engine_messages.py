@@ -1,5 +1,5 @@
 """Chinese and Russian for the engine's own messages: validation errors, refusals and conflicts that
-the record service, the workflow and the accounts raise (engine.errors.Msg and the literal messages of
+the record service, the workflow and the accounts raise (engine.core.errors.Msg and the literal messages of
 ErrorCollector.add, BadValue, FieldError and the HTTP errors), which the screens and the API say in
 the reader's language. tools/translations.py merges these into the catalogues."""
 

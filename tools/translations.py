@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent / "engine" / "locale"
 # what carries a message to extract: the screens' _ and gettext, Msg, and the first (or given) argument of the engine's errors
 KEYWORDS = ["_", "gettext", "Msg", "add:2", "BadValue", "FieldError:2", "NotFound", "Conflict", "Forbidden", "BadRequest",
             "Unauthenticated", "TooManyRequests", "PayloadTooLarge"]
-# titles of errors that reach screens from code (engine.errors and the server)
+# titles of errors that reach screens from code (engine.core.errors and the server)
 EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input", "Too many attempts",
          "Method not allowed", "Something went wrong", "Error", "Due %(when)s",
          # the actions said inside permission refusals, and review outcomes (Msg(action), Msg(status))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from engine.errors import BadRequest, Msg, PayloadTooLarge
+from engine.core.errors import BadRequest, Msg, PayloadTooLarge
 
 MAX_BODY = 2 * 1024 * 1024
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from engine import __version__
+from engine.core.values import DEFAULT_MAX_LENGTH, INT_MAX
 from engine.metadata.model import App, Entity, Field
 from engine.records.listing import MAX_IN, MAX_LIMIT, sortable_fields
-from engine.values import DEFAULT_MAX_LENGTH, INT_MAX
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 

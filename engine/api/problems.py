@@ -7,8 +7,8 @@ import uuid
 
 from starlette.responses import Response
 
-from engine.errors import Conflict, EngineError, TooManyRequests, ValidationFailed
-from engine.i18n import error_text
+from engine.core.errors import Conflict, EngineError, TooManyRequests, ValidationFailed
+from engine.core.i18n import error_text
 
 log = logging.getLogger("engine.api")
 

@@ -4,24 +4,25 @@ from __future__ import annotations
 import json
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
-from engine import logins, users
-from engine.actor import Actor
+from engine.access import logins, users
 from engine.api.body import read_json
 from engine.api.openapi import build_openapi
-from engine.api.serialize import record_json
-from engine.errors import BadRequest, FieldError, Msg, Unauthenticated, ValidationFailed
-from engine.records import access, feed, reviews, transitions
+from engine.app.runtime import Runtime
+from engine.core.actor import Actor
+from engine.core.errors import BadRequest, FieldError, Msg, Unauthenticated, ValidationFailed
+from engine.core.values import parse_id, parse_ids, parse_int, to_json
+from engine.records import explain as access
+from engine.records import feed
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
+from engine.records.serialize import record_json
 from engine.records.service import record_id
-from engine.runtime import Runtime
-from engine.values import parse_id, parse_ids, parse_int, to_json
-
+from engine.workflow import reviews, transitions
 
 READS = ("GET", "HEAD")  # Starlette answers HEAD wherever GET is allowed: a HEAD reads, it never writes
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.db import after_commit
 from engine.events import outbox
 from engine.events.model import Event, Tx
+from engine.storage.db import after_commit
 
 
 def emit(tx: Tx, event: Event) -> Event:

@@ -3,7 +3,7 @@ gets every stored event after its commit, in id order, at least once. Its place 
 in sys_event_cursor and moves only after `publish` returned, so an event is given again after a
 crash or an error (the event id is the idempotency key); a subscriber that fails stops there and
 is retried on the next run, the others go on. The task queue runs this after each commit that
-emitted events, and every minute (engine.tasks)."""
+emitted events, and every minute (engine.app.tasks)."""
 from __future__ import annotations
 
 import datetime as dt

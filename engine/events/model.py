@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.actor import Actor
+from engine.core.actor import Actor
 
 # the kinds of events; later features add theirs (comment_added, attachment_added, import_finished...)
 CREATED = "created"  # a record was created (data: changes)

@@ -10,9 +10,9 @@ import json
 
 from sqlalchemy import bindparam, delete, func, select
 
-from engine.actor import Actor
+from engine.core.actor import Actor
 from engine.events.model import Event
-from engine.schema import Schema
+from engine.storage.schema import Schema
 
 
 def _insert(schema: Schema):

@@ -22,28 +22,38 @@ from types import MappingProxyType
 import jsonschema
 from referencing import Registry, Resource
 
-from engine.metadata import secrets
+from engine.core.values import BadValue, coerce
+from engine.metadata import lookups, secrets
+from engine.metadata import overlay as overlay_mod
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.failures import ANY, Failed
 from engine.metadata.forms import build_form
-from engine.metadata.schema_problems import validate
-from engine.metadata import lookups
-from engine.metadata.report import compile_or_report
-from engine.metadata.scopes import scope_for
 from engine.metadata.graphs import dependency_order
-from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
-from engine.metadata.workflows import build_workflow
-from engine.metadata.workflow_parts import working_hours
 from engine.metadata.model import (
+    CHILD_SYSTEM_COLUMNS,
     RESERVED_ENTITY_NAMES,
-    CHILD_SYSTEM_COLUMNS, RESERVED_NAMES, SYSTEM_COLUMNS, App, Entity, Field, Form, Label, MenuModule, Option,
-    Rule, Series, Workflow, WorkingHours,
+    RESERVED_NAMES,
+    SYSTEM_COLUMNS,
+    App,
+    Entity,
+    Field,
+    Form,
+    Label,
+    MenuModule,
+    Option,
+    Rule,
+    Series,
+    Workflow,
+    WorkingHours,
 )
-from engine.metadata import overlay as overlay_mod
 from engine.metadata.overlay import Conflict
+from engine.metadata.report import compile_or_report
+from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
+from engine.metadata.schema_problems import validate
+from engine.metadata.scopes import scope_for
+from engine.metadata.workflow_parts import working_hours
+from engine.metadata.workflows import build_workflow
 from engine.metadata.yamlload import Document, Mark, parse
-from engine.values import BadValue, coerce
-
 
 # which optional properties each field type takes (type, label, help, required, read_only... fit all)
 _COMMON = {"type", "label", "help", "required", "read_only", "immutable_once_set", "default", "default_expr", "indexed", "unique",

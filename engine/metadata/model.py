@@ -6,7 +6,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from engine.expressions import Expr
+from engine.expressions.language import Expr
 
 SYSTEM_COLUMNS = ("id", "owner", "created_at", "created_by", "updated_at", "updated_by", "version")
 CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")

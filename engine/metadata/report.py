@@ -2,7 +2,7 @@
 line) instead of raising: the loader goes on and reports everything at once."""
 from __future__ import annotations
 
-from engine.expressions import Expr, ExpressionError, Scope, compile_expression
+from engine.expressions.language import Expr, ExpressionError, Scope, compile_expression
 
 
 def compile_or_report(ctx, file: str, doc, path: tuple, source: str, scope: Scope) -> Expr | None:

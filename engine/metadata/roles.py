@@ -9,8 +9,8 @@ import os
 
 from sqlalchemy import column
 
-from engine.expressions import ExpressionError, Scope, compile_expression
-from engine.expressions_sql import to_sql
+from engine.expressions.language import ExpressionError, Scope, compile_expression
+from engine.expressions.to_sql import to_sql
 from engine.metadata.graphs import dependency_order
 from engine.metadata.model import SCOPE_WORDS, SYSTEM_COLUMNS, Entity, Field, FieldRule, Grant, Label, Option, Role
 

@@ -15,7 +15,7 @@ import re
 
 import jsonschema
 
-from engine.values import kind_of
+from engine.core.values import kind_of
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean"}
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")

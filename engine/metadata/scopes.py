@@ -5,7 +5,7 @@ Built from the documents, before the entities are, so that every expression can 
 while the entities are being built."""
 from __future__ import annotations
 
-from engine.expressions import Scope
+from engine.expressions.language import Scope
 from engine.metadata.failures import ANY
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS
 

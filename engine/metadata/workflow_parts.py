@@ -10,7 +10,7 @@ import zoneinfo
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.metadata.model import (Entity, Escalation, Label, Notify, Reduction, Reminder, Review, Sla, WorkingHours)
+from engine.metadata.model import Entity, Escalation, Label, Notify, Reduction, Reminder, Review, Sla, WorkingHours
 
 _TEMPLATES = SandboxedEnvironment()
 NOTIFY_RELATIONS = ("owner", "owner_manager")

@@ -4,16 +4,29 @@ state is a dead end, nothing leaves a final state, and every role, field and exp
 exists and compiles."""
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 from types import MappingProxyType
 
-from engine.expressions import Scope
+from engine.expressions.language import Scope
 from engine.metadata import workflow_parts as parts
 from engine.metadata.failures import ANY
+from engine.metadata.model import (
+    CHILD_SYSTEM_COLUMNS,
+    FINAL_CATEGORIES,
+    SYSTEM_COLUMNS,
+    Entity,
+    Field,
+    Label,
+    Option,
+    Reapproval,
+    State,
+    Transition,
+    Workflow,
+    WorkingHours,
+)
 from engine.metadata.report import compile_or_report
-from engine.metadata.model import (CHILD_SYSTEM_COLUMNS, FINAL_CATEGORIES, SYSTEM_COLUMNS, Entity, Field, Label, Option,
-                                   Reapproval, State, Transition, Workflow, WorkingHours)
 
 # what a guard may read of the record's latest review: review.outcome ('pending', 'approved',
 # 'rejected' or None when there was none), and counts of approvals, rejections and open tasks
@@ -191,3 +204,14 @@ def _misspelt_states(declared: list[str], options: set[str]) -> dict[str, str]:
 def _did_you_mean(name: str, choices: list[str]) -> str:
     near = difflib.get_close_matches(name, choices, n=1, cutoff=0.75)
     return f" - did you mean '{near[0]}'?" if near else ""
+
+
+def inputs_into(t: Transition | None, fields) -> frozenset:
+    """The inputs of `t` whose values its `set` writes into any of `fields`: a reader from whom those
+    fields are hidden must not read them as inputs either (in a notice, the timeline, the history)."""
+    out: set = set()
+    for name, expr in (t.sets.items() if t is not None and fields else ()):
+        if name in fields:
+            out |= {n.attr for n in ast.walk(expr.tree)
+                    if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "inputs"}
+    return frozenset(out)

@@ -8,8 +8,8 @@ the document so that later checks can point at `file:line:col`.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode

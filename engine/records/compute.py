@@ -6,10 +6,10 @@ Validation collects every problem: required, constraints, and the entity's rules
 """
 from __future__ import annotations
 
-from engine.errors import ErrorCollector, Msg, message_of
-from engine.expressions import EvaluationError
-from engine.metadata.model import App, Entity
-from engine.values import BadValue, check_constraints, quantize_result
+from engine.core.errors import ErrorCollector, Msg, message_of
+from engine.core.values import BadValue, check_constraints, quantize_result
+from engine.expressions.language import EvaluationError
+from engine.metadata.model import App, Entity, Workflow
 
 
 def apply_defaults(ent: Entity, values: dict, user: dict, errors: ErrorCollector, prefix: str = "") -> None:
@@ -19,7 +19,7 @@ def apply_defaults(ent: Entity, values: dict, user: dict, errors: ErrorCollector
             continue
         if f.default_expr is not None:
             try:
-                from engine.values import coerce
+                from engine.core.values import coerce
                 values[f.name] = coerce(f, f.default_expr.evaluate({**values, "user": user}))
             except (EvaluationError, BadValue) as exc:
                 errors.add(prefix + f.name, "default could not be computed: %(why)s", why=message_of(exc))
@@ -89,3 +89,18 @@ def refuse_immutable(ent: Entity, current: dict, changed) -> None:
         if f is not None and f.immutable_once_set and current.get(name) is not None:
             errors.add(name, "was set once and can never change")
     errors.raise_if_any()
+
+
+def refuse_changes(wf: Workflow, ent: Entity, state: str, changed: set[str], errors: ErrorCollector) -> str | None:
+    """Why these changes may not be made in `state`: a message for a locked state (returned),
+    or field errors for fields the state keeps fixed."""
+    st = wf.states.get(state)
+    if st is None:
+        return None
+    thing, state_label = Msg.label(ent.label, lower=True), Msg.label(st.label, lower=True)
+    if st.lock and changed:
+        return Msg("this %(thing)s is %(state)s; it can no longer change", thing=thing, state=state_label)
+    if st.editable is not None:
+        for name in sorted(changed - set(st.editable)):
+            errors.add(name, "cannot be changed while the %(thing)s is %(state)s", thing=thing, state=state_label)
+    return None

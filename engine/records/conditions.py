@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.errors import ErrorCollector, Msg
-from engine.expressions import EvaluationError
+from engine.core.errors import ErrorCollector, Msg
+from engine.expressions.language import EvaluationError
 from engine.metadata.model import App, Entity, Form, FormSection
 
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 import csv
 import io
 
-from engine import audit
-from engine.actor import Actor
+from engine.core.actor import Actor
+from engine.core.values import to_json
 from engine.records.conditions import form_for
 from engine.records.listing import ListQuery
-from engine.values import to_json
+from engine.records.service import Records
+from engine.storage import audit
 
 MAX_ROWS = 100_000
 PAGE = 500
 
 
-def export_csv(records, actor: Actor, entity: str, query: ListQuery, lang: str = "en", query_text: str = "") -> tuple[str, int]:
+def export_csv(records: Records, actor: Actor, entity: str, query: ListQuery, lang: str = "en", query_text: str = "") -> tuple[str, int]:
     """(CSV text with a header row, number of rows). Raises Forbidden without an export grant."""
     ent = records.entity(entity)
     records.permissions.require(actor, ent.name, "export")

@@ -7,11 +7,11 @@ import base64
 
 from sqlalchemy import and_, false, or_, select
 
-from engine.actor import Actor
-from engine.errors import BadRequest, Forbidden, Msg
+from engine.core.actor import Actor
+from engine.core.errors import BadRequest, Forbidden, Msg
+from engine.core.values import to_json
 from engine.events import outbox
-from engine.records.service import without_hidden
-from engine.values import to_json
+from engine.records.service import Records, without_hidden
 
 MAX_LIMIT = 1000
 
@@ -30,7 +30,7 @@ def decode_cursor(cursor: str) -> int:
         raise BadRequest(Msg("the cursor is not one this feed gave; start again with after=0")) from None
 
 
-def events(records, actor: Actor, after: int = 0, limit: int = 100) -> dict:
+def events(records: Records, actor: Actor, after: int = 0, limit: int = 100) -> dict:
     """{items, next_cursor, more}: events with an id above `after`, oldest first. `next_cursor` is where
     to go on from (also when there is nothing new yet: poll with it)."""
     grants = records.permissions.grants(actor)
@@ -44,12 +44,12 @@ def events(records, actor: Actor, after: int = 0, limit: int = 100) -> dict:
         hidden = grants.hidden(e.entity)
         items.append({"id": e.id, "type": e.type, "entity": e.entity, "record_id": e.record_id, "actor": e.actor.username,
                       "actor_id": e.actor.id, "via": e.actor.via, "at": to_json("datetime", e.at),
-                      "data": without_hidden(e.data, hidden, records.workflows.of(e.entity)) if hidden else e.data})
+                      "data": without_hidden(e.data, hidden, records.workflow_of(e.entity)) if hidden else e.data})
     last = items[-1]["id"] if items else after
     return {"items": items, "next_cursor": encode_cursor(last), "more": len(found) > limit}
 
 
-def _visible(records, conn, actor: Actor, grants):
+def _visible(records: Records, conn, actor: Actor, grants):
     """Events of the entities the reader may read, about records inside their read scope now."""
     e = records.schema.event
     clauses = []

@@ -5,9 +5,9 @@ back unchanged (a client that PATCHes what it read keeps working) but not change
 """
 from __future__ import annotations
 
-from engine.errors import ErrorCollector, message_of
+from engine.core.errors import ErrorCollector, message_of
+from engine.core.values import BadValue, coerce, parse_id
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Entity
-from engine.values import BadValue, coerce, parse_id
 
 MAX_LINES = 1000
 

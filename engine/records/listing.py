@@ -13,11 +13,12 @@ import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, literal, select, tuple_
-from sqlalchemy import column as sa_column, table as sa_table
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
-from engine.errors import BadRequest, ErrorCollector, Msg, message_of
+from engine.core.errors import BadRequest, ErrorCollector, Msg, message_of
+from engine.core.values import BadValue, coerce, parse_id, to_json
 from engine.metadata.model import Entity, Field, Label
-from engine.values import BadValue, coerce, parse_id, to_json
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -148,7 +149,7 @@ def search_clause(ent: Entity, table, q: str | None, dialect: str = "sqlite"):
         raise BadRequest("search text must not contain NUL characters")
     like = table.c.search_text.contains(needle, autoescape=True)
     if dialect == "sqlite" and len(needle) >= 3:
-        from engine.search_index import fts_name
+        from engine.storage.search_index import fts_name
         fts = sa_table(fts_name(table.name), sa_column("rowid"), sa_column("search_text"))
         phrase = '"' + needle.replace('"', '""') + '"'  # a bound FTS5 phrase: any substring, quotes doubled
         return table.c.id.in_(select(fts.c.rowid).where(fts.c.search_text.op("MATCH")(phrase)))

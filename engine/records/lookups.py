@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.metadata.model import App, Entity, Show, Source
-from engine.schema import Schema
+from engine.storage.schema import Schema
 
 
 def _columns(app: App, schema: Schema, entity: str, names: list[str], need_parent: bool = False):

@@ -23,13 +23,13 @@ from typing import Iterator
 
 from sqlalchemy import select
 
+from engine.core.values import to_json
 from engine.metadata.model import App, Entity
-from engine.schema import Schema
-from engine.values import to_json
+from engine.storage.schema import Schema
 
 BATCH = 5000
 _ABSENT = object()  # a line the trail does not have
-_AS_TEXT = {"decimal": str, "date": dt.date.isoformat}  # how the trail writes these types (engine.values.to_json)
+_AS_TEXT = {"decimal": str, "date": dt.date.isoformat}  # how the trail writes these types (engine.core.values.to_json)
 
 
 @dataclass

@@ -14,22 +14,22 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import naming, notifications
+from engine.access.permissions import Permissions
+from engine.access.users import actor_for_id, user_exists
+from engine.core.actor import Actor
+from engine.core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
+from engine.core.values import parse_id, to_json
 from engine.events.bus import emit
 from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Event, Tx
-from engine.permissions import Permissions
-from engine.workflow import Workflows, inputs_into
-from engine.actor import Actor
-from engine.db import Database
-from engine.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
-from engine.metadata.model import App, Entity
+from engine.metadata.model import App, Entity, Workflow
 from engine.metadata.workflow_parts import people_of
-from engine.records import conditions, listing, lookups, timers
-from engine.records.compute import apply_defaults, compute, refuse_immutable, validate
+from engine.metadata.workflows import inputs_into
+from engine.records import conditions, deadlines, listing, lookups, notifications
+from engine.records.compute import apply_defaults, compute, refuse_changes, refuse_immutable, validate
 from engine.records.inputs import parse_lines, parse_values
-from engine.schema import Schema
-from engine.users import actor_for_id, user_exists
-from engine.values import parse_id, to_json
+from engine.storage import naming
+from engine.storage.db import Database
+from engine.storage.schema import Schema
 
 
 def _now() -> dt.datetime:
@@ -44,12 +44,14 @@ class Records:
         self.plugin_manager = hooks
         self.hooks = hooks.hook
         self.permissions = Permissions(app, schema)
-        self.workflows = Workflows(app, schema, self.permissions)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
         self.clock = _now  # the time every write stamps; tests set their own to move through deadlines
-        self.wake = None  # called after a commit that emitted events: the task queue delivers the outbox (engine.tasks)
+        self.wake = None  # called after a commit that emitted events: the task queue delivers the outbox (engine.app.tasks)
 
     # ------------------------------------------------------------------ lookup
+    def workflow_of(self, entity: str) -> Workflow | None:
+        return self.app.workflows.get(entity)
+
     def entity(self, name: str) -> Entity:
         ent = self.app.entities.get(name)
         if ent is None or ent.child:
@@ -154,7 +156,7 @@ class Records:
             rows = rows[: query.limit]
             flags = {}
             if "sla_due" in t.c:  # the deadline columns serve the flags; they are not fields
-                flags = timers.flags(rows, self.clock())
+                flags = deadlines.flags(rows, self.clock())
                 for r in rows:
                     r.pop("sla_due", None)
                     r.pop("sla_risk", None)
@@ -203,7 +205,7 @@ class Records:
         if not exists and not rows:
             raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=record_id))
         hidden = grants.hidden(ent.name)
-        wf = self.workflows.of(ent.name)
+        wf = self.workflow_of(ent.name)
         return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
                  "at": to_json("datetime", r["at"]), "changes": without_hidden(json.loads(r["changes"]), hidden, wf)} for r in rows]
 
@@ -217,7 +219,7 @@ class Records:
         lines = self._parse_tables(ent, data, errors, None, _text(actor))
         user = actor.context()
         apply_defaults(ent, values, user, errors)
-        wf = self.workflows.of(ent.name)
+        wf = self.workflow_of(ent.name)
         if wf is not None:  # a new record starts in the workflow's initial state
             if values.get(wf.state_field) not in (None, wf.initial):
                 errors.add(wf.state_field, "a new %(thing)s starts as %(state)s; it moves on by transitions",
@@ -313,7 +315,7 @@ class Records:
             record = self._load(conn, ent, record_id)
             tx = Tx(conn, self, actor, now, actor.language or "en")
             if back is not None:  # back to review: a step of the record's timeline, and the review state entered again
-                wf = self.workflows.of(ent.name)
+                wf = self.workflow_of(ent.name)
                 emit(tx, Event(STATE_ENTERED, ent.name, record_id, actor, now, {
                     "workflow": wf.name, "transition": "reapproval", "from": current[wf.state_field], "to": back[1],
                     "comment": "changed: " + ", ".join(sorted(changed & set(wf.reapproval.key_fields))), "inputs": {}},
@@ -423,7 +425,7 @@ class Records:
 
     def sla_flag(self, record: dict) -> dict | None:
         """The at-risk / overdue flag of a record the caller has read."""
-        return timers.flags([record], self.clock()).get(record["id"])
+        return deadlines.flags([record], self.clock()).get(record["id"])
 
     # ------------------------------------------------------------------ notifications
     def deliver(self, conn, names, ent: Entity, record: dict, kind: str, message, now, skip: int | None = None) -> int:
@@ -475,7 +477,7 @@ class Records:
 
     def _reapproval(self, ent: Entity, current: dict, changed: set[str]) -> tuple[str, str] | None:
         """(state field, state to go back to) when this change touches a key field after approval."""
-        wf = self.workflows.of(ent.name)
+        wf = self.workflow_of(ent.name)
         r = wf.reapproval if wf is not None else None
         if r is None or current.get(wf.state_field) not in r.sources or not changed & set(r.key_fields):
             return None
@@ -494,14 +496,14 @@ class Records:
     def _refuse_in_state(self, ent: Entity, current: dict, changed: set[str], deleting: bool = False) -> None:
         """The workflow's say on a change: the state itself moves only by transitions, a locking
         state refuses everything, deleting included (409), and a state may keep fields fixed (422 per field)."""
-        wf = self.workflows.of(ent.name)
+        wf = self.workflow_of(ent.name)
         if wf is None:
             return
         errors = ErrorCollector()
         if wf.state_field in changed:
             errors.add(wf.state_field, "changes only through the workflow's transitions: %(transitions)s", transitions=", ".join(wf.transitions))
         state = current.get(wf.state_field)
-        locked = self.workflows.refuse_changes(wf, ent, state, {"(delete)"} if deleting else changed - {wf.state_field},
+        locked = refuse_changes(wf, ent, state, {"(delete)"} if deleting else changed - {wf.state_field},
                                                ErrorCollector() if deleting else errors)
         if locked:
             raise Conflict(locked)

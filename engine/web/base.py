@@ -11,14 +11,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from engine.errors import EngineError, Unauthenticated
-from engine.i18n import error_text
+from engine.app.runtime import Runtime
+from engine.core.errors import EngineError, Unauthenticated
+from engine.core.i18n import error_text
 from engine.metadata.model import Entity
 from engine.records import conditions
 from engine.records.service import record_id
-from engine.runtime import Runtime
 from engine.web import i18n, session
 from engine.web.display import Display
+from engine.workflow import rules
 
 HERE = __import__("pathlib").Path(__file__).parent
 HTMX = "htmx-2.0.11.min.js"
@@ -168,7 +169,7 @@ class ScreenBase:
         cache: dict = {}
         mine = self.rt.records.permissions.role_closure(actor)
         may_update = self.grants(actor).can(wf.entity, "update")
-        # what the roles alone decide, as Workflows.may_fire would: True, False, or None (it depends on the owner)
+        # what the roles alone decide, as engine.workflow.rules.may_fire would: True, False, or None (it depends on the owner)
         by_roles = {t.name: True if t.roles and mine & set(t.roles) else (may_update if not t.roles and not t.relations else
                                                                           (None if t.relations else False)) for t in wf.transitions.values()}
 
@@ -181,7 +182,7 @@ class ScreenBase:
             key = (t.name, record.get("owner"))
             if key not in cache:
                 with self.rt.db.read() as conn:
-                    cache[key] = self.rt.records.workflows.may_fire(conn, actor, wf, t, record)[0]
+                    cache[key] = rules.may_fire(self.rt.records, conn, actor, wf, t, record)[0]
             return cache[key]
         return may
 
@@ -195,7 +196,7 @@ class ScreenBase:
         return frozenset(n for n in ent.fields if g.level(ent.name, n) != "editable") | self.fixed_by_state(ent, record)
 
     def fixed_by_state(self, ent: Entity, record: dict | None) -> frozenset:
-        wf = self.rt.records.workflows.of(ent.name)
+        wf = self.rt.records.workflow_of(ent.name)
         if wf is None or record is None or record.get(wf.state_field) not in wf.states:
             return frozenset()
         st = wf.states[record[wf.state_field]]
@@ -332,8 +333,8 @@ def _changed(name: str) -> tuple | None:
 
 
 def _system_field(name: str):
-    from engine.records.listing import field_for
     from engine.metadata.model import Entity as _E
+    from engine.records.listing import field_for
     return field_for(_E(name="_", label=None, label_plural=None, fields={}), name)
 
 

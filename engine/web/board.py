@@ -9,13 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 
-from engine.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
-from engine.i18n import reason
-from engine.records import transitions
+from engine.core.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
+from engine.core.i18n import reason
+from engine.core.values import parse_id
 from engine.records.listing import ListQuery
-from engine.values import parse_id
 from engine.web import i18n, session
 from engine.web.base import ScreenBase
+from engine.workflow import transitions
 
 PER_COLUMN = 12
 
@@ -24,7 +24,7 @@ class BoardScreens(ScreenBase):
     async def board_page(self, request: Request, message: str | None = None, status: int = 200):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
-        wf = self.rt.records.workflows.of(ent.name)
+        wf = self.rt.records.workflow_of(ent.name)
         if wf is None:
             raise NotFound(Msg("%(entity)s has no workflow, so it has no board", entity=ent.name))
         lang = self.lang(request, actor)
@@ -53,7 +53,7 @@ class BoardScreens(ScreenBase):
         script ({ok, message, form}); a redirect back to the board for the plain form."""
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
-        wf = self.rt.records.workflows.of(ent.name)
+        wf = self.rt.records.workflow_of(ent.name)
         if wf is None:
             raise NotFound(Msg("%(entity)s has no workflow, so it has no board", entity=ent.name))
         form = await request.form()

@@ -2,7 +2,7 @@
 keyboard to arrange, labels per language, conditions with a helper, custom fields, a preview as
 a chosen role), its versions with restore, and the implementer's form against the one in force.
 
-Every handler calls engine.designer, which checks that the user is an administrator and that a
+Every handler calls engine.forms.designer, which checks that the user is an administrator and that a
 change passes the same checks as `run.py check` before anything is stored.
 """
 from __future__ import annotations
@@ -13,12 +13,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from engine import designer
-from engine.actor import Actor
-from engine.errors import Conflict, ValidationFailed
+from engine.core.actor import Actor
+from engine.core.errors import Conflict, ValidationFailed
+from engine.core.values import parse_int
+from engine.forms import designer
+from engine.records.service import Records
 from engine.web import session
 from engine.web.base import ScreenBase
-from engine.values import parse_int
 from engine.web.designer_form import NAME, custom_spec, options_text, read_custom, read_draft
 
 _WIDGETS = {"string": ("textarea",), "text": ("textarea",), "select": ("select", "radio"), "boolean": ("checkbox",),
@@ -39,7 +40,7 @@ class DesignerScreens(ScreenBase):
 
     def _designer(self, request: Request, actor, ed, errors: list | None = None, status: int = 200, notice: str | None = None,
                   conflict: str | None = None, based_on: int | None = None):
-        wf = self.rt.records.workflows.of(ed.entity.name)
+        wf = self.rt.records.workflow_of(ed.entity.name)
         by_target: dict[str, list] = {}
         for e in errors or ():
             by_target.setdefault(e.field, []).append(e.message)
@@ -143,7 +144,7 @@ class DesignerScreens(ScreenBase):
             resp.headers["HX-Reswap"] = "innerHTML"
             return resp
         ed = await run_in_threadpool(designer.editor, self.rt, actor, entity, doc, {**custom, name: spec})
-        wf = self.rt.records.workflows.of(entity)
+        wf = self.rt.records.workflow_of(entity)
         return self.render(request, "designer_new_field.html", actor, ed=ed, name=name, roles=self.app.roles, by_target={},
                            states=list(wf.states.values()) if wf else [], widgets=_WIDGETS, options_text=options_text)
 
@@ -186,7 +187,7 @@ class _Form(dict):
 class _Drafted(ScreenBase):
     """Screens over a draft app (the designer's preview): the same layout code, another record service."""
 
-    def __init__(self, base: ScreenBase, records):
+    def __init__(self, base: ScreenBase, records: Records):
         self.rt = SimpleNamespace(app=records.app, records=records, db=records.db, schema=records.schema)
         self.env = base.env
         self._fragments = {}

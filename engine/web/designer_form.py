@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
-from engine.errors import FieldError, ValidationFailed
+from engine.core.errors import FieldError, ValidationFailed
+from engine.core.values import parse_int
 from engine.metadata.overlay import slug
-from engine.values import parse_int
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LABELLED = ("label", "help", "placeholder", "required_message")

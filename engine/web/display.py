@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-
 from html import escape as _html_escape
 
 from markupsafe import Markup

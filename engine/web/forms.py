@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from engine.i18n import localize
+from engine.core.i18n import localize
 from engine.metadata.model import App, Entity
 
 _LINE = re.compile(r"^([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)$")

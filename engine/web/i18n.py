@@ -1,5 +1,5 @@
 """Locale-aware formatting of values for the screens; the message catalogues and language choice
-are engine.i18n's (shared with the API), re-exported here for the screens.
+are engine.core.i18n's (shared with the API), re-exported here for the screens.
 
 The language of a screen is the user's setting, else the browser's Accept-Language, else the
 app's default.
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from babel import Locale, dates, numbers
 
-from engine.i18n import LOCALE_DIR, localize, negotiate, translations  # noqa: F401  (the screens' names for them)
+from engine.core.i18n import LOCALE_DIR, localize, negotiate, translations  # noqa: F401  (the screens' names for them)
 
 BABEL_LOCALES = {"en": "en_US", "zh": "zh_Hans_CN", "ru": "ru_RU"}
 

@@ -8,16 +8,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from engine import preferences, users
-from engine.errors import Msg, NotFound, Unauthenticated, ValidationFailed
+from engine.access import preferences, users
+from engine.core.errors import Msg, NotFound, Unauthenticated, ValidationFailed
+from engine.core.i18n import field_errors, reason
+from engine.core.values import parse_id
 from engine.metadata.model import Entity
-from engine.i18n import field_errors, reason
-from engine.records import reviews, transitions
 from engine.records.export import export_csv
 from engine.records.listing import ListQuery
-from engine.values import parse_id
 from engine.web import i18n, session
 from engine.web.base import ScreenBase, _record_id, _system_field
+from engine.workflow import reviews, transitions
 
 LIST_PARAMS = ("sort", "q", "cursor", "limit", "count")
 
@@ -103,7 +103,7 @@ class ListScreens(ScreenBase):
             page, titles, error = {"items": [], "next_cursor": None, "count": 0, "count_exact": True}, {}, exc
             saved = []
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "count", "lang", "sel")]
-        wf = self.rt.records.workflows.of(ent.name)
+        wf = self.rt.records.workflow_of(ent.name)
         if rows_only:  # a further page of rows: tick boxes when the first page had them (it says so in the URL)
             bulk, selectable = [], request.query_params.get("sel") == "1"
         else:
@@ -133,7 +133,7 @@ class ListScreens(ScreenBase):
 
     def _page(self, actor, ent: Entity, query: ListQuery):
         columns = self.columns(ent, actor)
-        wf = self.rt.records.workflows.of(ent.name)
+        wf = self.rt.records.workflow_of(ent.name)
         # with a workflow, each row's state and owner too: the bulk bar offers what this user may fire on these rows
         query.fields = tuple(dict.fromkeys([*(f.name for f in columns), *((wf.state_field, "owner") if wf is not None else ())]))
         query.with_titles = True
@@ -155,7 +155,7 @@ class ListScreens(ScreenBase):
         ent = self.entity(request.path_params["entity"])
         form = await request.form()
         session.check_csrf(request, form)
-        wf = self.rt.records.workflows.of(ent.name)
+        wf = self.rt.records.workflow_of(ent.name)
         t = wf.transitions.get(str(form.get("transition", ""))) if wf is not None else None
         if t is None:
             raise NotFound(Msg("%(entity)s has no such transition", entity=ent.name))

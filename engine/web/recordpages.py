@@ -9,18 +9,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from engine import users
-from engine.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
+from engine.access import users
+from engine.core.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
+from engine.core.i18n import localize, reason
+from engine.core.values import parse_id
 from engine.metadata.model import Entity
-from engine.records import reviews, transitions
 from engine.records.listing import ListQuery
-from engine.values import parse_id
+from engine.records.serialize import record_json
 from engine.web import session
-from engine.web.display import Display
-from engine.i18n import localize, reason
-from engine.web.forms import errors_by_field, form_to_input
-
 from engine.web.base import ScreenBase, _changed, _record_id
+from engine.web.display import Display
+from engine.web.forms import errors_by_field, form_to_input
+from engine.workflow import reviews, transitions
 
 
 class RecordScreens(ScreenBase):
@@ -36,7 +36,7 @@ class RecordScreens(ScreenBase):
             titles = self._titles(actor, ent, [rec], display.history_links(ent, hist))
             related = self._related(actor, ent, rid)
             flow = None
-            wf = self.rt.records.workflows.of(ent.name)
+            wf = self.rt.records.workflow_of(ent.name)
             if wf is not None:
                 lang = self.lang(request, actor)
                 flow = transitions.available(self.rt.records, actor, ent.name, rid, lang)
@@ -55,7 +55,7 @@ class RecordScreens(ScreenBase):
         rec, hist, titles, related, may_update, flow = await run_in_threadpool(work)
         return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related,
                            history=hist, sections=self.sections(ent, actor=actor, record=rec), app_entities=self.app.entities, flow=flow,
-                           workflow=self.rt.records.workflows.of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
+                           workflow=self.rt.records.workflow_of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
                            may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"))
 
     async def fire(self, request: Request):
@@ -138,7 +138,7 @@ class RecordScreens(ScreenBase):
         """A form the user could not save is not offered: not theirs to change (403), or locked by its state (409)."""
         if not self.rt.records.can(actor, ent.name, "update", rec["id"]):
             raise Forbidden(Msg("you may read this %(thing)s but not %(action)s it", thing=Msg.label(ent.label, lower=True), action=Msg("update")))
-        wf = self.rt.records.workflows.of(ent.name)
+        wf = self.rt.records.workflow_of(ent.name)
         st = wf.states.get(rec.get(wf.state_field)) if wf is not None else None
         if st is not None and st.lock:
             raise Conflict(Msg("this %(thing)s is %(state)s; it can no longer change", thing=Msg.label(ent.label, lower=True),
@@ -155,7 +155,7 @@ class RecordScreens(ScreenBase):
                                 for line in src.get(f.name, [])]
             elif f.type != "computed" and not f.read_only and not f.default_expr and src.get(f.name) is not None:
                 data[f.name] = src[f.name]
-        from engine.api.serialize import record_json  # JSON-shaped input, as the API would send it
+        # JSON-shaped input, as the API would send it
         shaped = record_json(self.app, ent, {"id": 0, **data})
         shaped = {k: v for k, v in shaped.items() if k in data}
         values, lines, _, _ = self.rt.records.preview(actor.through("api"), ent.name, shaped)

@@ -1,7 +1,7 @@
 """Sign-in sessions and CSRF for the screens.
 
 The session cookie (signed, HttpOnly, SameSite=Lax) holds a random session token and a CSRF
-token; the session itself is a row in sys_session (engine/user_sessions.py), so signing out, a
+token; the session itself is a row in sys_session (engine/access/sessions.py), so signing out, a
 password change, a reset or a deactivation ends it on every app process at once, and idle or
 old sessions expire. Every state-changing request must carry the CSRF token, as a form field or
 the X-CSRF-Token header.
@@ -12,10 +12,11 @@ import secrets
 
 from starlette.requests import Request
 
-from engine import audit, user_sessions
-from engine.actor import Actor
-from engine.errors import Forbidden
-from engine.runtime import Runtime
+from engine.access import sessions as user_sessions
+from engine.app.runtime import Runtime
+from engine.core.actor import Actor
+from engine.core.errors import Forbidden
+from engine.storage import audit
 
 CSRF_FIELD = "csrf_token"
 SESSION_ID = "engine.session_id"  # request.scope key: the id of the sys_session row of this request

@@ -1,20 +1,20 @@
 """Settings screens: user administration and permission explanations for administrators, and
-every user's own account (password, language). Each handler calls engine.accounts or
-engine.records.access, which check that the user may do it."""
+every user's own account (password, language). Each handler calls engine.access.accounts or
+engine.records.explain, which check that the user may do it."""
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from engine.errors import ValidationFailed
+from engine.core.errors import ValidationFailed
+from engine.core.i18n import field_errors, reason
+from engine.core.values import parse_id, parse_int
 from engine.metadata.model import ACTIONS
-from engine.records import access
+from engine.records import explain as access
 from engine.web import session
 from engine.web.base import ScreenBase, _record_id
-from engine.i18n import field_errors, reason
 from engine.web.forms import errors_by_field
-from engine.values import parse_id, parse_int
 
 
 class SettingsScreens(ScreenBase):

@@ -12,9 +12,9 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from engine import logins
-from engine.errors import TooManyRequests, Unauthenticated
-from engine.runtime import Runtime
+from engine.access import logins
+from engine.app.runtime import Runtime
+from engine.core.errors import TooManyRequests, Unauthenticated
 from engine.web import i18n, session
 from engine.web.base import HERE
 from engine.web.board import BoardScreens

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import sync_playwright
 
-from engine import demo
+from engine.app import demo
 from engine.server import create_app
 from tests.conftest import DatabaseFactory
 

@@ -168,7 +168,7 @@ def test_keyboard_only_sign_in_and_navigation(browser, live):
 
 def test_submit_review_and_return_an_order_through_its_workflow(browser, live):
     base, rt = live
-    from engine.records import reviews
+    from engine.workflow import reviews
     from tests.test_permissions import all_rows, who
     rep = who(rt, "rep_east2")
     order = next(o for o in all_rows(rt, rep, "sales_order")["items"] if o["status"] == "draft")
@@ -213,7 +213,7 @@ def test_submit_review_and_return_an_order_through_its_workflow(browser, live):
 
 def test_an_order_in_review_shows_only_its_notes_as_editable(browser, live):
     base, rt = live
-    from engine.records import transitions
+    from engine.workflow import transitions
     from tests.test_permissions import all_rows, who
     rep = who(rt, "rep_west1")
     order = next(o for o in all_rows(rt, rep, "sales_order")["items"] if o["status"] == "draft")

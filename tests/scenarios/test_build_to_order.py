@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from engine.errors import Conflict, Forbidden, ValidationFailed
-from engine.records import transitions
+from engine.core.errors import Conflict, Forbidden, ValidationFailed
 from engine.server import create_app
+from engine.workflow import transitions
 from tests.conftest import make_user
 
 APP = str(Path(__file__).parent / "build_to_order")
@@ -134,7 +134,7 @@ def test_who_may_do_what(shop):
              visit_at="2026-11-24T10:00:00Z")
     other = make_user(rt, "spec2", roles=("specialist",))
     fire(rt, p["disp"], order, "schedule_measurement", specialist=p["spec"].id, visit_at="2026-11-24T10:00:00Z")
-    from engine.errors import NotFound
+    from engine.core.errors import NotFound
     with pytest.raises(NotFound):  # a specialist sees only the visits assigned to them
         fire(rt, other, order, "measured")
 

@@ -4,8 +4,8 @@ closing, return to the owner and withdrawal, cancel before shipping only, re-rev
 change, and locks once shipped."""
 import pytest
 
-from engine.errors import Conflict, Forbidden
-from engine.records import transitions
+from engine.core.errors import Conflict, Forbidden
+from engine.workflow import transitions
 from tests.orders import new_order, reviewed, to_decision
 
 BEFORE_SHIPPING = ["draft", "in_review", "decision", "rejected", "approved", "technical_check", "in_production", "ready"]

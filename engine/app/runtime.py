@@ -1,0 +1,100 @@
+"""An app ready to serve: checked metadata (the base and the admin changes laid over it), tables,
+database, plugins and the record service.
+
+Admin changes to forms live in the database, so every process serving one database must see a
+saved change without a restart: `refresh()` asks the database for the newest version id (at most
+once per `refresh_every` seconds) and, when it moved, loads the metadata again and swaps in a new
+App, Schema and record service. A request already running finishes with the ones it started with.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from engine.access import sessions as user_sessions
+from engine.access.accounts import Accounts
+from engine.behaviours import defaults as builtins
+from engine.events.hooks import make_manager
+from engine.metadata.loader import load_app
+from engine.metadata.model import App
+from engine.records import Records
+from engine.storage import audit, form_versions, migrate
+from engine.storage.db import Database
+from engine.storage.schema import Schema
+
+log = logging.getLogger("engine")
+
+
+def load_with_overlay(app_dir: str, db: Database) -> tuple[App, form_versions.Stored]:
+    """The app with the admin changes stored in `db` laid over it. The base is loaded alone first:
+    its own problems stop everything (MetadataInvalid), whatever the database holds."""
+    base = load_app(app_dir)
+    with db.read() as conn:
+        stored = form_versions.load(conn, Schema(base))
+    return (load_app(app_dir, stored.pieces) if stored.pieces else base), stored
+
+
+class Runtime:
+    refresh_every = 1.0  # seconds between two looks for a newer version of the admin changes
+
+    def __init__(self, app_dir: str, db: Database, hooks, app: App, schema: Schema, stored: form_versions.Stored):
+        self.app_dir = app_dir
+        self.db = db
+        self.hooks = hooks
+        self.session_policy = user_sessions.Policy.from_env()  # how long browser sessions live (ENGINE_SESSION_*)
+        self.accounts = Accounts(db, schema, lambda actor: self.records.permissions.grants(actor).admin, self.session_policy)
+        self._lock = threading.Lock()
+        self.checked_at = time.monotonic()
+        self._install(app, schema, stored)
+
+    @classmethod
+    def open(cls, app_dir: str, db_url: str, schema_name: str | None = None, migrate_now: bool = True) -> "Runtime":
+        """Load and check the metadata (MetadataInvalid on problems of the base), connect, and apply
+        additive migrations (DestructiveChange if the metadata needs destructive ones)."""
+        db = Database(db_url, schema=schema_name)
+        app, stored = load_with_overlay(app_dir, db)
+        hooks = make_manager(app.plugins_dir)
+        builtins.register(hooks)  # the engine's own behaviour on each write, after the app's plugins
+        schema = Schema(app, stored.kept_columns(app))
+        if migrate_now:
+            migrate.ensure(db, schema)
+            with db.write() as conn:
+                audit.ensure_head(conn, schema)
+        for c in app.overlay_conflicts:
+            log.warning("admin change set aside: %s", c.format())
+        return cls(app_dir, db, hooks, app, schema, stored)
+
+    def _install(self, app: App, schema: Schema, stored: form_versions.Stored) -> None:
+        records = Records(app, schema, self.db, self.hooks)
+        old = getattr(self, "records", None)
+        if old is not None:
+            records.clock, records.wake = old.clock, old.wake
+        self.app, self.schema, self.records, self.stored = app, schema, records, stored
+        self.accounts.schema = schema
+
+    def reload(self, stored: form_versions.Stored, app: App | None = None) -> None:
+        """Put `stored` (and the App it gives, when the caller built it already) in force in this process."""
+        with self._lock:
+            app = app or (load_app(self.app_dir, stored.pieces) if stored.pieces else load_app(self.app_dir))
+            self._install(app, Schema(app, stored.kept_columns(app)), stored)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Load the admin changes again if another process saved newer ones; True when it did."""
+        now = time.monotonic()
+        if not force and now - self.checked_at < self.refresh_every:
+            return False
+        self.checked_at = now
+        try:
+            with self.db.read() as conn:
+                if not force and form_versions.head(conn, self.schema) == self.stored.head:
+                    return False
+                stored = form_versions.load(conn, self.schema)
+            self.reload(stored)
+        except Exception:  # the process keeps serving what it has; the next look tries again
+            log.exception("could not load the newest admin changes to forms")
+            return False
+        return True
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,111 @@
+"""Background work on Huey: every minute a periodic task fires due SLA timers and another hands the
+outbox's new events to the subscribers outside the transaction (also right after each commit that
+emitted events, when a plugin implements `publish`); every night the outbox forgets events older
+than the retention that every subscriber has taken.
+
+The queue lives in SQLite by default (a file next to the app's database, nothing to set up) and
+in Redis to scale out (`ENGINE_QUEUE_URL=redis://host:6379/0`). `python run.py` runs a consumer
+inside the web process; `python run.py worker` runs one on its own (then serve with
+`--no-worker`). Any number of consumers may run against one database: each timer is claimed with
+a compare-and-set in the database, so none fires twice."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+from engine.app.runtime import Runtime
+from engine.events import deliver, outbox
+from engine.storage.db import project_var
+from engine.workflow import escalations
+
+
+def queue_url(db_url: str) -> str:
+    """ENGINE_QUEUE_URL, else a SQLite queue beside a SQLite database (or in var/ beside run.py for
+    PostgreSQL), whatever the current folder."""
+    url = os.environ.get("ENGINE_QUEUE_URL")
+    if url:
+        return url
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+        return "sqlite:///" + str(Path(db_url[len("sqlite:///"):]).with_suffix(".tasks.db"))
+    return "sqlite:///" + str(project_var() / "tasks.db")
+
+
+def make_queue(rt: Runtime, url: str, name: str = "engine"):
+    """A Huey instance with the engine's tasks registered on it."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        huey = RedisHuey(name, url=url)
+    elif url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey(name, filename=str(path))
+    else:
+        raise ValueError(f"ENGINE_QUEUE_URL must start with redis:// or sqlite:///, not {url!r}")
+
+    def run() -> int:
+        rt.refresh()  # admin changes saved since: the same forms (and conditions) as the web processes
+        return len(escalations.run_due(rt.records))
+
+    @huey.periodic_task(crontab(minute="*"), name="sla_timers")
+    def sla_timers() -> int:
+        """Every minute: fire each SLA timer that is due (reminders, escalations, automatic transitions)."""
+        return run()
+
+    @huey.task(name="sla_timers_now")
+    def sla_timers_now() -> int:
+        """The same, on demand (after a restart, or from an admin); returns how many fired."""
+        return run()
+
+    def hand_out() -> int:
+        rt.refresh()
+        return deliver.deliver(rt.records)
+
+    @huey.periodic_task(crontab(minute="*"), name="deliver_events")
+    def deliver_events() -> int:
+        """Every minute: hand the outbox's new events to the subscribers outside the transaction (`publish`)."""
+        return hand_out()
+
+    @huey.task(name="deliver_events_now")
+    def deliver_events_now() -> int:
+        """The same, right after a commit that emitted events (Records.wake), and when a worker starts."""
+        return hand_out()
+
+    @huey.periodic_task(crontab(minute="17", hour="3"), name="prune_events")
+    def prune_events() -> int:
+        """Every night: forget events older than the retention (ENGINE_EVENT_RETENTION_DAYS) that every subscriber has taken."""
+        with rt.db.write() as conn:
+            return outbox.prune(conn, rt.schema, dt.datetime.now(dt.timezone.utc) - retention(), deliver.subscribers(rt.records))
+
+    huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now
+    huey.deliver_events, huey.deliver_events_now, huey.prune_events = deliver_events, deliver_events_now, prune_events
+    if rt.records.plugin_manager.hook.publish.get_hookimpls():  # someone outside the transaction listens: wake the queue after commits
+        rt.records.wake = lambda: deliver_events_now()
+    return huey
+
+
+def retention() -> dt.timedelta:
+    """How long the outbox keeps events for the feed: ENGINE_EVENT_RETENTION_DAYS (default 30)."""
+    raw = os.environ.get("ENGINE_EVENT_RETENTION_DAYS", "30")
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1
+    if not days > 0:
+        raise ValueError(f"ENGINE_EVENT_RETENTION_DAYS must be a positive number of days, not {raw!r}")
+    return dt.timedelta(days=days)
+
+
+class EmbeddedConsumer(Consumer):
+    """A consumer that runs beside the web server and leaves signal handling to it."""
+
+    def _set_signal_handlers(self):
+        pass
+
+
+def start_embedded(huey) -> Consumer:
+    consumer = EmbeddedConsumer(huey, workers=1, periodic=True, worker_type="thread")
+    consumer.start()
+    return consumer

@@ -1,0 +1,79 @@
+"""The engine's own behaviour on each write, as plugins of the `on_event` hook: every write emits its
+domain events (engine.events) and these react inside its transaction, exactly as a customer plugin
+would. A plugin module that lists a name in `REPLACES` (e.g. `REPLACES = ["notices"]`) takes that
+behaviour's place: the built-in one is not registered.
+
+- audit: every audited event becomes an entry of the signed audit trail;
+- timeline: each workflow step is a row of the record's timeline (with the time spent in the state left);
+- states: entering a state closes the review and timers of the one left, opens the new one's
+  review round and schedules its deadlines;
+- notices: in-app notifications of transitions, of lines reduced in a watched state, of reminders
+  and escalations, and of a record passed to the owner's manager.
+"""
+from __future__ import annotations
+
+from engine.events.hooks import hookimpl
+from engine.events.model import DEADLINE_REACHED, STATE_ENTERED, TRANSITIONED, UPDATED
+from engine.storage import audit
+from engine.workflow import steps
+
+
+class Audit:
+    @hookimpl
+    def on_event(self, event, tx):
+        if event.action is not None:
+            audit.append(tx.conn, tx.records.schema, event.actor, event.entity, event.record_id, event.action, event.data)
+
+
+class Timeline:
+    @hookimpl
+    def on_event(self, event, tx):
+        if event.type == STATE_ENTERED and event.data.get("transition"):
+            d = event.data
+            tx.records.record_step(tx.conn, event.entity, event.record_id, d["workflow"], d["transition"], d["from"], d["to"], event.actor,
+                                   event.at, event.before, d.get("comment"), d.get("inputs"))
+
+
+class States:
+    @hookimpl
+    def on_event(self, event, tx):
+        if event.type == STATE_ENTERED:
+            records = tx.records
+            ent = records.app.entity(event.entity)
+            steps.enter(records, tx.conn, ent, records.workflow_of(ent.name), event.record, event.data["from"], event.data["to"], event.at)
+
+
+class Notices:
+    @hookimpl
+    def on_event(self, event, tx):
+        records = tx.records
+        if event.type == TRANSITIONED:
+            ent = records.app.entity(event.entity)
+            t = records.workflow_of(ent.name).transitions.get(event.data["transition"]["name"])
+            if t is not None:
+                steps.notify_transition(records, tx.conn, ent, t, event.record, event.inputs or {}, event.actor, event.at)
+        elif event.type == UPDATED and event.action == "update":
+            ent = records.app.entity(event.entity)
+            wf = records.workflow_of(ent.name)
+            if wf is not None:
+                steps.notify_reduction(records, tx.conn, ent, wf, event.before, event.record, event.actor, event.at)
+        elif event.type == UPDATED and event.action == "reassign":
+            ent = records.app.entity(event.entity)
+            title = event.record.get(ent.title_field) or event.record_id
+            records.deliver_to(tx.conn, [event.data["fields"]["owner"]["to"]], ent, event.record_id, "reassigned",
+                               f"{ent.label.get(records.app.default_language)} {title} is now yours (overdue)", event.at)
+        elif event.type == DEADLINE_REACHED and event.data.get("notify"):
+            ent = records.app.entity(event.entity)
+            kind = "reminder" if event.data["kind"] == "reminder" else "escalation"
+            tx.told[event.id] = records.deliver(tx.conn, event.data["notify"], ent, event.record, kind, event.data["message"], event.at)
+
+
+BUILTINS = {"audit": Audit, "timeline": Timeline, "states": States, "notices": Notices}
+
+
+def register(pm) -> None:
+    """Register the built-in behaviours a customer plugin has not replaced (its module's REPLACES)."""
+    replaced = {name for _, plugin in pm.list_name_plugin() for name in getattr(plugin, "REPLACES", ())}
+    for name, cls in BUILTINS.items():
+        if name not in replaced and pm.get_plugin("builtin." + name) is None:
+            pm.register(cls(), name="builtin." + name)

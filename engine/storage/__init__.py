@@ -1,0 +1,1 @@
+"""The database: connections and transactions, the tables, migrations, naming series, the search index and the signed audit trail."""

@@ -1,0 +1,153 @@
+"""Database engines for SQLite (embedded default) and PostgreSQL (scale-out).
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with BEGIN IMMEDIATE
+so two writers queue up instead of failing half-way. `write()` and `read()` are the only
+ways the services open transactions.
+
+Where things live when nobody says: the default database is var/app.db beside run.py, and the
+files that belong with a database (development keys, the task queue) sit beside its SQLite
+file - never relative to the folder the command happens to run in.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+_shared_read: contextvars.ContextVar = contextvars.ContextVar("engine_shared_read", default=None)
+
+
+class Database:
+    def __init__(self, url: str, schema: str | None = None, echo: bool = False):
+        self.url = url
+        u = make_url(url)
+        self.dialect = u.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database '{self.dialect}': use sqlite:///path.db or postgresql+psycopg://...")
+        kwargs: dict = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            if u.database and u.database != ":memory:":
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            if u.drivername == "postgresql":
+                u = u.set(drivername="postgresql+psycopg")
+            if schema:
+                kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: Engine = create_engine(u, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_setup(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextlib.contextmanager
+    def write(self):
+        """A write transaction: committed on success, rolled back on any exception. What the work
+        put in `after_commit(conn, fn)` runs once the commit is done (never after a rollback)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(engine_write=True)
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop("after_commit", None)
+                raise
+            for fn in conn.info.pop("after_commit", {}).values():
+                fn()
+
+    @contextlib.contextmanager
+    def read(self):
+        """A read transaction; inside `reading()` it is the one shared by the whole unit of work."""
+        shared = _shared_read.get()
+        if shared is not None and shared[0] is self:
+            yield shared[1]
+            return
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def snapshot(self):
+        """A read transaction in which every statement sees the same committed state, however long
+        it runs (REPEATABLE READ on PostgreSQL; a SQLite read transaction is one already): for
+        checks that compare several tables while the app keeps writing."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def reading(self):
+        """One read transaction for everything a request reads (one snapshot, one connection)."""
+        if _shared_read.get() is not None:
+            yield
+            return
+        with self.engine.connect() as conn:
+            with conn.begin():
+                token = _shared_read.set((self, conn))
+                try:
+                    yield
+                finally:
+                    _shared_read.reset(token)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        if conn.get_execution_options().get("engine_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+PROJECT = Path(__file__).resolve().parent.parent.parent  # the folder of run.py: defaults are relative to it, not to the current folder
+
+
+def project_var() -> Path:
+    """The `var/` folder beside run.py."""
+    return PROJECT / "var"
+
+
+def default_url() -> str:
+    """$ENGINE_DATABASE_URL, else the embedded SQLite database in var/ beside run.py (from any current folder)."""
+    return os.environ.get("ENGINE_DATABASE_URL") or f"sqlite:///{project_var() / 'app.db'}"
+
+
+def var_dir(url: str) -> Path:
+    """Where the files that belong with a database live (the development session and audit keys,
+    the task queue): beside a SQLite database file, else in var/ beside run.py."""
+    try:
+        u = make_url(url)
+    except Exception:
+        return project_var()
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+        return Path(u.database).parent
+    return project_var()
+
+
+def after_commit(conn, key: str, fn) -> None:
+    """Run `fn` once when this write transaction has committed (once per `key` however often it is asked)."""
+    todo = conn.info.setdefault("after_commit", {})
+    todo.setdefault(key, fn)
