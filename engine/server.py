@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import time
 import uuid
 from urllib.parse import quote
 
@@ -23,10 +22,9 @@ from engine.app.runtime import Runtime
 from engine.core.errors import EngineError, Msg
 from engine.core.i18n import localize, negotiate
 from engine.storage.db import var_dir
-from engine.web.headers import SecurityHeaders
-from engine.web.proxies import TrustedProxies, parse_trusted
-from engine.web.sessions import SignedCookieSessions
-from engine.web.timing import ServerTiming
+from engine.web.envelope import Envelope
+from engine.web.proxies import parse_trusted
+from engine.web.sessions import CookieSessions
 
 log = logging.getLogger("engine")
 
@@ -86,26 +84,12 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
 
     routes = [Route("/healthz", healthz, methods=["GET"]), *make_routes(rt), *web_routes]
     key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret(rt.db.url)
-    middleware = [Middleware(TrustedProxies, networks=parse_trusted(trusted_proxies)), Middleware(ServerTiming), Middleware(SecurityHeaders), Middleware(LatestMetadata, runtime=rt), Middleware(SignedCookieSessions, secret_key=key, session_cookie="engine_session",
-                                                       same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)]
+    sessions = CookieSessions(key, session_cookie="engine_session", same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)
+    middleware = [Middleware(Envelope, runtime=rt, sessions=sessions, networks=parse_trusted(trusted_proxies))]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={EngineError: engine_error, HTTPException: http_error, Exception: any_error})
     app.state.runtime = rt
     return app
-
-
-class LatestMetadata:
-    """Before a request, put in force the admin changes another process saved (looked up at most
-    once per Runtime.refresh_every seconds, so a request costs nothing in between)."""
-
-    def __init__(self, app, runtime: Runtime):
-        self.app = app
-        self.rt = runtime
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and time.monotonic() - self.rt.checked_at >= self.rt.refresh_every:
-            await run_in_threadpool(self.rt.refresh)
-        await self.app(scope, receive, send)
 
 
 def _dev_secret(db_url: str) -> str:

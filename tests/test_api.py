@@ -130,3 +130,33 @@ def test_hostile_strings_in_filters_are_just_data(api, rt, clerk):
 def test_method_not_allowed_is_problem(api):
     r = api.put("/api/v1/customer/1", json={})
     assert r.status_code == 405 and r.headers["content-type"] == PROBLEM
+
+
+def test_an_api_read_is_one_transaction_from_the_token_to_the_answer(api, rt, clerk):
+    """The token's lookup and what the request reads share one read transaction."""
+    from sqlalchemy import event
+    seed_basics(rt, clerk)
+    begun = []
+
+    def on_begin(conn):
+        begun.append(1)
+    event.listen(rt.db.engine, "begin", on_begin)
+    try:
+        for path in ("/api/v1/customer", "/api/v1/customer/1", "/api/v1/notifications", "/api/v1/events?limit=5"):
+            begun.clear()
+            r = api.get(path)
+            assert r.status_code == 200 and len(begun) == 1, (path, r.status_code, len(begun))
+        begun.clear()
+        assert api.get("/api/v1/customer", headers={"Authorization": "Bearer nope"}).status_code == 401 and len(begun) == 1
+    finally:
+        event.remove(rt.db.engine, "begin", on_begin)
+
+
+def test_every_response_carries_its_envelope(client, api):
+    """One middleware around every request: the security headers, Server-Timing, and no cookie for the API."""
+    for r in (client.get("/login"), api.get("/api/v1/customer"), client.get("/nothing-here")):
+        assert r.headers["x-frame-options"] == "DENY" and "default-src 'self'" in r.headers["content-security-policy"]
+        assert float(r.headers["server-timing"].split("dur=")[1]) >= 0
+    assert "set-cookie" not in api.get("/api/v1/customer").headers
+    from engine.web.envelope import Envelope
+    assert [m.cls for m in client.app.user_middleware] == [Envelope]

@@ -162,14 +162,29 @@ def create_token(conn, schema: Schema, username: str, label: str = "api") -> str
 def actor_for_token(conn, schema: Schema, token: str, via: str = "api") -> Actor:
     if not token or len(token) > 200:
         raise Unauthenticated("the bearer token is missing or malformed")
-    tk, u = schema.token, schema.user
-    row = conn.execute(
-        select(u).select_from(tk.join(u, u.c.id == tk.c.user_id))
-        .where(tk.c.token_hash == _token_hash(token), tk.c.revoked_at.is_(None), u.c.active.is_(True))
-    ).first()
-    if row is None:
+    rows = conn.execute(_actor_by_token_stmt(schema), {"token_hash": _token_hash(token)}).all()
+    if not rows:
         raise Unauthenticated("the bearer token is not valid (unknown, revoked, or its user is deactivated)")
-    return _actor(conn, schema, row, via)
+    return _actor_of(rows, via)
+
+
+def _actor_by_token_stmt(schema: Schema):
+    """Built once per schema: it runs on every API request. The token's user and roles in one query."""
+    stmt = getattr(schema, "_actor_by_token", None)
+    if stmt is None:
+        tk, u, r = schema.token, schema.user, schema.user_role
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.attributes, r.c.role)
+                .select_from(tk.join(u, u.c.id == tk.c.user_id).outerjoin(r, r.c.user_id == u.c.id))
+                .where(tk.c.token_hash == bindparam("token_hash"), tk.c.revoked_at.is_(None), u.c.active.is_(True)))
+        schema._actor_by_token = stmt
+    return stmt
+
+
+def _actor_of(rows, via: str) -> Actor:
+    """The Actor from rows of (user columns, one role each)."""
+    first = rows[0]
+    return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
+                 full_name=first.full_name or first.username, language=first.language or "", attributes=dict(first.attributes or {}))
 
 
 def _actor_by_id_stmt(schema: Schema):
@@ -187,11 +202,7 @@ def _actor_by_id_stmt(schema: Schema):
 def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Actor | None:
     """The active user with this id and their roles (one query), or None (unknown or deactivated)."""
     rows = conn.execute(_actor_by_id_stmt(schema), {"user_id": user_id}).all()
-    if not rows:
-        return None
-    first = rows[0]
-    return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
-                 full_name=first.full_name or first.username, language=first.language or "", attributes=dict(first.attributes or {}))
+    return _actor_of(rows, via) if rows else None
 
 
 def list_tokens(conn, schema: Schema, user_id: int) -> list[dict]:

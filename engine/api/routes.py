@@ -40,6 +40,15 @@ def _actor(rt: Runtime, request: Request) -> Actor:
         return users.actor_for_token(conn, rt.schema, token.strip(), via="api")
 
 
+async def _reading(rt: Runtime, request: Request, fn):
+    """A read handler's work, `fn(actor)`, with the token's lookup in the same read transaction and
+    the same thread hop."""
+    def work():
+        with rt.db.reading():
+            return fn(_actor(rt, request))
+    return await run_in_threadpool(work)
+
+
 def _record_id(request: Request) -> int:
     return record_id(request.path_params["id"])
 
@@ -142,8 +151,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         refuse_shadowed(request)
         name = request.path_params["entity"]
         if request.method in READS:
-            def work():
-                actor = _actor(rt, request)
+            def work(actor):
                 ent = rt.records.entity(name)
                 result = rt.records.list(actor, name, ListQuery.from_params(request.query_params))
                 out = {"items": [record_json(rt.app, ent, r, with_lines=False) for r in result["items"]],
@@ -151,7 +159,7 @@ def make_routes(rt: Runtime) -> list[Route]:
                 if "sla" in result:  # {id: {"flag": "at_risk" | "overdue", "due": ...}} for the page's records
                     out["sla"] = {str(k): {"flag": v["flag"], "due": to_json("datetime", v["due"])} for k, v in result["sla"].items()}
                 return out
-            return _json(await run_in_threadpool(work))
+            return _json(await _reading(rt, request, work))
         actor = await run_in_threadpool(_actor, rt, request)
         rt.records.permissions.require(actor, rt.records.entity(name).name, "create")  # who may not create hears so before the body is read
         body = await read_json(request)
@@ -167,11 +175,12 @@ def make_routes(rt: Runtime) -> list[Route]:
     async def item(request: Request):
         refuse_shadowed(request)
         name = request.path_params["entity"]
+        if request.method in READS:  # the id is read once the caller is known: an anonymous caller hears 401 whatever it sent
+            return _json(await _reading(rt, request, lambda actor: record_json(rt.app, rt.records.entity(name),
+                                                                               rt.records.get(actor, name, _record_id(request)))))
         actor = await run_in_threadpool(_actor, rt, request)
         ent = rt.records.entity(name)
         rid = _record_id(request)
-        if request.method in READS:
-            return _json(record_json(rt.app, ent, await run_in_threadpool(rt.records.get, actor, name, rid)))
         rt.records.permissions.require(actor, ent.name, "update" if request.method == "PATCH" else "delete")  # before the body or version is read
         if request.method == "PATCH":
             body = await read_json(request)
@@ -187,10 +196,8 @@ def make_routes(rt: Runtime) -> list[Route]:
 
     async def transitions_(request: Request):
         name = request.path_params["entity"]
-        actor = await run_in_threadpool(_actor, rt, request)
-        rid = _record_id(request)
         lang = request.query_params.get("lang", "en")
-        return _json(await run_in_threadpool(transitions.available, rt.records, actor, name, rid, lang))
+        return _json(await _reading(rt, request, lambda actor: transitions.available(rt.records, actor, name, _record_id(request), lang)))
 
     async def fire(request: Request):
         name = request.path_params["entity"]
@@ -220,17 +227,15 @@ def make_routes(rt: Runtime) -> list[Route]:
 
     async def timeline(request: Request):
         name = request.path_params["entity"]
-        actor = await run_in_threadpool(_actor, rt, request)
-        rid = _record_id(request)
-        return _json({"items": await run_in_threadpool(transitions.timeline, rt.records, actor, name, rid)})
+        return _json({"items": await _reading(rt, request, lambda actor: transitions.timeline(rt.records, actor, name, _record_id(request)))})
 
     async def review(request: Request):
         name = request.path_params["entity"]
-        actor = await run_in_threadpool(_actor, rt, request)
-        rid = _record_id(request)
         lang = request.query_params.get("lang", "en")
         if request.method in READS:
-            return _json(await run_in_threadpool(reviews.summary, rt.records, actor, name, rid, lang))
+            return _json(await _reading(rt, request, lambda actor: reviews.summary(rt.records, actor, name, _record_id(request), lang)))
+        actor = await run_in_threadpool(_actor, rt, request)
+        rid = _record_id(request)
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ValidationFailed([FieldError("body", 'expected {"decision": "approve" | "reject", "opinion": ..., "role": ...}')])
@@ -241,14 +246,14 @@ def make_routes(rt: Runtime) -> list[Route]:
                                                                     body.get("role"), lang)))
 
     async def pending_reviews(request: Request):
-        actor = await run_in_threadpool(_actor, rt, request)
-        return _json({"items": await run_in_threadpool(reviews.pending_for, rt.records, actor, 200, request.query_params.get("lang", "en"))})
+        lang = request.query_params.get("lang", "en")
+        return _json({"items": await _reading(rt, request, lambda actor: reviews.pending_for(rt.records, actor, 200, lang))})
 
     async def notifications_(request: Request):
-        actor = await run_in_threadpool(_actor, rt, request)
         if request.method in READS:
-            items, total = await run_in_threadpool(rt.records.notifications, actor)
+            items, total = await _reading(rt, request, rt.records.notifications)
             return _json({"items": items, "unread": total})
+        actor = await run_in_threadpool(_actor, rt, request)
         body = await read_json(request, empty={})
         if not isinstance(body, dict):
             raise ValidationFailed([FieldError("body", 'expected {"ids": [...]}, or {} to mark all as read')])
@@ -263,8 +268,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         """The event feed, in id order (administrators and integration accounts)."""
         q = request.query_params
 
-        def work():
-            actor = _actor(rt, request)
+        def work(actor):
             errors = []
             after = 0
             if q.get("cursor"):
@@ -279,7 +283,7 @@ def make_routes(rt: Runtime) -> list[Route]:
             if errors:
                 raise ValidationFailed(errors)
             return feed.events(rt.records, actor, after, limit)
-        return _json(await run_in_threadpool(work))
+        return _json(await _reading(rt, request, work))
 
     async def history(request: Request):
         name = request.path_params["entity"]

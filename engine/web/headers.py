@@ -1,4 +1,4 @@
-"""Security headers on every response (a pure ASGI middleware).
+"""Security headers on every response (engine.web.envelope adds them).
 
 The Content-Security-Policy allows scripts and styles only from this site - no inline script,
 no eval - which the screens are written for (htmx and app.js are static files, htmx's own
@@ -19,18 +19,6 @@ _COMMON = [
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
-class SecurityHeaders:
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        extra = _COMMON + ([_HSTS] if scope.get("scheme") == "https" else [])
-
-        async def with_headers(message):
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                message = {**message, "headers": [*message.get("headers", []), *(h for h in extra if h[0] not in present)]}
-            await send(message)
-        await self.app(scope, receive, with_headers)
+def security_headers(scheme: str | None) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries (HSTS only over HTTPS); a response's own win."""
+    return _COMMON + [_HSTS] if scheme == "https" else _COMMON

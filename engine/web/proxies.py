@@ -39,26 +39,21 @@ def _trusted(networks: tuple, host: str | None) -> bool:
     return any(addr in n for n in networks)
 
 
-class TrustedProxies:
-    """Sets scope["client"] and scope["scheme"] from the forwarding headers of trusted proxies."""
-
-    def __init__(self, app, networks: tuple = ()):
-        """`networks` from parse_trusted() (parsed when the app is made, so a bad value stops the start)."""
-        self.app = app
-        self.networks = networks
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket") and self.networks:
-            client = scope.get("client")
-            if client and _trusted(self.networks, client[0]):
-                real, proto = _forwarded(scope.get("headers") or [], self.networks)
-                if real is not None or proto is not None:
-                    scope = dict(scope)
-                    if real is not None:
-                        scope["client"] = (real, 0)
-                    if proto is not None:
-                        scope["scheme"] = ("wss" if proto == "https" else "ws") if scope["type"] == "websocket" else proto
-        await self.app(scope, receive, send)
+def forwarded_scope(scope, networks: tuple):
+    """The request's scope with "client" and "scheme" from the forwarding headers of a trusted proxy
+    (`networks` from parse_trusted(), parsed when the app is made, so a bad value stops the start)."""
+    if not networks:
+        return scope
+    client = scope.get("client")
+    if client and _trusted(networks, client[0]):
+        real, proto = _forwarded(scope.get("headers") or [], networks)
+        if real is not None or proto is not None:
+            scope = dict(scope)
+            if real is not None:
+                scope["client"] = (real, 0)
+            if proto is not None:
+                scope["scheme"] = proto
+    return scope
 
 
 def _forwarded(headers, networks: tuple) -> tuple[str | None, str | None]:
