@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, bindparam, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.access.permissions import Permissions
@@ -45,6 +45,7 @@ class Records:
         self.hooks = hooks.hook
         self.permissions = Permissions(app, schema)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
+        self._statements: dict[tuple, Any] = {}  # statements built once per entity (the schema is fixed for this service)
         self.clock = _now  # the time every write stamps; tests set their own to move through deadlines
         self.wake = None  # called after a commit that emitted events: the task queue delivers the outbox (engine.app.tasks)
 
@@ -94,15 +95,17 @@ class Records:
 
     def _load(self, conn, ent: Entity, record_id, lock: bool = False, scope=None) -> dict:
         """The record and its lines; NotFound when it does not exist or `scope` excludes it."""
-        t = self.schema.tables[ent.name]
         if not isinstance(record_id, int) or isinstance(record_id, bool):
             raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=repr(record_id)))
-        stmt = select(*[c for c in t.c if c.name != "search_text"]).where(t.c.id == record_id)
+        stmt = self._statements.get(("load", ent.name))
+        if stmt is None:  # built once per entity: every read and write of a record runs it
+            t = self.schema.tables[ent.name]
+            stmt = self._statements[("load", ent.name)] = select(*[c for c in t.c if c.name != "search_text"]).where(t.c.id == bindparam("rid"))
         if scope is not None:
             stmt = stmt.where(scope)
         if lock:
             stmt = stmt.with_for_update()
-        row = conn.execute(stmt).mappings().first()
+        row = conn.execute(stmt, {"rid": record_id}).mappings().first()
         if row is None:
             raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=record_id))
         record = dict(row)
@@ -111,9 +114,12 @@ class Records:
         return record
 
     def _lines(self, conn, ent: Entity, tf, parent_id: int) -> list[dict]:
-        ct = self.schema.tables[tf.entity]
-        rows = conn.execute(select(ct).where(ct.c.parent_id == parent_id).order_by(ct.c.idx, ct.c.id)).mappings()
-        return [{k: v for k, v in r.items() if k != "parent_id"} for r in rows]
+        stmt = self._statements.get(("lines", tf.entity))
+        if stmt is None:
+            ct = self.schema.tables[tf.entity]
+            stmt = self._statements[("lines", tf.entity)] = (select(*[c for c in ct.c if c.name != "parent_id"])
+                                                            .where(ct.c.parent_id == bindparam("pid")).order_by(ct.c.idx, ct.c.id))
+        return [dict(r) for r in conn.execute(stmt, {"pid": parent_id}).mappings()]
 
     def list(self, actor: Actor, entity: str, query: listing.ListQuery, action: str = "read") -> dict:
         """A page of the records `actor` may `action` (read, or export), filtered and sorted."""
