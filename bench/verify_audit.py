@@ -25,15 +25,15 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select, update  # noqa: E402
 
+from engine.app.tables import schema_for  # noqa: E402
 from engine.metadata.loader import load_app  # noqa: E402
 from engine.storage.db import Database  # noqa: E402
-from engine.storage.schema import Schema  # noqa: E402
 
 
 def _counts(url: str) -> tuple[int, int]:
     """(orders, audit entries) in the database; (0, 0) when it has no tables yet."""
     db = Database(url)
-    schema = Schema(load_app(ROOT / "metadata"))
+    schema = schema_for(load_app(ROOT / "metadata"))
     try:
         with db.read() as conn:
             return (conn.execute(select(func.count()).select_from(schema.tables["sales_order"])).scalar_one(),

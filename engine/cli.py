@@ -87,14 +87,14 @@ def cmd_check(args) -> int:
 
 
 def _stored_overlay(app, url: str):
+    from engine.app.tables import schema_for
     from engine.storage import form_versions
     from engine.storage.db import Database
-    from engine.storage.schema import Schema
     try:
         db = Database(url)
         try:
             with db.read() as conn:
-                return form_versions.load(conn, Schema(app)), None
+                return form_versions.load(conn, schema_for(app)), None
         finally:
             db.dispose()
     except Exception as exc:
@@ -189,9 +189,9 @@ def _safe_url(url: str) -> str:
 
 def cmd_migrate(args) -> int:
     from engine.app.runtime import load_with_overlay
+    from engine.app.tables import schema_for
     from engine.storage import migrate
     from engine.storage.db import Database
-    from engine.storage.schema import Schema
     try:
         db = Database(_db_url(args))
         app, stored = load_with_overlay(_app_dir(args), db)  # custom fields added in the designer are part of the app
@@ -201,7 +201,7 @@ def cmd_migrate(args) -> int:
         return _fail(f"the metadata has {len(exc.problems)} problem(s); fix them and check again with `{_hint(args, 'check')}`")
     except Exception as exc:
         return _fail(f"cannot open the database {_safe_url(_db_url(args))}: {str(exc).splitlines()[0]}")
-    schema = Schema(app, stored.kept_columns(app))
+    schema = schema_for(app, stored.kept_columns(app))
     try:
         steps = migrate.plan(db, schema)
     except Exception as exc:

@@ -14,6 +14,7 @@ import time
 
 from engine.access import sessions as user_sessions
 from engine.access.accounts import Accounts
+from engine.app.tables import schema_for
 from engine.behaviours import defaults as builtins
 from engine.events.hooks import make_manager
 from engine.metadata.loader import load_app
@@ -31,7 +32,7 @@ def load_with_overlay(app_dir: str, db: Database) -> tuple[App, form_versions.St
     its own problems stop everything (MetadataInvalid), whatever the database holds."""
     base = load_app(app_dir)
     with db.read() as conn:
-        stored = form_versions.load(conn, Schema(base))
+        stored = form_versions.load(conn, schema_for(base))
     return (load_app(app_dir, stored.pieces) if stored.pieces else base), stored
 
 
@@ -56,7 +57,7 @@ class Runtime:
         app, stored = load_with_overlay(app_dir, db)
         hooks = make_manager(app.plugins_dir)
         builtins.register(hooks)  # the engine's own behaviour on each write, after the app's plugins
-        schema = Schema(app, stored.kept_columns(app))
+        schema = schema_for(app, stored.kept_columns(app))
         if migrate_now:
             migrate.ensure(db, schema)
             with db.write() as conn:
@@ -77,7 +78,7 @@ class Runtime:
         """Put `stored` (and the App it gives, when the caller built it already) in force in this process."""
         with self._lock:
             app = app or (load_app(self.app_dir, stored.pieces) if stored.pieces else load_app(self.app_dir))
-            self._install(app, Schema(app, stored.kept_columns(app)), stored)
+            self._install(app, schema_for(app, stored.kept_columns(app)), stored)
 
     def refresh(self, force: bool = False) -> bool:
         """Load the admin changes again if another process saved newer ones; True when it did."""

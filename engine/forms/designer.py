@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.app.runtime import Runtime
+from engine.app.tables import schema_for
 from engine.core.actor import Actor
 from engine.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from engine.expressions.language import ExpressionError, Scope, compile_expression
@@ -28,7 +29,6 @@ from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, App, Ent
 from engine.metadata.roles import BASE_USER_ATTRIBUTES
 from engine.records import Records
 from engine.storage import audit, form_versions, migrate
-from engine.storage.schema import Schema
 
 CUSTOM_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "email", "phone", "url")
 
@@ -202,7 +202,7 @@ def preview(rt: Runtime, actor: Actor, entity: str, doc: dict, custom: dict) -> 
     """A record service over the posted, unsaved form - for showing it as a role would see it. It
     is never written through: its tables may lack the draft's new columns."""
     _, app = _candidate(rt, actor, entity, doc, custom)
-    return Records(app, Schema(app), rt.db, rt.hooks)
+    return Records(app, schema_for(app), rt.db, rt.hooks)
 
 
 def save(rt: Runtime, actor: Actor, entity: str, doc: dict, custom: dict, based_on: int) -> int | None:
@@ -235,7 +235,7 @@ def _store(rt: Runtime, actor: Actor, entity: str, piece: dict, app: App, based_
                                              **{n: s.get("type") for n, s in (piece.get("new_fields") or {}).items()}}}
     probe = form_versions.Stored(rt.stored.head, {**rt.stored.pieces, entity: piece}, rt.stored.numbers, ever)
     if set(piece.get("new_fields") or ()) - set(rt.app.entities[entity].fields):  # a custom field's column; data of withdrawn ones stays
-        migrate.apply(rt.db, Schema(app, probe.kept_columns(app)), additive_only=True)
+        migrate.apply(rt.db, schema_for(app, probe.kept_columns(app)), additive_only=True)
     after_base = base_documents(rt.app_dir, entity)[1]
     after_doc, _, _ = ov.apply_form(entity, after_base, piece, set(app.entities[entity].fields))
     labels = {n: f.label.as_dict() for n, f in {**before.fields, **app.entities[entity].fields}.items()}
