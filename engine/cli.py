@@ -56,11 +56,11 @@ def _actor():
 
 
 def cmd_check(args) -> int:
-    from engine.events.hooks import make_manager
+    from engine.app.runtime import plugins_of
     from engine.metadata.loader import load_app
     try:
         app = load_app(_app_dir(args))
-        make_manager(app.plugins_dir)
+        plugins_of(app)
     except MetadataInvalid as exc:
         for p in exc.problems:
             print(p.format())

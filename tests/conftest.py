@@ -96,7 +96,7 @@ def make_user(rt: Runtime, username: str, roles=("sales_rep",), manager: str | N
 @pytest.fixture
 def clerk(rt) -> Actor:
     """A user whose role (admin) may do everything: the engine's mechanics are tested as them;
-    tests/test_permissions.py tests what the demo's other roles may and may not do."""
+    tests/access/test_permissions.py tests what the demo's other roles may and may not do."""
     return make_user(rt, "clerk", roles=("admin",))
 
 

@@ -176,7 +176,7 @@ def test_workflow_examples_load_and_run(dbs, tmp_path):
     rt = dbs.runtime(str(app))
     make_user(rt, "lead", roles=("admin",))  # the docs' roles.yaml has no rules for repair jobs: admins only
     tech = make_user(rt, "tech", roles=("admin",), manager="lead")
-    from tests.test_permissions import who
+    from tests.access.test_permissions import who
     lead = who(rt, "lead")
     job = rt.records.create(tech, "repair_job", {"title": "Pump seal"})
     try:

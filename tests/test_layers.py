@@ -52,3 +52,14 @@ def test_no_import_cycle_in_the_engine():
     packages = {m for m in edges if any(o.startswith(m + ".") for o in edges)}
     real = [c for c in cycles if not set(c) <= packages | {x for x in c if x.endswith("__init__")}]
     assert not real, real
+
+
+def test_the_tests_mirror_the_engines_packages():
+    """Every package of engine/ has its folder of tests, and every folder of tests is a package of the
+    engine or one of the few that span it (docs/architecture.md, Tests)."""
+    engine = {p.name for p in (ROOT / "engine").iterdir() if (p / "__init__.py").is_file()}
+    tests = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    assert engine - {"locale"} <= tests, sorted(engine - tests)
+    assert tests - engine == {"browser", "scenarios", "fixtures"}
+    for name in engine & tests:
+        assert list((ROOT / "tests" / name).glob("test_*.py")), name

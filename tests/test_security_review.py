@@ -15,12 +15,12 @@ from engine.access import logins, users
 from engine.server import create_app
 from engine.web.proxies import _forwarded, parse_trusted
 from engine.workflow import transitions
+from tests.access.test_permissions import who
 from tests.apps import write_app
 from tests.conftest import make_user
 from tests.html import visible_text
-from tests.test_notifications import APP as VISITS
-from tests.test_permissions import who
-from tests.test_web import SECRET, csrf, sign_in
+from tests.records.test_notifications import APP as VISITS
+from tests.web.test_pages import SECRET, csrf, sign_in
 
 
 def browser(rt):

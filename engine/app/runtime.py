@@ -27,6 +27,14 @@ from engine.storage.schema import Schema
 log = logging.getLogger("engine")
 
 
+def plugins_of(app: App):
+    """The app's plugin modules, then the built-in behaviours they have not replaced (engine.behaviours);
+    MetadataInvalid for a plugin that does not load (E029) or replaces no built-in behaviour (E047)."""
+    hooks = make_manager(app.plugins_dir)
+    builtins.register(hooks)
+    return hooks
+
+
 def load_with_overlay(app_dir: str, db: Database) -> tuple[App, form_versions.Stored]:
     """The app with the admin changes stored in `db` laid over it. The base is loaded alone first:
     its own problems stop everything (MetadataInvalid), whatever the database holds."""
@@ -55,8 +63,7 @@ class Runtime:
         additive migrations (DestructiveChange if the metadata needs destructive ones)."""
         db = Database(db_url, schema=schema_name)
         app, stored = load_with_overlay(app_dir, db)
-        hooks = make_manager(app.plugins_dir)
-        builtins.register(hooks)  # the engine's own behaviour on each write, after the app's plugins
+        hooks = plugins_of(app)
         schema = schema_for(app, stored.kept_columns(app))
         if migrate_now:
             migrate.ensure(db, schema)

@@ -12,8 +12,11 @@ behaviour's place: the built-in one is not registered.
 """
 from __future__ import annotations
 
-from engine.events.hooks import hookimpl
+from pathlib import Path
+
+from engine.events.hooks import hookimpl, shown_path
 from engine.events.model import DEADLINE_REACHED, STATE_ENTERED, TRANSITIONED, UPDATED
+from engine.metadata.codes import MetadataInvalid, Problem
 from engine.storage import audit
 from engine.workflow import steps
 
@@ -72,8 +75,34 @@ BUILTINS = {"audit": Audit, "timeline": Timeline, "states": States, "notices": N
 
 
 def register(pm) -> None:
-    """Register the built-in behaviours a customer plugin has not replaced (its module's REPLACES)."""
-    replaced = {name for _, plugin in pm.list_name_plugin() for name in getattr(plugin, "REPLACES", ())}
+    """Register the built-in behaviours a customer plugin has not replaced (its module's REPLACES);
+    MetadataInvalid (E047, with the plugin's file and line) when a REPLACES names no built-in behaviour."""
+    replaced, problems = set(), []
+    for plugin_name, plugin in pm.list_name_plugin():
+        names = getattr(plugin, "REPLACES", None)
+        if names is None:
+            continue
+        listed = isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)
+        wrong = [repr(n) for n in names if n not in BUILTINS] if listed else [repr(names)]
+        if wrong:
+            problems.append(_unknown(plugin_name, plugin, wrong))
+        else:
+            replaced.update(names)
+    if problems:
+        raise MetadataInvalid(problems)
     for name, cls in BUILTINS.items():
         if name not in replaced and pm.get_plugin("builtin." + name) is None:
             pm.register(cls(), name="builtin." + name)
+
+
+def _unknown(plugin_name: str, module, wrong: list[str]) -> Problem:
+    path = Path(getattr(module, "__file__", None) or plugin_name)
+    line = 1
+    try:
+        for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if text.lstrip().startswith("REPLACES"):
+                line = i
+                break
+    except OSError:
+        pass
+    return Problem("E047", shown_path(path), line, 1, f"REPLACES names {', '.join(wrong)}: not a built-in behaviour")

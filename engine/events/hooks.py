@@ -78,13 +78,14 @@ def make_manager(plugins_dir: str | None) -> pluggy.PluginManager:
                 pm.register(module, name=path.stem)
             except Exception as exc:  # any error in customer code becomes a metadata problem
                 line = getattr(exc, "lineno", None) or _tb_line(exc, path) or 1
-                problems.append(Problem("E029", _shown(path), line, 1, f"{type(exc).__name__}: {exc}"))
+                problems.append(Problem("E029", shown_path(path), line, 1, f"{type(exc).__name__}: {exc}"))
         if problems:
             raise MetadataInvalid(problems)
     return pm
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
+    """A plugin file's path as a problem report shows it: relative to the working folder when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:

@@ -52,6 +52,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E044": ("working hours problem", "give a timezone from the IANA database (e.g. Asia/Shanghai) and an end later than the start"),
     "E045": ("admin change does not fit", "the form designer lists the change; open the form there, check it and save, or discard the change"),
     "E046": ("required field left off the form", "a field the entity requires needs a place on the form, unless it has a default or is filled automatically"),
+    "E047": ("plugin replaces an unknown behaviour", "REPLACES is a list of the names of built-in behaviours: audit, timeline, states, notices"),
 }
 
 

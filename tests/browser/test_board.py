@@ -4,8 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.access.test_permissions import all_rows, who
 from tests.browser.conftest import shot, sign_in
-from tests.test_permissions import all_rows, who
 
 
 def _draft_of(rt, username):

@@ -169,7 +169,7 @@ def test_keyboard_only_sign_in_and_navigation(browser, live):
 def test_submit_review_and_return_an_order_through_its_workflow(browser, live):
     base, rt = live
     from engine.workflow import reviews
-    from tests.test_permissions import all_rows, who
+    from tests.access.test_permissions import all_rows, who
     rep = who(rt, "rep_east2")
     order = next(o for o in all_rows(rt, rep, "sales_order")["items"] if o["status"] == "draft")
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
@@ -214,7 +214,7 @@ def test_submit_review_and_return_an_order_through_its_workflow(browser, live):
 def test_an_order_in_review_shows_only_its_notes_as_editable(browser, live):
     base, rt = live
     from engine.workflow import transitions
-    from tests.test_permissions import all_rows, who
+    from tests.access.test_permissions import all_rows, who
     rep = who(rt, "rep_west1")
     order = next(o for o in all_rows(rt, rep, "sales_order")["items"] if o["status"] == "draft")
     transitions.fire(rt.records, rep, "sales_order", order["id"], "submit")

@@ -42,7 +42,7 @@ def test_admin_creates_a_user_who_can_then_sign_in(browser, live):
 
 def test_explain_why_a_rep_may_not_change_a_colleagues_order(browser, live):
     base, rt = live
-    from tests.test_permissions import all_rows, who
+    from tests.access.test_permissions import all_rows, who
     theirs = all_rows(rt, who(rt, "manager"), "sales_order", filters=[("owner", "eq", str(who(rt, "rep_east2").id))])["items"][0]
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = sign_in(ctx, base, "admin")

@@ -15,7 +15,7 @@ from engine.server import create_app
 from engine.workflow import transitions
 from tests.apps import write_app
 from tests.conftest import make_user
-from tests.test_web import SECRET, sign_in
+from tests.web.test_pages import SECRET, sign_in
 
 APP = {
     "app.yaml": """

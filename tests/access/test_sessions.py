@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 from engine.access import sessions as user_sessions
 from engine.server import create_app
 from engine.web.proxies import parse_trusted
+from tests.access.test_permissions import who
 from tests.conftest import make_user
-from tests.test_permissions import who
-from tests.test_web import SECRET, csrf, sign_in
+from tests.web.test_pages import SECRET, csrf, sign_in
 
 
 def browser(rt, **kw):

@@ -14,7 +14,7 @@ from tests.html import texts_of, visible_text
 from tests.orders import to_decision
 from tests.scenarios.test_build_to_order import APP as SHOP
 from tests.scenarios.test_build_to_order import fire, new
-from tests.test_web import SECRET, csrf, sign_in
+from tests.web.test_pages import SECRET, csrf, sign_in
 
 
 def browser(rt):

@@ -5,7 +5,7 @@ benchmark. It fails on any 5xx, on a response that is not what the document says
 content type, body), and on a 405 without an Allow header.
 
 Revoking the caller's own token (DELETE /api/v1/auth/token) is left out: it would sign the test out
-of every later call; tests/test_accounts.py covers it."""
+of every later call; tests/access/test_accounts.py covers it."""
 from __future__ import annotations
 
 import pytest

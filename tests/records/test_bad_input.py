@@ -1,13 +1,13 @@
 """Bad input gets a 4xx that says what is wrong, never a 500: ids written with Unicode digits or
 beyond 64 bits, in paths, query strings, forms and JSON lists; computed values too large for their
 column; JSON values of the wrong type; methods a path does not have. Each case here returned 500
-before it was fixed; tests/test_api_fuzz.py looks for more with schemathesis."""
+before it was fixed; tests/api/test_fuzz.py looks for more with schemathesis."""
 import pytest
 from starlette.testclient import TestClient
 
 from engine.server import create_app
 from tests.conftest import seed_basics
-from tests.test_web import SECRET, csrf, sign_in
+from tests.web.test_pages import SECRET, csrf, sign_in
 
 PROBLEM = "application/problem+json"
 HUGE = 2**64 + 7

@@ -12,7 +12,7 @@ from engine.core.actor import SYSTEM
 from engine.records import reconcile
 from engine.workflow import escalations, reviews, transitions
 from tests.orders import new_order, to_decision
-from tests.test_sla import waiting_ticket
+from tests.workflow.test_sla import waiting_ticket
 
 
 def differences(rt, **kw) -> list[reconcile.Difference]:

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.events.hooks import make_manager
+from engine.app.runtime import plugins_of
 from engine.metadata.codes import CODES, MetadataInvalid
 from engine.metadata.loader import load_app
 from tests.conftest import DEMO_APP
 
-FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "invalid"
 
 
 def check(app_dir) -> list:
@@ -19,7 +19,7 @@ def check(app_dir) -> list:
     pieces = json.loads(overlay.read_text()) if overlay.is_file() else None
     try:
         app = load_app(app_dir, pieces, strict=next(iter(pieces)) if pieces else None)
-        make_manager(app.plugins_dir)
+        plugins_of(app)
     except MetadataInvalid as exc:
         return exc.problems
     return []

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from engine.core.actor import SYSTEM
 from tests.conftest import DEMO_APP, ROOT, seed_basics
 
-FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "invalid"
 
 
 def run(*args, env=None, timeout=120, cwd=ROOT):

@@ -8,7 +8,7 @@ from engine.core.errors import Conflict, Forbidden, ValidationFailed
 from engine.server import create_app
 from engine.workflow import reviews, transitions
 from tests.orders import DEPARTMENTS, new_order, reviewed, to_decision
-from tests.test_concurrency import run_threads
+from tests.records.test_concurrency import run_threads
 
 
 def test_submit_approve_with_stamps_and_a_timeline(rt, people):
@@ -136,7 +136,7 @@ def test_a_key_change_after_approval_sends_the_order_back_to_review(rt, people):
 def test_bulk_transitions_from_the_list_and_the_api(rt, people):
     import re
 
-    from tests.test_web import SECRET, csrf, sign_in
+    from tests.web.test_pages import SECRET, csrf, sign_in
     boss = people["boss"]
     orders = [to_decision(rt, people) for _ in range(3)]
     draft = new_order(rt, people)

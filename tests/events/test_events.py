@@ -20,7 +20,7 @@ from engine.workflow import escalations, transitions
 from tests.apps import write_app
 from tests.conftest import ROOT, make_user
 from tests.orders import new_order
-from tests.test_sla import waiting_ticket
+from tests.workflow.test_sla import waiting_ticket
 
 
 class Recorder:
@@ -138,19 +138,6 @@ def test_a_rolled_back_change_leaves_no_event(rt, people):
         assert conn.execute(select(a.c.action).where(a.c.entity == "sales_order", a.c.record_id == order["id"]).order_by(a.c.id)).scalars().all() == ["create"]
 
 
-def test_a_plugin_may_take_a_built_in_behaviours_place(dbs, tmp_path):
-    from tests.test_notifications import APP
-    files = dict(APP)
-    files["app.yaml"] = "name: visits\nlabel: Visits\nlanguages: [en]\nplugins_dir: plugins\n"
-    files["plugins/quiet.py"] = 'REPLACES = ["notices"]  # this customer sends its own notices\n'
-    rt = dbs.runtime(write_app(tmp_path / "app", files))
-    assert rt.hooks.get_plugin("builtin.notices") is None and rt.hooks.get_plugin("builtin.audit") is not None
-    disp, anna = make_user(rt, "disp", roles=("dispatcher",)), make_user(rt, "anna", roles=("measurer",))
-    v = rt.records.create(disp, "visit", {"customer": "Ivanov"})
-    transitions.fire(rt.records, disp, "visit", v["id"], "plan", fields={"specialist": anna.id})
-    assert rt.records.notifications(anna) == ([], 0)
-
-
 class Publisher:
     def __init__(self, fail_on=None):
         self.got, self.fail_on = [], fail_on
@@ -213,7 +200,7 @@ def publish(event):
 
 
 def test_an_event_committed_before_the_worker_died_is_delivered_after_its_restart(dbs, tmp_path):
-    from tests.test_notifications import APP
+    from tests.records.test_notifications import APP
     files = dict(APP)
     files["app.yaml"] = "name: visits\nlabel: Visits\nlanguages: [en]\nplugins_dir: plugins\n"
     files["plugins/erp.py"] = PLUGIN

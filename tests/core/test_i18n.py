@@ -58,7 +58,7 @@ def test_shared_macros_speak_the_pages_language(rt, clerk, lang, text):
     from starlette.testclient import TestClient
 
     from engine.server import create_app
-    from tests.test_web import SECRET, sign_in
+    from tests.web.test_pages import SECRET, sign_in
     with TestClient(create_app(rt, secret_key=SECRET)) as web:
         sign_in(web, "clerk")
         page = web.get(f"/sales_order/new?lang={lang}").text
@@ -82,7 +82,7 @@ def test_validation_messages_follow_the_pages_language(rt, clerk, lang, required
     from starlette.testclient import TestClient
 
     from engine.server import create_app
-    from tests.test_web import SECRET, csrf, sign_in
+    from tests.web.test_pages import SECRET, csrf, sign_in
     with TestClient(create_app(rt, secret_key=SECRET), headers={"Accept-Language": lang}) as web:
         sign_in(web)
         page = web.get("/product/new")

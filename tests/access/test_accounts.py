@@ -8,9 +8,9 @@ from starlette.testclient import TestClient
 
 from engine.core.errors import Forbidden, ValidationFailed
 from engine.server import create_app
+from tests.access.test_permissions import who
 from tests.conftest import make_user, seed_basics
-from tests.test_permissions import who
-from tests.test_web import SECRET, csrf, sign_in
+from tests.web.test_pages import SECRET, csrf, sign_in
 
 
 @pytest.fixture

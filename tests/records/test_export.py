@@ -15,7 +15,7 @@ from engine.metadata import overlay as ov
 from engine.server import create_app
 from tests.apps import write_app
 from tests.conftest import make_user
-from tests.test_web import SECRET, sign_in
+from tests.web.test_pages import SECRET, sign_in
 
 HOSTILE = ["=1+2", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\t=tab", "\r=carriage return", "   =after spaces", "\n=after a line break",
            " \n @after both", "＝full width"]

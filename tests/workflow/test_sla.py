@@ -17,7 +17,7 @@ from tests.apps import write_app
 from tests.conftest import ROOT, make_user
 from tests.html import texts_of, visible_text
 from tests.orders import DEPARTMENTS, new_order, reviewed
-from tests.test_concurrency import run_threads
+from tests.records.test_concurrency import run_threads
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 HOURS = WorkingHours("Asia/Shanghai", (0, 1, 2, 3, 4), 9 * 60, 18 * 60, frozenset({dt.date(2026, 11, 26)}))
@@ -242,7 +242,7 @@ def test_lists_and_the_board_flag_overdue_records(rt, people, clock):
     from starlette.testclient import TestClient
 
     from engine.server import create_app
-    from tests.test_web import SECRET, sign_in
+    from tests.web.test_pages import SECRET, sign_in
     order = transitions.fire(rt.records, people["rep"], "sales_order", new_order(rt, people)["id"], "submit")
     clock.now = local(2026, 11, 24, 15, 0)
     with TestClient(create_app(rt, secret_key=SECRET)) as web:

@@ -21,7 +21,7 @@ from engine.metadata import overlay as ov
 from engine.server import create_app
 from engine.storage import audit
 from tests.conftest import DEMO_APP, ROOT, make_user, seed_basics
-from tests.test_web import SECRET, csrf, sign_in
+from tests.web.test_pages import SECRET, csrf, sign_in
 
 CHANNEL = {"type": "select", "label": {"en": "Sales channel", "zh": "销售渠道", "ru": "Канал продаж"},
            "options": [{"value": "shop", "label": "Online shop"}, {"value": "dealer", "label": "Dealer"}]}
