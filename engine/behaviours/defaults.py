@@ -32,9 +32,7 @@ class Timeline:
     @hookimpl
     def on_event(self, event, tx):
         if event.type == STATE_ENTERED and event.data.get("transition"):
-            d = event.data
-            tx.records.record_step(tx.conn, event.entity, event.record_id, d["workflow"], d["transition"], d["from"], d["to"], event.actor,
-                                   event.at, event.before, d.get("comment"), d.get("inputs"))
+            steps.record_step(tx, event)
 
 
 class States:
@@ -43,7 +41,7 @@ class States:
         if event.type == STATE_ENTERED:
             records = tx.records
             ent = records.app.entity(event.entity)
-            steps.enter(records, tx.conn, ent, records.workflow_of(ent.name), event.record, event.data["from"], event.data["to"], event.at)
+            steps.enter(tx, ent, records.workflow_of(ent.name), event.record, event.data["from"], event.data["to"])
 
 
 class Notices:
@@ -54,21 +52,21 @@ class Notices:
             ent = records.app.entity(event.entity)
             t = records.workflow_of(ent.name).transitions.get(event.data["transition"]["name"])
             if t is not None:
-                steps.notify_transition(records, tx.conn, ent, t, event.record, event.inputs or {}, event.actor, event.at)
+                steps.notify_transition(tx, ent, t, event.record, event.inputs or {})
         elif event.type == UPDATED and event.action == "update":
             ent = records.app.entity(event.entity)
             wf = records.workflow_of(ent.name)
             if wf is not None:
-                steps.notify_reduction(records, tx.conn, ent, wf, event.before, event.record, event.actor, event.at)
+                steps.notify_reduction(tx, ent, wf, event.before, event.record)
         elif event.type == UPDATED and event.action == "reassign":
             ent = records.app.entity(event.entity)
             title = event.record.get(ent.title_field) or event.record_id
-            records.deliver_to(tx.conn, [event.data["fields"]["owner"]["to"]], ent, event.record_id, "reassigned",
-                               f"{ent.label.get(records.app.default_language)} {title} is now yours (overdue)", event.at)
+            records.deliver_to(tx, [event.data["fields"]["owner"]["to"]], ent, event.record_id, "reassigned",
+                               f"{ent.label.get(records.app.default_language)} {title} is now yours (overdue)")
         elif event.type == DEADLINE_REACHED and event.data.get("notify"):
             ent = records.app.entity(event.entity)
             kind = "reminder" if event.data["kind"] == "reminder" else "escalation"
-            tx.told[event.id] = records.deliver(tx.conn, event.data["notify"], ent, event.record, kind, event.data["message"], event.at)
+            tx.told[event.id] = records.deliver(tx, event.data["notify"], ent, event.record, kind, event.data["message"])
 
 
 BUILTINS = {"audit": Audit, "timeline": Timeline, "states": States, "notices": Notices}

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection
 
 from engine.core.actor import Actor
+
+if TYPE_CHECKING:  # for editors and type checkers only: records sits above events (the layer contracts leave this import out)
+    from engine.records.service import Records
 
 # the kinds of events; later features add theirs (comment_added, attachment_added, import_finished...)
 CREATED = "created"  # a record was created (data: changes)
@@ -45,8 +50,8 @@ class Tx:
     """One write's transaction and what every step of it shares: the connection, the record service,
     who acts, the moment it happens and the language of its messages."""
 
-    conn: Any
-    records: Any  # engine.records.service.Records
+    conn: Connection
+    records: Records
     actor: Actor
     now: dt.datetime
     lang: str = "en"

@@ -20,7 +20,7 @@ from engine.core.actor import Actor
 from engine.core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.core.values import parse_id, to_json
 from engine.events.bus import emit
-from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Event, Tx
+from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Tx
 from engine.metadata.model import App, Entity, Workflow
 from engine.metadata.workflow_parts import people_of
 from engine.metadata.workflows import inputs_into
@@ -256,10 +256,10 @@ class Records:
             self._must_stay_in_scope(conn, actor, ent, new_id, "create")
             record = self._load(conn, ent, new_id)
             tx = Tx(conn, self, actor, now, actor.language or "en")
-            emit(tx, Event(CREATED, ent.name, new_id, actor, now, self._changes(ent, {}, record), "create", record=record))
+            emit(tx, CREATED, ent.name, new_id, self._changes(ent, {}, record), "create", record=record)
             if wf is not None:
-                emit(tx, Event(STATE_ENTERED, ent.name, new_id, actor, now, {"workflow": wf.name, "transition": None, "from": None,
-                                                                            "to": wf.initial}, record=record))
+                emit(tx, STATE_ENTERED, ent.name, new_id, {"workflow": wf.name, "transition": None, "from": None, "to": wf.initial},
+                     record=record)
             self.hooks.after_create(entity=ent, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)
 
@@ -322,11 +322,11 @@ class Records:
             tx = Tx(conn, self, actor, now, actor.language or "en")
             if back is not None:  # back to review: a step of the record's timeline, and the review state entered again
                 wf = self.workflow_of(ent.name)
-                emit(tx, Event(STATE_ENTERED, ent.name, record_id, actor, now, {
+                emit(tx, STATE_ENTERED, ent.name, record_id, {
                     "workflow": wf.name, "transition": "reapproval", "from": current[wf.state_field], "to": back[1],
                     "comment": "changed: " + ", ".join(sorted(changed & set(wf.reapproval.key_fields))), "inputs": {}},
-                    record=record, before=current))
-            emit(tx, Event(UPDATED, ent.name, record_id, actor, now, self._changes(ent, current, record), "update", record=record, before=current))
+                    record=record, before=current)
+            emit(tx, UPDATED, ent.name, record_id, self._changes(ent, current, record), "update", record=record, before=current)
             self.hooks.after_update(entity=ent, old=current, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)
 
@@ -347,8 +347,8 @@ class Records:
             t = self.schema.tables[ent.name]
             scope = self._scope(conn, actor, ent.name, "delete")
             conn.execute(t.delete().where(t.c.id == record_id, *_given(scope)))
-            emit(Tx(conn, self, actor, self.clock(), actor.language or "en"),
-                 Event(DELETED, ent.name, record_id, actor, self.clock(), self._changes(ent, current, {}), "delete", before=current))
+            emit(Tx(conn, self, actor, self.clock(), actor.language or "en"), DELETED, ent.name, record_id, self._changes(ent, current, {}), "delete",
+                 before=current)
             self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
 
     def preview(self, actor: Actor, entity: str, data: Any, record_id: int | None = None,
@@ -434,16 +434,17 @@ class Records:
         return deadlines.flags([record], self.clock()).get(record["id"])
 
     # ------------------------------------------------------------------ notifications
-    def deliver(self, conn, names, ent: Entity, record: dict, kind: str, message, now, skip: int | None = None) -> int:
+    def deliver(self, tx: Tx, names, ent: Entity, record: dict, kind: str, message, skip: int | None = None) -> int:
         """Tell the people a notify list names (roles, relations, user fields of the record) about the
         record - only those who may read it at this moment, in this transaction. `message` is the
         text, or a function of the fields hidden from a reader that returns the text for them.
         `skip`: the user who caused it (no one is told of what they just did). Returns how many were told."""
-        ids = [i for i in notifications.recipients(conn, self.schema, self.app, names, record, people_of(ent)) if i != skip]
-        return self.deliver_to(conn, ids, ent, record["id"], kind, message, now)
+        ids = [i for i in notifications.recipients(tx.conn, self.schema, self.app, names, record, people_of(ent)) if i != skip]
+        return self.deliver_to(tx, ids, ent, record["id"], kind, message)
 
-    def deliver_to(self, conn, user_ids, ent: Entity, record_id: int, kind: str, message, now) -> int:
+    def deliver_to(self, tx: Tx, user_ids, ent: Entity, record_id: int, kind: str, message) -> int:
         """Notify these users of the record, each only if they may read it now (see deliver)."""
+        conn, now = tx.conn, tx.now
         texts: dict = {}
         told = 0
         for uid in user_ids:
@@ -488,16 +489,6 @@ class Records:
         if r is None or current.get(wf.state_field) not in r.sources or not changed & set(r.key_fields):
             return None
         return wf.state_field, r.target
-
-    def record_step(self, conn, entity: str, record_id: int, workflow: str, transition: str, from_state: str, to_state: str,
-                    actor: Actor, now, current: dict, comment: str | None = None, inputs: dict | None = None) -> None:
-        """One row of the record's workflow timeline, with the time spent in the state it leaves."""
-        h = self.schema.workflow_history
-        last = conn.execute(select(h.c.at).where(h.c.entity == entity, h.c.record_id == record_id).order_by(h.c.id.desc()).limit(1)).scalar()
-        since = last or current["created_at"]
-        conn.execute(h.insert().values(entity=entity, record_id=record_id, workflow=workflow, transition=transition, from_state=from_state,
-                                       to_state=to_state, actor_id=actor.id, actor=actor.username, at=now, comment=comment or None,
-                                       inputs=inputs or None, seconds_in_state=int((now - since).total_seconds())))
 
     def _refuse_in_state(self, ent: Entity, current: dict, changed: set[str], deleting: bool = False) -> None:
         """The workflow's say on a change: the state itself moves only by transitions, a locking

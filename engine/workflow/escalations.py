@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.events.bus import emit
-from engine.events.model import DEADLINE_REACHED, UPDATED, Event, Tx
+from engine.events.model import DEADLINE_REACHED, UPDATED, Tx
 from engine.records.service import Records
 from engine.workflow import review_tasks, steps
 
@@ -69,14 +69,13 @@ def _fire_one(records: Records, conn, timer_id: int, now: dt.datetime) -> dict |
             waiting = set(review_tasks.facts(conn, records.schema, wf, ent.name, record["id"])["waiting"])
             who = tuple(n for n in who if n not in st.review.roles or n in waiting)
         message = f"{ent.label.get(lang)} {title} is due out of '{state_label}' by {due:%Y-%m-%d %H:%M} UTC"
-        event = emit(tx, Event(DEADLINE_REACHED, ent.name, record["id"], steps.WORKFLOW, now, {**reached, "notify": list(who), "message": message},
-                               record=record))
+        event = emit(tx, DEADLINE_REACHED, ent.name, record["id"], {**reached, "notify": list(who), "message": message}, record=record)
         did.append(f"reminded {tx.told.get(event.id, 0)}")
     else:
         esc = st.sla.escalations[timer["step"]]
         message = f"{ent.label.get(lang)} {title} is overdue in '{state_label}' (due {due:%Y-%m-%d %H:%M} UTC)"
-        event = emit(tx, Event(DEADLINE_REACHED, ent.name, record["id"], steps.WORKFLOW, now,
-                               {**reached, "notify": list(esc.notify), "message": message if esc.notify else None}, record=record))
+        event = emit(tx, DEADLINE_REACHED, ent.name, record["id"],
+                     {**reached, "notify": list(esc.notify), "message": message if esc.notify else None}, record=record)
         if esc.notify:
             did.append(f"notified {tx.told.get(event.id, 0)}")
         if esc.reassign == "owner_manager":
@@ -100,6 +99,6 @@ def _reassign(tx: Tx, ent, record: dict) -> str:
     t = records.schema.tables[ent.name]
     conn.execute(t.update().where(t.c.id == record["id"]).values(owner=manager, updated_at=tx.now, version=t.c.version + 1))
     after = records._load(conn, ent, record["id"])
-    emit(tx, Event(UPDATED, ent.name, record["id"], tx.actor, tx.now, {"fields": {"owner": {"from": record["owner"], "to": manager}}},
-                   "reassign", record=after, before=record))
+    emit(tx, UPDATED, ent.name, record["id"], {"fields": {"owner": {"from": record["owner"], "to": manager}}}, "reassign",
+         record=after, before=record)
     return f"reassigned to user {manager}"

@@ -16,7 +16,7 @@ from engine.core.actor import Actor
 from engine.core.errors import Conflict, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.core.values import to_json
 from engine.events.bus import emit
-from engine.events.model import OPINION_GIVEN, Event, Tx
+from engine.events.model import OPINION_GIVEN, Tx
 from engine.metadata.model import Entity, Workflow
 from engine.records.service import Records
 from engine.workflow import rules, steps
@@ -99,9 +99,8 @@ def decide(records: Records, actor: Actor, entity: str, record_id: int, decision
         if res.rowcount != 1:  # pragma: no cover - the record's row lock serialises reviewers
             raise Conflict("this review task was answered at the same moment; reload the record")
         tx = Tx(conn, records, actor, now, lang)
-        emit(tx, Event(OPINION_GIVEN, ent.name, record_id, actor, now,
-                       {"review": {"role": task["role"], "decision": DECISIONS[decision], "opinion": (opinion or "").strip() or None}},
-                       "review", record=rec))
+        emit(tx, OPINION_GIVEN, ent.name, record_id,
+             {"review": {"role": task["role"], "decision": DECISIONS[decision], "opinion": (opinion or "").strip() or None}}, "review", record=rec)
         outcome = review_outcome(wf.states[state].review, [DECISIONS[decision] if t["id"] == task["id"] else t["status"]
                                                            for t in tasks])
         if outcome != "pending":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
 
 from engine.core.actor import Actor
 from engine.core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, ValidationFailed
@@ -16,7 +17,6 @@ from engine.events.model import STATE_ENTERED, TRANSITIONED, Event, Tx
 from engine.metadata.model import Entity, Transition, Workflow
 from engine.metadata.workflows import inputs_into
 from engine.records.compute import refuse_immutable
-from engine.records.service import Records
 from engine.workflow import review_tasks, rules, timers
 
 WORKFLOW = Actor(id=None, username="workflow", via="workflow")
@@ -67,15 +67,16 @@ def fire_in(tx: Tx, ent: Entity, wf: Workflow, t: Transition, record_id: int, in
     text_inputs = {n: to_json(t.inputs[n].value_type, v) for n, v in inputs.items()}
     record = records._load(conn, ent, record_id)
     step = {"workflow": wf.name, "transition": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
-    emit(tx, Event(STATE_ENTERED, ent.name, record_id, actor, now, step, record=record, before=current))
+    emit(tx, STATE_ENTERED, ent.name, record_id, step, record=record, before=current)
     changes = records._changes(ent, current, record)
     changes["transition"] = {"name": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
-    emit(tx, Event(TRANSITIONED, ent.name, record_id, actor, now, changes, "transition", record=record, before=current, inputs=inputs))
+    emit(tx, TRANSITIONED, ent.name, record_id, changes, "transition", record=record, before=current, inputs=inputs)
     return record
 
 
-def enter(records: Records, conn, ent: Entity, wf: Workflow, record: dict, from_state: str | None, to_state: str, now) -> None:
+def enter(tx: Tx, ent: Entity, wf: Workflow, record: dict, from_state: str | None, to_state: str) -> None:
     """The record has just entered `to_state` (from `from_state`, or new when None)."""
+    records, conn, now = tx.records, tx.conn, tx.now
     schema = records.schema
     left = wf.states.get(from_state) if from_state is not None else None
     if left is not None and left.review is not None:
@@ -89,15 +90,28 @@ def enter(records: Records, conn, ent: Entity, wf: Workflow, record: dict, from_
         timers.schedule(conn, records, ent, record["id"], to_state, st.sla, now)
 
 
-def notify_transition(records: Records, conn, ent: Entity, t: Transition, record: dict, inputs: dict, actor: Actor, now) -> None:
+def record_step(tx: Tx, event: Event) -> None:
+    """One row of the record's workflow timeline (a state entered by a transition), with the time spent in the state it leaves."""
+    h, d, actor = tx.records.schema.workflow_history, event.data, event.actor
+    last = tx.conn.execute(select(h.c.at).where(h.c.entity == event.entity, h.c.record_id == event.record_id)
+                           .order_by(h.c.id.desc()).limit(1)).scalar()
+    since = last or event.before["created_at"]
+    tx.conn.execute(h.insert().values(entity=event.entity, record_id=event.record_id, workflow=d["workflow"], transition=d["transition"],
+                                      from_state=d["from"], to_state=d["to"], actor_id=actor.id, actor=actor.username, at=event.at,
+                                      comment=d.get("comment") or None, inputs=d.get("inputs") or None,
+                                      seconds_in_state=int((event.at - since).total_seconds())))
+
+
+def notify_transition(tx: Tx, ent: Entity, t: Transition, record: dict, inputs: dict) -> None:
     """The transition's `notify` lists, told in the app's language (each reader only if they may read the record)."""
+    records, actor = tx.records, tx.actor
     language = records.app.default_language
     for n in t.notify:
         def text(hidden, n=n):  # each reader's text leaves out the fields hidden from them, and the inputs that fill them
             secret = inputs_into(t, hidden)
             return render(n.message.get(language), {k: v for k, v in record.items() if k not in hidden},
                           inputs={k: v for k, v in inputs.items() if k not in secret}, user=actor.context(), transition=t.label.get(language))
-        records.deliver(conn, n.to, ent, record, "transition", text, now, skip=actor.id)  # no one is told of what they just did
+        records.deliver(tx, n.to, ent, record, "transition", text, skip=actor.id)  # no one is told of what they just did
 
 
 def render(template: str, record: dict, **extra) -> str:
@@ -109,8 +123,9 @@ def render(template: str, record: dict, **extra) -> str:
         return template
 
 
-def notify_reduction(records: Records, conn, ent: Entity, wf: Workflow, old: dict, new: dict, actor: Actor, now) -> None:
+def notify_reduction(tx: Tx, ent: Entity, wf: Workflow, old: dict, new: dict) -> None:
     """In a state with `notify_on_reduction`, tell its roles when lines go or quantities drop."""
+    records, actor = tx.records, tx.actor
     st = wf.states.get(old.get(wf.state_field))
     r = st.reduction if st is not None else None
     if r is None:
@@ -128,4 +143,4 @@ def notify_reduction(records: Records, conn, ent: Entity, wf: Workflow, old: dic
     lang = records.app.default_language
     title = new.get(ent.title_field) or f"#{new['id']}"
     message = f"{ent.label.get(lang)} {title} was reduced while {st.label.get(lang).lower()} by {actor.username}: " + "; ".join(changes)
-    records.deliver(conn, r.notify, ent, new, "reduced", message, now, skip=actor.id)
+    records.deliver(tx, r.notify, ent, new, "reduced", message, skip=actor.id)
