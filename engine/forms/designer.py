@@ -24,7 +24,8 @@ from engine.forms.diff import changes as describe
 from engine.forms.diff import diff, label_dict
 from engine.forms.yaml_write import form_yaml, merged_yaml
 from engine.metadata import overlay as ov
-from engine.metadata.loader import OverlayRefused, base_documents, load_app
+from engine.metadata.layering import OverlayRefused
+from engine.metadata.loader import base_documents, load_app
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, App, Entity, Label
 from engine.metadata.roles import BASE_USER_ATTRIBUTES
 from engine.records import Records

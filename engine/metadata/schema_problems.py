@@ -11,11 +11,33 @@ problem that says to quote the text.
 from __future__ import annotations
 
 import difflib
+import json
 import re
+from importlib import resources
 
 import jsonschema
+from referencing import Registry, Resource
 
 from engine.core.values import kind_of
+
+
+# the JSON Schema of each kind of document (engine/metadata/schemas), and of an overlay piece
+def _schemas() -> dict:
+    base = resources.files("engine.metadata") / "schemas"
+    out = {}
+    for name in ("defs", "entity", "form", "app", "roles", "workflow", "overlay"):
+        out[name] = json.loads((base / f"{name}.json").read_text(encoding="utf-8"))
+    return out
+
+
+SCHEMAS = _schemas()
+REGISTRY = Registry().with_resources(
+    (s["$id"], Resource.from_contents(s)) for s in SCHEMAS.values()
+)
+VALIDATORS = {
+    kind: jsonschema.Draft202012Validator(SCHEMAS[kind], registry=REGISTRY) for kind in ("entity", "form", "app", "roles", "workflow")
+}
+OVERLAY = jsonschema.Draft202012Validator(SCHEMAS["overlay"], registry=REGISTRY)
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean"}
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")

@@ -11,7 +11,8 @@ from engine.forms.diff import changes, diff
 from engine.forms.yaml_write import form_yaml, merged_yaml
 from engine.metadata import overlay as ov
 from engine.metadata.codes import MetadataInvalid
-from engine.metadata.loader import OverlayRefused, base_documents, load_app
+from engine.metadata.layering import OverlayRefused
+from engine.metadata.loader import base_documents, load_app
 from tests.apps import write_app
 from tests.conftest import DEMO_APP, ROOT
 
