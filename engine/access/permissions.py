@@ -88,6 +88,7 @@ class Permissions:
                 self.enforcer.add_policy(role.name, r.entity, "field:" + r.field, r.level)
         self._cache: dict[frozenset, Grants] = {}
         self._teams: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> {user id: team}, see team()
+        self._team_stmt = None  # the recursive reporting-line query, built on first use
 
     # ------------------------------------------------------------------ role level
     def grants(self, actor: Actor) -> Grants:
@@ -193,10 +194,12 @@ class Permissions:
         read once per transaction (a write checks the scope several times; a list, twice)."""
         known = self._teams.setdefault(conn, {})
         if user_id not in known:
-            u = self.schema.user
-            base = select(u.c.id).where(u.c.id == user_id).cte("team", recursive=True)
-            below = base.union(select(u.c.id).where(u.c.manager_id == base.c.id))  # union, not union all: a loop ends
-            known[user_id] = set(conn.execute(select(below.c.id)).scalars())
+            if self._team_stmt is None:  # built once: the statement is the same for every user
+                u = self.schema.user
+                base = select(u.c.id).where(u.c.id == bindparam("user_id")).cte("team", recursive=True)
+                below = base.union(select(u.c.id).where(u.c.manager_id == base.c.id))  # union, not union all: a loop ends
+                self._team_stmt = select(below.c.id)
+            known[user_id] = set(conn.execute(self._team_stmt, {"user_id": user_id}).scalars())
         return known[user_id]
 
     def ordered_by_owner_index(self, actor: Actor, entity: str, action: str, sort_name: str) -> bool:

@@ -81,24 +81,25 @@ def may_fire(records: Records, conn, actor: Actor, wf: Workflow, t: Transition, 
     if "owner" in t.relations and owner is not None and owner == actor.id:
         return True, ""
     if owner is not None and {"owner_manager", "owner_managers"} & set(t.relations):
-        chain = managers(conn, records.schema, owner)
-        if "owner_manager" in t.relations and chain[:1] == [actor.id]:
-            return True, ""
-        if "owner_managers" in t.relations and actor.id in chain:
-            return True, ""
+        for depth, manager in enumerate(managers(conn, records.schema, owner)):  # read up the line only as far as needed
+            if manager == actor.id and (depth == 0 or "owner_managers" in t.relations):
+                return True, ""
+            if "owner_managers" not in t.relations:
+                break
     who = ", ".join([*t.roles, *(r.replace("_", " ") for r in t.relations)])
     return False, Msg("'%(transition)s' may be fired by: %(who)s", transition=t.name, who=who)
 
-def managers(conn, schema: Schema, user_id: int) -> list[int]:
-    """The user's managers, nearest first (stops at a loop)."""
+def managers(conn, schema: Schema, user_id: int):
+    """The user's managers one by one, nearest first, each read when it is asked for (stops at a loop)."""
     u = schema.user
-    out: list[int] = []
+    seen: set[int] = set()
     current = user_id
     while True:
         m = conn.execute(select(u.c.manager_id).where(u.c.id == current)).scalar()
-        if m is None or m in out or m == user_id:
-            return out
-        out.append(m)
+        if m is None or m in seen or m == user_id:
+            return
+        seen.add(m)
+        yield m
         current = m
 
 def guard(t: Transition, record: dict, lines: dict, actor: Actor, inputs: dict, review: dict, lang: str) -> tuple[bool, str]:

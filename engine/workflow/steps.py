@@ -5,6 +5,8 @@ and its SLA timers scheduled, the transition's notifications written, the histor
 audit entry. A user's transition, a review's completion and an escalation all go this one way."""
 from __future__ import annotations
 
+import functools
+
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from engine.events.bus import emit
 from engine.events.model import STATE_ENTERED, TRANSITIONED, Event, Tx
 from engine.metadata.model import Entity, Transition, Workflow
 from engine.metadata.workflows import inputs_into
+from engine.records import listing
 from engine.records.compute import refuse_immutable
 from engine.workflow import review_tasks, rules, timers
 
@@ -60,12 +63,15 @@ def fire_in(tx: Tx, ent: Entity, wf: Workflow, t: Transition, record_id: int, in
     refuse_immutable(ent, current, {n for n, v in values.items() if v != current.get(n)})
     table = records.schema.tables[ent.name]
     row = {**values, "updated_at": now, "updated_by": actor.id, "version": table.c.version + 1}
+    if "search_text" in table.c and not set(values).isdisjoint(ent.search_fields):  # the state or a `set` field is searched
+        row["search_text"] = listing.search_text(ent, {**current, **values})
     res = conn.execute(table.update().where(table.c.id == record_id, table.c[wf.state_field] == state,
                                             table.c.version == current["version"]).values(**row))
     if res.rowcount != 1:  # pragma: no cover - the row lock (or SQLite's write lock) serialises firing
         raise Conflict(Msg("this %(entity)s changed while the transition was being applied; reload it and try again", entity=ent.name))
     text_inputs = {n: to_json(t.inputs[n].value_type, v) for n, v in inputs.items()}
-    record = records._load(conn, ent, record_id)
+    # the record as the UPDATE left it, without reading it back: only `values` and the stamps changed
+    record = {**current, **values, "updated_at": now, "updated_by": actor.id, "version": current["version"] + 1}
     step = {"workflow": wf.name, "transition": t.name, "from": state, "to": t.target, "comment": comment or None, "inputs": text_inputs}
     emit(tx, STATE_ENTERED, ent.name, record_id, step, record=record, before=current)
     changes = records._changes(ent, current, record)
@@ -114,11 +120,18 @@ def notify_transition(tx: Tx, ent: Entity, t: Transition, record: dict, inputs: 
         records.deliver(tx, n.to, ent, record, "transition", text, skip=actor.id)  # no one is told of what they just did
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(template: str):
+    """A notification template compiled once (compiling took most of a notification's time); the
+    templates come from the metadata, so there are as many as the workflows have messages."""
+    return _TEMPLATES.from_string(template)
+
+
 def render(template: str, record: dict, **extra) -> str:
     """A notification text from its template (sandboxed: templates cannot reach Python objects)."""
     values = {k: v for k, v in record.items() if not isinstance(v, list)}
     try:
-        return _TEMPLATES.from_string(template).render(**values, **extra)
+        return _compiled(template).render(**values, **extra)
     except TemplateError:
         return template
 

@@ -96,12 +96,18 @@ CSP_VIOLATIONS: list[str] = []  # console messages about blocked scripts or styl
 CONSOLE_ERRORS: list[str] = []  # any error in the console (a missing icon, an htmx swap without a target...)
 
 
+# htmx logs a request cut short - by a newer one (hx-sync replace) or by leaving the page while a live preview is
+# on its way - as two console errors, htmx:sendAbort and htmx:afterRequest; nothing went wrong for the user. A request
+# that failed logs htmx:sendError, htmx:timeout or htmx:responseError beside its htmx:afterRequest, and those still count.
+_CUT_SHORT = ("htmx:sendAbort", "htmx:afterRequest")
+
+
 def watch(page) -> None:
     """Record what a page reports in the browser's console that a user should never cause."""
     def seen(m):
         if "Content Security Policy" in m.text:
             CSP_VIOLATIONS.append(f"{page.url}: {m.text}")
-        elif m.type == "error" and "status of 4" not in m.text:  # a 4xx the test provoked on purpose is the page's answer, not a fault
+        elif m.type == "error" and "status of 4" not in m.text and not m.text.startswith(_CUT_SHORT):  # a 4xx the test provoked on purpose is the answer
             CONSOLE_ERRORS.append(f"{page.url}: {m.text}")
     page.on("console", seen)
     page.on("response", lambda r: CONSOLE_ERRORS.append(f"{page.url}: {r.status} for {r.url}") if r.status == 404 else None)

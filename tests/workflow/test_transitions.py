@@ -158,3 +158,25 @@ def test_bulk_transitions_from_the_list_and_the_api(rt, people):
         assert r.status_code == 200 and r.json()["moved"] == 1
         bad = c.post("/api/v1/sales_order/transitions/cancel", json={"ids": "all"}, headers={"Authorization": f"Bearer {tok}"})
         assert bad.status_code == 422
+
+
+def test_quick_search_follows_what_a_transition_writes(dbs, tmp_path):
+    """A searched field that a transition sets (the state) is found under its new value at once, and
+    no longer under the old one; the record a transition returns is the one stored."""
+    from engine.records.listing import ListQuery
+    from tests.apps import write_app
+    from tests.conftest import make_user
+    from tests.records.test_notifications import APP
+    files = dict(APP)
+    files["entities/visit.yaml"] = files["entities/visit.yaml"].replace("title_field: customer", "title_field: customer\n        search_fields: [customer, status]")
+    rt = dbs.runtime(write_app(tmp_path / "app", files))
+    disp, anna = make_user(rt, "disp", roles=("dispatcher",)), make_user(rt, "anna", roles=("measurer",))
+    v = rt.records.create(disp, "visit", {"customer": "Ivanov"})
+
+    def found(text):
+        return [r["id"] for r in rt.records.list(disp, "visit", ListQuery(q=text))["items"]]
+    assert found("new") == [v["id"]] and found("planned") == []
+    fired = transitions.fire(rt.records, disp, "visit", v["id"], "plan", fields={"specialist": anna.id})
+    assert found("planned") == [v["id"]] and found("new") == []
+    stored = rt.records.get(disp, "visit", v["id"])
+    assert {k: fired[k] for k in stored} == stored
