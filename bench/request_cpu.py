@@ -18,10 +18,10 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+from list_page import wait_up  # bench/ is on the path when a script of it runs
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
@@ -36,16 +36,6 @@ PATHS = {
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-
-
-def wait_up(url: str) -> None:
-    for _ in range(600):
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not start")
 
 
 def sign_in(base: str) -> tuple[dict, str]:

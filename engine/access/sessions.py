@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, select
 
 from engine.core.actor import Actor
+from engine.core.settings import positive_number
 from engine.storage.schema import Schema
 
 TOUCH_EVERY = dt.timedelta(minutes=1)  # how stale last_seen_at may get before a request writes it
@@ -37,21 +38,10 @@ class Policy:
     @classmethod
     def from_env(cls, environ=os.environ) -> "Policy":
         """ENGINE_SESSION_IDLE_HOURS (default 12) and ENGINE_SESSION_MAX_DAYS (default 14)."""
-        return cls(idle=dt.timedelta(hours=_positive(environ, "ENGINE_SESSION_IDLE_HOURS", 12)),
-                   absolute=dt.timedelta(days=_positive(environ, "ENGINE_SESSION_MAX_DAYS", 14)))
+        return cls(idle=dt.timedelta(hours=positive_number("ENGINE_SESSION_IDLE_HOURS", 12, environ)),
+                   absolute=dt.timedelta(days=positive_number("ENGINE_SESSION_MAX_DAYS", 14, environ)))
 
 
-def _positive(environ, name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive number, not {raw!r}")
-    return value
 
 
 def _hash(token: str) -> str:

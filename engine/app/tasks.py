@@ -18,6 +18,7 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
 from engine.app.runtime import Runtime
+from engine.core.settings import positive_number
 from engine.events import deliver, outbox
 from engine.storage.db import project_var
 from engine.workflow import escalations
@@ -88,14 +89,7 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
 
 def retention() -> dt.timedelta:
     """How long the outbox keeps events for the feed: ENGINE_EVENT_RETENTION_DAYS (default 30)."""
-    raw = os.environ.get("ENGINE_EVENT_RETENTION_DAYS", "30")
-    try:
-        days = float(raw)
-    except ValueError:
-        days = -1
-    if not days > 0:
-        raise ValueError(f"ENGINE_EVENT_RETENTION_DAYS must be a positive number of days, not {raw!r}")
-    return dt.timedelta(days=days)
+    return dt.timedelta(days=positive_number("ENGINE_EVENT_RETENTION_DAYS", 30))
 
 
 class EmbeddedConsumer(Consumer):
