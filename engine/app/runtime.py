@@ -16,7 +16,10 @@ from engine.access import sessions as user_sessions
 from engine.access.accounts import Accounts
 from engine.app.tables import schema_for
 from engine.behaviours import defaults as builtins
+from engine.connectors import deliveries
+from engine.connectors.registry import registry as connector_types
 from engine.events.hooks import make_manager
+from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
 from engine.records import Records
@@ -29,9 +32,17 @@ log = logging.getLogger("engine")
 
 def plugins_of(app: App):
     """The app's plugin modules, then the built-in behaviours they have not replaced (engine.behaviours);
-    MetadataInvalid for a plugin that does not load (E029) or replaces no built-in behaviour (E047)."""
+    MetadataInvalid for a plugin that does not load (E029), replaces no built-in behaviour (E047), or
+    for a connector whose type neither the engine nor a plugin provides (E049)."""
     hooks = make_manager(app.plugins_dir)
     builtins.register(hooks)
+    types = connector_types(hooks)
+    unknown = [Problem("E049", c.file, *c.type_at, f"connector '{c.name}' is of type '{c.type}', which no adapter provides "
+                       f"(types: {', '.join(sorted(types))})") for c in app.connectors.values() if c.type not in types]
+    if unknown:
+        raise MetadataInvalid(unknown)
+    if any(c.triggers for c in app.connectors.values()):  # outbound connectors: each matching event becomes a delivery, in its transaction
+        hooks.register(deliveries.Maker(types), name="builtin.connectors")
     return hooks
 
 
@@ -71,6 +82,9 @@ class Runtime:
                 audit.ensure_head(conn, schema)
         for c in app.overlay_conflicts:
             log.warning("admin change set aside: %s", c.format())
+        for c in app.connectors.values():
+            if not c.enabled:
+                log.warning("connector %s is off: set %s where the app runs (%s)", c.name, ", ".join(c.missing), c.file)
         return cls(app_dir, db, hooks, app, schema, stored)
 
     def _install(self, app: App, schema: Schema, stored: form_versions.Stored) -> None:

@@ -3,6 +3,7 @@ package declares beside the code that uses them (access, storage, events, record
 from __future__ import annotations
 
 from engine.access import tables as access_tables
+from engine.connectors import tables as connector_tables
 from engine.events import tables as event_tables
 from engine.metadata.model import App
 from engine.records import tables as record_tables
@@ -10,7 +11,8 @@ from engine.storage import tables as storage_tables
 from engine.storage.schema import Schema
 from engine.workflow import tables as workflow_tables
 
-SYSTEM = (access_tables.declare, storage_tables.declare, event_tables.declare, workflow_tables.declare, record_tables.declare)
+SYSTEM = (access_tables.declare, storage_tables.declare, event_tables.declare, workflow_tables.declare, record_tables.declare,
+          connector_tables.declare)
 
 
 def schema_for(app: App, keep_columns: dict | None = None) -> Schema:

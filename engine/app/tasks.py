@@ -18,6 +18,8 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
 from engine.app.runtime import Runtime
+from engine.connectors import deliveries
+from engine.connectors.registry import registry as connector_types
 from engine.core.settings import positive_number
 from engine.events import deliver, outbox
 from engine.storage.db import project_var
@@ -45,6 +47,8 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         huey = SqliteHuey(name, filename=str(path))
     else:
         raise ValueError(f"ENGINE_QUEUE_URL must start with redis:// or sqlite:///, not {url!r}")
+
+    adapters = connector_types(rt.records.plugin_manager)  # the connector types: built-in and the plugins'
 
     def run() -> int:
         rt.refresh()  # admin changes saved since: the same forms (and conditions) as the web processes
@@ -80,10 +84,37 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         with rt.db.write() as conn:
             return outbox.prune(conn, rt.schema, dt.datetime.now(dt.timezone.utc) - retention(), deliver.subscribers(rt.records))
 
+    def connect() -> int:
+        rt.refresh()
+        tried, following = deliveries.send_due(rt.records, adapters)
+        if following is not None:  # a retry due within the minute: run again then (the periodic task covers longer waits)
+            wait = (following - rt.records.clock()).total_seconds()
+            if wait < 60:
+                connectors_now.schedule(delay=max(0.05, wait))
+        return tried
+
+    @huey.periodic_task(crontab(minute="*"), name="connectors")
+    def connectors() -> int:
+        """Every minute: send the connectors' deliveries that are due (retries included)."""
+        return connect()
+
+    @huey.task(name="connectors_now")
+    def connectors_now() -> int:
+        """The same, right after a commit that emitted events, and when a retry falls due within the minute."""
+        return connect()
+
     huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now
     huey.deliver_events, huey.deliver_events_now, huey.prune_events = deliver_events, deliver_events_now, prune_events
-    if rt.records.plugin_manager.hook.publish.get_hookimpls():  # someone outside the transaction listens: wake the queue after commits
-        rt.records.wake = lambda: deliver_events_now()
+    huey.connectors, huey.connectors_now = connectors, connectors_now
+    publishers = bool(rt.records.plugin_manager.hook.publish.get_hookimpls())
+    sending = bool(deliveries.active(rt.records, adapters))
+    if publishers or sending:  # someone outside the transaction listens: wake the queue after commits
+        def wake():
+            if publishers:
+                deliver_events_now()
+            if sending:
+                connectors_now()
+        rt.records.wake = wake
     return huey
 
 

@@ -50,6 +50,12 @@ class RecordHooks:
         """After a record is deleted, in the same transaction."""
 
 
+class ConnectorHooks:
+    @hookspec
+    def connector_types(self):
+        """Connector types a plugin adds: {type name: adapter} (engine.connectors.adapters.Adapter: prepare and send)."""
+
+
 class EventHooks:
     @hookspec
     def on_event(self, event, tx):
@@ -64,6 +70,7 @@ def make_manager(plugins_dir: str | None) -> pluggy.PluginManager:
     pm = pluggy.PluginManager("engine")
     pm.add_hookspecs(RecordHooks)
     pm.add_hookspecs(EventHooks)
+    pm.add_hookspecs(ConnectorHooks)
     if plugins_dir and Path(plugins_dir).is_dir():
         problems = []
         for path in sorted(Path(plugins_dir).glob("*.py")):

@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from engine.metadata import overlay as overlay_mod
 from engine.metadata.codes import MetadataInvalid, Problem
+from engine.metadata.connectors import build_connector
 from engine.metadata.context import Ctx
 from engine.metadata.entities import build_entity, find_parents
 from engine.metadata.failures import ANY
@@ -28,6 +29,7 @@ from engine.metadata.layering import OverlayRefused, attribute, lay_overlay
 from engine.metadata.model import (
     RESERVED_ENTITY_NAMES,
     App,
+    Connector,
     Entity,
     Form,
     Label,
@@ -195,6 +197,7 @@ def _load(root, overlay: dict | None):
     entity_docs = validated("entity", entity_docs)
     form_docs = validated("form", form_docs)
     workflow_docs = read("workflow", "workflows")
+    connector_docs = read("connector", "connectors")
     if not entity_docs and not ctx.problems:
         ctx.problems.append(Problem("E030", os.path.join(shown, "entities"), 1, 1, "no entity files found"))
 
@@ -241,6 +244,15 @@ def _load(root, overlay: dict | None):
         if form is not None:
             forms[form.name] = form
 
+    connectors: dict[str, Connector] = {}
+    for file, doc, stem in connector_docs:  # after workflows: a trigger may name a state
+        if doc.data["name"] in connectors:
+            ctx.add("E011", file, doc, ("name",), f"connector '{doc.data['name']}' is also defined in {connectors[doc.data['name']].file}")
+            continue
+        c = build_connector(ctx, file, doc, stem, entities, workflows)
+        if c is not None:
+            connectors[c.name] = c
+
     app_data = app_doc[1].data if app_doc else {}
     menu = []
     for i, module in enumerate(app_data.get("menu", ())):
@@ -269,6 +281,7 @@ def _load(root, overlay: dict | None):
         user_fields=MappingProxyType(ufields),
         fingerprint=digest.hexdigest(),
         working_hours=hours,
+        connectors=MappingProxyType(connectors),
     ), [], {}, conflicts
 
 

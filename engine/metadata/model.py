@@ -387,6 +387,54 @@ class Workflow:
     reapproval: Reapproval | None = None
 
 
+CONNECTOR_EVENTS = ("created", "updated", "deleted", "transitioned")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a connector acts: an event of an entity (a transition into `to` only, with `to`), and a
+    condition on the record (`when`, in the expression dialect)."""
+
+    entity: str
+    event: str  # one of CONNECTOR_EVENTS
+    to: str | None = None
+    when: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a failed delivery is tried again: after first_delay seconds, each wait `factor` times the
+    last (at most max_delay, with up to 20 % jitter), until max_attempts; then the delivery is dead.
+    The defaults retry within seconds and give up after about a day."""
+
+    first_delay: float = 5.0
+    factor: float = 2.0
+    max_delay: float = 3600.0
+    max_attempts: int = 30
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A connection to a system outside, declared in connectors/<name>.yaml. `settings` are the type's
+    own (for `rest`: base_url, path, method, headers, body, sign, response), with ${VAR} references
+    still in them; `missing` names the variables they need that are not set: the connector is off."""
+
+    name: str
+    type: str
+    label: Label
+    file: str
+    triggers: tuple[Trigger, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    retry: Retry = field(default_factory=Retry)
+    timeout: float = 10.0
+    missing: tuple[str, ...] = ()
+    type_at: tuple[int, int] = (1, 1)  # line and column of `type:`, for a type no adapter provides (E049)
+
+    @property
+    def enabled(self) -> bool:
+        return not self.missing
+
+
 @dataclass(frozen=True)
 class App:
     name: str
@@ -402,6 +450,7 @@ class App:
     workflows: Mapping[str, Workflow] = field(default_factory=dict)  # by entity name
     user_fields: Mapping[str, Field] = field(default_factory=dict)  # extra attributes of users (user.region)
     working_hours: WorkingHours = field(default_factory=WorkingHours)
+    connectors: Mapping[str, Connector] = field(default_factory=dict)
     fingerprint: str = field(default="", compare=False)
     overlay_conflicts: tuple = ()  # admin changes (engine.metadata.overlay.Conflict) set aside because they no longer fit
 

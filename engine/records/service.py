@@ -386,21 +386,24 @@ class Records:
 
     def titles(self, actor: Actor, entity: str, ids) -> dict[int, str]:
         """The display title of each record id (for links): one query for all of them."""
+        with self.db.read() as conn:
+            return self.titles_in(conn, actor, entity, ids)
+
+    def titles_in(self, conn, actor: Actor, entity: str, ids) -> dict[int, str]:
+        """The same, in the caller's transaction."""
         ids = {i for i in ids if isinstance(i, int)}
         if not ids:
             return {}
         if entity == "@user":
             u = self.schema.user
-            with self.db.read() as conn:
-                return {r[0]: r[1] or r[2] for r in conn.execute(select(u.c.id, u.c.full_name, u.c.username).where(u.c.id.in_(ids)))}
+            return {r[0]: r[1] or r[2] for r in conn.execute(select(u.c.id, u.c.full_name, u.c.username).where(u.c.id.in_(ids)))}
         ent = self.app.entity(entity)
         t = self.schema.tables[entity]
         title = ent.title_field or "id"
         if not self.permissions.grants(actor).can(entity, "read"):
             return {}
-        with self.db.read() as conn:
-            scope = self._scope(conn, actor, entity, "read")
-            rows = conn.execute(select(t.c.id, t.c[title]).where(t.c.id.in_(ids), *_given(scope))).all()
+        scope = self._scope(conn, actor, entity, "read")
+        rows = conn.execute(select(t.c.id, t.c[title]).where(t.c.id.in_(ids), *_given(scope))).all()
         return {r[0]: str(r[1]) if r[1] is not None else f"#{r[0]}" for r in rows}
 
     # ------------------------------------------------------------------ permission helpers

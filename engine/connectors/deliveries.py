@@ -1,0 +1,239 @@
+"""Outbound deliveries: events taken from the outbox, sent, retried, logged.
+
+`Maker` turns each event that a connector's triggers match into a delivery, inside the transaction
+of the change (an on_event subscriber): the request is built from the record as the change left it
+and stored with the delivery, which exists exactly when the change does. A connector that is off
+(a variable unset) makes none.
+
+`send_due` sends what is due, oldest first, one record's deliveries in order (a later one waits while
+an earlier one of the same record is not delivered or given up). A delivery is claimed with a
+compare-and-set that also sets a lease, so two workers never send it at once and a worker killed
+mid-send leaves it to be sent again when the lease ends - with the same idempotency key. Each
+attempt is logged; a failure worth retrying is tried again after a growing wait with jitter, up to
+the connector's max_attempts; then, or on an answer that will not change, the delivery is dead.
+An admin may retry a dead one or replay a delivered one (audited).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+
+from sqlalchemy import exists, func, select
+
+from engine.connectors.adapters import Adapter, Outcome, render
+from engine.core.actor import SYSTEM, Actor
+from engine.core.errors import Conflict, NotFound, ValidationFailed
+from engine.events.hooks import hookimpl
+from engine.events.model import CREATED, DELETED, TRANSITIONED, UPDATED, Event, Tx
+from engine.metadata.model import Connector, Entity, Retry, Trigger
+from engine.records.serialize import record_json
+from engine.records.service import Records
+from engine.storage import audit
+
+log = logging.getLogger("engine.connectors")
+LEASE_MARGIN = 60  # seconds a claimed delivery stays claimed beyond the connector's timeout
+_EVENT_OF = {"created": CREATED, "updated": UPDATED, "deleted": DELETED, "transitioned": TRANSITIONED}
+
+
+def actor_for(connector: Connector) -> Actor:
+    """Who a connector's write-back is by, in the audit trail."""
+    return Actor(id=None, username=f"connector:{connector.name}"[:64], roles=frozenset({"admin"}), via="system")
+
+
+def active(records: Records, adapters: dict[str, Adapter]) -> list[Connector]:
+    """The connectors that send: with triggers, every variable set, and a known type."""
+    return [c for c in records.app.connectors.values() if c.triggers and c.enabled and c.type in adapters]
+
+
+def matches(t: Trigger, event: Event) -> bool:
+    if event.entity != t.entity or event.type != _EVENT_OF[t.event]:
+        return False
+    return t.to is None or (event.data.get("transition") or {}).get("to") == t.to
+
+
+class Maker:
+    """The in-transaction subscriber (`on_event`) that turns each event a connector's triggers match into
+    a delivery, in the transaction of the change: the request is built from the record as the change
+    left it, and the delivery exists exactly when the change does (none for a rolled-back change, none
+    lost if the process dies after the commit). Registered as `builtin.connectors` when the app has
+    connectors that send (engine.app.runtime.plugins_of)."""
+
+    def __init__(self, adapters: dict[str, Adapter]):
+        self.adapters = adapters
+
+    @hookimpl
+    def on_event(self, event: Event, tx: Tx) -> None:
+        records = tx.records
+        for c in records.app.connectors.values():
+            if not c.enabled or c.type not in self.adapters or event.actor.username == actor_for(c).username:
+                continue  # off, of no known type, or the connector's own write-back (never echoed)
+            trigger = next((t for t in c.triggers if matches(t, event)), None)
+            if trigger is not None:
+                delivery = _delivery(records, tx.conn, c, self.adapters[c.type], trigger, event, tx.now)
+                if delivery is not None:
+                    tx.conn.execute(records.schema.delivery.insert().values(**delivery))
+
+
+def _delivery(records: Records, conn, c: Connector, adapter: Adapter, t: Trigger, event: Event, now) -> dict | None:
+    ent = records.app.entity(event.entity)
+    record = event.before if event.type == DELETED else event.record
+    if t.when is not None:
+        try:
+            if not t.when.evaluate(record):
+                return None
+        except Exception as exc:  # a condition that cannot be evaluated on this record: say so in the log, send nothing
+            log.warning("connector %s: condition %r failed on %s %s: %s", c.name, t.when.source, ent.name, event.record_id, exc)
+            return None
+    shown = _with_titles(records, conn, ent, record_json(records.app, ent, record))
+    context = {"record": shown, "event": {"id": event.id, "type": event.type, "at": event.at.isoformat().replace("+00:00", "Z"),
+                                          "actor": event.actor.username, "data": event.data}, "connector": c.name}
+    try:
+        request = adapter.prepare(c, context)
+        error = None
+    except Exception as exc:  # a template that fails on this record: a dead delivery that says why, visible in the log
+        request, error = {}, f"the request could not be built: {type(exc).__name__}: {exc}"[:2000]
+    return {"connector": c.name, "event_id": event.id, "event_type": event.type, "entity": ent.name, "record_id": event.record_id,
+            "status": "dead" if error else "pending", "attempts": 0, "next_at": now, "request": request, "last_error": error,
+            "created_at": now}
+
+
+def _with_titles(records: Records, conn, ent: Entity, shown: dict) -> dict:
+    """The record's JSON with `<link>__title` beside each link and user field (on its lines too)."""
+    def add(target: Entity, rows: list[dict]):
+        for f in target.fields.values():
+            if f.type not in ("link", "user"):
+                continue
+            ids = {r.get(f.name) for r in rows if isinstance(r.get(f.name), int)}
+            titles = records.titles_in(conn, SYSTEM, f.entity if f.type == "link" else "@user", ids)
+            for r in rows:
+                if r.get(f.name) is not None:
+                    r[f.name + "__title"] = titles.get(r[f.name])
+    add(ent, [shown])
+    for tf in ent.table_fields():
+        add(records.app.entity(tf.entity), shown.get(tf.name, []))
+    return shown
+
+
+def backoff(retry: Retry, attempts: int) -> float:
+    """Seconds before the next attempt after `attempts` failed ones: growing by `factor`, capped, with up to 20 % jitter."""
+    wait = min(retry.max_delay, retry.first_delay * retry.factor ** max(0, attempts - 1))
+    return wait * (1 + random.uniform(0, 0.2))
+
+
+def send_due(records: Records, adapters: dict[str, Adapter], limit: int = 200) -> tuple[int, dt.datetime | None]:
+    """Send every due delivery (one record's in order); (how many were tried, when the next one is due)."""
+    d = records.schema.delivery
+    tried = 0
+    connectors = {c.name: c for c in active(records, adapters)}
+    if not connectors:
+        return 0, None
+    while True:
+        now = records.clock()
+        earlier = d.alias("earlier")
+        waiting = exists().where(earlier.c.connector == d.c.connector, earlier.c.entity == d.c.entity,
+                                 earlier.c.record_id == d.c.record_id, earlier.c.id < d.c.id,
+                                 earlier.c.status.in_(("pending", "sending")))
+        with records.db.read() as conn:
+            due = conn.execute(select(d.c.id, d.c.connector, d.c.status).where(
+                d.c.status.in_(("pending", "sending")), d.c.next_at <= now, d.c.connector.in_(list(connectors)),
+                ~waiting).order_by(d.c.id).limit(limit)).all()
+        if not due:
+            break
+        sent = 0
+        for row in due:
+            c = connectors[row.connector]
+            sent += _send_one(records, c, adapters[c.type], row.id, row.status, now)
+        tried += sent
+        if not sent:  # another worker took them all: nothing of ours can have unblocked a waiting one
+            break
+    with records.db.read() as conn:
+        following = conn.execute(select(func.min(d.c.next_at)).where(d.c.status.in_(("pending", "sending")),
+                                                                      d.c.connector.in_(list(connectors)))).scalar()
+    return tried, following
+
+
+def _send_one(records: Records, c: Connector, adapter: Adapter, delivery_id: int, status: str, now: dt.datetime) -> bool:
+    d = records.schema.delivery
+    lease = now + dt.timedelta(seconds=c.timeout + LEASE_MARGIN)
+    with records.db.write() as conn:  # the claim: of several workers, the one whose UPDATE finds it as it was sends it
+        claimed = conn.execute(d.update().where(d.c.id == delivery_id, d.c.status == status, d.c.next_at <= now)
+                               .values(status="sending", next_at=lease)).rowcount == 1
+        row = conn.execute(select(d).where(d.c.id == delivery_id)).mappings().first() if claimed else None
+    if row is None:
+        return False
+    started = time.perf_counter()
+    try:
+        outcome = adapter.send(c, row["request"], str(row["event_id"]))
+    except Exception as exc:  # an adapter (a plugin's, perhaps) that raised: a failure worth another try
+        outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}"[:2000], retry=True)
+    ms = int((time.perf_counter() - started) * 1000)
+    note = _write_back(records, c, row, outcome) if outcome.delivered else None
+    finished = records.clock()
+    attempts = row["attempts"] + 1
+    if outcome.delivered:
+        values = {"status": "delivered", "delivered_at": finished, "next_at": finished}
+        next_at = None
+    elif outcome.retry and attempts < c.retry.max_attempts:
+        next_at = finished + dt.timedelta(seconds=backoff(c.retry, attempts))
+        values = {"status": "pending", "next_at": next_at}
+    else:
+        next_at = None
+        values = {"status": "dead", "next_at": finished}
+    with records.db.write() as conn:
+        conn.execute(d.update().where(d.c.id == delivery_id).values(
+            attempts=attempts, last_status=outcome.status, last_error=note or outcome.error, response=outcome.excerpt or None, **values))
+        conn.execute(records.schema.delivery_attempt.insert().values(
+            delivery_id=delivery_id, at=finished, status_code=outcome.status, error=outcome.error or note, ms=ms, next_at=next_at))
+    if not outcome.delivered:
+        log.info("connector %s: delivery %s (event %s) failed: %s%s", c.name, delivery_id, row["event_id"], outcome.error,
+                 "" if next_at is None else f"; next try at {next_at:%H:%M:%S}")
+    return True
+
+
+def _write_back(records: Records, c: Connector, row, outcome: Outcome) -> str | None:
+    """The response mapping: values from the answer written to the record through the record service,
+    as the connector (audited). Returns what went wrong, or None."""
+    mapping = (c.settings.get("response") or {}).get("set")
+    if not mapping or row["record_id"] is None or row["event_type"] == DELETED:
+        return None
+    try:
+        values = render(dict(mapping), {"response": outcome.answer, "status": outcome.status})
+    except Exception as exc:
+        return f"delivered, but the response mapping failed: {type(exc).__name__}: {exc}"[:2000]
+    actor = actor_for(c)
+    for _ in range(3):  # someone may change the record between the read and the write: read again
+        try:
+            current = records.get(actor, row["entity"], row["record_id"])
+            if all(str(current.get(k)) == str(v) for k, v in values.items()):
+                return None
+            records.update(actor, row["entity"], row["record_id"], values, version=current["version"])
+            return None
+        except Conflict:
+            continue
+        except NotFound:
+            return "delivered, but the record is gone: nothing written back"
+        except ValidationFailed as exc:
+            return "delivered, but the answer could not be written back: " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors)[:1900]
+    return "delivered, but the record kept changing: nothing written back"
+
+
+def again(records: Records, actor: Actor, connector: str, delivery_id: int) -> dict:
+    """An admin's Retry (a dead or waiting delivery: due now, with a fresh series of attempts) or Replay
+    (a delivered one: sent again, with the same idempotency key). Audited."""
+    d = records.schema.delivery
+    with records.db.write() as conn:
+        row = conn.execute(select(d).where(d.c.id == delivery_id, d.c.connector == connector)).mappings().first()
+        if row is None:
+            raise NotFound(f"connector {connector} has no delivery {delivery_id}")
+        if row["status"] == "sending":
+            raise Conflict("this delivery is being sent right now; look again in a moment")
+        if not row["request"]:
+            raise Conflict("this delivery has no request to send (its template failed); fix the connector - a new event will use it")
+        action = "replay" if row["status"] == "delivered" else "retry"
+        now = records.clock()
+        conn.execute(d.update().where(d.c.id == delivery_id).values(status="pending", attempts=0, next_at=now))
+        audit.append(conn, records.schema, actor, "sys_delivery", delivery_id, action,
+                     {"connector": connector, "event_id": row["event_id"], "was": row["status"]})
+    return {"id": delivery_id, "status": "pending", "action": action}

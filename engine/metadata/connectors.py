@@ -1,0 +1,155 @@
+"""Connector documents (connectors/*.yaml) checked and built into Connector models.
+
+Checked here, with file and line: the name, the triggers (an entity of the app, one of the events
+created / updated / deleted / transitioned, a state of its workflow for `to`, a condition in the
+expression dialect over the record), the templates (sandboxed Jinja that compiles), the fields a
+response writes back (stored fields of the triggering entities that a write may set), and secrets:
+a signing secret or a credential header is a ${VAR} reference, never a literal. A variable that is
+not set does not stop the app: the connector is built with `missing` naming it and stays off
+(reported when the app starts). A type other than the built-in ones is checked once the plugins
+are loaded, since a plugin may add it (engine.app.runtime.plugins_of).
+"""
+from __future__ import annotations
+
+import os
+import re
+from types import MappingProxyType
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.expressions.language import Scope
+from engine.metadata import secrets
+from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Connector, Entity, Label, Retry, Trigger, Workflow
+from engine.metadata.report import compile_or_report
+
+BUILT_IN = ("rest",)
+_VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]{0,99})\}")
+_CREDENTIAL_HEADERS = re.compile(r"^(authorization|proxy-authorization|cookie)$|(^|-)(token|secret|api-?key|password)($|-)", re.I)
+TEMPLATES = SandboxedEnvironment(autoescape=False)
+_WHOLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
+
+
+def variables(value) -> list[str]:
+    """The ${NAME} references anywhere in a setting (strings inside mappings and lists too)."""
+    if isinstance(value, str):
+        return _VARIABLE.findall(value)
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in variables(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in variables(item)]
+    return []
+
+
+def substitute(value: str) -> str:
+    """A setting with its ${NAME} references replaced by the environment's values (all set: checked at load)."""
+    return _VARIABLE.sub(lambda m: os.environ[m.group(1)], value)
+
+
+def template_problem(source) -> str | None:
+    """Why a template (a string, or a mapping or list of them) does not compile, or None. A string that
+    is one {{ expression }} as a whole gives the expression's value with its type (a number stays a number)."""
+    if isinstance(source, dict):
+        return next((p for v in source.values() if (p := template_problem(v))), None)
+    if isinstance(source, list):
+        return next((p for v in source if (p := template_problem(v))), None)
+    if not isinstance(source, str):
+        return None
+    try:
+        m = _WHOLE.match(source)
+        if m and "{{" not in m.group(1) and "}}" not in m.group(1):
+            TEMPLATES.compile_expression(m.group(1))
+        else:
+            TEMPLATES.parse(source)
+    except TemplateSyntaxError as exc:
+        return f"the template does not compile: {exc.message}"
+    return None
+
+
+def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity], workflows: dict[str, Workflow]) -> Connector | None:
+    d = doc.data
+    before = len(ctx.problems)
+    if stem != d["name"]:
+        ctx.add("E010", file, doc, ("name",), f"connector '{d['name']}' is in a file named '{stem}'", hint=f"rename the file to {d['name']}.yaml")
+    triggers = []
+    for i, spec in enumerate(d.get("on", ())):
+        t = _trigger(ctx, file, doc, ("on", i), spec, entities, workflows)
+        if t is not None:
+            triggers.append(t)
+    settings = {k: v for k, v in d.items() if k not in ("name", "type", "label", "on", "timeout", "retry")}
+    if d["type"] == "rest":
+        _check_rest(ctx, file, doc, d, triggers, entities)
+    elif "on" not in d and d["type"] in BUILT_IN:
+        ctx.add("E048", file, doc, (), f"a {d['type']} connector needs on: the events it sends")
+    for key in ("base_url", "path", "headers", "sign"):  # secrets are ${VAR} references
+        if key == "sign" and isinstance(d.get("sign"), dict) and not secrets.is_reference(d["sign"].get("secret")):
+            ctx.add("E035", file, doc, ("sign", "secret"), "the signing secret must not be written in the metadata")
+        if key == "headers":
+            for h, v in (d.get("headers") or {}).items():
+                if _CREDENTIAL_HEADERS.search(h) and not variables(v):
+                    ctx.add("E035", file, doc, ("headers", h), f"the header {h} carries a credential; it must not be written in the metadata")
+    if len(ctx.problems) > before:
+        return None
+    retry = d.get("retry", {})
+    missing = tuple(dict.fromkeys(v for v in variables(settings) if v not in os.environ))
+    return Connector(
+        name=d["name"], type=d["type"], label=Label.of(d.get("label"), d["name"]), file=file, triggers=tuple(triggers),
+        settings=MappingProxyType(settings), timeout=float(d.get("timeout", 10)), missing=missing, type_at=(doc.mark(("type",)).line, doc.mark(("type",)).col),
+        retry=Retry(**{k: retry[k] for k in ("first_delay", "factor", "max_delay", "max_attempts") if k in retry}),
+    )
+
+
+def _trigger(ctx, file, doc, path, spec, entities, workflows) -> Trigger | None:
+    ent = entities.get(spec["entity"])
+    if ent is None or ent.child:
+        if not ctx.failed.entity(spec["entity"]):
+            ctx.add("E048", file, doc, path + ("entity",), f"'{spec['entity']}' is not a top-level entity of the app")
+        return None
+    to = spec.get("to")
+    if to is not None:
+        wf = workflows.get(ent.name)
+        if spec["event"] != "transitioned":
+            ctx.add("E048", file, doc, path + ("to",), "to: (the state entered) goes with event: transitioned")
+            return None
+        if wf is None or to not in wf.states:
+            known = ", ".join(wf.states) if wf is not None else f"none: {ent.name} has no workflow"
+            ctx.add("E048", file, doc, path + ("to",), f"'{to}' is not a state of {ent.name} (states: {known})")
+            return None
+    when = None
+    if "when" in spec:
+        when = compile_or_report(ctx, file, doc, path + ("when",), spec["when"], record_scope(ent, entities))
+        if when is None:
+            return None
+    return Trigger(ent.name, spec["event"], to, when)
+
+
+def record_scope(ent: Entity, entities: dict[str, Entity]) -> Scope:
+    """What a connector's condition may name: the record's fields, its system columns and `lines.<field>`."""
+    values = frozenset(f.name for f in ent.fields.values() if f.type != "table") | frozenset(SYSTEM_COLUMNS)
+    tables = {f.name: frozenset(entities[f.entity].fields) | frozenset(CHILD_SYSTEM_COLUMNS)
+              for f in ent.fields.values() if f.type == "table" and f.entity in entities}
+    return Scope(values=values, tables=tables)
+
+
+def _check_rest(ctx, file, doc, d: dict, triggers: list[Trigger], entities: dict[str, Entity]) -> None:
+    if "on" not in d:
+        ctx.add("E048", file, doc, (), "a rest connector needs on: the events it sends")
+    if "base_url" not in d:
+        ctx.add("E048", file, doc, (), "a rest connector needs base_url: where it sends, like ${ERP_URL}")
+    elif not variables(d["base_url"]) and not re.match(r"^https?://[^\s/]+", d["base_url"]):
+        ctx.add("E048", file, doc, ("base_url",), f"base_url '{d['base_url'][:80]}' is not a web address (http:// or https://)")
+    for key in ("body", "path"):
+        problem = template_problem(d.get(key))
+        if problem:
+            ctx.add("E048", file, doc, (key,), problem)
+    for i, (name, source) in enumerate(((d.get("response") or {}).get("set") or {}).items()):
+        problem = template_problem(source)
+        if problem:
+            ctx.add("E048", file, doc, ("response", "set", name), problem)
+        for t in triggers:
+            f = entities[t.entity].fields.get(name)
+            if f is None or f.type in ("table", "computed") or f.read_only:
+                why = "is not a field of" if f is None else "is computed or read-only in"
+                ctx.add("E048", file, doc, ("response", "set", name), f"the response writes '{name}', which {why} {t.entity}",
+                        key=True)
+                break

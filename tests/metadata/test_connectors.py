@@ -1,0 +1,69 @@
+"""Connector documents as `run.py check` sees them: every mistake reported with file, line and what to
+write instead; secrets only as ${VAR} references; an unset variable leaves the connector off."""
+import textwrap
+
+import pytest
+
+from engine.metadata.codes import MetadataInvalid
+from engine.metadata.loader import load_app
+from tests.apps import write_app
+from tests.connectors.test_rest import APP
+
+
+def problems(tmp_path, connector: str) -> list[str]:
+    files = {k: v for k, v in APP.items() if not k.startswith("connectors/")}
+    files["connectors/erp.yaml"] = textwrap.dedent(connector)
+    app = write_app(tmp_path / "app", files)
+    with pytest.raises(MetadataInvalid) as e:
+        load_app(app)
+    return [f"{p.line}: {p.code} {p.message}" for p in e.value.problems]
+
+
+BASE = "name: erp\ntype: rest\nbase_url: https://erp.example.com\n"
+
+
+@pytest.mark.parametrize("on, expected", [
+    ("  - {entity: order, event: updated, to: approved}\n", "5: E048 to: (the state entered) goes with event: transitioned"),
+    ("  - {entity: order, event: transitioned, to: shipped}\n", "5: E048 'shipped' is not a state of order (states: draft, approved)"),
+    ("  - {entity: order_line, event: created}\n", "5: E048 'order_line' is not a top-level entity of the app"),
+    ("  - {entity: order, event: created, when: 'total > 5'}\n", "5: E022 unknown name 'total'"),
+    ("  - {entity: order, event: approved}\n", "5: E006 'approved' is not allowed; use one of: created, updated, deleted, transitioned"),
+])
+def test_triggers_are_checked(tmp_path, on, expected):
+    got = problems(tmp_path, BASE + "on:\n" + on)
+    assert len(got) == 1 and got[0].startswith(expected), got
+
+
+def test_templates_write_backs_and_secrets_are_checked(tmp_path):
+    got = problems(tmp_path, BASE + """\
+        on: [{entity: order, event: created}]
+        headers: {Authorization: "Bearer abc123", X-Trace: "{{ event.id }}"}
+        body: {number: "{{ record.number "}
+        sign: {secret: whsec_abc}
+        response:
+          set: {amount_due: "{{ response.x }}", number: "{{ response.n }}"}
+        """.replace("        ", ""))
+    assert got == [
+        "5: E035 the header Authorization carries a credential; it must not be written in the metadata",
+        "6: E048 the template does not compile: unexpected end of template, expected 'end of print statement'.",
+        "7: E035 the signing secret must not be written in the metadata",
+        "9: E048 the response writes 'amount_due', which is not a field of order",
+        "9: E048 the response writes 'number', which is computed or read-only in order",  # numbered by its series
+    ]
+
+
+def test_a_rest_connector_needs_somewhere_to_send(tmp_path):
+    got = problems(tmp_path, "name: erp\ntype: rest\non: [{entity: order, event: created}]\n")
+    assert got == ["1: E048 a rest connector needs base_url: where it sends, like ${ERP_URL}"]
+    got = problems(tmp_path, "name: erp\ntype: rest\nbase_url: erp.example.com\non: [{entity: order, event: created}]\n")
+    assert got == ["3: E048 base_url 'erp.example.com' is not a web address (http:// or https://)"]
+
+
+def test_unset_variables_leave_the_connector_off(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_ERP_URL", raising=False)
+    monkeypatch.setenv("TEST_ERP_TOKEN", "x")
+    monkeypatch.delenv("TEST_ERP_SECRET", raising=False)
+    app = load_app(write_app(tmp_path / "app", APP))
+    erp = app.connectors["erp"]
+    assert erp.missing == ("TEST_ERP_URL", "TEST_ERP_SECRET") and not erp.enabled
+    assert erp.triggers[0].to == "approved" and erp.retry.max_attempts == 4 and erp.timeout == 1
