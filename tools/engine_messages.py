@@ -265,3 +265,16 @@ SESSIONS = {  # My account's sessions and the password forms' warnings; list scr
     "Resetting it signs the user out on every device and revokes all their API tokens.": ("重置后，该用户将在所有设备上退出登录，其所有 API 令牌也将被吊销。",
                                                                                           "После сброса пользователь выйдет на всех устройствах, а все его API-токены будут отозваны."),
 }
+
+CONNECTORS = {  # the connectors' log and its actions
+    "the connectors and their deliveries are for administrators": ("连接器及其投递记录仅供管理员查看", "Коннекторы и их доставки доступны только администраторам"),
+    "there is no connector '%(name)s'; GET /api/v1/connectors lists them": ("没有名为“%(name)s”的连接器；GET /api/v1/connectors 可列出全部连接器",
+                                                                             "Коннектора «%(name)s» нет; список выдаёт GET /api/v1/connectors"),
+    "connector %(name)s has no delivery %(id)s": ("连接器 %(name)s 没有编号为 %(id)s 的投递", "У коннектора %(name)s нет доставки %(id)s"),
+    "this delivery is being sent right now; look again in a moment": ("该投递正在发送中，请稍后再查看", "Эта доставка отправляется прямо сейчас; посмотрите чуть позже"),
+    "this delivery has no request to send (its template failed); fix the connector - a new event will use it": (
+        "该投递没有可发送的请求（模板出错）；请修正连接器，新的事件会使用修正后的配置",
+        "У этой доставки нет запроса для отправки (шаблон не сработал); исправьте коннектор — новые события будут использовать исправленный"),
+    "one of: %(options)s": ("可选值：%(options)s", "одно из: %(options)s"),
+    "the id of the oldest delivery you have, a whole number": ("您已有的最早一条投递的编号（整数）", "номер самой ранней из полученных доставок, целое число"),
+}

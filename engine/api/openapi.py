@@ -284,6 +284,8 @@ def build_openapi(app: App, grants=None) -> dict:
             "id": {"type": "integer"}, "type": {"type": "string"}, "entity": {"type": "string"}, "record_id": {"type": ["integer", "null"]},
             "actor": {"type": "string"}, "actor_id": {"type": ["integer", "null"]}, "via": {"type": "string"},
             "at": {"type": "string", "format": "date-time"}, "data": {"type": "object"}}}
+    if grants is not None and (grants.admin or grants.unrestricted) and app.connectors:
+        paths.update(_connector_paths(app, errors))
     if grants is not None:
         obj = {"content": {"application/json": {"schema": {"type": "object"}}}}
         paths["/api/v1/reviews/pending"] = {"get": {"operationId": "pending_reviews", "summary": "Review tasks waiting for the caller",
@@ -323,4 +325,29 @@ def build_openapi(app: App, grants=None) -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {"Problem": {"description": "an error", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
         },
+    }
+
+
+def _connector_paths(app, errors: dict) -> dict:
+    """The connectors' log and its Retry/Replay (administrators)."""
+    obj = {"content": {"application/json": {"schema": {"type": "object"}}}}
+    name = {"name": "name", "in": "path", "required": True, "schema": {"enum": sorted(app.connectors)}}
+    did = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    tag = ["Connectors"]
+    return {
+        "/api/v1/connectors": {"get": {"operationId": "connectors", "summary": "The connectors and their deliveries by status", "tags": tag,
+                                       "responses": {"200": {"description": "every connector of the app", **obj}, **errors}}},
+        "/api/v1/connectors/{name}/deliveries": {"get": {
+            "operationId": "connector_deliveries", "summary": "A connector's deliveries, newest first", "tags": tag,
+            "parameters": [name, {"name": "status", "in": "query", "schema": {"enum": ["pending", "sending", "delivered", "dead"]}},
+                           {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+            "responses": {"200": {"description": "deliveries and next_before for the page after", **obj}, **errors}}},
+        "/api/v1/connectors/{name}/deliveries/{id}": {"get": {
+            "operationId": "connector_delivery", "summary": "One delivery: its request, last answer and every attempt", "tags": tag,
+            "parameters": [name, did], "responses": {"200": {"description": "the delivery", **obj}, **errors}}},
+        "/api/v1/connectors/{name}/deliveries/{id}/retry": {"post": {
+            "operationId": "connector_retry", "summary": "Retry a dead or waiting delivery now, or replay a delivered one (audited)",
+            "tags": tag, "parameters": [name, did],
+            "responses": {"200": {"description": "the delivery is due now", **obj}, "409": _PROBLEM, **errors}}},
     }

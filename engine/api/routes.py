@@ -13,6 +13,8 @@ from engine.access import logins, users
 from engine.api.body import read_json
 from engine.api.openapi import build_openapi
 from engine.app.runtime import Runtime
+from engine.connectors import log as connector_log
+from engine.connectors.tables import STATUSES
 from engine.core.actor import Actor
 from engine.core.errors import BadRequest, FieldError, Msg, Unauthenticated, ValidationFailed
 from engine.core.values import parse_id, parse_ids, parse_int, to_json
@@ -285,6 +287,45 @@ def make_routes(rt: Runtime) -> list[Route]:
             return feed.events(rt.records, actor, after, limit)
         return _json(await _reading(rt, request, work))
 
+    async def connectors_(request: Request):
+        """The connectors and their deliveries by status (administrators)."""
+        return _json({"items": await _reading(rt, request, lambda actor: connector_log.connectors(rt.records, actor))})
+
+    async def deliveries_(request: Request):
+        """A connector's deliveries, newest first; ?status=pending|sending|delivered|dead, ?before=ID, ?limit=N (administrators)."""
+        q = request.query_params
+
+        def work(actor):
+            errors = []
+            status = q.get("status")
+            if status is not None and status not in STATUSES:
+                errors.append(FieldError("status", Msg("one of: %(options)s", options=", ".join(STATUSES))))
+            before = parse_id(q["before"]) if q.get("before") is not None else None
+            if q.get("before") is not None and before is None:
+                errors.append(FieldError("before", Msg("the id of the oldest delivery you have, a whole number")))
+            limit = parse_id(q.get("limit", "50"))
+            if limit is None or limit > connector_log.MAX_LIMIT:
+                errors.append(FieldError("limit", Msg("a whole number from 1 to %(most)s", most=connector_log.MAX_LIMIT)))
+            if errors:
+                raise ValidationFailed(errors)
+            return connector_log.deliveries(rt.records, actor, request.path_params["name"], status, before, limit)
+        return _json(await _reading(rt, request, work))
+
+    async def delivery_(request: Request):
+        """One delivery with its request, its last answer and every attempt (administrators)."""
+        def work(actor):
+            return connector_log.delivery(rt.records, actor, request.path_params["name"], _record_id(request))
+        return _json(await _reading(rt, request, work))
+
+    async def retry_(request: Request):
+        """Retry a dead or waiting delivery now, or replay a delivered one (administrators; audited)."""
+        actor = await run_in_threadpool(_actor, rt, request)
+        done = await run_in_threadpool(connector_log.again, rt.records, actor, request.path_params["name"], _record_id(request))
+        wake = getattr(rt.records, "wake", None)
+        if wake is not None:
+            await run_in_threadpool(wake)
+        return _json(done)
+
     async def history(request: Request):
         name = request.path_params["entity"]
         actor = await run_in_threadpool(_actor, rt, request)
@@ -301,6 +342,10 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/permissions/roles/{role}", role, methods=["GET"]),
         Route("/api/v1/reviews/pending", pending_reviews, methods=["GET"]),
         Route("/api/v1/events", events_, methods=["GET"]),
+        Route("/api/v1/connectors", connectors_, methods=["GET"]),
+        Route("/api/v1/connectors/{name}/deliveries", deliveries_, methods=["GET"]),
+        Route("/api/v1/connectors/{name}/deliveries/{id}", delivery_, methods=["GET"]),
+        Route("/api/v1/connectors/{name}/deliveries/{id}/retry", retry_, methods=["POST"]),
         Route("/api/v1/notifications", notifications_, methods=["GET"]),
         Route("/api/v1/notifications/read", notifications_, methods=["POST"]),
         Route("/api/v1/{entity}", collection, methods=["GET", "POST"]),

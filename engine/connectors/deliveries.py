@@ -30,7 +30,6 @@ from engine.events.model import CREATED, DELETED, TRANSITIONED, UPDATED, Event, 
 from engine.metadata.model import Connector, Entity, Retry, Trigger
 from engine.records.serialize import record_json
 from engine.records.service import Records
-from engine.storage import audit
 
 log = logging.getLogger("engine.connectors")
 LEASE_MARGIN = 60  # seconds a claimed delivery stays claimed beyond the connector's timeout
@@ -217,23 +216,3 @@ def _write_back(records: Records, c: Connector, row, outcome: Outcome) -> str | 
         except ValidationFailed as exc:
             return "delivered, but the answer could not be written back: " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors)[:1900]
     return "delivered, but the record kept changing: nothing written back"
-
-
-def again(records: Records, actor: Actor, connector: str, delivery_id: int) -> dict:
-    """An admin's Retry (a dead or waiting delivery: due now, with a fresh series of attempts) or Replay
-    (a delivered one: sent again, with the same idempotency key). Audited."""
-    d = records.schema.delivery
-    with records.db.write() as conn:
-        row = conn.execute(select(d).where(d.c.id == delivery_id, d.c.connector == connector)).mappings().first()
-        if row is None:
-            raise NotFound(f"connector {connector} has no delivery {delivery_id}")
-        if row["status"] == "sending":
-            raise Conflict("this delivery is being sent right now; look again in a moment")
-        if not row["request"]:
-            raise Conflict("this delivery has no request to send (its template failed); fix the connector - a new event will use it")
-        action = "replay" if row["status"] == "delivered" else "retry"
-        now = records.clock()
-        conn.execute(d.update().where(d.c.id == delivery_id).values(status="pending", attempts=0, next_at=now))
-        audit.append(conn, records.schema, actor, "sys_delivery", delivery_id, action,
-                     {"connector": connector, "event_id": row["event_id"], "was": row["status"]})
-    return {"id": delivery_id, "status": "pending", "action": action}

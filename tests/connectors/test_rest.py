@@ -1,10 +1,8 @@
-"""The `rest` connector against a real local HTTP server that fails on purpose: deliveries made from
-the outbox once, the same request and idempotency key on every attempt, retries with backoff on
+"""The `rest` connector against a real local HTTP server that fails on purpose: deliveries made in
+the change's transaction, the same request and idempotency key on every attempt, retries with backoff on
 5xx, 429, timeouts and a receiver that is gone, no retry on other 4xx, dead after the last attempt,
 one record's deliveries in order, conditions, the response written back through the record
 service, Standard Webhooks signatures, and a connector whose variables are unset staying off."""
-import base64
-import datetime as dt
 import json
 
 import pytest
@@ -16,111 +14,9 @@ from engine.connectors.registry import registry
 from engine.core.actor import SYSTEM
 from engine.core.errors import FieldError, ValidationFailed
 from engine.events.hooks import hookimpl
-from engine.workflow import transitions
 from tests.apps import write_app
 from tests.connectors.receiver import Receiver
-
-SECRET = "whsec_" + base64.b64encode(b"a test secret of 32 bytes, ok!!!").decode()
-
-APP = {
-    "app.yaml": "name: shop\nlabel: Shop\nlanguages: [en]\n",
-    "entities/order.yaml": """
-        name: order
-        label: Order
-        title_field: number
-        fields:
-          number: {type: string, series: "PO-{#####}", unique: true}
-          customer: {type: link, entity: customer}
-          amount: {type: decimal, precision: 12, scale: 2}
-          erp_number: {type: string}
-          status: {type: select, options: [draft, approved], default: draft}
-          lines: {type: table, entity: order_line}
-    """,
-    "entities/order_line.yaml": """
-        name: order_line
-        child: true
-        fields:
-          item: {type: string, required: true}
-          quantity: {type: integer}
-    """,
-    "entities/customer.yaml": """
-        name: customer
-        title_field: name
-        fields:
-          name: {type: string, required: true}
-    """,
-    "workflows/order_flow.yaml": """
-        name: order_flow
-        entity: order
-        state_field: status
-        initial: draft
-        states:
-          draft: {}
-          approved: {category: done}
-        transitions:
-          approve: {from: [draft], to: approved}
-    """,
-    "connectors/erp.yaml": """
-        name: erp
-        type: rest
-        on:
-          - {entity: order, event: transitioned, to: approved, when: "amount > 100"}
-        base_url: ${TEST_ERP_URL}
-        path: /sales-orders
-        headers: {Authorization: "Bearer ${TEST_ERP_TOKEN}"}
-        body:
-          number: "{{ record.number }}"
-          customer: "{{ record.customer__title }}"
-          amount: "{{ record.amount }}"
-          lines: "{{ record.lines }}"
-          event: "{{ event.id }}"
-        sign: {secret: "${TEST_ERP_SECRET}"}
-        timeout: 1
-        retry: {first_delay: 10, factor: 2, max_attempts: 4}
-        response:
-          set: {erp_number: "{{ response.document_number }}"}
-    """,
-}
-
-
-class Clock:
-    def __init__(self):
-        self.now = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-    def wait(self, seconds: float):
-        self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def erp(dbs, tmp_path, monkeypatch):
-    """(runtime, receiver, clock, run) - `run()` takes new events and sends what is due, as the worker does."""
-    receiver = Receiver()
-    monkeypatch.setenv("TEST_ERP_URL", receiver.url)
-    monkeypatch.setenv("TEST_ERP_TOKEN", "t0ken")
-    monkeypatch.setenv("TEST_ERP_SECRET", SECRET)
-    rt = dbs.runtime(write_app(tmp_path / "app", APP))
-    clock = rt.records.clock = Clock()
-    adapters = registry(rt.records.plugin_manager)
-
-    def run():
-        return deliveries.send_due(rt.records, adapters)
-    yield rt, receiver, clock, run
-    receiver.stop()
-
-
-def approved_order(rt, amount="250.00"):
-    c = rt.records.create(SYSTEM, "customer", {"name": "Ivanov & Sons"})
-    o = rt.records.create(SYSTEM, "order", {"customer": c["id"], "amount": amount, "lines": [{"item": "pump", "quantity": 2}]})
-    transitions.fire(rt.records, SYSTEM, "order", o["id"], "approve")
-    return o
-
-
-def rows(rt, table):
-    with rt.db.read() as conn:
-        return [dict(r) for r in conn.execute(select(table).order_by(table.c.id)).mappings()]
+from tests.connectors.shop import APP, SECRET, Clock, approved_order, rows
 
 
 def test_a_failing_receiver_gets_the_same_request_until_it_answers_and_the_answer_is_written_back(erp):

@@ -7,7 +7,7 @@ import pytest
 from engine.metadata.codes import MetadataInvalid
 from engine.metadata.loader import load_app
 from tests.apps import write_app
-from tests.connectors.test_rest import APP
+from tests.connectors.shop import APP
 
 
 def problems(tmp_path, connector: str) -> list[str]:
