@@ -230,6 +230,7 @@ def cmd_serve(args) -> int:
     from engine.app import demo
     from engine.server import create_app
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # connectors: a line per request sent; the delivery log keeps what matters
     logging.getLogger("alembic").setLevel(logging.WARNING)
     rt, err = _open(args)
     if rt is None:
@@ -278,13 +279,15 @@ def cmd_worker(args) -> int:
 
     from engine.app import tasks
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request sent; the delivery log keeps what matters
     rt, err = _open(args)
     if rt is None:
         return _fail(err)
     url = tasks.queue_url(_db_url(args))
     huey = tasks.make_queue(rt, url)
-    print(f"worker for {rt.app.name}: queue {_safe_url(url)}; SLA timers are checked every minute", flush=True)
-    huey.deliver_events_now()  # whatever the outbox holds that a subscriber has not taken (a worker stopped before it could)
+    print(f"worker for {rt.app.name}: queue {_safe_url(url)}; SLA timers are checked every minute, connectors' deliveries sent as they fall due",
+          flush=True)
+    tasks.catch_up(huey)  # whatever a worker stopped before it could finish
     huey.create_consumer(workers=args.workers, periodic=True, worker_type="thread").run()
     return 0
 

@@ -130,7 +130,15 @@ class EmbeddedConsumer(Consumer):
         pass
 
 
+def catch_up(huey) -> None:
+    """When a consumer starts: whatever a worker stopped before could finish - events no subscriber has
+    taken yet, deliveries due (or left mid-send, once their lease is over)."""
+    huey.deliver_events_now()
+    huey.connectors_now()
+
+
 def start_embedded(huey) -> Consumer:
     consumer = EmbeddedConsumer(huey, workers=1, periodic=True, worker_type="thread")
     consumer.start()
+    catch_up(huey)
     return consumer

@@ -32,7 +32,7 @@ from engine.records.serialize import record_json
 from engine.records.service import Records
 
 log = logging.getLogger("engine.connectors")
-LEASE_MARGIN = 60  # seconds a claimed delivery stays claimed beyond the connector's timeout
+LEASE_MARGIN = 5  # seconds a claimed delivery stays claimed beyond twice the connector's timeout (connecting, then reading)
 _EVENT_OF = {"created": CREATED, "updated": UPDATED, "deleted": DELETED, "transitioned": TRANSITIONED}
 
 
@@ -155,7 +155,7 @@ def send_due(records: Records, adapters: dict[str, Adapter], limit: int = 200) -
 
 def _send_one(records: Records, c: Connector, adapter: Adapter, delivery_id: int, status: str, now: dt.datetime) -> bool:
     d = records.schema.delivery
-    lease = now + dt.timedelta(seconds=c.timeout + LEASE_MARGIN)
+    lease = now + dt.timedelta(seconds=2 * c.timeout + LEASE_MARGIN)
     with records.db.write() as conn:  # the claim: of several workers, the one whose UPDATE finds it as it was sends it
         claimed = conn.execute(d.update().where(d.c.id == delivery_id, d.c.status == status, d.c.next_at <= now)
                                .values(status="sending", next_at=lease)).rowcount == 1

@@ -62,14 +62,17 @@ class Rest:
             except Exception as exc:  # a secret that is not whsec_<base64>: the connector's setting is wrong
                 return Outcome(False, error=f"cannot sign: the secret is not a whsec_ key ({type(exc).__name__})", retry=False)
             headers.update({"webhook-id": key, "webhook-timestamp": str(stamp), "webhook-signature": signature})
+        started = time.monotonic()
         try:
             with client().stream(request["method"], url, content=(body or "").encode("utf-8") if body is not None else None,
                                  headers=headers, timeout=connector.timeout) as r:
                 raw = b""
-                for chunk in r.iter_bytes():
+                for chunk in r.iter_bytes():  # the whole answer within the timeout, not each piece of it
                     raw += chunk
                     if len(raw) > MAX_ANSWER:
                         break
+                    if time.monotonic() - started > connector.timeout:
+                        raise httpx.ReadTimeout("the answer took too long")
         except httpx.TimeoutException:
             return Outcome(False, error=f"no answer within {connector.timeout:g} s", retry=True)
         except httpx.TransportError as exc:

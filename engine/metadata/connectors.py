@@ -95,7 +95,8 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
     return Connector(
         name=d["name"], type=d["type"], label=Label.of(d.get("label"), d["name"]), file=file, triggers=tuple(triggers),
         settings=MappingProxyType(settings), timeout=float(d.get("timeout", 10)), missing=missing, type_at=(doc.mark(("type",)).line, doc.mark(("type",)).col),
-        retry=Retry(**{k: retry[k] for k in ("first_delay", "factor", "max_delay", "max_attempts") if k in retry}),
+        retry=Retry(**{k: float(retry[k]) for k in ("first_delay", "factor", "max_delay") if k in retry},
+                    **({"max_attempts": int(retry["max_attempts"])} if "max_attempts" in retry else {})),
     )
 
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.got: list[dict] = []  # every request: method, path, headers, body
         self.script: list[tuple[int, object]] = []  # answers to give, first to last; then `then`
         self.then: tuple[int, object] = (200, {"ok": True})
@@ -39,7 +39,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
