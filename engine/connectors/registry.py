@@ -4,7 +4,13 @@ from __future__ import annotations
 from engine.connectors.adapters import Adapter
 from engine.connectors.rest import Rest
 
-BUILT_IN: dict[str, type] = {"rest": Rest}
+BUILT_IN: dict[str, type] = {"rest": Rest}  # outbound types, each an Adapter
+INBOUND = ("webhook",)  # received by the engine itself (engine.connectors.webhooks): no adapter
+
+
+def known_types(plugin_manager) -> set[str]:
+    """Every type a connector may have: the outbound adapters (built-in and the plugins') and the inbound ones."""
+    return set(registry(plugin_manager)) | set(INBOUND)
 
 
 def registry(plugin_manager) -> dict[str, Adapter]:

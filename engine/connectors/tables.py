@@ -7,6 +7,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, Strin
 from engine.storage.schema import ID, UtcDateTime
 
 STATUSES = ("pending", "sending", "delivered", "dead")
+CALL_OUTCOMES = ("applied", "ignored", "duplicate", "refused", "failed")
 
 
 def declare(md: MetaData) -> dict[str, Table]:
@@ -44,5 +45,25 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("next_at", UtcDateTime),  # when it will be tried again (none: delivered, or dead)
         Column("by", String(64)),  # who asked for it (an admin's retry or replay), or none: the worker
         Index("ix_sys_delivery_attempt", "delivery_id", "id"),
+    )
+    out["webhook_call"] = Table(  # the log of inbound calls: every one, whatever became of it
+        "sys_webhook_call", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("connector", String(63), nullable=False),
+        Column("webhook_id", String(200)),  # the sender's message id (none when the headers lacked it)
+        Column("received_at", UtcDateTime, nullable=False),
+        Column("outcome", String(16), nullable=False),  # one of CALL_OUTCOMES
+        Column("http_status", Integer, nullable=False),  # what the sender was answered
+        Column("detail", Text),  # what was done, or why not
+        Column("entity", String(64)),
+        Column("record_id", BigInteger),
+        Column("size", Integer, nullable=False),  # bytes of the body received
+        Index("ix_sys_webhook_call", "connector", "id"),
+    )
+    out["webhook_seen"] = Table(  # message ids whose effect is done: written in the transaction of the effect, so a replay has none
+        "sys_webhook_seen", md,
+        Column("connector", String(63), primary_key=True),
+        Column("webhook_id", String(200), primary_key=True),
+        Column("at", UtcDateTime, nullable=False),
     )
     return out

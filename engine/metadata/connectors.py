@@ -23,7 +23,9 @@ from engine.metadata import secrets
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Connector, Entity, Label, Retry, Trigger, Workflow
 from engine.metadata.report import compile_or_report
 
-BUILT_IN = ("rest",)
+BUILT_IN = ("rest", "webhook")
+_OUTBOUND_ONLY = ("on", "base_url", "path", "method", "headers", "body", "sign", "response", "retry", "timeout")
+_INBOUND_ONLY = ("secret", "actor", "max_body", "actions")
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]{0,99})\}")
 _CREDENTIAL_HEADERS = re.compile(r"^(authorization|proxy-authorization|cookie)$|(^|-)(token|secret|api-?key|password)($|-)", re.I)
 TEMPLATES = SandboxedEnvironment(autoescape=False)
@@ -79,8 +81,14 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
     settings = {k: v for k, v in d.items() if k not in ("name", "type", "label", "on", "timeout", "retry")}
     if d["type"] == "rest":
         _check_rest(ctx, file, doc, d, triggers, entities)
-    elif "on" not in d and d["type"] in BUILT_IN:
-        ctx.add("E048", file, doc, (), f"a {d['type']} connector needs on: the events it sends")
+        for key in _INBOUND_ONLY:
+            if key in d:
+                ctx.add("E048", file, doc, (key,), f"{key}: is for a webhook connector (inbound); a rest connector sends", key=True)
+    elif d["type"] == "webhook":
+        _check_webhook(ctx, file, doc, d, entities, workflows)
+        for key in _OUTBOUND_ONLY:
+            if key in d:
+                ctx.add("E048", file, doc, (key,), f"{key}: is for a connector that sends; a webhook connector receives", key=True)
     for key in ("base_url", "path", "headers", "sign"):  # secrets are ${VAR} references
         if key == "sign" and isinstance(d.get("sign"), dict) and not secrets.is_reference(d["sign"].get("secret")):
             ctx.add("E035", file, doc, ("sign", "secret"), "the signing secret must not be written in the metadata")
@@ -130,6 +138,50 @@ def record_scope(ent: Entity, entities: dict[str, Entity]) -> Scope:
     tables = {f.name: frozenset(entities[f.entity].fields) | frozenset(CHILD_SYSTEM_COLUMNS)
               for f in ent.fields.values() if f.type == "table" and f.entity in entities}
     return Scope(values=values, tables=tables)
+
+
+def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflows: dict[str, Workflow]) -> None:
+    if "secret" not in d:
+        ctx.add("E048", file, doc, (), "a webhook connector needs secret: the sender's signing secret, like ${PAYMENTS_WEBHOOK_SECRET}")
+    elif not secrets.is_reference(d["secret"]):
+        ctx.add("E035", file, doc, ("secret",), "the webhook's signing secret must not be written in the metadata")
+    if "actions" not in d:
+        ctx.add("E048", file, doc, (), "a webhook connector needs actions: what a call does (find a record, then set fields or fire a transition)")
+    for i, a in enumerate(d.get("actions", ())):
+        path = ("actions", i)
+        ent = entities.get(a["entity"])
+        if ent is None or ent.child:
+            if not ctx.failed.entity(a["entity"]):
+                ctx.add("E048", file, doc, path + ("entity",), f"'{a['entity']}' is not a top-level entity of the app")
+            continue
+        for key, source in a["find"].items():
+            f = ent.fields.get(key)
+            if key != "id" and (f is None or not f.unique):
+                ctx.add("E048", file, doc, path + ("find", key), f"find: looks a record up by id or a unique field; '{key}' is not one of {ent.name}",
+                        key=True)
+            if template_problem(source):
+                ctx.add("E048", file, doc, path + ("find", key), template_problem(source))
+        for key, source in (a.get("set") or {}).items():
+            f = ent.fields.get(key)
+            if f is None or f.type in ("table", "computed") or f.read_only:
+                why = "is not a field of" if f is None else "is computed or read-only in"
+                ctx.add("E048", file, doc, path + ("set", key), f"set: writes '{key}', which {why} {ent.name}", key=True)
+            if template_problem(source):
+                ctx.add("E048", file, doc, path + ("set", key), template_problem(source))
+        wf = workflows.get(ent.name)
+        if "fire" in a and (wf is None or a["fire"] not in wf.transitions):
+            known = ", ".join(wf.transitions) if wf is not None else f"none: {ent.name} has no workflow"
+            ctx.add("E048", file, doc, path + ("fire",), f"'{a['fire']}' is not a transition of {ent.name} (transitions: {known})")
+        elif "inputs" in a:
+            t = wf.transitions[a["fire"]] if "fire" in a else None
+            for key, source in a["inputs"].items():
+                if t is None or key not in t.inputs:
+                    ctx.add("E048", file, doc, path + ("inputs", key), f"inputs: goes with fire:, and '{key}' must be an input of that transition",
+                            key=True)
+                if template_problem(source):
+                    ctx.add("E048", file, doc, path + ("inputs", key), template_problem(source))
+        if "set" not in a and "fire" not in a:
+            ctx.add("E048", file, doc, path, "an action sets fields (set:), fires a transition (fire:), or both")
 
 
 def _check_rest(ctx, file, doc, d: dict, triggers: list[Trigger], entities: dict[str, Entity]) -> None:

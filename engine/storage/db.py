@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 _shared_read: contextvars.ContextVar = contextvars.ContextVar("engine_shared_read", default=None)
+_open_write: contextvars.ContextVar = contextvars.ContextVar("engine_open_write", default=None)
 
 
 class Database:
@@ -50,15 +51,28 @@ class Database:
     @contextlib.contextmanager
     def write(self):
         """A write transaction: committed on success, rolled back on any exception. What the work
-        put in `after_commit(conn, fn)` runs once the commit is done (never after a rollback)."""
+        put in `after_commit(conn, fn)` runs once the commit is done (never after a rollback).
+
+        Inside another write of this database (in the same thread or task) it joins that one as a
+        savepoint: its work commits with the outer transaction, and a failure in it rolls back only
+        its own part. So several service calls can make one unit of work - a webhook's update and
+        transition, an import's rows - all or nothing."""
+        outer = _open_write.get()
+        if outer is not None and outer[0] is self:
+            with outer[1].begin_nested():
+                yield outer[1]
+            return
         with self.engine.connect() as conn:
             conn = conn.execution_options(engine_write=True)
+            token = _open_write.set((self, conn))
             try:
                 with conn.begin():
                     yield conn
             except BaseException:
                 conn.info.pop("after_commit", None)
                 raise
+            finally:
+                _open_write.reset(token)
             for fn in conn.info.pop("after_commit", {}).values():
                 fn()
 

@@ -67,3 +67,27 @@ def test_unset_variables_leave_the_connector_off(tmp_path, monkeypatch):
     erp = app.connectors["erp"]
     assert erp.missing == ("TEST_ERP_URL", "TEST_ERP_SECRET") and not erp.enabled
     assert erp.triggers[0].to == "approved" and erp.retry.max_attempts == 4 and erp.timeout == 1
+
+
+def test_webhook_documents_are_checked(tmp_path):
+    got = problems(tmp_path, """\
+        name: erp
+        type: webhook
+        secret: whsec_literal
+        base_url: https://x.example.com
+        actions:
+          - entity: order
+            find: {amount: "{{ data.order }}"}
+            set: {number: "{{ data.n }}"}
+            fire: ship
+          - entity: order
+            find: {id: "{{ data.id }}"}
+        """.replace("        ", ""))
+    assert got == [
+        "3: E035 the webhook's signing secret must not be written in the metadata",
+        "4: E048 base_url: is for a connector that sends; a webhook connector receives",
+        "7: E048 find: looks a record up by id or a unique field; 'amount' is not one of order",
+        "8: E048 set: writes 'number', which is computed or read-only in order",
+        "9: E048 'ship' is not a transition of order (transitions: approve)",
+        "10: E048 an action sets fields (set:), fires a transition (fire:), or both",
+    ]

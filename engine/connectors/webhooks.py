@@ -1,0 +1,162 @@
+"""Inbound webhooks: `POST /hooks/<connector>` from a system outside, verified and applied.
+
+The Standard Webhooks scheme: headers webhook-id, webhook-timestamp and webhook-signature
+(`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the connector's whsec_ secret, read from the
+environment). A bad or missing signature is refused (401), so is a timestamp more than five minutes
+away from now; a body larger than the connector's max_body is refused (413) before it is read whole.
+
+A verified call is matched to the first action whose `match` fits the payload; the action finds
+one record by id or a unique field, then sets fields and/or fires a transition, through the record
+service, as the connector's named system actor (audited). All of it is one transaction together
+with the note that the message id is done: a replayed webhook-id has no second effect (200,
+`duplicate`), and a call that failed leaves nothing, so the sender's retry can succeed. Every call
+is logged in sys_webhook_call: applied, ignored (no action fits), duplicate, refused, or failed and why.
+"""
+from __future__ import annotations
+
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from engine.connectors.adapters import render
+from engine.core.actor import Actor
+from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.metadata.connectors import substitute
+from engine.metadata.model import Connector
+from engine.records.listing import ListQuery
+from engine.records.service import Records
+from engine.workflow import transitions
+
+DEFAULT_MAX_BODY = 65_536
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # the HTTP status for the sender
+    body: dict
+
+
+def connector_for(records: Records, name: str) -> Connector | None:
+    c = records.app.connectors.get(name)
+    return c if c is not None and c.type == "webhook" else None
+
+
+def max_body(c: Connector) -> int:
+    return int(c.settings.get("max_body", DEFAULT_MAX_BODY))
+
+
+def actor_for(c: Connector) -> Actor:
+    """Who a webhook's changes are by, in the audit trail: the connector's `actor`, else webhook:<name>."""
+    return Actor(id=None, username=str(c.settings.get("actor") or f"webhook:{c.name}")[:64], roles=frozenset({"admin"}), via="system")
+
+
+def receive(records: Records, c: Connector, body: bytes, headers: Mapping[str, str], too_large: bool = False) -> Answer:
+    """Verify, apply and log one call to the connector `c` (see the module's text)."""
+    message_id = headers.get("webhook-id")
+    message_id = message_id[:200] if isinstance(message_id, str) else None
+    answer, entity, record_id = _handle(records, c, body, headers, too_large, message_id)
+    outcome = answer.body["status"]
+    with records.db.write() as conn:
+        conn.execute(records.schema.webhook_call.insert().values(
+            connector=c.name, webhook_id=message_id, received_at=records.clock(), outcome=outcome, http_status=answer.status,
+            detail=answer.body.get("detail") or answer.body.get("done"), entity=entity, record_id=record_id, size=len(body)))
+    return answer
+
+
+def _refused(status: int, detail: str) -> tuple[Answer, None, None]:
+    return Answer(status, {"status": "refused", "detail": detail}), None, None
+
+
+def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, str], too_large: bool, message_id: str | None):
+    if not c.enabled:
+        return _refused(503, f"the connector is off: set {', '.join(c.missing)} where the app runs")
+    if too_large:
+        return _refused(413, f"the body is larger than {max_body(c)} bytes")
+    try:
+        hook = Webhook(substitute(c.settings["secret"]))
+    except Exception:  # the secret set in the environment is not a whsec_<base64> key
+        return _refused(503, "the connector's secret is not a whsec_ key; fix the environment variable")
+    try:
+        text = body.decode("utf-8")
+        hook.verify(text, dict(headers), json_parse=False)
+    except WebhookVerificationError as exc:
+        return _refused(401, f"not verified: {exc}")
+    except (UnicodeDecodeError, ValueError, binascii.Error):  # a body that is not UTF-8, a malformed signature header
+        return _refused(401, "not verified: the signature headers or the body are malformed")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return _refused(400, "the body is not JSON")
+    if not isinstance(payload, dict):
+        return _refused(400, "the body must be a JSON object")
+    action = next((a for a in c.settings.get("actions", ()) if _fits(a.get("match"), payload)), None)
+    seen = records.schema.webhook_seen
+    try:
+        with records.db.write() as conn:  # the effect and the note that this message is done: together, or neither
+            insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(seen)
+            fresh = conn.execute(insert.values(connector=c.name, webhook_id=message_id, at=records.clock())
+                                 .on_conflict_do_nothing(index_elements=["connector", "webhook_id"])).rowcount == 1
+            if not fresh:
+                return Answer(200, {"status": "duplicate", "detail": f"message {message_id} was applied before; nothing done again"}), None, None
+            if action is None:
+                return Answer(200, {"status": "ignored", "detail": "no action of this connector matches the payload"}), None, None
+            entity, record_id, done = _apply(records, c, action, payload)
+            return Answer(200, {"status": "applied", "entity": entity, "id": record_id, "done": done}), entity, record_id
+    except NotFound as exc:
+        return Answer(404, {"status": "failed", "detail": exc.reason}), action["entity"] if action else None, None
+    except (Conflict, Forbidden) as exc:
+        return Answer(409, {"status": "failed", "detail": exc.reason}), action["entity"] if action else None, None
+    except ValidationFailed as exc:
+        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        return Answer(422, {"status": "failed", "detail": detail}), action["entity"] if action else None, None
+
+
+def _fits(match, payload: dict) -> bool:
+    """Does every dotted path of `match` hold the value it names (`data.type: contract.signed`)?"""
+    for path, expected in (match or {}).items():
+        value = payload
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value != expected and str(value) != str(expected):
+            return False
+    return True
+
+
+def _apply(records: Records, c: Connector, action: dict, payload: dict) -> tuple[str, int, str]:
+    actor = actor_for(c)
+    context = {**payload, "payload": payload}
+    entity = action["entity"]
+    [(key, source)] = action["find"].items()
+    wanted = render(source, context)
+    if wanted is None or wanted == "":
+        raise NotFound(f"the payload gives no {key} to find the {entity} by")
+    found = records.list(actor, entity, ListQuery(filters=[(key, "eq", str(wanted))], limit=2))["items"]
+    if len(found) != 1:
+        raise NotFound(f"no {entity} has {key} {str(wanted)[:100]}")
+    record = found[0]
+    done = []
+    if action.get("set"):
+        values = render(dict(action["set"]), context)
+        record = records.update(actor, entity, record["id"], values, version=record["version"])
+        done.append("set " + ", ".join(sorted(values)))
+    if action.get("fire"):
+        inputs = render(dict(action.get("inputs") or {}), context)
+        transitions.fire(records, actor, entity, record["id"], action["fire"], fields=inputs or None)
+        done.append(f"fired {action['fire']}")
+    return entity, record["id"], "; ".join(done)
+
+
+def calls(records: Records, name: str, limit: int = 50, before: int | None = None) -> list[dict]:
+    """The connector's latest calls, newest first (for the log)."""
+    w = records.schema.webhook_call
+    stmt = select(w).where(w.c.connector == name).order_by(w.c.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(w.c.id < before)
+    with records.db.read() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
