@@ -82,6 +82,9 @@ def cmd_check(args) -> int:
             note = (f"; admin changes to {len(stored.pieces)} form(s) from {_safe_url(url)}"
                     + (f", {len(app.overlay_conflicts)} set aside (see above): open those forms in Settings > Forms" if app.overlay_conflicts else ""))
     nfields = sum(len(e.fields) for e in app.entities.values())
+    if app.connectors:
+        off = [f"{c.name} is off until {', '.join(c.missing)} is set" for c in app.connectors.values() if not c.enabled]
+        note = f", {len(app.connectors)} connectors" + (f" ({'; '.join(off)})" if off else "") + note
     print(f"ok: {_app_dir(args)}: {len(app.entities)} entities, {nfields} fields, {len(app.forms)} forms{note}")
     return 1 if args.strict and app.overlay_conflicts else 0
 
@@ -290,6 +293,55 @@ def cmd_worker(args) -> int:
     tasks.catch_up(huey)  # whatever a worker stopped before it could finish
     huey.create_consumer(workers=args.workers, periodic=True, worker_type="thread").run()
     return 0
+
+
+def cmd_connectors(args) -> int:
+    """List the connectors, or send one sample request to an outbound connector's target and print the exchange."""
+    import json as _json
+
+    from engine.connectors import trial
+    from engine.connectors.registry import registry
+    rt, err = _open(args)
+    if rt is None:
+        return _fail(err)
+    connectors = rt.app.connectors
+    if args.action == "list" or not args.name:
+        if not connectors:
+            print("this app has no connectors (connectors/<name>.yaml; see docs/connectors.md)")
+        for c in connectors.values():
+            state = "on" if c.enabled else f"off: set {', '.join(c.missing)}"
+            print(f"{c.name:<20} {c.type:<10} {state}")
+        return 0 if args.action == "list" else _fail("name the connector to test: run.py connectors test NAME")
+    c = connectors.get(args.name)
+    if c is None:
+        return _fail(f"there is no connector '{args.name}'; this app has: {', '.join(connectors) or 'none'}")
+    if not c.enabled:
+        return _fail(f"connector {c.name} is off: set {', '.join(c.missing)} where the app runs")
+    adapters = registry(rt.records.plugin_manager)
+    if c.type not in adapters:
+        print(f"{c.name} is a {c.type} connector: it receives. Senders POST to /hooks/{c.name} (docs/connectors.md).")
+        return 0
+    t = trial.run_trial(rt.records, adapters, c)
+    print(f"connector {c.name} ({c.type}); sample: {t.sample}; nothing is written (a test)")
+    req = t.request
+    if "url" in req:
+        print(f"> {req.get('method', 'POST')} {req['url']}")
+        for k, v in {**req.get("headers", {}), "Idempotency-Key": t.key}.items():
+            print(f"> {k}: {v}")
+        if req.get("body"):
+            print(">")
+            print("> " + req["body"][:4000].replace("\n", "\n> "))
+    else:
+        print("> " + _json.dumps(req, ensure_ascii=False)[:4000])
+    o = t.outcome
+    print(f"< {o.status if o.status is not None else '-'} ({t.ms} ms)")
+    if o.excerpt:
+        print("< " + o.excerpt[:4000].replace("\n", "\n< "))
+    if o.delivered:
+        print("delivered")
+        return 0
+    print(f"not delivered: {o.error}" + (" (worth retrying: the worker would try again)" if o.retry else " (final: the worker would not retry)"))
+    return 1
 
 
 def _password(args) -> str | None:
@@ -508,6 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("username")
     t.add_argument("--label", default="cli")
     t.set_defaults(func=cmd_create_token)
+    cn = sub.add_parser("connectors", help="list the connectors, or send a sample request: connectors test NAME")
+    common(cn)
+    cn.add_argument("action", choices=["list", "test"])
+    cn.add_argument("name", nargs="?", help="the connector to test")
+    cn.set_defaults(func=cmd_connectors)
     v = sub.add_parser("verify-audit", help="verify the audit trail's signed chain, and that the data matches it")
     common(v)
     v.add_argument("--entity", action="append", help="reconcile only this entity's records (repeat for several; the chain is always checked)")

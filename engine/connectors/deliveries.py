@@ -85,9 +85,8 @@ def _delivery(records: Records, conn, c: Connector, adapter: Adapter, t: Trigger
         except Exception as exc:  # a condition that cannot be evaluated on this record: say so in the log, send nothing
             log.warning("connector %s: condition %r failed on %s %s: %s", c.name, t.when.source, ent.name, event.record_id, exc)
             return None
-    shown = _with_titles(records, conn, ent, record_json(records.app, ent, record))
-    context = {"record": shown, "event": {"id": event.id, "type": event.type, "at": event.at.isoformat().replace("+00:00", "Z"),
-                                          "actor": event.actor.username, "data": event.data}, "connector": c.name}
+    context = context_for(records, conn, ent, record, {"id": event.id, "type": event.type, "at": event.at.isoformat().replace("+00:00", "Z"),
+                                                       "actor": event.actor.username, "data": event.data}, c.name)
     try:
         request = adapter.prepare(c, context)
         error = None
@@ -96,6 +95,11 @@ def _delivery(records: Records, conn, c: Connector, adapter: Adapter, t: Trigger
     return {"connector": c.name, "event_id": event.id, "event_type": event.type, "entity": ent.name, "record_id": event.record_id,
             "status": "dead" if error else "pending", "attempts": 0, "next_at": now, "request": request, "last_error": error,
             "created_at": now}
+
+
+def context_for(records: Records, conn, ent: Entity, record: dict, event: dict, connector: str) -> dict:
+    """What a connector's templates see: the record in JSON form with its links' titles, the event, the connector's name."""
+    return {"record": _with_titles(records, conn, ent, record_json(records.app, ent, record)), "event": event, "connector": connector}
 
 
 def _with_titles(records: Records, conn, ent: Entity, shown: dict) -> dict:

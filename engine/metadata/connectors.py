@@ -78,7 +78,12 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
         t = _trigger(ctx, file, doc, ("on", i), spec, entities, workflows)
         if t is not None:
             triggers.append(t)
-    settings = {k: v for k, v in d.items() if k not in ("name", "type", "label", "on", "timeout", "retry")}
+    settings = {k: v for k, v in d.items() if k not in ("name", "type", "label", "on", "timeout", "retry", "settings")}
+    if d["type"] in BUILT_IN and "settings" in d:
+        ctx.add("E048", file, doc, ("settings",), f"settings: holds the keys of a type a plugin adds; a {d['type']} connector's keys stand on their own",
+                key=True)
+    elif "settings" in d:  # a plugin's type: its own keys
+        settings.update(d["settings"])
     if d["type"] == "rest":
         _check_rest(ctx, file, doc, d, triggers, entities)
         for key in _INBOUND_ONLY:
@@ -120,6 +125,8 @@ def _trigger(ctx, file, doc, path, spec, entities, workflows) -> Trigger | None:
         if spec["event"] != "transitioned":
             ctx.add("E048", file, doc, path + ("to",), "to: (the state entered) goes with event: transitioned")
             return None
+        if wf is None and ctx.failed.states_unknown(ent.name):
+            return None  # its workflow failed: reported there
         if wf is None or to not in wf.states:
             known = ", ".join(wf.states) if wf is not None else f"none: {ent.name} has no workflow"
             ctx.add("E048", file, doc, path + ("to",), f"'{to}' is not a state of {ent.name} (states: {known})")
@@ -156,6 +163,8 @@ def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflo
             continue
         for key, source in a["find"].items():
             f = ent.fields.get(key)
+            if f is None and ctx.failed.field(ent.name, key):
+                continue
             if key != "id" and (f is None or not f.unique):
                 ctx.add("E048", file, doc, path + ("find", key), f"find: looks a record up by id or a unique field; '{key}' is not one of {ent.name}",
                         key=True)
@@ -163,12 +172,16 @@ def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflo
                 ctx.add("E048", file, doc, path + ("find", key), template_problem(source))
         for key, source in (a.get("set") or {}).items():
             f = ent.fields.get(key)
+            if f is None and ctx.failed.field(ent.name, key):
+                continue
             if f is None or f.type in ("table", "computed") or f.read_only:
                 why = "is not a field of" if f is None else "is computed or read-only in"
                 ctx.add("E048", file, doc, path + ("set", key), f"set: writes '{key}', which {why} {ent.name}", key=True)
             if template_problem(source):
                 ctx.add("E048", file, doc, path + ("set", key), template_problem(source))
         wf = workflows.get(ent.name)
+        if "fire" in a and wf is None and ctx.failed.states_unknown(ent.name):
+            continue  # its workflow failed: reported there
         if "fire" in a and (wf is None or a["fire"] not in wf.transitions):
             known = ", ".join(wf.transitions) if wf is not None else f"none: {ent.name} has no workflow"
             ctx.add("E048", file, doc, path + ("fire",), f"'{a['fire']}' is not a transition of {ent.name} (transitions: {known})")
@@ -201,6 +214,8 @@ def _check_rest(ctx, file, doc, d: dict, triggers: list[Trigger], entities: dict
             ctx.add("E048", file, doc, ("response", "set", name), problem)
         for t in triggers:
             f = entities[t.entity].fields.get(name)
+            if f is None and ctx.failed.field(t.entity, name):
+                continue  # the field failed its own checks: reported there
             if f is None or f.type in ("table", "computed") or f.read_only:
                 why = "is not a field of" if f is None else "is computed or read-only in"
                 ctx.add("E048", file, doc, ("response", "set", name), f"the response writes '{name}', which {why} {t.entity}",

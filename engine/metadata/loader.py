@@ -236,6 +236,8 @@ def _load(root, overlay: dict | None):
         wf = build_workflow(ctx, file, doc, entities, roles, ctx.user_attributes, hours)
         if wf is not None:
             workflows[wf.entity] = wf
+        else:  # it failed its own checks (reported): what names its states or transitions stays quiet
+            failed.workflows.add(doc.data["entity"])
 
     forms: dict[str, Form] = {}
     with_workflow = {doc.data["entity"] for _, doc, _ in workflow_docs}

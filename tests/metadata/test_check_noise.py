@@ -16,6 +16,7 @@ from tests.conftest import DEMO_APP
 
 CUSTOMER, PRODUCT, ORDER, LINE = "entities/customer.yaml", "entities/product.yaml", "entities/sales_order.yaml", "entities/sales_order_line.yaml"
 FLOW, FORM, ROLES = "workflows/sales_order_flow.yaml", "forms/sales_order.yaml", "roles.yaml"
+ERP = "connectors/erp.yaml"
 
 # name: ([(file, text in the demo, text planted instead)], [(file, text on the line expected, code)])
 CASES = {
@@ -43,9 +44,9 @@ CASES = {
     "workflow for an unknown entity": (
         [(FLOW, "entity: sales_order", "entity: sales_ordr")],
         [(FLOW, "entity: sales_ordr", "E037")]),
-    "no workflow while form sections name states": (
+    "no workflow while form sections name states": (  # the form and the erp connector each name a state of it
         [(FLOW, None, None)],
-        [(FORM, "states: [approved,", "E038")]),
+        [(FORM, "states: [approved,", "E038"), (ERP, "to: approved", "E048")]),
     "roles.yaml fails its schema": (
         [(ROLES, "    inherits: [sales_rep]", "    inherit: [sales_rep]")],
         [(ROLES, "    inherit: [sales_rep]", "E003")]),
@@ -162,7 +163,7 @@ def test_messages_say_what_was_meant(tmp_path):
     assert "'valves' became a language without text" in comma and comma.endswith('hint: quote the text: en: "Pumps, valves"')
     star = one([(ROLES, "      product: {cost: hidden}", '      "*": {cost: hidden}')])
     assert "'*' (every ...) is not supported here" in star and "every other field in a role's field rules" in star
-    no_flow = one([(FLOW, None, None)])
+    no_flow = one([(FLOW, None, None), (ERP, None, None)])
     assert "sales_order has no workflow" in no_flow and "(2 sections do)" in no_flow
 
 
