@@ -13,6 +13,7 @@ class _Reader(HTMLParser):
         self.text: list[str] = []
         self.stack: list[tuple[str, set]] = []
         self.by_class: dict[str, list[str]] = {}
+        self.by_id: dict[str, str] = {}
         self._open: list[tuple[set, list]] = []
         self._skip = 0
 
@@ -27,6 +28,8 @@ class _Reader(HTMLParser):
         if tag in self.SKIP:
             self._skip += 1
         classes = set((dict(attrs).get("class") or "").split())
+        if dict(attrs).get("id"):
+            classes.add("#" + dict(attrs)["id"])  # found by text_by_id
         if tag not in ("br", "img", "input", "meta", "link", "hr"):
             self._open.append((classes, []))
 
@@ -62,3 +65,9 @@ def visible_text(html: str) -> str:
 def texts_of(html: str, css_class: str) -> list[str]:
     """The text of every element with this class, as shown."""
     return read(html).by_class.get(css_class, [])
+
+
+def text_by_id(html: str, element_id: str) -> str | None:
+    """The text of the element with this id, as shown (None when there is none)."""
+    found = read(html).by_class.get("#" + element_id)
+    return found[0] if found else None

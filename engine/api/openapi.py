@@ -343,6 +343,11 @@ def _connector_paths(app, errors: dict) -> dict:
                            {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
             "responses": {"200": {"description": "deliveries and next_before for the page after", **obj}, **errors}}},
+        "/api/v1/connectors/{name}/calls": {"get": {
+            "operationId": "connector_calls", "summary": "A webhook connector's calls, newest first, with what became of each", "tags": tag,
+            "parameters": [name, {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+            "responses": {"200": {"description": "calls and next_before for the page after", **obj}, **errors}}},
         "/api/v1/connectors/{name}/deliveries/{id}": {"get": {
             "operationId": "connector_delivery", "summary": "One delivery: its request, last answer and every attempt", "tags": tag,
             "parameters": [name, did], "responses": {"200": {"description": "the delivery", **obj}, **errors}}},

@@ -311,6 +311,23 @@ def make_routes(rt: Runtime) -> list[Route]:
             return connector_log.deliveries(rt.records, actor, request.path_params["name"], status, before, limit)
         return _json(await _reading(rt, request, work))
 
+    async def calls_(request: Request):
+        """A webhook connector's calls, newest first; ?before=ID, ?limit=N (administrators)."""
+        q = request.query_params
+
+        def work(actor):
+            before = parse_id(q["before"]) if q.get("before") is not None else None
+            limit = parse_id(q.get("limit", "50"))
+            errors = []
+            if q.get("before") is not None and before is None:
+                errors.append(FieldError("before", Msg("the id of the oldest call you have, a whole number")))
+            if limit is None or limit > connector_log.MAX_LIMIT:
+                errors.append(FieldError("limit", Msg("a whole number from 1 to %(most)s", most=connector_log.MAX_LIMIT)))
+            if errors:
+                raise ValidationFailed(errors)
+            return connector_log.calls(rt.records, actor, request.path_params["name"], before, limit)
+        return _json(await _reading(rt, request, work))
+
     async def delivery_(request: Request):
         """One delivery with its request, its last answer and every attempt (administrators)."""
         def work(actor):
@@ -344,6 +361,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         Route("/api/v1/events", events_, methods=["GET"]),
         Route("/api/v1/connectors", connectors_, methods=["GET"]),
         Route("/api/v1/connectors/{name}/deliveries", deliveries_, methods=["GET"]),
+        Route("/api/v1/connectors/{name}/calls", calls_, methods=["GET"]),
         Route("/api/v1/connectors/{name}/deliveries/{id}", delivery_, methods=["GET"]),
         Route("/api/v1/connectors/{name}/deliveries/{id}/retry", retry_, methods=["POST"]),
         Route("/api/v1/notifications", notifications_, methods=["GET"]),

@@ -67,6 +67,24 @@ def deliveries(records: Records, actor: Actor, name: str, status: str | None = N
     return {"items": [_item(r) for r in found], "next_before": found[-1]["id"] if more else None}
 
 
+def calls(records: Records, actor: Actor, name: str, before: int | None = None, limit: int = 50) -> dict:
+    """A webhook connector's calls, newest first: when, the sender's message id, what became of it and why."""
+    require_admin(records, actor)
+    _connector(records, name)
+    w = records.schema.webhook_call
+    stmt = select(w).where(w.c.connector == name).order_by(w.c.id.desc()).limit(limit + 1)
+    if before is not None:
+        stmt = stmt.where(w.c.id < before)
+    with records.db.read() as conn:
+        found = [dict(r) for r in conn.execute(stmt).mappings()]
+    more = len(found) > limit
+    found = found[:limit]
+    return {"items": [{"id": r["id"], "received_at": to_json("datetime", r["received_at"]), "webhook_id": r["webhook_id"],
+                       "outcome": r["outcome"], "http_status": r["http_status"], "detail": r["detail"], "entity": r["entity"],
+                       "record_id": r["record_id"], "size": r["size"]} for r in found],
+            "next_before": found[-1]["id"] if more else None}
+
+
 def delivery(records: Records, actor: Actor, name: str, delivery_id: int) -> dict:
     """One delivery: what it sends (with ${VAR} references, never their values), the last answer, and every attempt."""
     require_admin(records, actor)

@@ -19,7 +19,6 @@ import json
 from dataclasses import dataclass
 from typing import Mapping
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -150,13 +149,3 @@ def _apply(records: Records, c: Connector, action: dict, payload: dict) -> tuple
         transitions.fire(records, actor, entity, record["id"], action["fire"], fields=inputs or None)
         done.append(f"fired {action['fire']}")
     return entity, record["id"], "; ".join(done)
-
-
-def calls(records: Records, name: str, limit: int = 50, before: int | None = None) -> list[dict]:
-    """The connector's latest calls, newest first (for the log)."""
-    w = records.schema.webhook_call
-    stmt = select(w).where(w.c.connector == name).order_by(w.c.id.desc()).limit(limit)
-    if before is not None:
-        stmt = stmt.where(w.c.id < before)
-    with records.db.read() as conn:
-        return [dict(r) for r in conn.execute(stmt).mappings()]

@@ -18,13 +18,14 @@ from engine.core.errors import TooManyRequests, Unauthenticated
 from engine.web import i18n, session
 from engine.web.base import HERE
 from engine.web.board import BoardScreens
+from engine.web.connectors import ConnectorScreens
 from engine.web.designer import DesignerScreens
 from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
 from engine.web.settings import SettingsScreens
 
 
-class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens):
+class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -81,6 +82,9 @@ def make_routes(rt: Runtime) -> list:
         Route("/settings/users/{id}/password", s.reset_password, methods=["POST"]),
         Route("/settings/roles", s.roles_page, methods=["GET"]),
         Route("/settings/explain", s.explain_page, methods=["GET"]),
+        Route("/settings/connectors", s.connectors_page, methods=["GET"]),
+        Route("/settings/connectors/{name}/deliveries/{id}", s.delivery_page, methods=["GET"]),
+        Route("/settings/connectors/{name}/deliveries/{id}/retry", s.retry, methods=["POST"]),
         Route("/settings/forms", s.forms_page, methods=["GET"]),
         Route("/settings/forms/{entity}", s.designer_page, methods=["GET"]),
         Route("/settings/forms/{entity}", s.designer_save, methods=["POST"]),

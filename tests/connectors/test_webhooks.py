@@ -144,3 +144,26 @@ def test_a_webhook_without_its_secret_is_off(dbs, tmp_path, monkeypatch):
         body, headers = signed({"type": "payment.received"})
         r = client.post("/hooks/payments", content=body, headers=headers)
     assert r.status_code == 503 and r.json()["detail"] == "the connector is off: set TEST_PAYMENTS_SECRET where the app runs"
+
+
+def test_administrators_read_the_calls(shop):
+    from tests.conftest import make_user
+    from tests.html import texts_of
+    from tests.web.test_connectors import signed_in
+    rt, client = shop
+    order = new_order(rt)
+    body, headers = signed({"type": "payment.received", "data": {"order": order["number"], "payment": 7}}, msg_id="pay_7")
+    client.post("/hooks/payments", content=body, headers=headers)
+    client.post("/hooks/payments", content=body + b" ", headers=headers)
+    make_user(rt, "boss", roles=("admin",))
+    make_user(rt, "clerk", roles=("clerk",))
+    token = client.post("/api/v1/auth/token", json={"username": "boss", "password": "demo"}).json()["token"]
+    got = client.get("/api/v1/connectors/payments/calls", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [(c["outcome"], c["http_status"], c["webhook_id"]) for c in got["items"]] == [("refused", 401, "pay_7"), ("applied", 200, "pay_7")]
+    assert got["items"][1]["detail"] == "set erp_number; fired approve" and got["items"][1]["record_id"] == order["id"]
+    clerk = client.post("/api/v1/auth/token", json={"username": "clerk", "password": "demo"}).json()["token"]
+    assert client.get("/api/v1/connectors/payments/calls", headers={"Authorization": f"Bearer {clerk}"}).status_code == 403
+    signed_in(client, "boss")
+    rows = texts_of(client.get("/settings/connectors?connector=payments").text, "call-row")
+    assert [r.split(" pay_7 ")[1] for r in rows] == ["Refused 401 not verified: No matching signature found",
+                                                      f"Applied 200 {order['id']} set erp_number; fired approve"]
