@@ -19,8 +19,9 @@ import datetime as dt
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 
 from engine.connectors.adapters import Adapter, Outcome, render
 from engine.core.actor import SYSTEM, Actor
@@ -125,74 +126,103 @@ def backoff(retry: Retry, attempts: int) -> float:
     return wait * (1 + random.uniform(0, 0.2))
 
 
-def send_due(records: Records, adapters: dict[str, Adapter], limit: int = 200) -> tuple[int, dt.datetime | None]:
-    """Send every due delivery (one record's in order); (how many were tried, when the next one is due)."""
+PARALLEL = 8  # deliveries sent side by side
+ROUND = 16  # deliveries claimed, sent and recorded together: after a crash, at most one round is sent again
+
+
+def send_due(records: Records, adapters: dict[str, Adapter], limit: int = ROUND, parallel: int = PARALLEL) -> tuple[int, dt.datetime | None]:
+    """Send every due delivery; (how many were tried, when the next one is due). In rounds: claim up to
+    `limit` due deliveries at once (the first waiting one of each record), send them side by side on
+    up to `parallel` connections, then record every outcome - attempts, statuses, write-backs - in
+    one transaction. A worker that dies within a round leaves that round's deliveries to be sent again
+    when their lease ends, with the same idempotency keys."""
     d = records.schema.delivery
     tried = 0
     connectors = {c.name: c for c in active(records, adapters)}
     if not connectors:
         return 0, None
-    while True:
-        now = records.clock()
-        earlier = d.alias("earlier")
-        waiting = exists().where(earlier.c.connector == d.c.connector, earlier.c.entity == d.c.entity,
-                                 earlier.c.record_id == d.c.record_id, earlier.c.id < d.c.id,
-                                 earlier.c.status.in_(("pending", "sending")))
-        with records.db.read() as conn:
-            due = conn.execute(select(d.c.id, d.c.connector, d.c.status).where(
-                d.c.status.in_(("pending", "sending")), d.c.next_at <= now, d.c.connector.in_(list(connectors)),
-                ~waiting).order_by(d.c.id).limit(limit)).all()
-        if not due:
-            break
-        sent = 0
-        for row in due:
-            c = connectors[row.connector]
-            sent += _send_one(records, c, adapters[c.type], row.id, row.status, now)
-        tried += sent
-        if not sent:  # another worker took them all: nothing of ours can have unblocked a waiting one
-            break
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="connector") as pool:
+        while True:
+            rows = _claim(records, connectors, limit)
+            if not rows:
+                break
+            started = time.perf_counter()
+            outcomes = list(pool.map(lambda row: _send(connectors[row["connector"]], adapters, row), rows))
+            _record(records, connectors, rows, outcomes)
+            tried += len(rows)
+            log.debug("connectors: %s deliveries in %.0f ms", len(rows), (time.perf_counter() - started) * 1000)
     with records.db.read() as conn:
         following = conn.execute(select(func.min(d.c.next_at)).where(d.c.status.in_(("pending", "sending")),
                                                                       d.c.connector.in_(list(connectors)))).scalar()
     return tried, following
 
 
-def _send_one(records: Records, c: Connector, adapter: Adapter, delivery_id: int, status: str, now: dt.datetime) -> bool:
+def _claim(records: Records, connectors: dict[str, Connector], limit: int) -> list[dict]:
+    """Claim due deliveries: of several workers, the one whose UPDATE finds a delivery as it was sends it,
+    with a lease of twice its connector's timeout plus LEASE_MARGIN (then another may send it again)."""
     d = records.schema.delivery
-    lease = now + dt.timedelta(seconds=2 * c.timeout + LEASE_MARGIN)
-    with records.db.write() as conn:  # the claim: of several workers, the one whose UPDATE finds it as it was sends it
-        claimed = conn.execute(d.update().where(d.c.id == delivery_id, d.c.status == status, d.c.next_at <= now)
-                               .values(status="sending", next_at=lease)).rowcount == 1
-        row = conn.execute(select(d).where(d.c.id == delivery_id)).mappings().first() if claimed else None
-    if row is None:
-        return False
+    earlier = d.alias("earlier")
+    waiting = exists().where(earlier.c.connector == d.c.connector, earlier.c.entity == d.c.entity,
+                             earlier.c.record_id == d.c.record_id, earlier.c.id < d.c.id,
+                             earlier.c.status.in_(("pending", "sending")))
+    now = records.clock()
+    claimed: list[dict] = []
+    with records.db.write() as conn:
+        due = conn.execute(select(d.c.id, d.c.connector).where(
+            d.c.status.in_(("pending", "sending")), d.c.next_at <= now, d.c.connector.in_(list(connectors)),
+            ~waiting).order_by(d.c.id).limit(limit)).all()
+        by_connector: dict[str, list[int]] = {}
+        for row in due:
+            by_connector.setdefault(row.connector, []).append(row.id)
+        for name, ids in by_connector.items():
+            lease = now + dt.timedelta(seconds=2 * connectors[name].timeout + LEASE_MARGIN)
+            got = conn.execute(d.update().where(d.c.id.in_(ids), d.c.status.in_(("pending", "sending")), d.c.next_at <= now)
+                               .values(status="sending", next_at=lease).returning(d.c.id)).scalars().all()
+            if got:
+                claimed += [dict(r) for r in conn.execute(select(d).where(d.c.id.in_(got))).mappings()]
+    return sorted(claimed, key=lambda r: r["id"])
+
+
+def _send(c: Connector, adapters: dict[str, Adapter], row: dict) -> tuple[Outcome, int]:
     started = time.perf_counter()
     try:
-        outcome = adapter.send(c, row["request"], str(row["event_id"]))
+        outcome = adapters[c.type].send(c, row["request"], str(row["event_id"]))
     except Exception as exc:  # an adapter (a plugin's, perhaps) that raised: a failure worth another try
         outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}"[:2000], retry=True)
-    ms = int((time.perf_counter() - started) * 1000)
-    note = _write_back(records, c, row, outcome) if outcome.delivered else None
-    finished = records.clock()
-    attempts = row["attempts"] + 1
-    if outcome.delivered:
-        values = {"status": "delivered", "delivered_at": finished, "next_at": finished}
-        next_at = None
-    elif outcome.retry and attempts < c.retry.max_attempts:
-        next_at = finished + dt.timedelta(seconds=backoff(c.retry, attempts))
-        values = {"status": "pending", "next_at": next_at}
-    else:
-        next_at = None
-        values = {"status": "dead", "next_at": finished}
+    return outcome, int((time.perf_counter() - started) * 1000)
+
+
+def _record(records: Records, connectors: dict[str, Connector], rows: list[dict], outcomes: list[tuple[Outcome, int]]) -> None:
+    """Every outcome of a round in one transaction: the write-backs (each its own savepoint), the
+    deliveries' new status and next try, and one attempt row each."""
+    d, a = records.schema.delivery, records.schema.delivery_attempt
+    updates, attempts = [], []
     with records.db.write() as conn:
-        conn.execute(d.update().where(d.c.id == delivery_id).values(
-            attempts=attempts, last_status=outcome.status, last_error=note or outcome.error, response=outcome.excerpt or None, **values))
-        conn.execute(records.schema.delivery_attempt.insert().values(
-            delivery_id=delivery_id, at=finished, status_code=outcome.status, error=outcome.error or note, ms=ms, next_at=next_at))
-    if not outcome.delivered:
-        log.info("connector %s: delivery %s (event %s) failed: %s%s", c.name, delivery_id, row["event_id"], outcome.error,
-                 "" if next_at is None else f"; next try at {next_at:%H:%M:%S}")
-    return True
+        finished = records.clock()
+        for row, (outcome, ms) in zip(rows, outcomes):
+            c = connectors[row["connector"]]
+            note = _write_back(records, c, row, outcome) if outcome.delivered else None
+            tries = row["attempts"] + 1
+            next_at = None
+            if outcome.delivered:
+                status, due = "delivered", finished
+            elif outcome.retry and tries < c.retry.max_attempts:
+                next_at = finished + dt.timedelta(seconds=backoff(c.retry, tries))
+                status, due = "pending", next_at
+            else:
+                status, due = "dead", finished
+            updates.append({"did": row["id"], "status": status, "next_at": due, "attempts": tries, "last_status": outcome.status,
+                            "last_error": note or outcome.error, "response": outcome.excerpt or None,
+                            "delivered_at": finished if outcome.delivered else None})
+            attempts.append({"delivery_id": row["id"], "at": finished, "status_code": outcome.status, "error": outcome.error or note,
+                             "ms": ms, "next_at": next_at})
+            if not outcome.delivered:
+                log.info("connector %s: delivery %s (event %s) failed: %s%s", c.name, row["id"], row["event_id"], outcome.error,
+                         "" if next_at is None else f"; next try at {next_at:%H:%M:%S}")
+        conn.execute(d.update().where(d.c.id == bindparam("did")).values(
+            status=bindparam("status"), next_at=bindparam("next_at"), attempts=bindparam("attempts"), last_status=bindparam("last_status"),
+            last_error=bindparam("last_error"), response=bindparam("response"), delivered_at=bindparam("delivered_at")), updates)
+        conn.execute(a.insert(), attempts)
 
 
 def _write_back(records: Records, c: Connector, row, outcome: Outcome) -> str | None:
@@ -206,17 +236,16 @@ def _write_back(records: Records, c: Connector, row, outcome: Outcome) -> str | 
     except Exception as exc:
         return f"delivered, but the response mapping failed: {type(exc).__name__}: {exc}"[:2000]
     actor = actor_for(c)
-    for _ in range(3):  # someone may change the record between the read and the write: read again
-        try:
-            current = records.get(actor, row["entity"], row["record_id"])
-            if all(str(current.get(k)) == str(v) for k, v in values.items()):
-                return None
-            records.update(actor, row["entity"], row["record_id"], values, version=current["version"])
-            return None
-        except Conflict:
-            continue
-        except NotFound:
-            return "delivered, but the record is gone: nothing written back"
-        except ValidationFailed as exc:
-            return "delivered, but the answer could not be written back: " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors)[:1900]
-    return "delivered, but the record kept changing: nothing written back"
+    try:  # inside the round's transaction (a savepoint of its own): the record cannot change under it
+        with records.db.write():
+            found = records.find(actor, row["entity"], "id", str(row["record_id"]))
+            if not found:
+                raise NotFound("gone")
+            records.update(actor, row["entity"], row["record_id"], values, version=found[0][1])  # the same values again: no change
+        return None
+    except NotFound:
+        return "delivered, but the record is gone: nothing written back"
+    except ValidationFailed as exc:
+        return "delivered, but the answer could not be written back: " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors)[:1900]
+    except Conflict as exc:
+        return f"delivered, but the answer could not be written back: {exc.reason}"[:2000]

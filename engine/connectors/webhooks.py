@@ -28,7 +28,6 @@ from engine.core.actor import Actor
 from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.metadata.connectors import substitute
 from engine.metadata.model import Connector
-from engine.records.listing import ListQuery
 from engine.records.service import Records
 from engine.workflow import transitions
 
@@ -59,20 +58,28 @@ def receive(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
     """Verify, apply and log one call to the connector `c` (see the module's text)."""
     message_id = headers.get("webhook-id")
     message_id = message_id[:200] if isinstance(message_id, str) else None
-    answer, entity, record_id = _handle(records, c, body, headers, too_large, message_id)
-    outcome = answer.body["status"]
-    with records.db.write() as conn:
-        conn.execute(records.schema.webhook_call.insert().values(
-            connector=c.name, webhook_id=message_id, received_at=records.clock(), outcome=outcome, http_status=answer.status,
-            detail=answer.body.get("detail") or answer.body.get("done"), entity=entity, record_id=record_id, size=len(body)))
+    call = {"connector": c.name, "webhook_id": message_id, "size": len(body)}
+    answer, logged = _handle(records, c, body, headers, too_large, message_id, call)
+    if not logged:  # refused or failed: the log row on its own (the failed work was rolled back)
+        with records.db.write() as conn:
+            _log(records, conn, call, answer)
     return answer
 
 
-def _refused(status: int, detail: str) -> tuple[Answer, None, None]:
-    return Answer(status, {"status": "refused", "detail": detail}), None, None
+def _log(records: Records, conn, call: dict, answer: Answer) -> None:
+    conn.execute(records.schema.webhook_call.insert().values(
+        connector=call["connector"], webhook_id=call["webhook_id"], size=call["size"], received_at=records.clock(),
+        outcome=answer.body["status"], http_status=answer.status, detail=answer.body.get("detail") or answer.body.get("done"),
+        entity=answer.body.get("entity") or call.get("entity"), record_id=answer.body.get("id")))
 
 
-def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, str], too_large: bool, message_id: str | None):
+def _refused(status: int, detail: str) -> tuple[Answer, bool]:
+    return Answer(status, {"status": "refused", "detail": detail}), False
+
+
+def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, str], too_large: bool, message_id: str | None,
+            call: dict) -> tuple[Answer, bool]:
+    """The answer, and whether its log row is written already (with the work, in its transaction)."""
     if not c.enabled:
         return _refused(503, f"the connector is off: set {', '.join(c.missing)} where the app runs")
     if too_large:
@@ -97,23 +104,27 @@ def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
     action = next((a for a in c.settings.get("actions", ()) if _fits(a.get("match"), payload)), None)
     seen = records.schema.webhook_seen
     try:
-        with records.db.write() as conn:  # the effect and the note that this message is done: together, or neither
+        with records.db.write() as conn:  # the effect, the note that this message is done and the log row: together, or none
             insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(seen)
             fresh = conn.execute(insert.values(connector=c.name, webhook_id=message_id, at=records.clock())
                                  .on_conflict_do_nothing(index_elements=["connector", "webhook_id"])).rowcount == 1
             if not fresh:
-                return Answer(200, {"status": "duplicate", "detail": f"message {message_id} was applied before; nothing done again"}), None, None
-            if action is None:
-                return Answer(200, {"status": "ignored", "detail": "no action of this connector matches the payload"}), None, None
-            entity, record_id, done = _apply(records, c, action, payload)
-            return Answer(200, {"status": "applied", "entity": entity, "id": record_id, "done": done}), entity, record_id
+                answer = Answer(200, {"status": "duplicate", "detail": f"message {message_id} was applied before; nothing done again"})
+            elif action is None:
+                answer = Answer(200, {"status": "ignored", "detail": "no action of this connector matches the payload"})
+            else:
+                entity, record_id, done = _apply(records, c, action, payload)
+                answer = Answer(200, {"status": "applied", "entity": entity, "id": record_id, "done": done})
+            _log(records, conn, call, answer)
+            return answer, True
     except NotFound as exc:
-        return Answer(404, {"status": "failed", "detail": exc.reason}), action["entity"] if action else None, None
+        status, detail = 404, exc.reason
     except (Conflict, Forbidden) as exc:
-        return Answer(409, {"status": "failed", "detail": exc.reason}), action["entity"] if action else None, None
+        status, detail = 409, exc.reason
     except ValidationFailed as exc:
-        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
-        return Answer(422, {"status": "failed", "detail": detail}), action["entity"] if action else None, None
+        status, detail = 422, "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+    call["entity"] = action["entity"] if action is not None else None  # for the log; the sender is told what went wrong only
+    return Answer(status, {"status": "failed", "detail": detail}), False
 
 
 def _fits(match, payload: dict) -> bool:
@@ -135,17 +146,17 @@ def _apply(records: Records, c: Connector, action: dict, payload: dict) -> tuple
     wanted = render(source, context)
     if wanted is None or wanted == "":
         raise NotFound(f"the payload gives no {key} to find the {entity} by")
-    found = records.list(actor, entity, ListQuery(filters=[(key, "eq", str(wanted))], limit=2))["items"]
+    found = records.find(actor, entity, key, str(wanted))
     if len(found) != 1:
-        raise NotFound(f"no {entity} has {key} {str(wanted)[:100]}")
-    record = found[0]
+        raise NotFound(f"no {entity} has {key} {str(wanted)[:100]}" if not found else f"more than one {entity} has {key} {str(wanted)[:100]}")
+    [(record_id, version)] = found
     done = []
     if action.get("set"):
         values = render(dict(action["set"]), context)
-        record = records.update(actor, entity, record["id"], values, version=record["version"])
+        records.update(actor, entity, record_id, values, version=version)
         done.append("set " + ", ".join(sorted(values)))
     if action.get("fire"):
         inputs = render(dict(action.get("inputs") or {}), context)
-        transitions.fire(records, actor, entity, record["id"], action["fire"], fields=inputs or None)
+        transitions.fire(records, actor, entity, record_id, action["fire"], fields=inputs or None)
         done.append(f"fired {action['fire']}")
-    return entity, record["id"], "; ".join(done)
+    return entity, record_id, "; ".join(done)

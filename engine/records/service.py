@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from engine.access.permissions import Permissions
 from engine.access.users import actor_for_id, user_exists
 from engine.core.actor import Actor
-from engine.core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed
-from engine.core.values import parse_id, to_json
+from engine.core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed, message_of
+from engine.core.values import BadValue, coerce, parse_id, to_json
 from engine.events.bus import emit
 from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Tx
 from engine.metadata.model import App, Entity, Workflow
@@ -66,6 +66,23 @@ class Records:
         self.permissions.require(actor, ent.name, "read")
         with self.db.read() as conn:
             return self._strip(actor, ent, self._visible(conn, actor, ent, record_id))
+
+    def find(self, actor: Actor, entity: str, field: str, raw) -> list[tuple[int, int]]:
+        """(id, version) of the records whose `field` (id or a stored field) equals `raw` (text, read as the
+        field reads a query value), among those the actor may read; at most two, enough to tell one from many."""
+        ent = self.entity(entity)
+        self.permissions.require(actor, ent.name, "read")
+        f = listing.field_for(ent, field)
+        if f is None:
+            raise ValidationFailed([FieldError(field, Msg("not a stored field of %(entity)s", entity=ent.name))])
+        try:
+            value = coerce(f, raw, from_query=True)
+        except BadValue as exc:
+            raise ValidationFailed([FieldError(field, message_of(exc))]) from None
+        t = self.schema.tables[ent.name]
+        with self.db.read() as conn:
+            scope = self._scope(conn, actor, ent.name, "read")
+            return [tuple(r) for r in conn.execute(select(t.c.id, t.c.version).where(t.c[field] == value, *_given(scope)).limit(2))]
 
     def can(self, actor: Actor, entity: str, action: str, record_id: int | None = None) -> bool:
         """May `actor` do `action` on the entity (and, given an id, on that record)?"""
@@ -574,25 +591,25 @@ class Records:
         return out
 
     def _check_links(self, conn, refs: list[tuple[str, str, int]], errors: ErrorCollector, actor: Actor, kept: set = frozenset()) -> None:
-        """One query per linked entity, however many lines point at it; a record the actor may not
-        read is as absent as one that does not exist."""
+        """One query per linked entity the write adds links to, however many lines point at it; a record
+        the actor may not read is as absent as one that does not exist. Links the record already had
+        (`kept`) are not looked up again."""
         by_target: dict[str, set] = {}
         for target, _, v in refs:
             by_target.setdefault(target, set()).add(v)
         found: dict[str, set] = {}
         for target, wanted in by_target.items():
-            if target == "@user":
-                found[target] = user_exists(conn, self.schema, wanted)
+            new = {v for v in wanted if (target, v) not in kept}  # a link the record already had stays valid: what it
+            if not new:                                             # points at cannot be deleted while it is referenced
+                found[target] = set()
+            elif target == "@user":
+                found[target] = user_exists(conn, self.schema, new)
             else:
                 t = self.schema.tables[target]
                 scope = self._reader(conn, actor)(target)
-                new = {v for v in wanted if (target, v) not in kept}
-                old = wanted - new
-                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(new), *_given(scope))).scalars()) if new else set()
-                if old:
-                    found[target] |= set(conn.execute(select(t.c.id).where(t.c.id.in_(old))).scalars())
+                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(new), *_given(scope))).scalars())
         for target, path, v in refs:
-            if v not in found[target]:
+            if (target, v) not in kept and v not in found[target]:
                 if target == "@user":
                     errors.add(path, "there is no user with id %(id)s", id=v)
                 else:

@@ -78,10 +78,15 @@ class Database:
 
     @contextlib.contextmanager
     def read(self):
-        """A read transaction; inside `reading()` it is the one shared by the whole unit of work."""
+        """A read transaction; inside `reading()` it is the one shared by the whole unit of work, and inside
+        a write it is that write's (so it sees what the write has done so far)."""
         shared = _shared_read.get()
         if shared is not None and shared[0] is self:
             yield shared[1]
+            return
+        outer = _open_write.get()
+        if outer is not None and outer[0] is self:
+            yield outer[1]
             return
         with self.engine.connect() as conn:
             with conn.begin():
