@@ -323,8 +323,9 @@ class Records:
             now = self.clock()
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
             row.update(updated_at=now, updated_by=actor.id, version=t.c.version + 1)
-            if "search_text" in t.c:
-                row["search_text"] = listing.search_text(ent, values)
+            touched = set(changes.get("fields", {})) | ({back[0]} if back is not None else set())
+            if "search_text" in t.c and not touched.isdisjoint(ent.search_fields):  # the search index is rewritten only when
+                row["search_text"] = listing.search_text(ent, values)              # what it covers changed
             try:
                 scope = self._scope(conn, actor, ent.name, "update")  # the scope guards the statement itself too
                 res = conn.execute(t.update().where(t.c.id == record_id, t.c.version == version, *_given(scope)).values(**row))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import threading
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -41,6 +42,9 @@ class Database:
                 kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(u, **kwargs)
+        # SQLite takes one writer at a time: this process's writers queue here and start the moment the
+        # last one commits, instead of polling the file lock in SQLite's busy handler with growing sleeps
+        self._writers = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         if self.dialect == "sqlite":
             _sqlite_setup(self.engine)
 
@@ -62,7 +66,7 @@ class Database:
             with outer[1].begin_nested():
                 yield outer[1]
             return
-        with self.engine.connect() as conn:
+        with self._writers, self.engine.connect() as conn:
             conn = conn.execution_options(engine_write=True)
             token = _open_write.set((self, conn))
             try:
@@ -73,8 +77,9 @@ class Database:
                 raise
             finally:
                 _open_write.reset(token)
-            for fn in conn.info.pop("after_commit", {}).values():
-                fn()
+            done = conn.info.pop("after_commit", {})
+        for fn in done.values():  # after the write lock is let go
+            fn()
 
     @contextlib.contextmanager
     def read(self):
