@@ -301,4 +301,5 @@ CONNECTORS = {  # the connectors' log and its actions
     "Failed": ("失败", "Не выполнено"), "No calls yet.": ("暂无调用。", "Вызовов пока нет."), "Message": ("消息", "Сообщение"),
     "Outcome": ("结果", "Итог"), "Detail": ("详情", "Подробности"),
     "the id of the oldest call you have, a whole number": ("您已有的最早一次调用的编号（整数）", "номер самого раннего из полученных вызовов, целое число"),
+    "not a stored field of %(entity)s": ("不是 %(entity)s 的存储字段", "не хранимое поле %(entity)s"),
 }

@@ -240,7 +240,7 @@ def _write_back(records: Records, c: Connector, row, outcome: Outcome) -> str | 
         with records.db.write():
             found = records.find(actor, row["entity"], "id", str(row["record_id"]))
             if not found:
-                raise NotFound("gone")
+                return "delivered, but the record is gone: nothing written back"
             records.update(actor, row["entity"], row["record_id"], values, version=found[0][1])  # the same values again: no change
         return None
     except NotFound:
