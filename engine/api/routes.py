@@ -51,6 +51,19 @@ async def _reading(rt: Runtime, request: Request, fn):
     return await run_in_threadpool(work)
 
 
+def _page(q, before_hint, errors: list) -> tuple[int | None, int]:
+    """?before=ID and ?limit=N of a newest-first log page; ValidationFailed with `errors` and these."""
+    before = parse_id(q["before"]) if q.get("before") is not None else None
+    if q.get("before") is not None and before is None:
+        errors.append(FieldError("before", before_hint))
+    limit = parse_id(q.get("limit", "50"))
+    if limit is None or limit > connector_log.MAX_LIMIT:
+        errors.append(FieldError("limit", Msg("a whole number from 1 to %(most)s", most=connector_log.MAX_LIMIT)))
+    if errors:
+        raise ValidationFailed(errors)
+    return before, limit
+
+
 def _record_id(request: Request) -> int:
     return record_id(request.path_params["id"])
 
@@ -300,14 +313,7 @@ def make_routes(rt: Runtime) -> list[Route]:
             status = q.get("status")
             if status is not None and status not in STATUSES:
                 errors.append(FieldError("status", Msg("one of: %(options)s", options=", ".join(STATUSES))))
-            before = parse_id(q["before"]) if q.get("before") is not None else None
-            if q.get("before") is not None and before is None:
-                errors.append(FieldError("before", Msg("the id of the oldest delivery you have, a whole number")))
-            limit = parse_id(q.get("limit", "50"))
-            if limit is None or limit > connector_log.MAX_LIMIT:
-                errors.append(FieldError("limit", Msg("a whole number from 1 to %(most)s", most=connector_log.MAX_LIMIT)))
-            if errors:
-                raise ValidationFailed(errors)
+            before, limit = _page(q, Msg("the id of the oldest delivery you have, a whole number"), errors)
             return connector_log.deliveries(rt.records, actor, request.path_params["name"], status, before, limit)
         return _json(await _reading(rt, request, work))
 
@@ -316,15 +322,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         q = request.query_params
 
         def work(actor):
-            before = parse_id(q["before"]) if q.get("before") is not None else None
-            limit = parse_id(q.get("limit", "50"))
-            errors = []
-            if q.get("before") is not None and before is None:
-                errors.append(FieldError("before", Msg("the id of the oldest call you have, a whole number")))
-            if limit is None or limit > connector_log.MAX_LIMIT:
-                errors.append(FieldError("limit", Msg("a whole number from 1 to %(most)s", most=connector_log.MAX_LIMIT)))
-            if errors:
-                raise ValidationFailed(errors)
+            before, limit = _page(q, Msg("the id of the oldest call you have, a whole number"), [])
             return connector_log.calls(rt.records, actor, request.path_params["name"], before, limit)
         return _json(await _reading(rt, request, work))
 

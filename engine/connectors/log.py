@@ -55,34 +55,29 @@ def deliveries(records: Records, actor: Actor, name: str, status: str | None = N
     require_admin(records, actor)
     _connector(records, name)
     d = records.schema.delivery
-    stmt = select(d).where(d.c.connector == name).order_by(d.c.id.desc()).limit(limit + 1)
-    if status is not None:
-        stmt = stmt.where(d.c.status == status)
+    found, following = _newest(records, d, name, before, limit, *([d.c.status == status] if status is not None else []))
+    return {"items": [_item(r) for r in found], "next_before": following}
+
+
+def _newest(records: Records, table, name: str, before: int | None, limit: int, *where) -> tuple[list[dict], int | None]:
+    """A connector's rows of `table`, newest first, below `before`; and the id to page on from (None: no more)."""
+    stmt = select(table).where(table.c.connector == name, *where).order_by(table.c.id.desc()).limit(limit + 1)
     if before is not None:
-        stmt = stmt.where(d.c.id < before)
+        stmt = stmt.where(table.c.id < before)
     with records.db.read() as conn:
         found = [dict(r) for r in conn.execute(stmt).mappings()]
-    more = len(found) > limit
-    found = found[:limit]
-    return {"items": [_item(r) for r in found], "next_before": found[-1]["id"] if more else None}
+    return found[:limit], (found[limit - 1]["id"] if len(found) > limit else None)
 
 
 def calls(records: Records, actor: Actor, name: str, before: int | None = None, limit: int = 50) -> dict:
     """A webhook connector's calls, newest first: when, the sender's message id, what became of it and why."""
     require_admin(records, actor)
     _connector(records, name)
-    w = records.schema.webhook_call
-    stmt = select(w).where(w.c.connector == name).order_by(w.c.id.desc()).limit(limit + 1)
-    if before is not None:
-        stmt = stmt.where(w.c.id < before)
-    with records.db.read() as conn:
-        found = [dict(r) for r in conn.execute(stmt).mappings()]
-    more = len(found) > limit
-    found = found[:limit]
+    found, following = _newest(records, records.schema.webhook_call, name, before, limit)
     return {"items": [{"id": r["id"], "received_at": to_json("datetime", r["received_at"]), "webhook_id": r["webhook_id"],
                        "outcome": r["outcome"], "http_status": r["http_status"], "detail": r["detail"], "entity": r["entity"],
                        "record_id": r["record_id"], "size": r["size"]} for r in found],
-            "next_before": found[-1]["id"] if more else None}
+            "next_before": following}
 
 
 def delivery(records: Records, actor: Actor, name: str, delivery_id: int) -> dict:

@@ -27,7 +27,7 @@ CONNECTOR = """
       - {entity: order, event: transitioned, to: approved}
     base_url: ${TEST_ERP_URL}
     body: {number: "{{ record.number }}", event: "{{ event.type }}"}
-    timeout: 1
+    timeout: 3
     retry: {first_delay: 0.3, factor: 1.5, max_delay: 2, max_attempts: 100}
 """
 
@@ -115,7 +115,7 @@ def test_a_receiver_down_for_a_while_gets_everything_once_in_order(dbs, tmp_path
 
 def test_a_worker_killed_mid_delivery_loses_nothing_and_applies_nothing_twice(dbs, tmp_path):
     receiver = Receiver()
-    receiver.delay = 0.25  # each answer takes a while: the kill lands in the middle of the deliveries
+    receiver.delay = 0.8  # each answer takes a while: the kill lands in the middle of the first round of deliveries
     try:
         rt, app, url, schema, env = setup(dbs, tmp_path, receiver.url)
         numbers = make_orders(rt, 8)
