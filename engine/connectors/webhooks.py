@@ -107,7 +107,8 @@ def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
         with records.db.write() as conn:  # the effect, the note that this message is done and the log row: together, or none
             insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(seen)
             fresh = conn.execute(insert.values(connector=c.name, webhook_id=message_id, at=records.clock())
-                                 .on_conflict_do_nothing(index_elements=["connector", "webhook_id"])).rowcount == 1
+                                 .on_conflict_do_nothing(index_elements=["connector", "webhook_id"])
+                                 .returning(seen.c.webhook_id)).first() is not None  # a row only when this message is new
             if not fresh:
                 answer = Answer(200, {"status": "duplicate", "detail": f"message {message_id} was applied before; nothing done again"})
             elif action is None:

@@ -14,6 +14,7 @@ class Receiver:
         self.script: list[tuple[int, object]] = []  # answers to give, first to last; then `then`
         self.then: tuple[int, object] = (200, {"ok": True})
         self.delay = 0.0  # seconds before answering (a slow receiver)
+        self.refuse = None  # a function of a request's body: an answer (status, payload) to give it instead, or None
         self.lock = threading.Lock()
         receiver = self
 
@@ -27,7 +28,11 @@ class Receiver:
                 with receiver.lock:
                     receiver.got.append({"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                          "body": body})
-                    status, payload = receiver.script.pop(0) if receiver.script else receiver.then
+                    special = receiver.refuse(body) if receiver.refuse is not None else None
+                    if special is not None:
+                        status, payload = special
+                    else:
+                        status, payload = receiver.script.pop(0) if receiver.script else receiver.then
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
