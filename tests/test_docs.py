@@ -317,22 +317,38 @@ def test_the_connector_examples_work_against_real_peers(dbs, tmp_path, monkeypat
     for _, name, body in BLOCK.findall(text):
         (app / name).parent.mkdir(parents=True, exist_ok=True)
         (app / name).write_text(body, encoding="utf-8")
+    import email
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    from tests.connectors.test_email import Inbox, free_port
     receiver = Receiver()
     receiver.then = (201, {"document_number": "ERP-2026-17"})
+    inbox, smtp_port = Inbox(), free_port()
+    mail_server = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    mail_server.start()
+    monkeypatch.setenv("ENGINE_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}")
     secret = "whsec_" + base64.b64encode(b"payments-provider-secret-32bytes").decode()
     log = tmp_path / "orders.log"
     for k, v in {"ERP_URL": receiver.url, "ERP_TOKEN": "erp-token", "ERP_SIGNING_SECRET": secret,
                  "PAYMENTS_WEBHOOK_SECRET": secret, "ORDER_LOG": str(log)}.items():
         monkeypatch.setenv(k, v)
     rt = dbs.runtime(str(app))
-    assert set(rt.app.connectors) == {"erp", "payments", "order_log"}
+    assert set(rt.app.connectors) == {"erp", "payments", "order_log", "approved_mail"}
     adapters = registry(rt.records.plugin_manager)
     c = rt.records.create(SYSTEM, "customer", {"name": "Acme Pumps", "code": "C1"})
-    order = rt.records.create(SYSTEM, "order", {"customer": c["id"], "amount": "250.00", "lines": [{"item": "pump", "quantity": 2}]})
+    order = rt.records.create(SYSTEM, "order", {"customer": c["id"], "amount": "250.00", "lines": [{"item": "pump", "quantity": 2}],
+                                                "contact": "olga@pumps.example.ru", "language": "ru"})
     transitions.fire(rt.records, SYSTEM, "order", order["id"], "approve")
     deliveries.send_due(rt.records, adapters)
     [got] = receiver.got
     receiver.stop()
+    mail_server.stop()
+    [mail] = inbox.got
+    assert mail.rcpt_tos == ["olga@pumps.example.ru", "sales@shop.example.com"]
+    message = email.message_from_bytes(mail.content, policy=email.policy.default)
+    assert message.get_body(("plain",)).get_content().strip() == f"Ваш заказ {order['number']} на сумму 250.00 одобрен."
     assert got["path"] == "/sales-orders" and got["headers"]["authorization"] == "Bearer erp-token"
     assert json.loads(got["body"]) == {"number": order["number"], "customer": "Acme Pumps", "amount": "250.00",
                                        "lines": [{"id": json.loads(got["body"])["lines"][0]["id"], "item": "pump", "quantity": 2}]}

@@ -100,7 +100,8 @@ def _delivery(records: Records, conn, c: Connector, adapter: Adapter, t: Trigger
 
 def context_for(records: Records, conn, ent: Entity, record: dict, event: dict, connector: str) -> dict:
     """What a connector's templates see: the record in JSON form with its links' titles, the event, the connector's name."""
-    return {"record": _with_titles(records, conn, ent, record_json(records.app, ent, record)), "event": event, "connector": connector}
+    return {"record": _with_titles(records, conn, ent, record_json(records.app, ent, record)), "event": event, "connector": connector,
+            "app_language": records.app.default_language}
 
 
 def _with_titles(records: Records, conn, ent: Entity, shown: dict) -> dict:

@@ -23,8 +23,10 @@ from engine.metadata import secrets
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Connector, Entity, Label, Retry, Trigger, Workflow
 from engine.metadata.report import compile_or_report
 
-BUILT_IN = ("rest", "webhook")
+BUILT_IN = ("rest", "webhook", "email")
 _OUTBOUND_ONLY = ("on", "base_url", "path", "method", "headers", "body", "sign", "response", "retry", "timeout")
+_EMAIL_KEYS = ("to", "subject", "text", "html", "language")
+SMTP_URL = "ENGINE_SMTP_URL"  # smtp://user:password@host:port, where an email connector sends
 _INBOUND_ONLY = ("secret", "actor", "max_body", "actions")
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]{0,99})\}")
 _CREDENTIAL_HEADERS = re.compile(r"^(authorization|proxy-authorization|cookie)$|(^|-)(token|secret|api-?key|password)($|-)", re.I)
@@ -86,12 +88,14 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
         settings.update(d["settings"])
     if d["type"] == "rest":
         _check_rest(ctx, file, doc, d, triggers, entities)
-        for key in _INBOUND_ONLY:
+        for key in _INBOUND_ONLY + _EMAIL_KEYS:
             if key in d:
-                ctx.add("E048", file, doc, (key,), f"{key}: is for a webhook connector (inbound); a rest connector sends", key=True)
+                ctx.add("E048", file, doc, (key,), f"{key}: is not a key of a rest connector", key=True)
+    elif d["type"] == "email":
+        _check_email(ctx, file, doc, d)
     elif d["type"] == "webhook":
         _check_webhook(ctx, file, doc, d, entities, workflows)
-        for key in _OUTBOUND_ONLY:
+        for key in _OUTBOUND_ONLY + _EMAIL_KEYS:
             if key in d:
                 ctx.add("E048", file, doc, (key,), f"{key}: is for a connector that sends; a webhook connector receives", key=True)
     for key in ("base_url", "path", "headers", "sign"):  # secrets are ${VAR} references
@@ -104,7 +108,8 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
     if len(ctx.problems) > before:
         return None
     retry = d.get("retry", {})
-    missing = tuple(dict.fromkeys(v for v in variables(settings) if v not in os.environ))
+    needed = variables(settings) + ([SMTP_URL] if d["type"] == "email" else [])  # an email connector sends through the SMTP server
+    missing = tuple(dict.fromkeys(v for v in needed if v not in os.environ))
     return Connector(
         name=d["name"], type=d["type"], label=Label.of(d.get("label"), d["name"]), file=file, triggers=tuple(triggers),
         settings=MappingProxyType(settings), timeout=float(d.get("timeout", 10)), missing=missing, type_at=(doc.mark(("type",)).line, doc.mark(("type",)).col),
@@ -145,6 +150,27 @@ def record_scope(ent: Entity, entities: dict[str, Entity]) -> Scope:
     tables = {f.name: frozenset(entities[f.entity].fields) | frozenset(CHILD_SYSTEM_COLUMNS)
               for f in ent.fields.values() if f.type == "table" and f.entity in entities}
     return Scope(values=values, tables=tables)
+
+
+def _check_email(ctx, file, doc, d: dict) -> None:
+    if "on" not in d:
+        ctx.add("E048", file, doc, (), "an email connector needs on: the events it sends mail for")
+    for key in ("to", "subject", "text"):
+        if key not in d:
+            ctx.add("E048", file, doc, (), f"an email connector needs {key}: " + {"to": "the addresses (templates), like \"{{ record.email }}\"",
+                                                                               "subject": "the subject, per language",
+                                                                               "text": "the plain text, per language"}[key])
+    for key in ("to", "subject", "text", "html", "language"):
+        source = d.get(key)
+        parts = list(source.values()) if isinstance(source, dict) else source if isinstance(source, list) else [source]
+        for part in parts:
+            problem = template_problem(part)
+            if problem:
+                ctx.add("E048", file, doc, (key,), problem)
+                break
+    for key in ("base_url", "path", "method", "headers", "body", "sign", "response", "secret", "actor", "max_body", "actions"):
+        if key in d:
+            ctx.add("E048", file, doc, (key,), f"{key}: is not a key of an email connector (to, subject, text, html, language)", key=True)
 
 
 def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflows: dict[str, Workflow]) -> None:

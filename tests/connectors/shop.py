@@ -20,6 +20,8 @@ APP = {
           customer: {type: link, entity: customer}
           amount: {type: decimal, precision: 12, scale: 2}
           erp_number: {type: string}
+          contact: {type: email}
+          language: {type: select, options: [en, zh, ru]}
           status: {type: select, options: [draft, approved], default: draft}
           lines: {type: table, entity: order_line}
     """,

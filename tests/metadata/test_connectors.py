@@ -91,3 +91,19 @@ def test_webhook_documents_are_checked(tmp_path):
         "9: E048 'ship' is not a transition of order (transitions: approve)",
         "10: E048 an action sets fields (set:), fires a transition (fire:), or both",
     ]
+
+
+def test_email_documents_are_checked(tmp_path):
+    got = problems(tmp_path, """\
+        name: erp
+        type: email
+        on: [{entity: order, event: created}]
+        to: ["{{ record.contact "]
+        subject: {en: "Order {{ record.number }}"}
+        base_url: https://x.example.com
+        """.replace("        ", ""))
+    assert got == [
+        "1: E048 an email connector needs text: the plain text, per language",
+        "4: E048 the template does not compile: unexpected end of template, expected 'end of print statement'.",
+        "6: E048 base_url: is not a key of an email connector (to, subject, text, html, language)",
+    ]
