@@ -332,14 +332,14 @@ def test_the_connector_examples_work_against_real_peers(dbs, tmp_path, monkeypat
     secret = "whsec_" + base64.b64encode(b"payments-provider-secret-32bytes").decode()
     log = tmp_path / "orders.log"
     for k, v in {"ERP_URL": receiver.url, "ERP_TOKEN": "erp-token", "ERP_SIGNING_SECRET": secret,
-                 "PAYMENTS_WEBHOOK_SECRET": secret, "ORDER_LOG": str(log)}.items():
+                 "PAYMENTS_WEBHOOK_SECRET": secret, "ORDER_LOG": str(log), "SMS_GATEWAY_URL": receiver.url, "SMS_GATEWAY_KEY": "k"}.items():
         monkeypatch.setenv(k, v)
     rt = dbs.runtime(str(app))
-    assert set(rt.app.connectors) == {"erp", "payments", "order_log", "approved_mail"}
+    assert set(rt.app.connectors) == {"erp", "payments", "order_log", "approved_mail", "paid_sms"}
     adapters = registry(rt.records.plugin_manager)
     c = rt.records.create(SYSTEM, "customer", {"name": "Acme Pumps", "code": "C1"})
     order = rt.records.create(SYSTEM, "order", {"customer": c["id"], "amount": "250.00", "lines": [{"item": "pump", "quantity": 2}],
-                                                "contact": "olga@pumps.example.ru", "language": "ru"})
+                                                "contact": "olga@pumps.example.ru", "phone": "+7 912 000-11-22", "language": "ru"})
     transitions.fire(rt.records, SYSTEM, "order", order["id"], "approve")
     deliveries.send_due(rt.records, adapters)
     [got] = receiver.got
@@ -372,3 +372,8 @@ def test_the_connector_examples_work_against_real_peers(dbs, tmp_path, monkeypat
         thread.join(10)
     paid = rt.records.get(SYSTEM, "order", order["id"])
     assert (paid["status"], str(paid["paid_amount"])) == ("paid", "250.00")
+    from sqlalchemy import select
+    d = rt.schema.delivery
+    with rt.db.read() as conn:  # the text for the payment, built in its transaction, waiting for the worker
+        [request] = conn.execute(select(d.c.request).where(d.c.connector == "paid_sms")).scalars().all()
+    assert json.loads(request["body"]) == {"recipient": "+7 912 000-11-22", "message": f"Спасибо: заказ {order['number']} оплачен.", "sender": "Shop"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 from engine.connectors.adapters import Adapter
 from engine.connectors.email import Email
 from engine.connectors.rest import Rest
+from engine.connectors.sms import Sms
 
-BUILT_IN: dict[str, type] = {"rest": Rest, "email": Email}  # outbound types, each an Adapter
+BUILT_IN: dict[str, type] = {"rest": Rest, "email": Email, "sms": Sms}  # outbound types, each an Adapter
 INBOUND = ("webhook",)  # received by the engine itself (engine.connectors.webhooks): no adapter
 
 

@@ -54,7 +54,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E046": ("required field left off the form", "a field the entity requires needs a place on the form, unless it has a default or is filled automatically"),
     "E047": ("plugin replaces an unknown behaviour", "REPLACES is a list of the names of built-in behaviours: audit, timeline, states, notices"),
     "E048": ("connector problem", "a connector names top-level entities, the events created, updated, deleted or transitioned (to: a state of the workflow), templates that compile, and fields it may write back; see docs/connectors.md"),
-    "E049": ("unknown connector type", "use rest, email or webhook, or a type a plugin adds through the connector_types hook"),
+    "E049": ("unknown connector type", "use rest, email, sms or webhook, or a type a plugin adds through the connector_types hook"),
 }
 
 

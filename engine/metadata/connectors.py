@@ -23,7 +23,7 @@ from engine.metadata import secrets
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Connector, Entity, Label, Retry, Trigger, Workflow
 from engine.metadata.report import compile_or_report
 
-BUILT_IN = ("rest", "webhook", "email")
+BUILT_IN = ("rest", "webhook", "email", "sms")
 _OUTBOUND_ONLY = ("on", "base_url", "path", "method", "headers", "body", "sign", "response", "retry", "timeout")
 _EMAIL_KEYS = ("to", "subject", "text", "html", "language")
 SMTP_URL = "ENGINE_SMTP_URL"  # smtp://user:password@host:port, where an email connector sends
@@ -93,6 +93,21 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
                 ctx.add("E048", file, doc, (key,), f"{key}: is not a key of a rest connector", key=True)
     elif d["type"] == "email":
         _check_email(ctx, file, doc, d)
+    elif d["type"] == "sms":
+        _check_rest(ctx, file, doc, d, triggers, entities)
+        for key in ("to", "text"):
+            if key not in d:
+                ctx.add("E048", file, doc, (), f"an sms connector needs {key}: " + ("the phone number (a template)" if key == "to" else
+                                                                                  "the message, per language"))
+        for key in ("to", "text", "language"):
+            source = d.get(key)
+            for part in (list(source.values()) if isinstance(source, dict) else source if isinstance(source, list) else [source]):
+                if template_problem(part):
+                    ctx.add("E048", file, doc, (key,), template_problem(part))
+                    break
+        for key in _INBOUND_ONLY + ("subject", "html"):
+            if key in d:
+                ctx.add("E048", file, doc, (key,), f"{key}: is not a key of an sms connector", key=True)
     elif d["type"] == "webhook":
         _check_webhook(ctx, file, doc, d, entities, workflows)
         for key in _OUTBOUND_ONLY + _EMAIL_KEYS:
@@ -225,9 +240,9 @@ def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflo
 
 def _check_rest(ctx, file, doc, d: dict, triggers: list[Trigger], entities: dict[str, Entity]) -> None:
     if "on" not in d:
-        ctx.add("E048", file, doc, (), "a rest connector needs on: the events it sends")
+        ctx.add("E048", file, doc, (), f"a {d['type']} connector needs on: the events it sends")
     if "base_url" not in d:
-        ctx.add("E048", file, doc, (), "a rest connector needs base_url: where it sends, like ${ERP_URL}")
+        ctx.add("E048", file, doc, (), f"a {d['type']} connector needs base_url: where it sends, like ${{ERP_URL}}")
     elif not variables(d["base_url"]) and not re.match(r"^https?://[^\s/]+", d["base_url"]):
         ctx.add("E048", file, doc, ("base_url",), f"base_url '{d['base_url'][:80]}' is not a web address (http:// or https://)")
     for key in ("body", "path"):

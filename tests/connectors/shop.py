@@ -21,6 +21,7 @@ APP = {
           amount: {type: decimal, precision: 12, scale: 2}
           erp_number: {type: string}
           contact: {type: email}
+          phone: {type: phone}
           language: {type: select, options: [en, zh, ru]}
           status: {type: select, options: [draft, approved], default: draft}
           lines: {type: table, entity: order_line}
