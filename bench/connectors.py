@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from standardwebhooks.webhooks import Webhook  # noqa: E402
+from transitions import DEPARTMENTS, bench_people  # noqa: E402 - bench/transitions.py: the same people and order lines
 
 RECEIVER = """
 import sys
@@ -76,26 +77,17 @@ def main() -> None:
     receiver.stdout.readline()
     os.environ["ERP_URL"] = f"http://127.0.0.1:{port}"
     os.environ["PAYMENTS_WEBHOOK_SECRET"] = SECRET
-    from engine.access import users
     from engine.app.runtime import Runtime
     from engine.connectors import deliveries
     from engine.connectors.registry import registry
-    from engine.core.actor import SYSTEM
     from engine.workflow import reviews, transitions
     rt = Runtime.open(str(ROOT / "metadata"), args.db)
-    with rt.db.write() as conn:
-        users.create_user(conn, rt.schema, "bench_boss", "demo", ["sales_manager"])
-        sup = users.create_user(conn, rt.schema, "bench_sup", "demo", ["sales_supervisor"], manager="bench_boss", attributes={"region": "east"})
-        rep = users.create_user(conn, rt.schema, "bench_rep", "demo", ["sales_rep"], manager="bench_sup", attributes={"region": "east"})
-        depts = {d: users.create_user(conn, rt.schema, f"bench_{d}", "demo", [d]) for d in ("purchasing", "technical", "production", "finance")}
-        actors = {n: users.actor_for_id(conn, rt.schema, i, via="api") for n, i in (("sup", sup), ("rep", rep), *depts.items())}
-    c = rt.records.create(SYSTEM, "customer", {"code": "BC1", "name": "Bench Customer", "region": "east"})
-    p = rt.records.create(SYSTEM, "product", {"code": "BP1", "name": "Bench Product", "list_price": "10.00", "category": "machine"})
-    lines = [{"product": p["id"], "quantity": 2, "unit_price": "10.00"} for _ in range(3)]
+    actors, customer, lines = bench_people(rt)
+    depts = DEPARTMENTS
     numbers = []
     t0 = time.perf_counter()
     for _ in range(args.orders):  # each order to the supervisor's decision, the way the demo's workflow goes
-        o = rt.records.create(actors["rep"], "sales_order", {"customer": c["id"], "lines": lines})
+        o = rt.records.create(actors["rep"], "sales_order", {"customer": customer, "lines": lines})
         transitions.fire(rt.records, actors["rep"], "sales_order", o["id"], "submit")
         for d in depts:
             reviews.decide(rt.records, actors[d], "sales_order", o["id"], "approve", "ok")

@@ -24,6 +24,22 @@ from engine.app.runtime import Runtime  # noqa: E402
 from engine.core.actor import SYSTEM  # noqa: E402
 from engine.workflow import reviews, transitions  # noqa: E402
 
+DEPARTMENTS = ("purchasing", "technical", "production", "finance")
+
+
+def bench_people(rt) -> tuple[dict, int, list[dict]]:
+    """The users an order meets on its way (a rep under a supervisor under a manager, the four reviewing
+    departments) as actors by role name, a customer's id, and three order lines of one product."""
+    with rt.db.write() as conn:
+        users.create_user(conn, rt.schema, "bench_boss", "demo", ["sales_manager"])
+        sup = users.create_user(conn, rt.schema, "bench_sup", "demo", ["sales_supervisor"], manager="bench_boss", attributes={"region": "east"})
+        rep = users.create_user(conn, rt.schema, "bench_rep", "demo", ["sales_rep"], manager="bench_sup", attributes={"region": "east"})
+        depts = {d: users.create_user(conn, rt.schema, f"bench_{d}", "demo", [d]) for d in DEPARTMENTS}
+        actors = {n: users.actor_for_id(conn, rt.schema, i, via="api") for n, i in (("sup", sup), ("rep", rep), *depts.items())}
+    c = rt.records.create(SYSTEM, "customer", {"code": "BT1", "name": "Bench Customer", "region": "east"})
+    p = rt.records.create(SYSTEM, "product", {"code": "BT1", "name": "Bench Product", "list_price": "10.00", "category": "machine"})
+    return actors, c["id"], [{"product": p["id"], "quantity": 2, "unit_price": "10.00"} for _ in range(3)]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -31,16 +47,8 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=300)
     args = ap.parse_args()
     rt = Runtime.open(str(ROOT / "metadata"), args.db)
-    with rt.db.write() as conn:
-        users.create_user(conn, rt.schema, "bench_boss", "demo", ["sales_manager"])
-        sup = users.create_user(conn, rt.schema, "bench_sup", "demo", ["sales_supervisor"], manager="bench_boss", attributes={"region": "east"})
-        rep = users.create_user(conn, rt.schema, "bench_rep", "demo", ["sales_rep"], manager="bench_sup", attributes={"region": "east"})
-        depts = {d: users.create_user(conn, rt.schema, f"bench_{d}", "demo", [d]) for d in ("purchasing", "technical", "production", "finance")}
-        actors = {n: users.actor_for_id(conn, rt.schema, i, via="api") for n, i in (("sup", sup), ("rep", rep), *depts.items())}
-    c = rt.records.create(SYSTEM, "customer", {"code": "BT1", "name": "Bench Customer", "region": "east"})
-    p = rt.records.create(SYSTEM, "product", {"code": "BT1", "name": "Bench Product", "list_price": "10.00", "category": "machine"})
-    lines = [{"product": p["id"], "quantity": 2, "unit_price": "10.00"} for _ in range(3)]
-    ids = [rt.records.create(actors["rep"], "sales_order", {"customer": c["id"], "lines": lines})["id"] for _ in range(args.orders)]
+    actors, customer, lines = bench_people(rt)
+    ids = [rt.records.create(actors["rep"], "sales_order", {"customer": customer, "lines": lines})["id"] for _ in range(args.orders)]
     timings = {}
 
     def timed(label, work):

@@ -17,7 +17,7 @@ from engine.access.accounts import Accounts
 from engine.app.tables import schema_for
 from engine.behaviours import defaults as builtins
 from engine.connectors import deliveries
-from engine.connectors.registry import known_types
+from engine.connectors.registry import INBOUND
 from engine.connectors.registry import registry as connector_types
 from engine.events.hooks import make_manager
 from engine.metadata.codes import MetadataInvalid, Problem
@@ -38,7 +38,7 @@ def plugins_of(app: App):
     hooks = make_manager(app.plugins_dir)
     builtins.register(hooks)
     types = connector_types(hooks)
-    known = known_types(hooks)
+    known = set(types) | set(INBOUND)
     unknown = [Problem("E049", c.file, *c.type_at, f"connector '{c.name}' is of type '{c.type}', which no adapter provides "
                        f"(types: {', '.join(sorted(known))})") for c in app.connectors.values() if c.type not in known]
     if unknown:

@@ -10,11 +10,6 @@ BUILT_IN: dict[str, type] = {"rest": Rest, "email": Email, "sms": Sms}  # outbou
 INBOUND = ("webhook",)  # received by the engine itself (engine.connectors.webhooks): no adapter
 
 
-def known_types(plugin_manager) -> set[str]:
-    """Every type a connector may have: the outbound adapters (built-in and the plugins') and the inbound ones."""
-    return set(registry(plugin_manager)) | set(INBOUND)
-
-
 def registry(plugin_manager) -> dict[str, Adapter]:
     """Every connector type: the built-in ones, then those the plugins add (a plugin's type may not replace a built-in one)."""
     types: dict[str, Adapter] = {name: cls() for name, cls in BUILT_IN.items()}

@@ -50,13 +50,10 @@ def last_id(conn, schema: Schema) -> int:
     return conn.execute(select(func.coalesce(func.max(schema.event.c.id), 0))).scalar()
 
 
-def cursor(conn, schema: Schema, subscriber: str, lock: bool = False) -> int | None:
-    """How far a subscriber has taken the outbox (None: it has never been given anything). With `lock`,
-    the place is held until the transaction ends (PostgreSQL; SQLite's write lock holds it already), so
-    two workers taking the same subscriber's events go one after the other."""
+def cursor(conn, schema: Schema, subscriber: str) -> int | None:
+    """How far a subscriber has taken the outbox (None: it has never been given anything)."""
     c = schema.event_cursor
-    stmt = select(c.c.last_id).where(c.c.subscriber == subscriber)
-    return conn.execute(stmt.with_for_update() if lock else stmt).scalar()
+    return conn.execute(select(c.c.last_id).where(c.c.subscriber == subscriber)).scalar()
 
 
 def advance(conn, schema: Schema, subscriber: str, to_id: int, now: dt.datetime, error: str | None = None) -> None:

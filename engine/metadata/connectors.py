@@ -99,12 +99,7 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
             if key not in d:
                 ctx.add("E048", file, doc, (), f"an sms connector needs {key}: " + ("the phone number (a template)" if key == "to" else
                                                                                   "the message, per language"))
-        for key in ("to", "text", "language"):
-            source = d.get(key)
-            for part in (list(source.values()) if isinstance(source, dict) else source if isinstance(source, list) else [source]):
-                if template_problem(part):
-                    ctx.add("E048", file, doc, (key,), template_problem(part))
-                    break
+        _check_templates(ctx, file, doc, d, ("to", "text", "language"))
         for key in _INBOUND_ONLY + ("subject", "html"):
             if key in d:
                 ctx.add("E048", file, doc, (key,), f"{key}: is not a key of an sms connector", key=True)
@@ -167,6 +162,14 @@ def record_scope(ent: Entity, entities: dict[str, Entity]) -> Scope:
     return Scope(values=values, tables=tables)
 
 
+def _check_templates(ctx, file, doc, d: dict, keys: tuple) -> None:
+    """E048 for the first template of each key (a text, or one per language, or a list) that does not compile."""
+    for key in keys:
+        problem = template_problem(d.get(key))
+        if problem:
+            ctx.add("E048", file, doc, (key,), problem)
+
+
 def _check_email(ctx, file, doc, d: dict) -> None:
     if "on" not in d:
         ctx.add("E048", file, doc, (), "an email connector needs on: the events it sends mail for")
@@ -175,14 +178,7 @@ def _check_email(ctx, file, doc, d: dict) -> None:
             ctx.add("E048", file, doc, (), f"an email connector needs {key}: " + {"to": "the addresses (templates), like \"{{ record.email }}\"",
                                                                                "subject": "the subject, per language",
                                                                                "text": "the plain text, per language"}[key])
-    for key in ("to", "subject", "text", "html", "language"):
-        source = d.get(key)
-        parts = list(source.values()) if isinstance(source, dict) else source if isinstance(source, list) else [source]
-        for part in parts:
-            problem = template_problem(part)
-            if problem:
-                ctx.add("E048", file, doc, (key,), problem)
-                break
+    _check_templates(ctx, file, doc, d, ("to", "subject", "text", "html", "language"))
     for key in ("base_url", "path", "method", "headers", "body", "sign", "response", "secret", "actor", "max_body", "actions"):
         if key in d:
             ctx.add("E048", file, doc, (key,), f"{key}: is not a key of an email connector (to, subject, text, html, language)", key=True)

@@ -52,7 +52,7 @@ class ConnectorScreens(ScreenBase):
         for d in items:
             if d["record_id"] is not None and d["entity"] in self.app.entities:
                 wanted.setdefault(d["entity"], set()).add(d["record_id"])
-        return {e: self.rt.records.titles(actor, e, ids) for e, ids in wanted.items()}
+        return self._titles(actor, None, [], extra=wanted, only=[])
 
     async def delivery_page(self, request: Request):
         actor = await self.actor_or_login(request)
