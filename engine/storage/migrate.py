@@ -86,9 +86,10 @@ def _plan(conn, schema: Schema) -> list[Step]:
                 steps.append(_describe(conn, op.table_name, sub))
         else:
             steps.append(_describe(conn, getattr(op, "table_name", ""), op))
-    # create tables before indexes on them
-    order = {aops.CreateTableOp: 0, aops.AddColumnOp: 1, aops.CreateIndexOp: 2}
-    steps.sort(key=lambda s: order.get(type(s.op), 3))
+    # create tables and columns before indexes on them; drop an index or constraint before one of the same name is made again
+    order = {aops.CreateTableOp: 0, aops.AddColumnOp: 1, aops.DropIndexOp: 2, aops.DropConstraintOp: 2, aops.CreateIndexOp: 3,
+             aops.CreateUniqueConstraintOp: 4, aops.AddConstraintOp: 4}
+    steps.sort(key=lambda s: order.get(type(s.op), 5))
     return steps
 
 
@@ -148,7 +149,7 @@ def _apply(conn, schema: Schema, steps: list[Step], confirm_destructive: bool = 
     ops = Operations(_context(conn, schema))
     batch_tables: dict[str, list] = {}
     for s in todo:
-        if conn.dialect.name == "sqlite" and isinstance(s.op, (aops.DropColumnOp, aops.AlterColumnOp)):
+        if conn.dialect.name == "sqlite" and isinstance(s.op, (aops.DropColumnOp, aops.AlterColumnOp, aops.DropConstraintOp, aops.AddConstraintOp)):
             batch_tables.setdefault(s.table, []).append(s.op)
         else:
             ops.invoke(s.op)

@@ -110,3 +110,45 @@ def test_a_first_start_creates_every_table_at_once_and_leaves_nothing_to_plan(db
     rt = dbs.runtime()
     assert migrate.plan(rt.db, rt.schema) == []
     assert rt.records.create(SYSTEM, "customer", {"code": "C1", "name": "First", "region": "east"})["id"] == 1
+
+
+def test_an_index_and_a_unique_constraint_that_change_columns_under_their_names_migrate(dbs):
+    """A database from before notifications went out by e-mail: sys_delivery had one delivery per
+    connector and event, and its record index no recipient. Starting the engine drops each old
+    index and constraint before making the new one of the same name, on SQLite (in batch mode) and
+    PostgreSQL alike, and keeps the deliveries."""
+    import datetime as dt
+
+    from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, UniqueConstraint
+
+    from engine.storage.schema import ID, UtcDateTime
+    rt = dbs.runtime()
+    old = Table("sys_delivery", MetaData(schema=rt.schema.delivery.schema), Column("id", ID, primary_key=True, autoincrement=True),
+                Column("connector", String(63), nullable=False), Column("event_id", BigInteger, nullable=False),
+                Column("event_type", String(32), nullable=False), Column("entity", String(64), nullable=False), Column("record_id", BigInteger),
+                Column("status", String(16), nullable=False), Column("attempts", Integer, nullable=False), Column("next_at", UtcDateTime, nullable=False),
+                Column("request", JSON, nullable=False), Column("last_status", Integer), Column("last_error", String), Column("response", String),
+                Column("created_at", UtcDateTime, nullable=False), Column("delivered_at", UtcDateTime),
+                UniqueConstraint("connector", "event_id", name="ux_sys_delivery_event"),
+                Index("ix_sys_delivery_record", "connector", "entity", "record_id", "id"))
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+    with rt.db.write() as conn:
+        rt.schema.delivery.drop(conn)
+        old.create(conn)
+        conn.execute(old.insert().values(connector="erp", event_id=7, event_type="transitioned", entity="sales_order", record_id=1,
+                                         status="delivered", attempts=1, next_at=now, request={}, created_at=now))
+    steps = [str(s) for s in migrate.plan(rt.db, rt.schema)]
+    assert "add column sys_delivery.recipient_id" in steps and "drop constraint ux_sys_delivery_event on sys_delivery" in steps
+    migrate.apply(rt.db, rt.schema)
+    assert migrate.plan(rt.db, rt.schema) == []
+    d = rt.schema.delivery
+    with rt.db.write() as conn:
+        for person in (3, 4):  # one event, a delivery per person now
+            conn.execute(d.insert().values(connector="mail", event_id=8, recipient_id=person, event_type="transition", entity="sales_order",
+                                           record_id=1, status="pending", attempts=0, next_at=now, request={}, created_at=now))
+        kept = conn.execute(select(d.c.event_id, d.c.recipient_id, d.c.status).order_by(d.c.id)).all()
+    assert [tuple(r) for r in kept] == [(7, 0, "delivered"), (8, 3, "pending"), (8, 4, "pending")]
+    with pytest.raises(Exception, match="(?i)unique"):
+        with rt.db.write() as conn:
+            conn.execute(d.insert().values(connector="mail", event_id=8, recipient_id=4, event_type="transition", entity="sales_order",
+                                           record_id=1, status="pending", attempts=0, next_at=now, request={}, created_at=now))
