@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -73,6 +74,9 @@ def _log(records: Records, conn, call: dict, answer: Answer) -> None:
         entity=answer.body.get("entity") or call.get("entity"), record_id=answer.body.get("id")))
 
 
+_SIGNATURE = re.compile(r"^v[0-9]+[a-z]?,[A-Za-z0-9+/=_-]+$")  # one signature of the header: a version, a comma, base64
+
+
 def _refused(status: int, detail: str) -> tuple[Answer, bool]:
     return Answer(status, {"status": "refused", "detail": detail}), False
 
@@ -88,6 +92,9 @@ def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
         hook = Webhook(substitute(c.settings["secret"]))
     except Exception:  # the secret set in the environment is not a whsec_<base64> key
         return _refused(503, "the connector's secret is not a whsec_ key; fix the environment variable")
+    signature = headers.get("webhook-signature")
+    if signature is not None and not any(_SIGNATURE.match(part) for part in signature.split()):
+        return _refused(401, "not verified: the signature headers or the body are malformed")  # told alike whatever the library's version
     try:
         text = body.decode("utf-8")
         hook.verify(text, dict(headers), json_parse=False)
