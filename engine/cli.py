@@ -321,7 +321,10 @@ def cmd_connectors(args) -> int:
     if c.type not in adapters:
         print(f"{c.name} is a {c.type} connector: it receives. Senders POST to /hooks/{c.name} (docs/connectors.md).")
         return 0
-    t = trial.run_trial(rt.records, adapters, c)
+    if c.channel and not args.to:
+        return _fail(f"{c.name} carries the workflows' {c.type} notifications: say where the sample goes, "
+                     f"run.py connectors test {c.name} --to {'you@example.com' if c.type == 'email' else '+15550100'}", 2)
+    t = trial.run_trial(rt.records, adapters, c, to=args.to)
     print(f"connector {c.name} ({c.type}); sample: {t.sample}; nothing is written (a test)")
     req = t.request
     if "url" in req:
@@ -383,7 +386,7 @@ def cmd_create_user(args) -> int:
         return _fail(err)
     try:  # through the same service as Settings > Users: the same checks and the same audit entry
         uid = rt.accounts.create(_actor(), args.username, password, args.role, manager=args.manager, full_name=args.full_name,
-                                 attributes=attributes)
+                                 attributes=attributes, email=args.email, phone=args.phone)
     except ValidationFailed as exc:
         return _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
     print(f"created user {args.username} (id {uid}) with role(s) {', '.join(args.role)}")
@@ -406,12 +409,14 @@ def cmd_update_user(args) -> int:
         row = conn.execute(select(u.c.id, u.c.attributes).where(u.c.username == args.username)).first()
     if row is None:
         return _fail(f"there is no user '{args.username}'; create one with `{_hint(args, 'create-user', args.username, '--role', 'ROLE')}`")
-    if not any((args.role, args.manager is not None, args.full_name is not None, attributes, args.active is not None)):
+    if not any((args.role, args.manager is not None, args.full_name is not None, attributes, args.active is not None,
+                args.email is not None, args.phone is not None)):
         return _fail("say what to change: --role (repeat for several; replaces the user's roles), --manager NAME (\"\" for none), "
-                     "--full-name, --attribute NAME=VALUE, --active or --inactive", 2)
+                     "--full-name, --email, --phone, --attribute NAME=VALUE, --active or --inactive", 2)
     try:
         rt.accounts.update(_actor(), row[0], roles=args.role, manager=args.manager, full_name=args.full_name,
-                           attributes={**(row[1] or {}), **attributes} if attributes else None, active=args.active)
+                           attributes={**(row[1] or {}), **attributes} if attributes else None, active=args.active,
+                           email=args.email, phone=args.phone)
     except ValidationFailed as exc:
         return _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
     print(f"updated user {args.username} (id {row[0]})")
@@ -542,6 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--role", action="append", required=True, help="a role (repeat for several)")
     u.add_argument("--manager", help="username of the user's manager (the reporting line)")
     u.add_argument("--full-name")
+    u.add_argument("--email", help="the e-mail address notifications go to")
+    u.add_argument("--phone", help="the phone number text messages go to")
     u.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a user field from roles.yaml, e.g. region=east (repeat for several)")
     u.add_argument("--password", help="the password (else $ENGINE_NEW_PASSWORD, else a prompt)")
     u.set_defaults(func=cmd_create_user)
@@ -550,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     uu.add_argument("username")
     uu.add_argument("--role", action="append", help="a role (repeat for several); the user's roles become exactly these")
     uu.add_argument("--manager", help="username of the user's manager (\"\" for none)")
+    uu.add_argument("--email", help="the e-mail address notifications go to (\"\" for none)")
+    uu.add_argument("--phone", help="the phone number text messages go to (\"\" for none)")
     uu.add_argument("--full-name")
     uu.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a user field from roles.yaml, e.g. region=east")
     uu.add_argument("--active", dest="active", action="store_const", const=True, default=None, help="let the user sign in again")
@@ -564,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(cn)
     cn.add_argument("action", choices=["list", "test"])
     cn.add_argument("name", nargs="?", help="the connector to test")
+    cn.add_argument("--to", help="for a connector carrying the email or sms channel: the address or number the sample notification goes to")
     cn.set_defaults(func=cmd_connectors)
     v = sub.add_parser("verify-audit", help="verify the audit trail's signed chain, and that the data matches it")
     common(v)

@@ -335,10 +335,13 @@ def test_the_connector_examples_work_against_real_peers(dbs, tmp_path, monkeypat
                  "PAYMENTS_WEBHOOK_SECRET": secret, "ORDER_LOG": str(log), "SMS_GATEWAY_URL": receiver.url, "SMS_GATEWAY_KEY": "k"}.items():
         monkeypatch.setenv(k, v)
     rt = dbs.runtime(str(app))
-    assert set(rt.app.connectors) == {"erp", "payments", "order_log", "approved_mail", "paid_sms"}
+    assert set(rt.app.connectors) == {"erp", "payments", "order_log", "approved_mail", "paid_sms", "notices"}
     adapters = registry(rt.records.plugin_manager)
+    from tests.conftest import make_user
+    rep = make_user(rt, "olga_rep", roles=("clerk",))
+    rt.accounts.set_notice_settings(rep, "rep@shop.example.com", "", {})
     c = rt.records.create(SYSTEM, "customer", {"name": "Acme Pumps", "code": "C1"})
-    order = rt.records.create(SYSTEM, "order", {"customer": c["id"], "amount": "250.00", "lines": [{"item": "pump", "quantity": 2}],
+    order = rt.records.create(rep, "order", {"customer": c["id"], "amount": "250.00", "lines": [{"item": "pump", "quantity": 2}],
                                                 "contact": "olga@pumps.example.ru", "phone": "+7 912 000-11-22", "language": "ru"})
     transitions.fire(rt.records, SYSTEM, "order", order["id"], "approve")
     deliveries.send_due(rt.records, adapters)
@@ -377,3 +380,8 @@ def test_the_connector_examples_work_against_real_peers(dbs, tmp_path, monkeypat
     with rt.db.read() as conn:  # the text for the payment, built in its transaction, waiting for the worker
         [request] = conn.execute(select(d.c.request).where(d.c.connector == "paid_sms")).scalars().all()
     assert json.loads(request["body"]) == {"recipient": "+7 912 000-11-22", "message": f"Спасибо: заказ {order['number']} оплачен.", "sender": "Shop"}
+    with rt.db.read() as conn:  # the owner's e-mail of the payment, through the connector carrying the channel
+        [notice] = conn.execute(select(d.c.request, d.c.recipient_id).where(d.c.connector == "notices")).all()
+    assert notice.recipient_id == rep.id and notice.request["to"] == ["rep@shop.example.com"]
+    assert notice.request["text"] == f"Order {order['number']} is paid: 250.00."
+    assert notice.request["html"].startswith(f"<p>Order {order['number']} is paid: 250.00.</p>")

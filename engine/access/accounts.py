@@ -1,5 +1,6 @@
 """User administration: create users, change their roles, manager and attributes, deactivate
-them, reset passwords; and what every user may do to their own account (password, language).
+them, reset passwords; and what every user may do to their own account (password, language, the
+e-mail address and phone number they are told at, and which channels they want to hear by).
 
 Only users with an admin role (roles.yaml `admin: true`, or any user of an app without roles)
 may administer others. Every change is an audit entry on `sys_user` with old and new values.
@@ -16,6 +17,8 @@ from engine.core.actor import Actor
 from engine.core.errors import ErrorCollector, Forbidden, Msg, NotFound, Unauthenticated
 from engine.storage import audit
 from engine.storage.schema import Schema
+
+OPT_OUT_CHANNELS = ("email", "sms")  # the channels a user may turn off (in-app notices always stay in the bell)
 
 
 class Accounts:
@@ -47,7 +50,7 @@ class Accounts:
     def _rows(self, conn, user_id: int | None = None) -> list[dict]:
         u, r = self.schema.user, self.schema.user_role
         boss = u.alias("boss")
-        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.language, u.c.manager_id, u.c.attributes, u.c.active,
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.phone, u.c.language, u.c.manager_id, u.c.attributes, u.c.active,
                        u.c.created_at, boss.c.username.label("manager"))
                 .select_from(u.outerjoin(boss, boss.c.id == u.c.manager_id)).order_by(u.c.username))
         if user_id is not None:
@@ -65,18 +68,21 @@ class Accounts:
 
     # ------------------------------------------------------------------ administering
     def create(self, actor: Actor, username: str, password: str, roles: list[str], manager: str | None = None,
-               full_name: str | None = None, attributes: dict | None = None, language: str | None = None) -> int:
+               full_name: str | None = None, attributes: dict | None = None, language: str | None = None,
+               email: str | None = None, phone: str | None = None) -> int:
         self.require_admin(actor)
         with self.db.write() as conn:
             uid = users.create_user(conn, self.schema, username, password, roles, manager=manager or None, full_name=full_name,
-                                    language=language or None, attributes=attributes)
+                                    language=language or None, attributes=attributes, email=email, phone=phone)
             audit.append(conn, self.schema, actor, "sys_user", uid, "user_created",
-                         {"username": username, "roles": sorted(set(roles)), "manager": manager or None, "attributes": attributes or {}})
+                         {"username": username, "roles": sorted(set(roles)), "manager": manager or None, "attributes": attributes or {},
+                          "email": email or None, "phone": phone or None})
         return uid
 
     def update(self, actor: Actor, user_id: int, *, full_name: str | None = None, roles: list[str] | None = None,
-               manager: str | None = None, attributes: dict | None = None, active: bool | None = None) -> None:
-        """Change what is given; `manager=""` removes the manager."""
+               manager: str | None = None, attributes: dict | None = None, active: bool | None = None,
+               email: str | None = None, phone: str | None = None) -> None:
+        """Change what is given; `manager=""` removes the manager, `email=""` and `phone=""` the address and number."""
         self.require_admin(actor)
         u, r = self.schema.user, self.schema.user_role
         app = self.schema.app
@@ -103,6 +109,7 @@ class Accounts:
                 errors.add("active", "you cannot deactivate yourself; ask another administrator")
             if active is not None:
                 values["active"] = active
+            values.update({k: v for k, v in users.check_contact(email, phone, errors).items() if (email, phone)[k == "phone"] is not None})
             errors.raise_if_any()
             if values:
                 conn.execute(u.update().where(u.c.id == user_id).values(**values))
@@ -114,7 +121,7 @@ class Accounts:
                 user_sessions.end_all(conn, self.schema, user_id, user_sessions.DEACTIVATED)
                 users.revoke_all_tokens(conn, self.schema, user_id)
             new = self._rows(conn, user_id)[0]
-            changes = {k: [old[k], new[k]] for k in ("full_name", "roles", "manager", "attributes", "active") if old[k] != new[k]}
+            changes = {k: [old[k], new[k]] for k in ("full_name", "roles", "manager", "attributes", "active", "email", "phone") if old[k] != new[k]}
             if changes:
                 action = "permissions_changed" if {"roles", "manager", "attributes"} & set(changes) else "user_changed"
                 audit.append(conn, self.schema, actor, "sys_user", user_id, action, {"fields": changes})
@@ -209,6 +216,36 @@ class Accounts:
             else:
                 users.revoke_token_id(conn, self.schema, actor.id, token_id)
             audit.append(conn, self.schema, actor, "sys_user", actor.id, "token_revoked", {"token": token_id})
+
+    def notice_settings(self, actor: Actor) -> dict:
+        """Where the actor is told (e-mail, phone) and which channels they have turned off."""
+        with self.db.read() as conn:
+            row = users.contacts(conn, self.schema, [actor.id]).get(actor.id)
+        if row is None:
+            raise NotFound("your account is gone")
+        return {"email": row["email"], "phone": row["phone"], "channels": {c: row["channels"].get(c, True) for c in OPT_OUT_CHANNELS}}
+
+    def set_notice_settings(self, actor: Actor, email: str, phone: str, channels: dict) -> None:
+        """Change one's own e-mail address, phone number and channel preferences (audited). `channels`:
+        {"email": bool, "sms": bool}: False turns that channel off; a channel not named stays as it was."""
+        errors = ErrorCollector()
+        values = users.check_contact(email, phone, errors)
+        for c in channels:
+            if c not in OPT_OUT_CHANNELS:
+                errors.add("channels", "'%(channel)s' is not a channel you can turn off; these are: %(channels)s", channel=c,
+                           channels=", ".join(OPT_OUT_CHANNELS))
+        errors.raise_if_any()
+        u = self.schema.user
+        with self.db.write() as conn:
+            old = conn.execute(select(u.c.email, u.c.phone, u.c.channels).where(u.c.id == actor.id)).mappings().first()
+            if old is None:
+                raise NotFound("your account is gone")
+            wanted = {**dict(old["channels"] or {}), **{c: bool(v) for c, v in channels.items()}}
+            new = {**values, "channels": {c: False for c, v in wanted.items() if not v} or None}
+            changes = {k: [old[k], new[k]] for k in new if (old[k] or None) != (new[k] or None)}
+            if changes:
+                conn.execute(u.update().where(u.c.id == actor.id).values(**new))
+                audit.append(conn, self.schema, actor, "sys_user", actor.id, "user_changed", {"fields": changes})
 
     def set_language(self, actor: Actor, language: str) -> None:
         app = self.schema.app

@@ -18,6 +18,8 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("password_hash", String(255), nullable=False),
         Column("full_name", String(140)),
         Column("email", String(254)),
+        Column("phone", String(32)),
+        Column("channels", JSON),  # notification preferences: {"email": false} turns e-mail off; a channel not named is on
         Column("language", String(8)),
         Column("manager_id", BigInteger, index=True),
         Column("attributes", JSON),  # values of roles.yaml's user_fields, e.g. {"region": "east"}

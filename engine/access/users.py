@@ -15,7 +15,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select
 
 from engine.core.actor import Actor
-from engine.core.errors import BadRequest, ErrorCollector, Msg, NotFound, Unauthenticated
+from engine.core.errors import BadRequest, ErrorCollector, Msg, NotFound, Unauthenticated, message_of
+from engine.core.values import BadValue, coerce
+from engine.metadata.model import Field, Label
 from engine.storage.schema import Schema
 
 _hasher = PasswordHasher()
@@ -28,7 +30,28 @@ def use_cheap_hashing() -> None:
     global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     _DUMMY_HASH = _hasher.hash("not-a-real-password")
+_CONTACT = {"email": Field("email", "email", Label.of("E-mail")), "phone": Field("phone", "phone", Label.of("Phone"))}
 USERNAME_RX = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,62}$")
+
+
+def check_contact(email: str | None, phone: str | None, errors: ErrorCollector) -> dict:
+    """A user's e-mail address and phone number as stored (None: none), each checked like a field of its type."""
+    out = {}
+    for name, value in (("email", email), ("phone", phone)):
+        try:
+            out[name] = coerce(_CONTACT[name], value or "") if value is not None else None
+        except BadValue as exc:
+            errors.add(name, message_of(exc))
+    return out
+
+
+def contacts(conn, schema: Schema, user_ids) -> dict[int, dict]:
+    """What notifying these users needs: id -> e-mail, phone, language and channel preferences
+    ({"email": False}: no e-mail; a channel not named is on)."""
+    u = schema.user
+    rows = conn.execute(select(u.c.id, u.c.email, u.c.phone, u.c.language, u.c.channels, u.c.full_name, u.c.username)
+                        .where(u.c.id.in_(list(user_ids)))).mappings()
+    return {r["id"]: {**r, "channels": dict(r["channels"] or {})} for r in rows}
 
 
 def hash_password(password: str) -> str:
@@ -40,9 +63,11 @@ def _now() -> dt.datetime:
 
 
 def create_user(conn, schema: Schema, username: str, password: str, roles: list[str], manager: str | None = None,
-                full_name: str | None = None, language: str | None = None, attributes: dict | None = None) -> int:
+                full_name: str | None = None, language: str | None = None, attributes: dict | None = None,
+                email: str | None = None, phone: str | None = None) -> int:
     errors = ErrorCollector()
     app = schema.app
+    contact = check_contact(email, phone, errors)
     if app.roles:
         for role in roles or ():
             if role not in app.roles:
@@ -65,7 +90,7 @@ def create_user(conn, schema: Schema, username: str, password: str, roles: list[
     errors.raise_if_any()
     uid = conn.execute(t.insert().values(
         username=username, password_hash=hash_password(password), full_name=full_name or username,
-        language=language, manager_id=manager_id, attributes=attributes or None, active=True, created_at=_now(),
+        language=language, manager_id=manager_id, attributes=attributes or None, active=True, created_at=_now(), **contact,
     )).inserted_primary_key[0]
     for role in dict.fromkeys(roles):
         conn.execute(schema.user_role.insert().values(user_id=uid, role=role))

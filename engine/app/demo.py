@@ -51,7 +51,7 @@ def load(rt: Runtime) -> dict[str, int]:
             for u in _read(folder / "users.yaml"):
                 uid = users.create_user(conn, rt.schema, u["username"], u.get("password", "demo"), u["roles"],
                                         manager=u.get("manager"), full_name=u.get("full_name"), language=u.get("language"),
-                                        attributes=u.get("attributes"))
+                                        attributes=u.get("attributes"), email=u.get("email"), phone=u.get("phone"))
                 actors[u["username"]] = Actor(uid, u["username"], frozenset(u["roles"]), via="system", full_name=u.get("full_name", ""))
                 counts["user"] = counts.get("user", 0) + 1
     if (folder / "records.yaml").is_file():

@@ -43,7 +43,7 @@ def plugins_of(app: App):
                        f"(types: {', '.join(sorted(known))})") for c in app.connectors.values() if c.type not in known]
     if unknown:
         raise MetadataInvalid(unknown)
-    if any(c.triggers for c in app.connectors.values()):  # outbound connectors: each matching event becomes a delivery, in its transaction
+    if any(c.triggers or c.channel for c in app.connectors.values()):  # outbound connectors: each matching event (or notice) becomes a delivery
         hooks.register(deliveries.Maker(types), name="builtin.connectors")
     return hooks
 

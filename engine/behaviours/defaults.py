@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.core.errors import Msg
+from engine.core.i18n import localize
 from engine.events.hooks import hookimpl, shown_path
 from engine.events.model import DEADLINE_REACHED, STATE_ENTERED, TRANSITIONED, UPDATED
 from engine.metadata.codes import MetadataInvalid, Problem
@@ -52,7 +54,7 @@ class Notices:
             ent = records.app.entity(event.entity)
             t = records.workflow_of(ent.name).transitions.get(event.data["transition"]["name"])
             if t is not None:
-                steps.notify_transition(tx, ent, t, event.record, event.inputs or {})
+                steps.notify_transition(tx, ent, t, event.record, event.inputs or {}, event.id)
         elif event.type == UPDATED and event.action == "update":
             ent = records.app.entity(event.entity)
             wf = records.workflow_of(ent.name)
@@ -61,12 +63,14 @@ class Notices:
         elif event.type == UPDATED and event.action == "reassign":
             ent = records.app.entity(event.entity)
             title = event.record.get(ent.title_field) or event.record_id
-            records.deliver_to(tx, [event.data["fields"]["owner"]["to"]], ent, event.record_id, "reassigned",
-                               f"{ent.label.get(records.app.default_language)} {title} is now yours (overdue)")
+            said = Msg("%(thing)s %(title)s is now yours (overdue)", thing=Msg.label(ent.label), title=title)
+            records.deliver_to(tx, [event.data["fields"]["owner"]["to"]], ent, event.record_id, "reassigned", lambda hidden, lang: localize(said, lang))
         elif event.type == DEADLINE_REACHED and event.data.get("notify"):
             ent = records.app.entity(event.entity)
             kind = "reminder" if event.data["kind"] == "reminder" else "escalation"
-            tx.told[event.id] = records.deliver(tx, event.data["notify"], ent, event.record, kind, event.data["message"])
+            said = event.data["message"]  # a Msg: said in each reader's language
+            tx.told[event.id] = records.deliver(tx, event.data["notify"], ent, event.record, kind, lambda hidden, lang: localize(said, lang),
+                                                channels=tuple(event.data.get("channels") or ("in_app",)), event_id=event.id)
 
 
 BUILTINS = {"audit": Audit, "timeline": Timeline, "states": States, "notices": Notices}

@@ -5,6 +5,9 @@ of the change (an on_event subscriber): the request is built from the record as 
 and stored with the delivery, which exists exactly when the change does. A connector that is off
 (a variable unset) makes none.
 
+The workflows' notifications on the email and sms channels arrive through `send_notice`: one
+delivery per person, of the connector carrying that channel, keyed by the event and the person.
+
 `send_due` sends what is due, oldest first, one record's deliveries in order (a later one waits while
 an earlier one of the same record is not delivered or given up). A delivery is claimed with a
 compare-and-set that also sets a lease, so two workers never send it at once and a worker killed
@@ -27,7 +30,7 @@ from engine.connectors.adapters import Adapter, Outcome, render
 from engine.core.actor import SYSTEM, Actor
 from engine.core.errors import Conflict, NotFound, ValidationFailed
 from engine.events.hooks import hookimpl
-from engine.events.model import CREATED, DELETED, TRANSITIONED, UPDATED, Event, Tx
+from engine.events.model import CREATED, DELETED, TRANSITIONED, UPDATED, Event, Notice, Tx
 from engine.metadata.model import Connector, Entity, Retry, Trigger
 from engine.records.serialize import record_json
 from engine.records.service import Records
@@ -43,8 +46,13 @@ def actor_for(connector: Connector) -> Actor:
 
 
 def active(records: Records, adapters: dict[str, Adapter]) -> list[Connector]:
-    """The connectors that send: with triggers, every variable set, and a known type."""
-    return [c for c in records.app.connectors.values() if c.triggers and c.enabled and c.type in adapters]
+    """The connectors that send: with triggers (or carrying a notification channel), every variable set, and a known type."""
+    return [c for c in records.app.connectors.values() if (c.triggers or c.channel) and c.enabled and c.type in adapters]
+
+
+def key_of(row) -> str:
+    """A delivery's idempotency key: its event's id, and for a notification the person's too (one event tells several people)."""
+    return f"{row['event_id']}.{row['recipient_id']}" if row.get("recipient_id") else str(row["event_id"])
 
 
 def matches(t: Trigger, event: Event) -> bool:
@@ -57,8 +65,10 @@ class Maker:
     """The in-transaction subscriber (`on_event`) that turns each event a connector's triggers match into
     a delivery, in the transaction of the change: the request is built from the record as the change
     left it, and the delivery exists exactly when the change does (none for a rolled-back change, none
-    lost if the process dies after the commit). Registered as `builtin.connectors` when the app has
-    connectors that send (engine.app.runtime.plugins_of)."""
+    lost if the process dies after the commit). It takes the workflows' notifications on the email and
+    sms channels too (`send_notice`): each person's message becomes a delivery of the channel's
+    connector. Registered as `builtin.connectors` when the app has connectors that send
+    (engine.app.runtime.plugins_of)."""
 
     def __init__(self, adapters: dict[str, Adapter]):
         self.adapters = adapters
@@ -74,6 +84,23 @@ class Maker:
                 delivery = _delivery(records, tx.conn, c, self.adapters[c.type], trigger, event, tx.now)
                 if delivery is not None:
                     tx.conn.execute(records.schema.delivery.insert().values(**delivery))
+
+
+    @hookimpl
+    def send_notice(self, notice: Notice, tx: Tx) -> bool | None:
+        c = next((c for c in tx.records.app.connectors.values() if c.channel and c.type == notice.channel), None)
+        if c is None or not c.enabled or c.type not in self.adapters:
+            return None  # no connector carries this channel now: the record service keeps the notice in the bell
+        context = {"notice": notice.json(), "connector": c.name, "app_language": tx.records.app.default_language}
+        try:
+            request, error = self.adapters[c.type].prepare(c, context), None
+        except Exception as exc:  # a template of the connector that fails on this notice: a dead delivery that says why
+            request, error = {}, f"the message could not be built: {type(exc).__name__}: {exc}"[:2000]
+        tx.conn.execute(tx.records.schema.delivery.insert().values(
+            connector=c.name, event_id=notice.event_id, recipient_id=notice.user_id, event_type=notice.kind, entity=notice.entity,
+            record_id=notice.record_id, status="dead" if error else "pending", attempts=0, next_at=tx.now, request=request,
+            last_error=error, created_at=tx.now))
+        return True
 
 
 def _delivery(records: Records, conn, c: Connector, adapter: Adapter, t: Trigger, event: Event, now) -> dict | None:
@@ -164,7 +191,7 @@ def _claim(records: Records, connectors: dict[str, Connector], limit: int) -> li
     d = records.schema.delivery
     earlier = d.alias("earlier")
     waiting = exists().where(earlier.c.connector == d.c.connector, earlier.c.entity == d.c.entity,
-                             earlier.c.record_id == d.c.record_id, earlier.c.id < d.c.id,
+                             earlier.c.record_id == d.c.record_id, earlier.c.recipient_id == d.c.recipient_id, earlier.c.id < d.c.id,
                              earlier.c.status.in_(("pending", "sending")))
     now = records.clock()
     claimed: list[dict] = []
@@ -187,7 +214,7 @@ def _claim(records: Records, connectors: dict[str, Connector], limit: int) -> li
 def _send(c: Connector, adapters: dict[str, Adapter], row: dict) -> tuple[Outcome, int]:
     started = time.perf_counter()
     try:
-        outcome = adapters[c.type].send(c, row["request"], str(row["event_id"]))
+        outcome = adapters[c.type].send(c, row["request"], key_of(row))
     except Exception as exc:  # an adapter (a plugin's, perhaps) that raised: a failure worth another try
         outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}"[:2000], retry=True)
     return outcome, int((time.perf_counter() - started) * 1000)

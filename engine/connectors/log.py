@@ -28,7 +28,7 @@ def connectors(records: Records, actor: Actor) -> list[dict]:
         counts: dict = {}
         for name, status, n in conn.execute(select(d.c.connector, d.c.status, func.count()).group_by(d.c.connector, d.c.status)):
             counts.setdefault(name, {})[status] = n
-    return [{"name": c.name, "type": c.type, "label": c.label.as_dict(), "enabled": c.enabled, "missing": list(c.missing),
+    return [{"name": c.name, "type": c.type, "label": c.label.as_dict(), "enabled": c.enabled, "missing": list(c.missing), "channel": c.channel,
              "events": [{"entity": t.entity, "event": t.event, "to": t.to, "when": t.when.source if t.when else None} for t in c.triggers],
              "deliveries": {s: counts.get(c.name, {}).get(s, 0) for s in STATUSES}}
             for c in records.app.connectors.values()]
@@ -43,6 +43,7 @@ def _connector(records: Records, name: str):
 
 def _item(r) -> dict:
     return {"id": r["id"], "event_id": r["event_id"], "event": r["event_type"], "entity": r["entity"], "record_id": r["record_id"],
+            "recipient_id": r["recipient_id"] or None,
             "status": r["status"], "attempts": r["attempts"],
             "next_try": to_json("datetime", r["next_at"]) if r["status"] == "pending" else None,
             "last_status": r["last_status"], "last_error": r["last_error"],

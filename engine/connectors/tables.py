@@ -20,6 +20,7 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("event_type", String(32), nullable=False),
         Column("entity", String(64), nullable=False),
         Column("record_id", BigInteger),
+        Column("recipient_id", BigInteger, nullable=False, default=0, server_default="0"),  # the person a notification is for (0: none)
         Column("status", String(16), nullable=False),  # one of STATUSES
         Column("attempts", Integer, nullable=False, default=0),
         Column("next_at", UtcDateTime, nullable=False),  # when it is due (pending), or when its lease ends (sending)
@@ -29,9 +30,9 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("response", Text),  # the start of the last answer
         Column("created_at", UtcDateTime, nullable=False),
         Column("delivered_at", UtcDateTime),
-        UniqueConstraint("connector", "event_id", name="ux_sys_delivery_event"),
+        UniqueConstraint("connector", "event_id", "recipient_id", name="ux_sys_delivery_message"),
         Index("ix_sys_delivery_due", "status", "next_at", "id"),
-        Index("ix_sys_delivery_record", "connector", "entity", "record_id", "id"),
+        Index("ix_sys_delivery_record", "connector", "entity", "record_id", "recipient_id", "id"),
         Index("ix_sys_delivery_list", "connector", "status", "id"),
     )
     out["delivery_attempt"] = Table(  # the log: every attempt at a delivery

@@ -1,6 +1,7 @@
 """`run.py connectors test NAME`: one sample request sent to an outbound connector's target, built
-from the newest record of the entity its first trigger names, with a test idempotency key. Nothing
-is written: no delivery, no write-back."""
+from the newest record of the entity its first trigger names (for a connector carrying a
+notification channel: a test notification to the address given), with a test idempotency key.
+Nothing is written: no delivery, no write-back."""
 from __future__ import annotations
 
 import time
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from engine.connectors.adapters import Adapter, Outcome
 from engine.connectors.deliveries import context_for
+from engine.events.model import Notice
 from engine.metadata.model import Connector
 from engine.records.service import Records
 
@@ -36,8 +38,16 @@ def sample_event(records: Records, c: Connector) -> tuple[str, dict]:
     return what, context
 
 
-def run_trial(records: Records, adapters: dict[str, Adapter], c: Connector) -> Trial:
-    what, context = sample_event(records, c)
+def sample_notice(records: Records, c: Connector, to: str) -> tuple[str, dict]:
+    """(what the sample is, the template context) for a connector that carries a notification channel: a made-up notice to `to`."""
+    lang = records.app.default_language
+    notice = Notice(c.type, 0, 0, to, "Test", lang, f"{records.app.label.get(lang)}: a test notification",
+                    f"A test notification from {records.app.label.get(lang)}, sent by run.py connectors test {c.name}.", "", None, "test")
+    return f"a test notification to {to}", {"notice": notice.json(), "connector": c.name, "app_language": lang}
+
+
+def run_trial(records: Records, adapters: dict[str, Adapter], c: Connector, to: str | None = None) -> Trial:
+    what, context = sample_notice(records, c, to) if c.channel else sample_event(records, c)
     adapter = adapters[c.type]
     request = adapter.prepare(c, context)
     key = f"test-{int(time.time())}"

@@ -7,7 +7,9 @@ delete: before_delete -> (SQL, events) -> after_delete
 `on_event` sees every domain event of every write - creates, updates, deletes, transitions (automatic
 ones and escalations too), states entered, opinions, deadlines - in the same transaction; the
 built-in behaviours (audit, timeline, review tasks, deadlines, notifications) are plugins of this hook
-themselves. `publish` gets each event again after its commit, from the outbox.
+themselves. `send_notice` gets each notification meant for one person on a channel beyond the bell (email,
+sms) - the connectors' plugin turns it into a delivery. `publish` gets each event again after its
+commit, from the outbox.
 A hook that raises ValidationFailed (engine.core.errors) aborts the whole write with its field errors.
 """
 from __future__ import annotations
@@ -60,6 +62,10 @@ class EventHooks:
     @hookspec
     def on_event(self, event, tx):
         """Every domain event (engine.events.model), inside the transaction of its change: `tx.conn`, `tx.records`, `tx.actor`, `tx.now`."""
+
+    @hookspec
+    def send_notice(self, notice, tx):
+        """A person told on a channel beyond the bell (engine.events.model.Notice), in the transaction of its cause; True when taken."""
 
     @hookspec
     def publish(self, event):

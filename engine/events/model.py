@@ -57,3 +57,27 @@ class Tx:
     lang: str = "en"
     emitted: list = field(default_factory=list)  # the events of this transaction, in order
     told: dict = field(default_factory=dict)  # event id -> how many people a notification subscriber told (a timer reports it)
+    noticed: set = field(default_factory=set)  # (event id, user id, channel) already sent beyond the bell: each person hears once per channel
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One person told of a record on a channel beyond the bell (email, sms), in the words and
+    language meant for them: what the record service hands the `send_notice` hook once it has
+    decided the person may read the record and wants to hear by this channel."""
+
+    channel: str  # email or sms
+    event_id: int  # the event that caused it (with the user: the idempotency key)
+    user_id: int
+    to: str  # the e-mail address or phone number
+    name: str  # the person's display name
+    language: str
+    subject: str
+    text: str
+    entity: str
+    record_id: int | None
+    kind: str  # transition, reminder, escalation, reduced, reassigned
+
+    def json(self) -> dict:
+        return {"channel": self.channel, "to": self.to, "name": self.name, "language": self.language, "subject": self.subject,
+                "text": self.text, "entity": self.entity, "record_id": self.record_id, "kind": self.kind}

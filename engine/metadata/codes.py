@@ -48,7 +48,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E040": ("dead end", "add a transition out of the state, or give it category done or cancelled"),
     "E041": ("transition out of a final state", "a done or cancelled state ends the workflow: give it another category or remove the transition"),
     "E042": ("review cannot complete", "a review names roles from roles.yaml, an at_least no larger than its roles, and on_approved/on_rejected transitions that leave its state"),
-    "E043": ("deadline problem", "an SLA's reminders come before the deadline, escalations fire transitions that leave the state, and notify names roles, owner, owner_manager or a user field of the record"),
+    "E043": ("deadline problem", "an SLA's reminders come before the deadline, escalations fire transitions that leave the state, notify names roles, owner, owner_manager or a user field of the record, and its channels are carried by a connector"),
     "E044": ("working hours problem", "give a timezone from the IANA database (e.g. Asia/Shanghai) and an end later than the start"),
     "E045": ("admin change does not fit", "the form designer lists the change; open the form there, check it and save, or discard the change"),
     "E046": ("required field left off the form", "a field the entity requires needs a place on the form, unless it has a default or is filled automatically"),

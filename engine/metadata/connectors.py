@@ -26,6 +26,11 @@ from engine.metadata.report import compile_or_report
 BUILT_IN = ("rest", "webhook", "email", "sms")
 _OUTBOUND_ONLY = ("on", "base_url", "path", "method", "headers", "body", "sign", "response", "retry", "timeout")
 _EMAIL_KEYS = ("to", "subject", "text", "html", "language")
+# what a channel connector sends when it gives no template of its own: the notification as the workflow words it
+CHANNEL_DEFAULTS = {
+    "email": {"to": ["{{ notice.to }}"], "subject": "{{ notice.subject }}", "text": "{{ notice.text }}", "language": "{{ notice.language }}"},
+    "sms": {"to": "{{ notice.to }}", "text": "{{ notice.text }}", "language": "{{ notice.language }}"},
+}
 SMTP_URL = "ENGINE_SMTP_URL"  # smtp://user:password@host:port, where an email connector sends
 _INBOUND_ONLY = ("secret", "actor", "max_body", "actions")
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]{0,99})\}")
@@ -80,7 +85,11 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
         t = _trigger(ctx, file, doc, ("on", i), spec, entities, workflows)
         if t is not None:
             triggers.append(t)
-    settings = {k: v for k, v in d.items() if k not in ("name", "type", "label", "on", "timeout", "retry", "settings")}
+    channel = bool(d.get("channel"))
+    if channel:
+        _check_channel(ctx, file, doc, d)
+    settings = {**(CHANNEL_DEFAULTS.get(d["type"], {}) if channel else {}),
+                **{k: v for k, v in d.items() if k not in ("name", "type", "label", "on", "timeout", "retry", "settings", "channel")}}
     if d["type"] in BUILT_IN and "settings" in d:
         ctx.add("E048", file, doc, ("settings",), f"settings: holds the keys of a type a plugin adds; a {d['type']} connector's keys stand on their own",
                 key=True)
@@ -96,7 +105,7 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
     elif d["type"] == "sms":
         _check_rest(ctx, file, doc, d, triggers, entities)
         for key in ("to", "text"):
-            if key not in d:
+            if key not in d and not d.get("channel"):
                 ctx.add("E048", file, doc, (), f"an sms connector needs {key}: " + ("the phone number (a template)" if key == "to" else
                                                                                   "the message, per language"))
         _check_templates(ctx, file, doc, d, ("to", "text", "language"))
@@ -122,7 +131,7 @@ def build_connector(ctx, file: str, doc, stem: str, entities: dict[str, Entity],
     missing = tuple(dict.fromkeys(v for v in needed if v not in os.environ))
     return Connector(
         name=d["name"], type=d["type"], label=Label.of(d.get("label"), d["name"]), file=file, triggers=tuple(triggers),
-        settings=MappingProxyType(settings), timeout=float(d.get("timeout", 10)), missing=missing, type_at=(doc.mark(("type",)).line, doc.mark(("type",)).col),
+        settings=MappingProxyType(settings), timeout=float(d.get("timeout", 10)), missing=missing, channel=channel, type_at=(doc.mark(("type",)).line, doc.mark(("type",)).col),
         retry=Retry(**{k: float(retry[k]) for k in ("first_delay", "factor", "max_delay") if k in retry},
                     **({"max_attempts": int(retry["max_attempts"])} if "max_attempts" in retry else {})),
     )
@@ -171,10 +180,10 @@ def _check_templates(ctx, file, doc, d: dict, keys: tuple) -> None:
 
 
 def _check_email(ctx, file, doc, d: dict) -> None:
-    if "on" not in d:
-        ctx.add("E048", file, doc, (), "an email connector needs on: the events it sends mail for")
+    if "on" not in d and not d.get("channel"):
+        ctx.add("E048", file, doc, (), "an email connector needs on: the events it sends mail for (or channel: true, to carry the workflows' notifications)")
     for key in ("to", "subject", "text"):
-        if key not in d:
+        if key not in d and not d.get("channel"):
             ctx.add("E048", file, doc, (), f"an email connector needs {key}: " + {"to": "the addresses (templates), like \"{{ record.email }}\"",
                                                                                "subject": "the subject, per language",
                                                                                "text": "the plain text, per language"}[key])
@@ -182,6 +191,38 @@ def _check_email(ctx, file, doc, d: dict) -> None:
     for key in ("base_url", "path", "method", "headers", "body", "sign", "response", "secret", "actor", "max_body", "actions"):
         if key in d:
             ctx.add("E048", file, doc, (key,), f"{key}: is not a key of an email connector (to, subject, text, html, language)", key=True)
+
+
+def _check_channel(ctx, file, doc, d: dict) -> None:
+    """A channel connector carries the workflows' notifications: an email or sms connector, with no events of its own."""
+    if d["type"] not in CHANNEL_DEFAULTS:
+        ctx.add("E048", file, doc, ("channel",), f"channel: is for an email or sms connector, which carries the workflows' notifications; "
+                f"this one is a {d['type']} connector", key=True)
+    elif "on" in d:
+        ctx.add("E048", file, doc, ("on",), "a channel connector sends the workflows' notifications, not events of its own; "
+                "declare a second connector for these events", key=True)
+
+
+def carried_channels(docs: list, failed) -> frozenset | None:
+    """The notification channels the app's connectors carry (in_app always); None when a connector
+    file failed its own checks, so any channel may be meant to be carried (nothing is said about it)."""
+    if failed.connectors:
+        return None
+    return frozenset({"in_app"}) | {doc.data["type"] for _, doc, _ in docs if doc.data.get("channel") and doc.data["type"] in CHANNEL_DEFAULTS}
+
+
+def one_per_channel(ctx, docs: list) -> None:
+    """E048 for a second connector carrying the same channel: which one a notification takes must be plain."""
+    first: dict[str, str] = {}
+    for file, doc, _ in docs:
+        kind = doc.data["type"]
+        if not doc.data.get("channel") or kind not in CHANNEL_DEFAULTS:
+            continue
+        if kind in first:
+            ctx.add("E048", file, doc, ("channel",), f"the {kind} channel is carried by connector '{first[kind]}' already; one connector per channel",
+                    key=True)
+        else:
+            first[kind] = doc.data["name"]
 
 
 def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflows: dict[str, Workflow]) -> None:
@@ -235,7 +276,7 @@ def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflo
 
 
 def _check_rest(ctx, file, doc, d: dict, triggers: list[Trigger], entities: dict[str, Entity]) -> None:
-    if "on" not in d:
+    if "on" not in d and not d.get("channel"):
         ctx.add("E048", file, doc, (), f"a {d['type']} connector needs on: the events it sends")
     if "base_url" not in d:
         ctx.add("E048", file, doc, (), f"a {d['type']} connector needs base_url: where it sends, like ${{ERP_URL}}")

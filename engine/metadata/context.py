@@ -16,6 +16,7 @@ class Ctx:
         self.user_attributes = BASE_USER_ATTRIBUTES  # plus roles.yaml's user_fields
         self.failed = Failed()  # what failed its own checks: the checks depending on it stay quiet
         self.states: dict[str, frozenset] = {}  # entity -> the states its workflow names (the state field's options)
+        self.channels: frozenset | None = frozenset({"in_app"})  # the channels some connector carries (None: unknown, a connector failed)
 
     def add(self, code: str, file: str, doc: Document | None, path: tuple, message: str, key: bool = False, hint: str = "", col_offset: int = 0):
         if doc is None:

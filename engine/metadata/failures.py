@@ -36,6 +36,7 @@ class Failed:
     fields: dict[str, set[str]] = field(default_factory=dict)  # entity -> fields that failed their own checks
     orphans: set[str] = field(default_factory=set)  # child entities whose parent may be in a failed document
     roles: bool = False  # roles.yaml is there but failed: any role or user attribute may exist
+    connectors: bool = False  # a connector file failed: any notification channel may be carried
     workflows: set[str] = field(default_factory=set)  # entities whose workflow failed before its states were known
     unreadable_workflow: bool = False  # a workflow file that failed before its entity was known
 

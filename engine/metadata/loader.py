@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 from engine.metadata import overlay as overlay_mod
 from engine.metadata.codes import MetadataInvalid, Problem
-from engine.metadata.connectors import build_connector
+from engine.metadata.connectors import build_connector, carried_channels, one_per_channel
 from engine.metadata.context import Ctx
 from engine.metadata.entities import build_entity, find_parents
 from engine.metadata.failures import ANY
@@ -136,6 +136,8 @@ def _load(root, overlay: dict | None):
             failed.add_workflow(data)
         elif kind == "roles":
             failed.roles = True
+        elif kind == "connector":
+            failed.connectors = True
 
     def parse_all(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, str]]:
         folder = root_path / sub if sub else root_path
@@ -198,6 +200,7 @@ def _load(root, overlay: dict | None):
     form_docs = validated("form", form_docs)
     workflow_docs = read("workflow", "workflows")
     connector_docs = read("connector", "connectors")
+    ctx.channels = carried_channels(connector_docs, failed)
     if not entity_docs and not ctx.problems:
         ctx.problems.append(Problem("E030", os.path.join(shown, "entities"), 1, 1, "no entity files found"))
 
@@ -254,6 +257,7 @@ def _load(root, overlay: dict | None):
         c = build_connector(ctx, file, doc, stem, entities, workflows)
         if c is not None:
             connectors[c.name] = c
+    one_per_channel(ctx, connector_docs)
 
     app_data = app_doc[1].data if app_doc else {}
     menu = []

@@ -264,6 +264,7 @@ class Role:
 
 STATE_CATEGORIES = ("draft", "active", "done", "cancelled")
 FINAL_CATEGORIES = ("done", "cancelled")
+CHANNELS = ("in_app", "email", "sms")  # how people hear of a workflow step: the bell, an e-mail, a text message
 RELATIONS = ("owner", "owner_manager", "owner_managers")
 REVIEW_RULES = ("all", "any", "any_reject", "at_least")
 
@@ -286,6 +287,7 @@ class Review:
 class Escalation:
     after_minutes: int  # after the deadline (0: at the deadline)
     notify: tuple[str, ...] = ()  # roles or relations (owner, owner_manager)
+    channels: tuple[str, ...] = ("in_app",)  # how they hear of it (CHANNELS)
     reassign: str | None = None  # owner_manager: the record passes to the owner's manager
     fire: str | None = None  # a transition fired automatically
 
@@ -294,6 +296,7 @@ class Escalation:
 class Reminder:
     before_minutes: int
     notify: tuple[str, ...]
+    channels: tuple[str, ...] = ("in_app",)
 
 
 @dataclass(frozen=True)
@@ -322,6 +325,8 @@ class Notify:
 
     to: tuple[str, ...]
     message: Label
+    channels: tuple[str, ...] = ("in_app",)  # how they hear of it (CHANNELS)
+    subject: Label | None = None  # an e-mail's subject (a template per language); None: the record and the step
 
 
 @dataclass(frozen=True)
@@ -428,6 +433,7 @@ class Connector:
     retry: Retry = field(default_factory=Retry)
     timeout: float = 10.0
     missing: tuple[str, ...] = ()
+    channel: bool = False  # an email or sms connector that carries the workflows' notifications on its channel
     type_at: tuple[int, int] = (1, 1)  # line and column of `type:`, for a type no adapter provides (E049)
 
     @property

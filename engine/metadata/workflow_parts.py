@@ -97,11 +97,15 @@ def sla(ctx, file, doc, path: tuple, spec: dict, roles: dict, hours: WorkingHour
             ctx.add("E043", file, doc, path + ("reminders", i, "before"), f"a reminder {r['before']} before a deadline of {spec['deadline']} "
                     f"would come before the record even arrives")
         _check_notify(ctx, file, doc, path + ("reminders", i, "notify"), r["notify"], roles, people)
-        reminders.append(Reminder(before, tuple(r["notify"])))
+        reminders.append(Reminder(before, tuple(r["notify"]), channels(ctx, file, doc, path + ("reminders", i), r)))
     escalations = []
     for i, e in enumerate(spec.get("escalations", ())):
         _check_notify(ctx, file, doc, path + ("escalations", i, "notify"), e.get("notify", ()), roles, people)
-        escalations.append(Escalation(duration(e["after"], unit), tuple(e.get("notify", ())), e.get("reassign"), e.get("fire")))
+        if "channels" in e and "notify" not in e:
+            ctx.add("E043", file, doc, path + ("escalations", i, "channels"), "channels: says how the people of notify: hear of it; "
+                    "this escalation names no one", key=True)
+        escalations.append(Escalation(duration(e["after"], unit), tuple(e.get("notify", ())), channels(ctx, file, doc, path + ("escalations", i), e),
+                                      e.get("reassign"), e.get("fire")))
     return Sla(deadline, wh, at_risk, tuple(reminders), tuple(escalations))
 
 
@@ -137,8 +141,27 @@ def notify(ctx, file, doc, path: tuple, specs: list, roles: dict, people: frozen
                 _TEMPLATES.parse(text)
             except TemplateSyntaxError as exc:
                 ctx.add("E043", file, doc, path + (i, "message"), f"the {lang} message is not a valid template: {exc.message}")
-        out.append(Notify(tuple(n["to"]), Label.of(n["message"])))
+        subject = Label.of(n["subject"]) if "subject" in n else None
+        for lang, text in (subject.texts.items() if subject is not None else ()):
+            try:
+                _TEMPLATES.parse(text)
+            except TemplateSyntaxError as exc:
+                ctx.add("E043", file, doc, path + (i, "subject"), f"the {lang} subject is not a valid template: {exc.message}")
+        chans = channels(ctx, file, doc, path + (i,), n)
+        if subject is not None and "email" not in chans:
+            ctx.add("E043", file, doc, path + (i, "subject"), "subject: is the subject of an e-mail; add email to channels: or drop it", key=True)
+        out.append(Notify(tuple(n["to"]), Label.of(n["message"]), chans, subject))
     return tuple(out)
+
+
+def channels(ctx, file, doc, path: tuple, spec: dict) -> tuple[str, ...]:
+    """A notify entry's `channels` (default: in_app); E043 for one that no connector carries."""
+    chans = tuple(spec.get("channels", ("in_app",)))
+    for i, c in enumerate(chans):
+        if ctx.channels is not None and c not in ctx.channels:
+            ctx.add("E043", file, doc, path + ("channels", i), f"notify sends by {c}, but no connector carries the {c} channel",
+                    hint=f"add connectors/<name>.yaml with type: {c} and channel: true")
+    return chans
 
 
 def people_of(ent: Entity) -> frozenset:

@@ -16,11 +16,12 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.access.permissions import Permissions
 from engine.access.users import actor_for_id, user_exists
+from engine.access.users import contacts as user_contacts
 from engine.core.actor import Actor
 from engine.core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed, message_of
 from engine.core.values import BadValue, coerce, parse_id, to_json
 from engine.events.bus import emit
-from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Tx
+from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Notice, Tx
 from engine.metadata.model import App, Entity, Workflow
 from engine.metadata.workflow_parts import people_of
 from engine.metadata.workflows import inputs_into
@@ -455,29 +456,51 @@ class Records:
         return deadlines.flags([record], self.clock()).get(record["id"])
 
     # ------------------------------------------------------------------ notifications
-    def deliver(self, tx: Tx, names, ent: Entity, record: dict, kind: str, message, skip: int | None = None) -> int:
+    def deliver(self, tx: Tx, names, ent: Entity, record: dict, kind: str, message, skip: int | None = None, **how) -> int:
         """Tell the people a notify list names (roles, relations, user fields of the record) about the
-        record - only those who may read it at this moment, in this transaction. `message` is the
-        text, or a function of the fields hidden from a reader that returns the text for them.
-        `skip`: the user who caused it (no one is told of what they just did). Returns how many were told."""
+        record - only those who may read it at this moment, in this transaction. `skip`: the user who
+        caused it (no one is told of what they just did). `how`: as deliver_to. Returns how many were told."""
         ids = [i for i in notifications.recipients(tx.conn, self.schema, self.app, names, record, people_of(ent)) if i != skip]
-        return self.deliver_to(tx, ids, ent, record["id"], kind, message)
+        return self.deliver_to(tx, ids, ent, record["id"], kind, message, **how)
 
-    def deliver_to(self, tx: Tx, user_ids, ent: Entity, record_id: int, kind: str, message) -> int:
-        """Notify these users of the record, each only if they may read it now (see deliver)."""
+    def deliver_to(self, tx: Tx, user_ids, ent: Entity, record_id: int, kind: str, message, channels=("in_app",), subject=None,
+                   event_id: int | None = None) -> int:
+        """Notify these users of the record, each only if they may read it now, in their language, on
+        the `channels` (in_app, email, sms) they have not turned off and have an address for; someone
+        whom no channel beyond the bell reaches still finds it in the bell. `message` and `subject`: a
+        text, or a function of (the fields hidden from the reader, the reader's language) that gives
+        the text for them. E-mails and text messages go to the `send_notice` hook (the connectors make
+        them deliveries, keyed by `event_id` and the person). Returns how many were told."""
         conn, now = tx.conn, tx.now
-        texts: dict = {}
-        told = 0
+        readers = []
         for uid in user_ids:
             reader = actor_for_id(conn, self.schema, uid, via="api")  # as they would read it (not "system": that reads all)
             if reader is None or not self.permissions.grants(reader).can(ent.name, "read") or \
                     not self._in_scope(conn, ent.name, record_id, self._scope(conn, reader, ent.name, "read")):
                 continue
+            readers.append(reader)
+        beyond = [c for c in channels if c != "in_app"] if event_id is not None else []
+        people = user_contacts(conn, self.schema, [r.id for r in readers]) if readers else {}
+        texts: dict = {}
+        for reader in readers:
+            person = people.get(reader.id) or {}
+            lang = person.get("language") if person.get("language") in self.app.languages else self.app.default_language
             hidden = self.permissions.grants(reader).hidden(ent.name)
-            if hidden not in texts:
-                texts[hidden] = message(hidden) if callable(message) else message
-            told += notifications.send(conn, self.schema, [uid], ent.name, record_id, kind, texts[hidden], now)
-        return told
+            if (hidden, lang) not in texts:
+                texts[hidden, lang] = _worded(message, hidden, lang), _worded(subject, hidden, lang)
+            text, about = texts[hidden, lang]
+            reached = False
+            for channel in beyond:
+                address = person.get("email" if channel == "email" else "phone")
+                if not address or person["channels"].get(channel) is False or (event_id, reader.id, channel) in tx.noticed:
+                    continue
+                tx.noticed.add((event_id, reader.id, channel))
+                notice = Notice(channel, event_id, reader.id, address, person.get("full_name") or person["username"], lang,
+                                " ".join((about or text).split())[:200], text, ent.name, record_id, kind)
+                reached |= any(self.plugin_manager.hook.send_notice(notice=notice, tx=tx))
+            if "in_app" in channels or not reached:
+                notifications.send(conn, self.schema, [reader.id], ent.name, record_id, kind, text, now)
+        return len(readers)
 
     def _notices_visible(self, conn, actor: Actor):
         """A WHERE clause on sys_notification: notices about no record, or about a record the actor may read now."""
@@ -732,3 +755,10 @@ def record_id(raw: str) -> int:
 def _text(actor: Actor) -> bool:
     """Screens and imports send every value as text; the API sends JSON types."""
     return actor.via in ("screen", "import")
+
+
+def _worded(text, hidden, lang: str) -> str | None:
+    """A notification's text for one reader: given as it is, per language (a Label), or made for them (a function of hidden fields and language)."""
+    if callable(text):
+        return text(hidden, lang)
+    return text.get(lang) if hasattr(text, "get") else text

@@ -1,5 +1,5 @@
 """Settings screens: user administration and permission explanations for administrators, and
-every user's own account (password, language). Each handler calls engine.access.accounts or
+every user's own account (password, language, where and how they are told of their records). Each handler calls engine.access.accounts or
 engine.records.explain, which check that the user may do it."""
 from __future__ import annotations
 
@@ -48,17 +48,18 @@ class SettingsScreens(ScreenBase):
                 number = parse_int(raw) if f.type in ("link", "integer") else None
                 attributes[name] = number if number is not None else (raw == "true" if f.type == "boolean" else raw)
         values = {"username": str(form.get("username", "")).strip(), "full_name": str(form.get("full_name", "")).strip(),
+                  "email": str(form.get("email", "")).strip(), "phone": str(form.get("phone", "")).strip(),
                   "manager": str(form.get("manager", "")), "roles": roles, "attributes": attributes, "active": form.get("active") == "on"}
         try:
             if uid is None:
                 new_id = await run_in_threadpool(lambda: self.rt.accounts.create(
                     actor, values["username"], str(form.get("password", "")), roles, manager=values["manager"] or None,
-                    full_name=values["full_name"] or None, attributes=attributes))
+                    full_name=values["full_name"] or None, attributes=attributes, email=values["email"], phone=values["phone"]))
                 return RedirectResponse(f"/settings/users/{new_id}?saved=1", status_code=303)
             target = _record_id(request)
             await run_in_threadpool(lambda: self.rt.accounts.update(
                 actor, target, full_name=values["full_name"], roles=roles, manager=values["manager"], attributes=attributes,
-                active=values["active"]))
+                active=values["active"], email=values["email"], phone=values["phone"]))
             return RedirectResponse(f"/settings/users/{target}?saved=1", status_code=303)
         except ValidationFailed as exc:
             user = await run_in_threadpool(self.rt.accounts.get, actor, _record_id(request)) if uid else None
@@ -101,13 +102,29 @@ class SettingsScreens(ScreenBase):
         return self.render(request, "settings_explain.html", actor, users=everyone, entities=self.app.top_entities(), actions=ACTIONS,
                            q=dict(q), answer=answer, error=error)
 
-    async def account_page(self, request: Request, errors: dict | None = None, status: int = 200, new_token: str | None = None):
+    async def account_page(self, request: Request, errors: dict | None = None, status: int = 200, new_token: str | None = None,
+                           entered: dict | None = None):
         actor = await self.actor_or_login(request)
         tokens = await run_in_threadpool(self.rt.accounts.tokens, actor)
         sessions = await run_in_threadpool(self.rt.accounts.sessions, actor)
+        notices = await run_in_threadpool(self.rt.accounts.notice_settings, actor)
         return self.render(request, "settings_account.html", actor, status=status, errors=errors or {},
                            saved=request.query_params.get("saved"), tokens=tokens, new_token=new_token,
-                           sessions=sessions, this_session=session.session_id(request))
+                           sessions=sessions, this_session=session.session_id(request), notices={**notices, **{k: v for k, v in (entered or {}).items() if k != "channels"}},
+                           carried=[c.type for c in self.app.connectors.values() if c.channel])
+
+    async def change_notices(self, request: Request):
+        """One's own e-mail address, phone number, and the channels one hears by."""
+        actor = await self.actor_or_login(request)
+        form = await request.form()
+        session.check_csrf(request, form)
+        entered = {"email": str(form.get("email", "")).strip(), "phone": str(form.get("phone", "")).strip(),
+                   "channels": {c: form.get("channel_" + c) == "on" for c in form.getlist("shown_channel") if c in ("email", "sms")}}
+        try:
+            await run_in_threadpool(self.rt.accounts.set_notice_settings, actor, entered["email"], entered["phone"], entered["channels"])
+        except ValidationFailed as exc:
+            return await self.account_page(request, errors_by_field(exc.errors, self.lang(request, actor)), status=422, entered=entered)
+        return RedirectResponse("/account?saved=notices", status_code=303)
 
     async def change_password(self, request: Request):
         actor = await self.actor_or_login(request)

@@ -97,6 +97,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/account", s.account_page, methods=["GET"]),
         Route("/account/password", s.change_password, methods=["POST"]),
         Route("/account/language", s.change_language, methods=["POST"]),
+        Route("/account/notifications", s.change_notices, methods=["POST"]),
         Route("/account/tokens", s.create_token, methods=["POST"]),
         Route("/account/sessions/end-others", s.end_session, methods=["POST"]),
         Route("/account/sessions/{id}/end", s.end_session, methods=["POST"]),

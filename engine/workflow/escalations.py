@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from engine.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.core.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
 from engine.events.bus import emit
 from engine.events.model import DEADLINE_REACHED, UPDATED, Tx
 from engine.records.service import Records
@@ -64,18 +64,21 @@ def _fire_one(records: Records, conn, timer_id: int, now: dt.datetime) -> dict |
     did = []
     reached = {"kind": timer["kind"], "step": timer["step"], "state": timer["state"], "due": due.isoformat() if due else None}
     if timer["kind"] == "reminder":
-        who = st.sla.reminders[timer["step"]].notify
+        who, channels = st.sla.reminders[timer["step"]].notify, st.sla.reminders[timer["step"]].channels
         if st.review is not None:  # reviewers who already gave their opinion are not reminded
             waiting = set(review_tasks.facts(conn, records.schema, wf, ent.name, record["id"])["waiting"])
             who = tuple(n for n in who if n not in st.review.roles or n in waiting)
-        message = f"{ent.label.get(lang)} {title} is due out of '{state_label}' by {due:%Y-%m-%d %H:%M} UTC"
-        event = emit(tx, DEADLINE_REACHED, ent.name, record["id"], {**reached, "notify": list(who), "message": message}, record=record)
+        message = Msg("%(thing)s %(title)s is due out of '%(state)s' by %(due)s UTC", thing=Msg.label(ent.label), title=title,
+                      state=Msg.label(st.label), due=f"{due:%Y-%m-%d %H:%M}")  # said in each reader's language
+        event = emit(tx, DEADLINE_REACHED, ent.name, record["id"], {**reached, "notify": list(who), "channels": list(channels), "message": message}, record=record)
         did.append(f"reminded {tx.told.get(event.id, 0)}")
     else:
         esc = st.sla.escalations[timer["step"]]
-        message = f"{ent.label.get(lang)} {title} is overdue in '{state_label}' (due {due:%Y-%m-%d %H:%M} UTC)"
+        message = Msg("%(thing)s %(title)s is overdue in '%(state)s' (due %(due)s UTC)", thing=Msg.label(ent.label), title=title,
+                      state=Msg.label(st.label), due=f"{due:%Y-%m-%d %H:%M}")
         event = emit(tx, DEADLINE_REACHED, ent.name, record["id"],
-                     {**reached, "notify": list(esc.notify), "message": message if esc.notify else None}, record=record)
+                     {**reached, "notify": list(esc.notify), "channels": list(esc.channels), "message": message if esc.notify else None},
+                     record=record)
         if esc.notify:
             did.append(f"notified {tx.told.get(event.id, 0)}")
         if esc.reassign == "owner_manager":

@@ -108,16 +108,22 @@ def record_step(tx: Tx, event: Event) -> None:
                                       seconds_in_state=int((event.at - since).total_seconds())))
 
 
-def notify_transition(tx: Tx, ent: Entity, t: Transition, record: dict, inputs: dict) -> None:
-    """The transition's `notify` lists, told in the app's language (each reader only if they may read the record)."""
+def notify_transition(tx: Tx, ent: Entity, t: Transition, record: dict, inputs: dict, event_id: int | None = None) -> None:
+    """The transition's `notify` lists, each on its channels, told in each reader's language (each
+    reader only if they may read the record, and without the fields hidden from them)."""
     records, actor = tx.records, tx.actor
-    language = records.app.default_language
     for n in t.notify:
-        def text(hidden, n=n):  # each reader's text leaves out the fields hidden from them, and the inputs that fill them
+        def words(template, hidden, lang):  # each reader's text leaves out the fields hidden from them, and the inputs that fill them
             secret = inputs_into(t, hidden)
-            return render(n.message.get(language), {k: v for k, v in record.items() if k not in hidden},
-                          inputs={k: v for k, v in inputs.items() if k not in secret}, user=actor.context(), transition=t.label.get(language))
-        records.deliver(tx, n.to, ent, record, "transition", text, skip=actor.id)  # no one is told of what they just did
+            return render(template.get(lang), {k: v for k, v in record.items() if k not in hidden},
+                          inputs={k: v for k, v in inputs.items() if k not in secret}, user=actor.context(), transition=t.label.get(lang))
+
+        def subject(hidden, lang, n=n):
+            if n.subject is not None:
+                return words(n.subject, hidden, lang)
+            return f"{ent.label.get(lang)} {record.get(ent.title_field) or '#%s' % record['id']}: {t.label.get(lang)}"
+        records.deliver(tx, n.to, ent, record, "transition", lambda hidden, lang, n=n: words(n.message, hidden, lang),
+                        skip=actor.id, channels=n.channels, subject=subject, event_id=event_id)  # no one is told of what they just did
 
 
 @functools.lru_cache(maxsize=512)

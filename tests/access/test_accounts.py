@@ -10,6 +10,7 @@ from engine.core.errors import Forbidden, ValidationFailed
 from engine.server import create_app
 from tests.access.test_permissions import who
 from tests.conftest import make_user, seed_basics
+from tests.html import text_by_id, visible_text
 from tests.web.test_pages import SECRET, csrf, sign_in
 
 
@@ -112,6 +113,50 @@ def test_users_change_their_own_password_and_language(rt, web, clerk):
     assert "Заказы клиентов" in web.get("/sales_order").text
     assert ("password_changed", "self_service") in [(a, who) for a, who, _ in audit_actions(rt)]
     assert ("user_changed", "self_service", {"fields": {"language": [None, "ru"]}}) in audit_actions(rt)  # one's own settings are audited too
+
+
+def test_users_say_where_and_how_they_are_told(rt, web, clerk):
+    me = make_user(rt, "told", roles=("sales_rep",))
+    assert sign_in(web, "told").status_code == 303
+    page = web.get("/account")
+    card = text_by_id(page.text, "notifications")
+    assert "E-mail address" in card and "Mobile phone number" in card
+    assert "Also tell me by E-mail" in " ".join(card.split())  # the demo's mail connector carries e-mail; nothing carries texts
+    assert 'name="channel_email" checked' in page.text and 'name="channel_sms"' not in page.text
+    assert "(give an address above, or nothing can reach you this way)" in card
+    bad = web.post("/account/notifications", data={"csrf_token": csrf(page.text), "email": "told at example", "phone": "+7 (495) 123-45-67",
+                                                   "shown_channel": "email", "channel_email": "on"})
+    assert bad.status_code == 422
+    assert text_by_id(bad.text, "err-email") == "not an e-mail address, expected name@example.com"
+    assert 'value="told at example"' in bad.text and 'value="+7 (495) 123-45-67"' in bad.text  # what was typed stays
+    ok = web.post("/account/notifications", data={"csrf_token": csrf(page.text), "email": "told@example.com", "phone": "+7 (495) 123-45-67",
+                                                  "shown_channel": "email"}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/account?saved=notices"
+    page = web.get("/account?saved=notices")
+    assert "Your notification settings were saved." in visible_text(page.text)
+    assert 'name="channel_email" checked' not in page.text
+    assert rt.accounts.notice_settings(me) == {"email": "told@example.com", "phone": "+7 (495) 123-45-67", "channels": {"email": False, "sms": True}}
+    assert ("user_changed", "told", {"fields": {"email": [None, "told@example.com"], "phone": [None, "+7 (495) 123-45-67"],
+                                                "channels": [None, {"email": False}]}}) in audit_actions(rt, me.id)
+
+
+def test_admins_set_a_users_email_and_phone(rt, web, clerk):
+    assert sign_in(web).status_code == 303
+    page = web.get("/settings/users/new")
+    r = web.post("/settings/users/new", data={"csrf_token": csrf(page.text), "username": "rep_mail", "password": "secret-123", "roles": ["sales_rep"],
+                                              "email": "rep.mail@example.com", "phone": "+86 10 1234 5678"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    uid = int(r.headers["location"].split("/")[-1].split("?")[0])
+    assert rt.accounts.get(clerk, uid)["email"] == "rep.mail@example.com"
+    bad = web.post(f"/settings/users/{uid}", data={"csrf_token": csrf(page.text), "roles": ["sales_rep"], "email": "x@", "phone": "", "active": "on"})
+    assert bad.status_code == 422 and text_by_id(bad.text, "err-email") == "not an e-mail address, expected name@example.com"
+    ok = web.post(f"/settings/users/{uid}", data={"csrf_token": csrf(page.text), "roles": ["sales_rep"], "email": "", "phone": "", "active": "on"},
+                  follow_redirects=False)
+    assert ok.status_code == 303
+    row = rt.accounts.get(clerk, uid)
+    assert (row["email"], row["phone"]) == (None, None)
+    changed = [c for a, _, c in audit_actions(rt, uid) if a == "user_changed"][-1]["fields"]
+    assert changed == {"email": ["rep.mail@example.com", None], "phone": ["+86 10 1234 5678", None]}
 
 
 def test_explain_says_which_rule_decided(rt, clerk, client):

@@ -107,3 +107,77 @@ def test_email_documents_are_checked(tmp_path):
         "4: E048 the template does not compile: unexpected end of template, expected 'end of print statement'.",
         "6: E048 base_url: is not a key of an email connector (to, subject, text, html, language)",
     ]
+
+
+def channel_problems(tmp_path, connectors: dict[str, str], notify: str) -> list[str]:
+    """Problems of the shop app with these connectors and this notify entry on its approve transition."""
+    files = {k: v for k, v in APP.items() if not k.startswith("connectors/")}
+    files.update({f"connectors/{name}.yaml": textwrap.dedent(text) for name, text in connectors.items()})
+    files["workflows/order_flow.yaml"] = APP["workflows/order_flow.yaml"].replace(
+        "approve: {from: [draft], to: approved}", "approve:\n            from: [draft]\n            to: approved\n            notify:\n"
+        + textwrap.indent(textwrap.dedent(notify), " " * 14))
+    app = write_app(tmp_path / f"app{len(list(tmp_path.iterdir()))}", files)  # a fresh folder each time
+    try:
+        load_app(app)
+    except MetadataInvalid as e:
+        return [f"{p.file.split('/')[-1]}:{p.line}: {p.code} {p.message}" for p in e.problems]
+    return []
+
+
+def test_notify_channels_need_a_connector_that_carries_them(tmp_path):
+    entry = """\
+        - to: [clerk]
+          channels: [in_app, email, sms]
+          subject: "Order {{ number }}"
+          message: "Order {{ number }} is approved."
+        """
+    assert channel_problems(tmp_path, {}, entry) == [
+        "order_flow.yaml:15: E043 notify sends by email, but no connector carries the email channel",
+        "order_flow.yaml:15: E043 notify sends by sms, but no connector carries the sms channel",
+    ]
+    mail = "name: mail\ntype: email\nchannel: true\n"
+    texts = "name: texts\ntype: sms\nchannel: true\nbase_url: ${TEXTS_URL}\n"
+    assert channel_problems(tmp_path, {"mail": mail, "texts": texts}, entry) == []
+    assert channel_problems(tmp_path, {"mail": mail}, entry.replace("in_app, email, sms", "in_app")) == [
+        "order_flow.yaml:16: E043 subject: is the subject of an e-mail; add email to channels: or drop it"]
+    assert channel_problems(tmp_path, {"mail": mail}, entry.replace("in_app, email, sms", "email, fax")) == [
+        "order_flow.yaml:15: E006 'fax' is not allowed; use one of: in_app, email, sms"]
+
+
+def test_channel_connectors_are_checked(tmp_path):
+    entry = "- {to: [clerk], channels: [email], message: Approved.}\n"
+    mail = "name: mail\ntype: email\nchannel: true\n"
+    assert channel_problems(tmp_path, {"mail": mail + "on: [{entity: order, event: created}]\n"}, entry) == [
+        "mail.yaml:4: E048 a channel connector sends the workflows' notifications, not events of its own; declare a second connector for these events"]
+    assert channel_problems(tmp_path, {"mail": mail, "post": mail.replace("name: mail", "name: post")}, entry) == [
+        "post.yaml:3: E048 the email channel is carried by connector 'mail' already; one connector per channel"]
+    assert channel_problems(tmp_path, {"mail": mail, "erp": "name: erp\ntype: rest\nchannel: true\nbase_url: https://erp.example.com\n"}, entry) == [
+        "erp.yaml:3: E048 channel: is for an email or sms connector, which carries the workflows' notifications; this one is a rest connector"]
+    assert channel_problems(tmp_path, {"mail": "name: mail\ntype: email\n"}, entry) == [
+        "mail.yaml:1: E048 an email connector needs on: the events it sends mail for (or channel: true, to carry the workflows' notifications)",
+        "mail.yaml:1: E048 an email connector needs to: the addresses (templates), like \"{{ record.email }}\"",
+        "mail.yaml:1: E048 an email connector needs subject: the subject, per language",
+        "mail.yaml:1: E048 an email connector needs text: the plain text, per language",
+        "order_flow.yaml:14: E043 notify sends by email, but no connector carries the email channel",
+    ]
+    assert channel_problems(tmp_path, {"mail": "name: mail\ntype: email\nchannel: yes please\n"}, entry) == [
+        "mail.yaml:3: E005 expected boolean, got text"]  # a failed connector: nothing said of the channels it might carry
+
+
+def test_sla_reminders_and_escalations_may_name_channels(tmp_path):
+    files = {k: v for k, v in APP.items() if not k.startswith("connectors/")}
+    files["connectors/mail.yaml"] = "name: mail\ntype: email\nchannel: true\n"
+    files["workflows/order_flow.yaml"] = APP["workflows/order_flow.yaml"].replace("draft: {}", """draft:
+            sla:
+              deadline: 2d
+              reminders: [{before: 4h, notify: [clerk], channels: [in_app, email]}]
+              escalations: [{after: 0m, notify: [owner], channels: [email]}, {after: 1d, channels: [sms], reassign: owner_manager}]""")
+    with pytest.raises(MetadataInvalid) as e:
+        load_app(write_app(tmp_path / "app", files))
+    assert [f"{p.line}: {p.code} {p.message}" for p in e.value.problems] == [
+        "11: E043 channels: says how the people of notify: hear of it; this escalation names no one",
+        "11: E043 notify sends by sms, but no connector carries the sms channel",
+    ]
+    files["workflows/order_flow.yaml"] = files["workflows/order_flow.yaml"].replace(", {after: 1d, channels: [sms], reassign: owner_manager}", "")
+    st = load_app(write_app(tmp_path / "app2", files)).workflows["order"].states["draft"].sla
+    assert (st.reminders[0].channels, st.escalations[0].channels) == (("in_app", "email"), ("email",))
