@@ -322,4 +322,9 @@ CONNECTORS = {  # the connectors' log and its actions
     "(give a number above, or nothing can reach you this way)": ("（请在上方填写号码，否则无法通过此方式通知您）",
                                                                  "(укажите номер выше, иначе так до вас ничего не дойдёт)"),
     "Your notification settings were saved.": ("您的通知设置已保存。", "Настройки уведомлений сохранены."),
+    "Carries the workflow's notifications by e-mail to each person told.": ("以电子邮件向每位被通知人发送工作流通知。",
+                                                                             "Доставляет уведомления процесса по электронной почте каждому адресату."),
+    "Carries the workflow's notifications by text message to each person told.": ("以短信向每位被通知人发送工作流通知。",
+                                                                                  "Доставляет уведомления процесса SMS-сообщением каждому адресату."),
+    "To": ("收件人", "Кому"),
 }

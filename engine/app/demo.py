@@ -46,6 +46,9 @@ def load(rt: Runtime) -> dict[str, int]:
         return {}
     counts: dict[str, int] = {}
     actors: dict[str, Actor] = {}
+    d = rt.schema.delivery
+    with rt.db.read() as conn:
+        before = conn.execute(select(func.max(d.c.id))).scalar() or 0
     if (folder / "users.yaml").is_file():
         with rt.db.write() as conn:
             for u in _read(folder / "users.yaml"):
@@ -76,6 +79,11 @@ def load(rt: Runtime) -> dict[str, int]:
                 if ref:
                     refs[ref] = rec["id"]
                 counts[ent.name] = counts.get(ent.name, 0) + 1
+    with rt.db.write() as conn:  # the made-up history is not sent to an ERP or anyone's mailbox: its deliveries stay in the log, unsent
+        held = conn.execute(d.update().where(d.c.id > before, d.c.status == "pending").values(
+            status="dead", last_error="made by the demo's data loader: not sent (Retry sends it)")).rowcount
+    if held:
+        counts["delivery held"] = held
     return counts
 
 

@@ -47,11 +47,13 @@ class ConnectorScreens(ScreenBase):
                            statuses=STATUSES, page=page, calls=calls, titles=titles)
 
     def _record_titles(self, actor, items: list[dict]) -> dict:
-        """{entity: {id: title}} of the records the deliveries are about, one query per entity."""
+        """{entity: {id: title}} of the records the deliveries are about (and "@user": the people notifications are for), one query per entity."""
         wanted: dict[str, set] = {}
         for d in items:
             if d["record_id"] is not None and d["entity"] in self.app.entities:
                 wanted.setdefault(d["entity"], set()).add(d["record_id"])
+            if d.get("recipient_id"):  # a notification: whom it is for
+                wanted.setdefault("@user", set()).add(d["recipient_id"])
         return self._titles(actor, None, [], extra=wanted, only=[])
 
     async def delivery_page(self, request: Request):

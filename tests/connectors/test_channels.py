@@ -261,3 +261,39 @@ def test_the_demo_emails_the_owner_when_an_order_is_approved_or_returned(smtp, r
     ]
     assert [n["message"] for n in rt.records.notifications(people["rep"])[0]][:2] == [
         f"Order {returned['number']} was returned to you: check the price", f"Order {approved['number']} is approved."]
+
+
+def test_the_delivery_log_says_whom_each_notification_is_for(shop):
+    from starlette.testclient import TestClient
+
+    from engine.server import create_app
+    from tests.html import text_by_id, texts_of, visible_text
+    from tests.web.test_pages import SECRET, sign_in
+    rt, people, send = shop(channels="email")
+    with rt.db.write() as conn:
+        users.create_user(conn, rt.schema, "root", "demo", ["admin"])
+        conn.execute(rt.schema.user.update().where(rt.schema.user.c.id == people["li"].id).values(full_name="Li Wei"))
+    order = approve(rt, people)
+    send()
+    with TestClient(create_app(rt, secret_key=SECRET), raise_server_exceptions=False) as web:
+        assert sign_in(web, "root").status_code == 303
+        page = web.get("/settings/connectors?connector=mail")
+        assert "Carries the workflow's notifications by e-mail to each person told." in visible_text(page.text)
+        rows = sorted(" ".join(r.split()) for r in texts_of(page.text, "delivery-row"))
+        assert [r.split(" Nov 30")[0].split(" ", 1)[1] for r in rows] == [
+            f"Order {order['id']} Li Wei transition Delivered 1 250", f"Order {order['id']} ann transition Delivered 1 250"]  # no title: admins here may not read orders
+        first = page.text.split('href="/settings/connectors/mail/deliveries/')[1].split('"')[0]
+        detail = web.get(f"/settings/connectors/mail/deliveries/{first}")
+        assert detail.status_code == 200
+        shown = text_by_id(detail.text, "request")
+        assert "Subject: Order " in shown and "To: " in shown and f"Order {order['number']} for" in shown
+
+
+def test_the_demos_made_up_history_is_not_mailed(smtp, rt):
+    from engine.app import demo
+    counts = demo.load(rt)
+    deliveries.send_due(rt.records, registry(rt.records.plugin_manager))
+    assert smtp.got == []
+    held = rows(rt, rt.schema.delivery)
+    assert counts["delivery held"] == len(held) > 20
+    assert {(r["connector"], r["status"], r["last_error"]) for r in held} == {("mail", "dead", "made by the demo's data loader: not sent (Retry sends it)")}
