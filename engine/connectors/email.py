@@ -1,6 +1,7 @@
 """The `email` connector: a message built from per-language templates, sent through the SMTP server
-that ENGINE_SMTP_URL names (smtp://user:password@host:port; STARTTLS whenever the server offers it;
-ENGINE_SMTP_FROM is the sender, default noreply@<host>).
+that ENGINE_SMTP_URL names (smtp://user:password@host:port; STARTTLS whenever the server offers it,
+smtps:// for TLS from the start, the server's certificate verified either way; ENGINE_SMTP_FROM is
+the sender, default noreply@<host>).
 
 The message is built once, when the delivery is made: the addresses (`to`, templates), the subject
 and the plain text (and HTML, when given) in the `language` the connector names (a template, e.g.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import smtplib
 import socket
+import ssl
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from urllib.parse import unquote, urlsplit
@@ -78,11 +80,14 @@ class Email:
         if request.get("html"):
             msg.add_alternative(request["html"], subtype="html")
         try:
-            smtp_class = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
-            with smtp_class(parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 25), timeout=connector.timeout) as smtp:
+            tls = ssl.create_default_context()  # the server's certificate is verified (system CAs; SSL_CERT_FILE adds one)
+            port = parts.port or (465 if parts.scheme == "smtps" else 25)
+            smtp_open = (lambda: smtplib.SMTP_SSL(parts.hostname, port, timeout=connector.timeout, context=tls)) if parts.scheme == "smtps" \
+                else (lambda: smtplib.SMTP(parts.hostname, port, timeout=connector.timeout))
+            with smtp_open() as smtp:
                 smtp.ehlo()
                 if parts.scheme == "smtp" and smtp.has_extn("starttls"):
-                    smtp.starttls()
+                    smtp.starttls(context=tls)
                     smtp.ehlo()
                 if parts.username:
                     smtp.login(unquote(parts.username), unquote(parts.password or ""))
@@ -94,6 +99,9 @@ class Email:
         except smtplib.SMTPResponseException as exc:
             return Outcome(False, status=exc.smtp_code, error=f"the mail server answered {exc.smtp_code}: {exc.smtp_error!r}"[:500],
                            retry=400 <= exc.smtp_code < 500)
+        except ssl.SSLCertVerificationError as exc:
+            return Outcome(False, error=f"the mail server's certificate is not trusted: {exc.verify_message or exc}; "
+                                        "give its CA in SSL_CERT_FILE, or fix the server's certificate"[:500], retry=True)
         except (OSError, socket.timeout, smtplib.SMTPException) as exc:
             return Outcome(False, error=f"could not reach the mail server: {type(exc).__name__}: {exc}"[:500], retry=True)
         note = f"; refused: {', '.join(refused)}" if refused else ""

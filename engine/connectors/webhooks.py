@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -68,10 +69,22 @@ def receive(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
 
 
 def _log(records: Records, conn, call: dict, answer: Answer) -> None:
-    conn.execute(records.schema.webhook_call.insert().values(
-        connector=call["connector"], webhook_id=call["webhook_id"], size=call["size"], received_at=records.clock(),
-        outcome=answer.body["status"], http_status=answer.status, detail=answer.body.get("detail") or answer.body.get("done"),
-        entity=answer.body.get("entity") or call.get("entity"), record_id=answer.body.get("id")))
+    conn.execute(records.schema.webhook_call.insert(), {  # values as parameters: the statement is compiled once
+        "connector": call["connector"], "webhook_id": call["webhook_id"], "size": call["size"], "received_at": records.clock(),
+        "outcome": answer.body["status"], "http_status": answer.status, "detail": answer.body.get("detail") or answer.body.get("done"),
+        "entity": answer.body.get("entity") or call.get("entity"), "record_id": answer.body.get("id")})
+
+
+def _first_time(records: Records, conn):
+    """INSERT the message id unless it is there, RETURNING it when it was not: built once per database."""
+    stmt = getattr(records.schema, "_webhook_seen_insert", None)
+    if stmt is None:
+        seen = records.schema.webhook_seen
+        insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(seen)
+        stmt = records.schema._webhook_seen_insert = (
+            insert.values(connector=bindparam("c"), webhook_id=bindparam("w"), at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=["connector", "webhook_id"]).returning(seen.c.webhook_id))
+    return stmt
 
 
 _SIGNATURE = re.compile(r"^v[0-9]+[a-z]?,[A-Za-z0-9+/=_-]+$")  # one signature of the header: a version, a comma, base64
@@ -109,13 +122,10 @@ def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
     if not isinstance(payload, dict):
         return _refused(400, "the body must be a JSON object")
     action = next((a for a in c.settings.get("actions", ()) if _fits(a.get("match"), payload)), None)
-    seen = records.schema.webhook_seen
     try:
         with records.db.write() as conn:  # the effect, the note that this message is done and the log row: together, or none
-            insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(seen)
-            fresh = conn.execute(insert.values(connector=c.name, webhook_id=message_id, at=records.clock())
-                                 .on_conflict_do_nothing(index_elements=["connector", "webhook_id"])
-                                 .returning(seen.c.webhook_id)).first() is not None  # a row only when this message is new
+            fresh = conn.execute(_first_time(records, conn), {"c": c.name, "w": message_id, "at": records.clock()}
+                                 ).first() is not None  # a row only when this message is new
             if not fresh:
                 answer = Answer(200, {"status": "duplicate", "detail": f"message {message_id} was applied before; nothing done again"})
             elif action is None:

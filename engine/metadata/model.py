@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -165,11 +166,19 @@ class Entity:
     def field(self, name: str) -> Field:
         return self.fields[name]
 
-    def stored_fields(self) -> list[Field]:
-        return [f for f in self.fields.values() if f.stored]
+    def stored_fields(self) -> tuple[Field, ...]:
+        return self._stored
 
-    def table_fields(self) -> list[Field]:
-        return [f for f in self.fields.values() if f.type == "table"]
+    def table_fields(self) -> tuple[Field, ...]:
+        return self._tables
+
+    @cached_property
+    def _stored(self) -> tuple[Field, ...]:  # asked for on every write and read: worked out once per (frozen) entity
+        return tuple(f for f in self.fields.values() if f.stored)
+
+    @cached_property
+    def _tables(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields.values() if f.type == "table")
 
 
 @dataclass(frozen=True)

@@ -322,7 +322,7 @@ class Records:
                 values[back[0]] = back[1]
             t = self.schema.tables[ent.name]
             now = self.clock()
-            row = {f.name: values.get(f.name) for f in ent.stored_fields()}
+            row = {f.name: values.get(f.name) for f in ent.stored_fields() if values.get(f.name) != current.get(f.name)}  # what changed only
             row.update(updated_at=now, updated_by=actor.id, version=t.c.version + 1)
             touched = set(changes.get("fields", {})) | ({back[0]} if back is not None else set())
             if "search_text" in t.c and not touched.isdisjoint(ent.search_fields):  # the search index is rewritten only when

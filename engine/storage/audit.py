@@ -65,12 +65,20 @@ def _head_update(schema: Schema):
     return stmt
 
 
+def _head_read(schema: Schema):
+    """The chain's head, locked for this transaction: built once (it runs on every audited write)."""
+    stmt = getattr(schema, "_audit_head_read", None)
+    if stmt is None:
+        head = schema.audit_head
+        stmt = schema._audit_head_read = select(head.c.last_hash).where(head.c.id == 1).with_for_update()
+    return stmt
+
+
 def append(conn, schema: Schema, actor: Actor, entity: str, record_id, action: str, changes: dict, at: dt.datetime | None = None) -> int:
     """Append one entry in the caller's transaction, signed with the current audit key; returns its id."""
     at = at or dt.datetime.now(dt.timezone.utc)
     ring = audit_keys.for_connection(conn)
-    head = schema.audit_head
-    row = conn.execute(select(head.c.last_hash).where(head.c.id == 1).with_for_update()).first()
+    row = conn.execute(_head_read(schema)).first()
     if row is None:
         ensure_head(conn, schema)
         prev = GENESIS

@@ -64,3 +64,29 @@ def test_explain_why_a_rep_may_not_change_a_colleagues_order(browser, live):
     expect(rep.locator("h1")).to_have_text("Not allowed")
     rep.context.close()
     assert re.match(r"\d+", str(theirs["id"]))
+
+
+def test_a_rep_says_where_they_are_told_on_a_phone_in_chinese(browser, live):
+    base, rt = live
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True)
+    page = sign_in(ctx, base, "rep_west2")
+    page.goto(base + "/account")
+    card = page.locator("#notifications")
+    expect(card.locator("h2")).to_have_text("通知")
+    expect(page.locator("#f-email")).to_have_value("rep.west2@example.com")  # the demo's address
+    expect(card).to_contain_text("同时通过以下方式通知我")
+    page.fill("#f-email", "wang@example.cn")
+    page.fill("#f-phone", "找我办公室")
+    card.locator("button").click()
+    expect(page.locator("#err-phone")).to_have_text("不是电话号码：只能包含数字、空格、()-./，开头可以有 +")
+    expect(page.locator("#f-email")).to_have_value("wang@example.cn")  # what was typed stays
+    page.fill("#f-phone", "+86 138 0013 8000")
+    page.uncheck("input[name=channel_email]")
+    shot(page, "account-notifications-phone-zh")
+    page.locator("#notifications button").click()
+    expect(page.locator(".alert.ok")).to_have_text("您的通知设置已保存。")
+    expect(page.locator("input[name=channel_email]")).not_to_be_checked()
+    from tests.access.test_permissions import who
+    assert rt.accounts.notice_settings(who(rt, "rep_west2")) == {"email": "wang@example.cn", "phone": "+86 138 0013 8000",
+                                                                 "channels": {"email": False, "sms": True}}
+    ctx.close()

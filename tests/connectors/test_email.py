@@ -121,3 +121,40 @@ def test_without_a_mail_server_the_connector_is_off(dbs, tmp_path, monkeypatch):
     assert rt.app.connectors["mail"].missing == ("ENGINE_SMTP_URL",)
     approve(rt, contact="x@example.com")
     assert rows(rt, rt.schema.delivery) == []
+
+
+def _certificates(folder) -> tuple[str, str, str]:
+    """A CA, and a certificate it signed for 127.0.0.1: (CA file, certificate file, key file), made with openssl."""
+    import subprocess
+    run = lambda *args: subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test mail CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
+        "-extfile", "san.cnf")
+    return str(folder / "ca.pem"), str(folder / "server.pem"), str(folder / "server.key")
+
+
+def test_starttls_is_used_when_offered_and_the_servers_certificate_is_verified(shop, tmp_path, monkeypatch):
+    import ssl
+    rt, port, send = shop
+    ca, cert, key = _certificates(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=tls, require_starttls=True)  # refuses mail sent in the clear
+    server.start()
+    try:
+        approve(rt, contact="olga@pumps.example.ru", language="ru")
+        send()  # the server's certificate is signed by a CA nobody trusts yet: not sent, tried again later
+        [d] = rows(rt, rt.schema.delivery)
+        assert (d["status"], inbox.got) == ("pending", [])
+        assert d["last_error"].startswith("the mail server's certificate is not trusted: ") and "SSL_CERT_FILE" in d["last_error"]
+        monkeypatch.setenv("SSL_CERT_FILE", ca)  # now it is trusted
+        rt.records.clock.wait(10)
+        send()
+    finally:
+        server.stop()
+    [envelope] = inbox.got
+    assert envelope.rcpt_tos == ["olga@pumps.example.ru", "sales@shop.example.com"]
+    assert rows(rt, rt.schema.delivery)[0]["status"] == "delivered"

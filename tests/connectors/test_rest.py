@@ -190,3 +190,31 @@ def test_a_rolled_back_change_makes_no_delivery(erp):
     with pytest.raises(ValidationFailed):
         approved_order(rt)
     assert rows(rt, rt.schema.delivery) == [] and run()[0] == 0 and receiver.got == []
+
+
+def test_a_long_queue_of_one_record_holds_back_no_other_record(dbs, tmp_path, monkeypatch):
+    """Many waiting deliveries of one record ahead of another record's: the other is found beyond
+    them and sent in the same run; the long queue goes in order."""
+    receiver = Receiver()
+    try:
+        monkeypatch.setenv("TEST_CRM_URL", receiver.url)
+        files = {**APP, "connectors/crm.yaml": """
+            name: crm
+            type: rest
+            on: [{entity: customer, event: created}, {entity: customer, event: updated}]
+            base_url: ${TEST_CRM_URL}
+            body: {name: "{{ record.name }}"}
+        """}
+        del files["connectors/erp.yaml"]
+        rt = dbs.runtime(write_app(tmp_path / "app", files))
+        rt.records.clock = Clock()
+        a = rt.records.create(SYSTEM, "customer", {"name": "A0"})
+        for i in range(1, 80):
+            a = rt.records.update(SYSTEM, "customer", a["id"], {"name": f"A{i}"}, version=a["version"])
+        rt.records.create(SYSTEM, "customer", {"name": "B"})
+        deliveries.send_due(rt.records, registry(rt.records.plugin_manager), limit=4, parallel=2)
+        names = [b["name"] for b in receiver.bodies()]
+        assert [n for n in names if n != "B"] == [f"A{i}" for i in range(80)] and "B" in names
+        assert names.index("B") < 10  # not behind A's whole queue
+    finally:
+        receiver.stop()
