@@ -24,7 +24,8 @@ def live_erp(tmp_path_factory):
     try:
         dbs = DatabaseFactory(tmp_path_factory.mktemp("browser_erp"))
         rt = dbs.runtime()
-        demo.load(rt)
+        demo.load(rt)  # its made-up history is not sent: the orders approved from here on are
+        approve_some(rt)
         adapters = registry(rt.records.plugin_manager)
         deliveries.send_due(rt.records, adapters)
 
@@ -37,6 +38,20 @@ def live_erp(tmp_path_factory):
         receiver.stop()
 
 
+def approve_some(rt, n: int = 3) -> None:
+    """The sales manager approves n of the demo's orders waiting for a decision."""
+    from sqlalchemy import select
+
+    from engine.access import users
+    from engine.workflow import transitions
+    so, u = rt.schema.tables["sales_order"], rt.schema.user
+    with rt.db.read() as conn:
+        ids = conn.execute(select(so.c.id).where(so.c.status == "decision").order_by(so.c.id).limit(n)).scalars().all()
+        manager = users.actor_for_id(conn, rt.schema, conn.execute(select(u.c.id).where(u.c.username == "manager")).scalar_one())
+    for i in ids:
+        transitions.fire(rt.records, manager, "sales_order", i, "approve")
+
+
 @pytest.mark.parametrize("locale, lang, size", [("en-US", "en", (1280, 900)), ("zh-CN", "zh", (390, 844)), ("ru-RU", "ru", (1280, 900)),
                                                 ("ru-RU", "ru", (390, 844))])
 def test_an_administrator_sees_why_the_erp_has_not_got_the_orders(browser, live_erp, locale, lang, size):
@@ -45,8 +60,9 @@ def test_an_administrator_sees_why_the_erp_has_not_got_the_orders(browser, live_
     page = sign_in(ctx, base, "admin")
     page.goto(base + "/settings/connectors")
     tiles = page.locator("#connectors .tile")
-    expect(tiles).to_have_count(2)
-    expect(tiles.nth(1)).to_contain_text("PAYMENTS_WEBHOOK_SECRET")  # off, and what to set
+    expect(tiles).to_have_count(3)
+    expect(tiles.nth(1)).to_contain_text("ENGINE_SMTP_URL")  # the workflow's e-mails: off, and what to set
+    expect(tiles.nth(2)).to_contain_text("PAYMENTS_WEBHOOK_SECRET")
     rows = page.locator("tr.delivery-row")
     expect(rows.first).to_contain_text("503")
     shot(page, f"connectors-{lang}-{size[0]}", full_page=size[0] > 600)

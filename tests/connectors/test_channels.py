@@ -8,7 +8,7 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.access import users
 from engine.connectors import deliveries
@@ -291,9 +291,9 @@ def test_the_delivery_log_says_whom_each_notification_is_for(shop):
 
 def test_the_demos_made_up_history_is_not_mailed(smtp, rt):
     from engine.app import demo
-    counts = demo.load(rt)
+    demo.load(rt)  # its history approves and returns orders, which would e-mail their owners
     deliveries.send_due(rt.records, registry(rt.records.plugin_manager))
-    assert smtp.got == []
-    held = rows(rt, rt.schema.delivery)
-    assert counts["delivery held"] == len(held) > 20
-    assert {(r["connector"], r["status"], r["last_error"]) for r in held} == {("mail", "dead", "made by the demo's data loader: not sent (Retry sends it)")}
+    assert smtp.got == [] and rows(rt, rt.schema.delivery) == []
+    t = rt.schema.event
+    with rt.db.read() as conn:  # the history's events are there, as for any write
+        assert conn.execute(select(func.count()).select_from(t).where(t.c.type == "transitioned")).scalar() > 20

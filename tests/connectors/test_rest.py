@@ -103,23 +103,30 @@ def test_a_receiver_that_is_gone_or_slow_is_tried_again(erp):
     assert d["status"] == "pending" and d["last_error"].startswith("could not connect: ConnectError")
 
 
+def crm_shop(dbs, tmp_path, monkeypatch, receiver):
+    """The shop with a `crm` connector instead of the erp one: every customer created or changed is sent to `receiver`."""
+    monkeypatch.setenv("TEST_CRM_URL", receiver.url)
+    files = {**APP, "connectors/crm.yaml": """
+        name: crm
+        type: rest
+        on: [{entity: customer, event: created}, {entity: customer, event: updated}]
+        base_url: ${TEST_CRM_URL}
+        body: {name: "{{ record.name }}", event: "{{ event.type }}"}
+        retry: {first_delay: 5, factor: 1, max_attempts: 5}
+    """}
+    del files["connectors/erp.yaml"]
+    rt = dbs.runtime(write_app(tmp_path / "app", files))
+    rt.records.clock = Clock()
+    return rt
+
+
 def test_one_records_deliveries_go_in_order(dbs, tmp_path, monkeypatch):
     """A later event of a record waits while an earlier delivery of the same record is not through;
     other records' deliveries go on."""
     receiver = Receiver()
     try:
-        monkeypatch.setenv("TEST_CRM_URL", receiver.url)
-        files = {**APP, "connectors/crm.yaml": """
-            name: crm
-            type: rest
-            on: [{entity: customer, event: created}, {entity: customer, event: updated}]
-            base_url: ${TEST_CRM_URL}
-            body: {name: "{{ record.name }}", event: "{{ event.type }}"}
-            retry: {first_delay: 5, factor: 1, max_attempts: 5}
-        """}
-        del files["connectors/erp.yaml"]
-        rt = dbs.runtime(write_app(tmp_path / "app", files))
-        clock = rt.records.clock = Clock()
+        rt = crm_shop(dbs, tmp_path, monkeypatch, receiver)
+        clock = rt.records.clock
         adapters = registry(rt.records.plugin_manager)
 
         def run():
@@ -197,17 +204,7 @@ def test_a_long_queue_of_one_record_holds_back_no_other_record(dbs, tmp_path, mo
     them and sent in the same run; the long queue goes in order."""
     receiver = Receiver()
     try:
-        monkeypatch.setenv("TEST_CRM_URL", receiver.url)
-        files = {**APP, "connectors/crm.yaml": """
-            name: crm
-            type: rest
-            on: [{entity: customer, event: created}, {entity: customer, event: updated}]
-            base_url: ${TEST_CRM_URL}
-            body: {name: "{{ record.name }}"}
-        """}
-        del files["connectors/erp.yaml"]
-        rt = dbs.runtime(write_app(tmp_path / "app", files))
-        rt.records.clock = Clock()
+        rt = crm_shop(dbs, tmp_path, monkeypatch, receiver)
         a = rt.records.create(SYSTEM, "customer", {"name": "A0"})
         for i in range(1, 80):
             a = rt.records.update(SYSTEM, "customer", a["id"], {"name": f"A{i}"}, version=a["version"])
