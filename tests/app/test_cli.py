@@ -45,13 +45,21 @@ def test_migrate_dry_run_then_apply_then_up_to_date(dbs):
 
 
 def test_users_tokens_and_audit_verification(dbs):
-    url, schema = dbs.new()
-    url = dbs.url_with_schema(url, schema)
+    raw_url, schema = dbs.new()
+    url = dbs.url_with_schema(raw_url, schema)
     r = run("create-user", "boss", "--role", "sales_manager", "--db", url, "--app", DEMO_APP, "--password", "pw123")
     assert r.returncode == 0, r.stderr
     r = run("create-user", "rep9", "--role", "sales_rep", "--manager", "boss", "--attribute", "region=east", "--db", url, "--app", DEMO_APP,
-            env={"ENGINE_NEW_PASSWORD": "pw456"})
+            "--email", "rep9@example.com", env={"ENGINE_NEW_PASSWORD": "pw456"})
     assert r.returncode == 0, r.stderr
+    r = run("update-user", "rep9", "--phone", "call me", "--db", url, "--app", DEMO_APP)
+    assert r.returncode == 1 and "phone: not a phone number" in r.stderr
+    r = run("update-user", "rep9", "--phone", "+7 495 123-45-67", "--email", "", "--db", url, "--app", DEMO_APP)
+    assert r.returncode == 0, r.stderr
+    rt = dbs.runtime(DEMO_APP, raw_url, schema)
+    from tests.access.test_permissions import who
+    assert rt.accounts.notice_settings(who(rt, "rep9"))["email"] is None
+    assert rt.accounts.notice_settings(who(rt, "rep9"))["phone"] == "+7 495 123-45-67"
     r = run("create-user", "rep10", "--role", "sales_rep", "--role", "wizard", "--attribute", "region=north", "--db", url, "--app", DEMO_APP,
             "--password", "pw456")
     assert r.returncode == 1 and "there is no role 'wizard'" in r.stderr and "'north' is not one of" in r.stderr
