@@ -53,3 +53,29 @@ def test_a_sample_request_is_sent_and_printed_and_nothing_is_written(dbs, tmp_pa
             "not delivered: the receiver answered 422 Unprocessable Entity (final: the worker would not retry)")
     finally:
         receiver.stop()
+
+
+def test_a_channel_connector_sends_a_test_notification_to_the_address_given(dbs, tmp_path):
+    from aiosmtpd.controller import Controller
+
+    from tests.connectors.test_email import Inbox, free_port
+    port = free_port()
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        env = {**os.environ, "ENGINE_SMTP_URL": f"smtp://127.0.0.1:{port}"}
+        app = write_app(tmp_path / "app", {**{k: v for k, v in APP.items() if not k.startswith("connectors/")},
+                                           "connectors/mail.yaml": "name: mail\ntype: email\nchannel: true\n"})
+        url, schema = dbs.new()
+        dbs.runtime(app, url, schema)
+        db = dbs.url_with_schema(url, schema)
+        r = run("connectors", "test", "mail", "--app", app, "--db", db, env=env)
+        assert r.returncode == 2 and "say where the sample goes" in r.stderr and "--to you@example.com" in r.stderr
+        r = run("connectors", "test", "mail", "--to", "ops@shop.example.com", "--app", app, "--db", db, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.splitlines()[0] == "connector mail (email); sample: a test notification to ops@shop.example.com; nothing is written (a test)"
+    finally:
+        server.stop()
+    [mail] = inbox.got
+    assert mail.rcpt_tos == ["ops@shop.example.com"] and b"Subject: Shop: a test notification" in mail.content
