@@ -1,0 +1,126 @@
+"""Imports through the record service, as the user: customers upserted by code, orders with lines
+grouped by a ref column, links matched by name or code within the importer's scope, values written
+the way a Russian or Chinese user writes them, a dry run that writes nothing, one error that writes
+nothing unless skip_errors, errors as {row, field, message} in the user's language."""
+import json
+import subprocess
+import sys
+
+from sqlalchemy import func, select
+
+from engine.core.actor import SYSTEM
+from engine.imports.importer import cell_text, run_import
+from engine.imports.sheets import read
+from tests.access.test_permissions import who
+from tests.conftest import DEMO_APP, ROOT, make_user
+
+CUSTOMERS = "code;name;Регион;Кредитный лимит\nC901;ООО Ромашка;east;1 234,50\nC902;北京机械;west;2000\n"
+
+
+def count(rt, entity) -> int:
+    t = rt.schema.tables[entity] if entity in rt.schema.tables else rt.schema.event
+    with rt.db.read() as conn:
+        return conn.execute(select(func.count()).select_from(t)).scalar()
+
+
+def test_customers_are_created_then_updated_by_their_code_and_audited_as_an_import(rt, clerk):
+    before = count(rt, "customer")
+    r = run_import(rt.records, clerk, "customer", read(CUSTOMERS.encode(), "c.csv"), key="code", lang="ru")
+    assert (r["created"], r["updated"], r["unchanged"], r["errors"]) == (2, 0, 0, [])
+    assert count(rt, "customer") == before + 2
+    [c] = rt.records.list(SYSTEM, "customer", _q("code", "C901"))["items"]
+    assert (c["name"], str(c["credit_limit"]), c["region"]) == ("ООО Ромашка", "1234.50", "east")
+    again = run_import(rt.records, clerk, "customer", read(CUSTOMERS.replace("2000", "2500").encode(), "c.csv"), key="code")
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 1, 1)
+    assert again["changes"] == [{"row": 3, "id": again["changes"][0]["id"], "fields": {"credit_limit": ["2000.00", "2500.00"]}}]
+    a = rt.schema.audit
+    with rt.db.read() as conn:
+        vias = conn.execute(select(a.c.via).where(a.c.entity == "customer", a.c.record_id == c["id"])).scalars().all()
+    assert vias == ["import"]
+
+
+def test_a_dry_run_says_what_would_happen_and_writes_nothing(rt, clerk):
+    before, events = count(rt, "customer"), count(rt, "sys_event")
+    r = run_import(rt.records, clerk, "customer", read(CUSTOMERS.encode(), "c.csv"), key="code", dry_run=True)
+    assert (r["dry_run"], r["created"], r["errors"]) == (True, 2, [])
+    assert (count(rt, "customer"), count(rt, "sys_event")) == (before, events)
+
+
+def test_one_bad_row_writes_nothing_unless_skip_errors_and_errors_name_row_and_column(rt, clerk):
+    text = "code,name,region\nC911,Good One,east\nbad code!,Bad,east\nC913,,mars\n"
+    before = count(rt, "customer")
+    r = run_import(rt.records, clerk, "customer", read(text.encode(), "c.csv"), lang="zh")
+    assert r["created"] == 0 and count(rt, "customer") == before
+    assert {(e["row"], e["field"]) for e in r["errors"]} == {(3, "code"), (4, "name"), (4, "region")}
+    assert any(e["row"] == 4 and e["field"] == "region" and "“mars”不是可选项" in e["message"] for e in r["errors"])  # in the user's language
+    r = run_import(rt.records, clerk, "customer", read(text.encode(), "c.csv"), skip_errors=True)
+    assert r["created"] == 1 and count(rt, "customer") == before + 1 and len(r["errors"]) == 4
+
+
+def test_unknown_columns_are_reported_not_dropped(rt, clerk):
+    r = run_import(rt.records, clerk, "customer", read(b"code,name,region,colour\nC921,X,east,red\n", "c.csv"))
+    assert r["created"] == 0 and r["errors"][0]["row"] == 1 and r["errors"][0]["field"] == "colour"
+    assert r["errors"][0]["message"] == "this column is not a field of customer; rename it, or leave it out"
+    r = run_import(rt.records, clerk, "customer", read(b"code,name,region,colour\nC921,X,east,red\n", "c.csv"), mapping={"colour": ""})
+    assert r["created"] == 1
+
+
+def test_orders_with_lines_grouped_by_ref_and_links_matched_by_name_or_code(rt, clerk, people):
+    rep = people["rep"].through("import")
+    text = ("order_ref,customer,Дата заказа,lines.product,lines.quantity,lines.unit_price\n"
+            "A,East Pumps,31.03.2026,P1,2,\"100,50\"\n"
+            "A,East Pumps,31.03.2026,Pump,3,90\n"
+            "B,C1,2026/4/1,P1,1,100\n")
+    r = run_import(rt.records, rep, "sales_order", read(text.encode(), "o.csv"), lang="ru")
+    assert (r["created"], r["errors"]) == (2, [])
+    mine = rt.records.list(rep, "sales_order", _q("owner", str(rep.id)))["items"]
+    first = rt.records.get(rep, "sales_order", min(o["id"] for o in mine))
+    assert str(first["order_date"]) == "2026-03-31" and [(ln["quantity"], str(ln["unit_price"])) for ln in first["lines"]] == [(2, "100.50"), (3, "90.00")]
+    assert first["status"] == "draft" and first["owner"] == rep.id  # new records start in the initial state, owned by the importer
+
+
+def test_links_outside_the_importers_scope_are_unknown_to_them(rt, clerk, people):
+    west = rt.records.create(clerk, "customer", {"code": "W1", "name": "West Mills", "region": "west"})
+    rep = people["rep"].through("import")  # an east rep: west customers are outside their read scope
+    r = run_import(rt.records, rep, "sales_order", read(b"order_ref,customer,lines.product,lines.quantity\nA,West Mills,P1,1\n", "o.csv"))
+    assert r["created"] == 0 and r["errors"] == [{"row": 2, "field": "customer", "message": "no customer 'West Mills' that you may see"}]
+    assert west["id"]
+
+
+def test_cells_are_read_as_people_write_them():
+    import datetime as dt
+    assert cell_text(45747, "date") == "2025-03-31"  # an Excel serial day
+    assert cell_text(dt.datetime(2026, 3, 31, 0, 0), "date") == "2026-03-31"
+    assert cell_text("31.03.2026", "date", "ru") == "2026-03-31" and cell_text("2026年3月31日", "date", "zh") == "2026-03-31"
+    assert cell_text("3/31/2026", "date", "en") == "2026-03-31" and cell_text("31/03/2026", "date", "ru") == "2026-03-31"
+    assert cell_text("1 234,50", "decimal", "ru") == "1234.50" and cell_text("1,234.50", "decimal") == "1234.50"
+    assert cell_text(3.0, "integer") == "3" and cell_text(12.5, "decimal") == "12.5" and cell_text(True, "boolean") == "true"
+    assert cell_text("   ", "string") is None
+
+
+def test_the_command_line_imports_as_a_user_and_says_what_happened(dbs, tmp_path):
+    url, schema = dbs.new()
+    rt = dbs.runtime(DEMO_APP, url, schema)
+    make_user(rt, "importer", roles=("admin",))
+    f = tmp_path / "customers.csv"
+    f.write_text(CUSTOMERS, encoding="utf-8")
+    db = dbs.url_with_schema(url, schema)
+    run = lambda *a: subprocess.run([sys.executable, str(ROOT / "run.py"), "import", *a, "--db", db, "--app", DEMO_APP],  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    r = run("customer", str(f), "--dry-run", "--key", "code", "--json")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "customer: 2 would be created, 0 updated, 0 unchanged (a dry run: nothing was written)"
+    assert json.loads(r.stdout.splitlines()[1])["created"] == 2
+    r = run("customer", str(f), "--key", "code", "--as", "importer")
+    assert r.returncode == 0 and r.stdout.strip() == "customer: 2 were created, 0 updated, 0 unchanged"
+    a = rt.schema.audit
+    with rt.db.read() as conn:
+        assert set(conn.execute(select(a.c.actor).where(a.c.entity == "customer")).scalars()) == {"importer"}
+    r = run("customer", str(tmp_path / "nowhere.csv"))
+    assert r.returncode == 1 and "there is no file" in r.stderr
+    assert who(rt, "importer") is not None
+
+
+def _q(field, value):
+    from engine.records.listing import ListQuery
+    return ListQuery(filters=[(field, "eq", value)], limit=50)
