@@ -231,6 +231,24 @@ def build_openapi(app: App, grants=None) -> dict:
                     {"name": "lang", "in": "query", "schema": {"enum": list(app.languages)}, "description": "language of headers and options"}],
                 "responses": {"200": {"description": "CSV text (UTF-8 with a byte-order mark), a header row of labels",
                                       "content": {"text/csv": {"schema": {"type": "string"}}}}, **errors}}}
+        if grants.can(n, "import"):
+            paths[f"/api/v1/{n}/import"] = {"post": {
+                "operationId": f"import_{n}", "summary": f"Import {ent.label_plural.get('en')} from a spreadsheet (.xlsx or .csv)", "tags": [label],
+                "parameters": [{"name": k, "in": "query", "schema": {"enum": ["true", "false"]}, "description": d} for k, d in (
+                    ("dry_run", "do everything and write nothing: what would happen"),
+                    ("skip_errors", "write the good records and report the others (default: one error writes nothing)"))] + [
+                    {"name": "key", "in": "query", "schema": {"enum": [f.name for f in ent.fields.values() if f.unique]} if any(
+                        f.unique for f in ent.fields.values()) else {"type": "string"}, "description": "a unique field: existing records are updated"}],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"200": {"description": "what was (or, in a dry run, would be) done, and every error by row and column",
+                                      "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                          "dry_run": {"type": "boolean"}, "created": {"type": "integer"}, "updated": {"type": "integer"},
+                                          "unchanged": {"type": "integer"},
+                                          "errors": {"type": "array", "items": {"type": "object", "properties": {
+                                              "row": {"type": "integer"}, "field": {"type": "string"}, "message": {"type": "string"}}}},
+                                          "changes": {"type": "array", "items": {"type": "object"}}}}}}},
+                              "413": {"description": "the file is larger than the import limit"}, **errors}}}
         paths[f"/api/v1/{n}"] = {
             "get": {"operationId": f"list_{n}", "summary": f"List {ent.label_plural.get('en')}", "tags": [label],
                     "parameters": list_params,

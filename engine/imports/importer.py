@@ -90,7 +90,7 @@ def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: s
     errors [{row, field, message}] in `lang`, and the field-by-field changes of the updates."""
     ent = records.entity(entity)
     actor = actor if actor.via == "import" else actor.through("import")
-    records.permissions.require(actor, ent.name, "create" if key is None else "read")
+    records.permissions.require(actor, ent.name, "import")  # then each record needs create, or update, like any write
     if key is not None and (key not in ent.fields or not ent.fields[key].unique):
         raise ValidationFailed([FieldError("key", Msg("'%(key)s' is not a unique field of %(entity)s; the key finds the record to update", key=key,
                                                          entity=ent.name))])

@@ -124,3 +124,24 @@ def test_the_command_line_imports_as_a_user_and_says_what_happened(dbs, tmp_path
 def _q(field, value):
     from engine.records.listing import ListQuery
     return ListQuery(filters=[(field, "eq", value)], limit=50)
+
+
+def test_the_api_imports_a_file_as_the_tokens_user(rt, clerk, api, client, people):
+    files = {"file": ("customers.csv", CUSTOMERS.encode("utf-8"), "text/csv")}
+    r = api.post("/api/v1/customer/import?dry_run=true&key=code", files=files)
+    assert r.status_code == 200, r.text
+    assert {k: r.json()[k] for k in ("dry_run", "created", "updated", "unchanged", "errors")} == \
+        {"dry_run": True, "created": 2, "updated": 0, "unchanged": 0, "errors": []}
+    r = api.post("/api/v1/customer/import?key=code", files=files)
+    assert (r.status_code, r.json()["created"]) == (200, 2)
+    bad = api.post("/api/v1/customer/import", files={"file": ("c.csv", b"code,name,region\nbad!,X,mars\n", "text/csv")},
+                   headers={"Accept-Language": "ru"})
+    assert bad.status_code == 200 and bad.json()["created"] == 0
+    assert {e["field"] for e in bad.json()["errors"]} == {"code", "region"} and any("«mars»" in e["message"] for e in bad.json()["errors"])
+    assert api.post("/api/v1/customer/import", files={"file": ("x.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "x")}).status_code == 400
+    assert api.post("/api/v1/customer/import", data={"nofile": "1"}).status_code == 422
+    assert api.post("/api/v1/customer/import?dry_run=perhaps", files=files).json()["errors"][0]["field"] == "dry_run"
+    assert client.post("/api/v1/customer/import", files=files).status_code == 401
+    rep_token = client.post("/api/v1/auth/token", json={"username": "rep", "password": "demo"}).json()["token"]
+    r = client.post("/api/v1/customer/import", files=files, headers={"Authorization": f"Bearer {rep_token}"})
+    assert r.status_code == 403  # reps may import orders, not customers
