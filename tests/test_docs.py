@@ -385,3 +385,29 @@ def test_the_connector_examples_work_against_real_peers(dbs, tmp_path, monkeypat
     assert notice.recipient_id == rep.id and notice.request["to"] == ["rep@shop.example.com"]
     assert notice.request["text"] == f"Order {order['number']} is paid: 250.00."
     assert notice.request["html"].startswith(f"<p>Order {order['number']} is paid: 250.00.</p>")
+
+
+IMPORT_DOC = ROOT / "docs" / "import-export.md"
+
+
+def test_the_import_examples_are_the_demos_files_and_run_as_shown(dbs, capsys, monkeypatch):
+    """docs/import-export.md: its CSV blocks are the demo's example files, and its command lines,
+    run in order on an empty demo database, print what the page shows."""
+    from engine import cli
+    text = IMPORT_DOC.read_text(encoding="utf-8")
+    files = re.findall(r"```csv file=(\S+)\n(.*?)```", text, re.S)
+    assert [f for f, _ in files] == ["metadata/demo/import/customers.csv", "metadata/demo/import/products.csv", "metadata/demo/import/orders.csv"]
+    for name, body in files:
+        assert (ROOT / name).read_text(encoding="utf-8") == body, name
+    url, schema = dbs.new()
+    dbs.runtime(str(ROOT / "metadata"), url, schema)  # the demo's schema, without its demo data
+    monkeypatch.chdir(ROOT)
+    sessions = re.findall(r"```\n(\$ python run\.py import .*?)```", text, re.S)
+    assert len(sessions) == 2
+    for session in sessions:
+        lines = session.strip().split("\n")
+        for command, expected in zip(lines[0::2], lines[1::2]):
+            args = command.removeprefix("$ python run.py ").split()
+            capsys.readouterr()
+            assert cli.main([*args, "--db", dbs.url_with_schema(url, schema), "--app", str(ROOT / "metadata")]) == 0, command
+            assert capsys.readouterr().out.strip() == expected, command

@@ -328,3 +328,35 @@ CONNECTORS = {  # the connectors' log and its actions
                                                                                   "Доставляет уведомления процесса SMS-сообщением каждому адресату."),
     "To": ("收件人", "Кому"),
 }
+
+IMPORTS = {  # importing spreadsheets: the files, the columns, the values
+    "true or false": ("true 或 false", "true или false"),
+    "the file is larger than %(limit)s MB, the most an import takes (ENGINE_IMPORT_MAX_MB)": (
+        "文件超过 %(limit)s MB，超出导入上限（ENGINE_IMPORT_MAX_MB）", "файл больше %(limit)s МБ — предела для импорта (ENGINE_IMPORT_MAX_MB)"),
+    "send the file as multipart/form-data in the field 'file'": ("请以 multipart/form-data 格式在字段“file”中上传文件",
+                                                                 "пришлите файл как multipart/form-data в поле «file»"),
+    "send the spreadsheet (.xlsx or .csv) in the multipart field 'file'": ("请在 multipart 字段“file”中上传表格（.xlsx 或 .csv）",
+                                                                           "пришлите таблицу (.xlsx или .csv) в поле «file» формы multipart"),
+    "'%(key)s' is not a unique field of %(entity)s; the key finds the record to update": (
+        "“%(key)s”不是 %(entity)s 的唯一字段；键用于找到要更新的记录", "«%(key)s» — не уникальное поле %(entity)s; по ключу находится запись для обновления"),
+    "this column is not a field of %(entity)s; rename it, or leave it out": ("此列不是 %(entity)s 的字段；请改名或不导入此列",
+                                                                             "этот столбец — не поле %(entity)s; переименуйте его или не загружайте"),
+    "more than one %(entity)s is '%(value)s'; use its %(keys)s": ("有多个%(entity)s为“%(value)s”；请改用其%(keys)s",
+                                                                  "«%(value)s» — это несколько записей «%(entity)s»; укажите %(keys)s"),
+    "no %(entity)s '%(value)s' that you may see": ("没有您可查看的%(entity)s“%(value)s”", "нет доступной вам записи «%(entity)s» «%(value)s»"),
+    "no user '%(value)s'": ("没有用户“%(value)s”", "нет пользователя «%(value)s»"),
+    "the file is %(size)s MB; imports take at most %(limit)s MB (ENGINE_IMPORT_MAX_MB)": (
+        "文件大小为 %(size)s MB；导入上限为 %(limit)s MB（ENGINE_IMPORT_MAX_MB）", "файл весит %(size)s МБ; импорт принимает не больше %(limit)s МБ (ENGINE_IMPORT_MAX_MB)"),
+    "the file is empty: give a header row with the column names, then a row per record": (
+        "文件为空：请先给出一行列名，然后每条记录一行", "файл пуст: нужна строка с названиями столбцов, затем по строке на запись"),
+    "this is not a spreadsheet this import reads: save it as .xlsx or as .csv (UTF-8)": (
+        "无法读取此表格：请另存为 .xlsx 或 .csv（UTF-8）", "эту таблицу импорт не читает: сохраните её как .xlsx или .csv (UTF-8)"),
+    "this is not a spreadsheet this import reads (%(why)s): save it as .xlsx or as .csv (UTF-8)": (
+        "无法读取此表格（%(why)s）：请另存为 .xlsx 或 .csv（UTF-8）", "эту таблицу импорт не читает (%(why)s): сохраните её как .xlsx или .csv (UTF-8)"),
+    "the first sheet is empty: give a header row with the column names, then a row per record": (
+        "第一个工作表为空：请先给出一行列名，然后每条记录一行", "первый лист пуст: нужна строка с названиями столбцов, затем по строке на запись"),
+    "the header has merged cells (columns %(first)s to %(last)s): give each column a name of its own": (
+        "表头有合并单元格（第 %(first)s 至 %(last)s 列）：请为每一列单独命名", "в заголовке объединены ячейки (столбцы %(first)s–%(last)s): дайте каждому столбцу своё название"),
+    "the file is not text in %(encodings)s: save it as CSV (UTF-8) or as .xlsx": (
+        "文件不是 %(encodings)s 编码的文本：请另存为 CSV（UTF-8）或 .xlsx", "файл — не текст в кодировке %(encodings)s: сохраните его как CSV (UTF-8) или .xlsx"),
+}

@@ -7,7 +7,7 @@ as a form save), all in one transaction.
   of the key field, or of a `ref` column (any header ending in `ref` that names no field), form one
   record. A column that maps to nothing is an error, never dropped silently.
 - A link is matched by the linked entity's title field or any unique field, among the records the
-  user may read; a user field by username. An unknown or ambiguous value is an error naming it.
+  user may read; a user field by username; a choice by its value or its label in any language. An unknown or ambiguous value is an error naming it.
 - With `key` (a unique field), a record whose key exists is updated - unchanged ones are counted
   and write nothing; others are created.
 - Values are read the way the user's locale writes them: Excel dates and serial numbers, dates such
@@ -173,6 +173,8 @@ def _record(records: Records, ent: Entity, cols: Columns, rows: list, links: _Li
 
     def value(f, raw, row, title):
         text = cell_text(raw, f.type, lang)
+        if text is not None and f.type == "select":
+            return _option(f, text)
         if text is None or f.type not in ("link", "user"):
             return text
         if f.type == "user":
@@ -199,6 +201,15 @@ def _record(records: Records, ent: Entity, cols: Columns, rows: list, links: _Li
         for table, values in line.items():
             data.setdefault(table, []).append(values)
     return {k: v for k, v in data.items() if v is not None}, errors
+
+
+def _option(f, text: str) -> str:
+    """A select's value from its value or its label in any language (华东, Восток, East: east); else the text as it is."""
+    wanted = _norm(text)
+    for o in f.options:
+        if wanted == _norm(o.value) or wanted in {_norm(t) for t in o.label.texts.values()}:
+            return o.value
+    return text
 
 
 def _user_id(records: Records, text: str) -> int | None:
@@ -264,13 +275,24 @@ def cell_text(raw, kind: str, lang: str = "en") -> str | None:
         return str(int(raw)) if float(raw).is_integer() and kind != "decimal" else format(raw, ".15g")
     text = str(raw).strip()
     if kind in ("decimal", "integer"):
-        compact = text.replace("\u00a0", "").replace(" ", "")
-        if "," in compact and "." not in compact:  # 1 234,50 (ru) - a comma as the decimal mark
-            return compact.replace(",", ".")
-        return compact.replace(",", "") if "," in compact else compact
+        return _number_text(text, lang)
     if kind == "date":
         return _date_text(text, lang)
     return text
+
+
+def _number_text(text: str, lang: str) -> str:
+    """1 234,50 and 1.234,50 (ru), 1,234.50 and 1,200,000 (en, zh) as 1234.50 and 1200000: the last of
+    two kinds of marks is the decimal one; a lone comma is decimal in Russian, and elsewhere unless
+    three digits follow it."""
+    c = text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace("'", "")
+    if "," in c and "." in c:
+        return c.replace(".", "").replace(",", ".") if c.rfind(",") > c.rfind(".") else c.replace(",", "")
+    if c.count(",") > 1:
+        return c.replace(",", "")
+    if "," in c:
+        return c.replace(",", "") if lang != "ru" and len(c.split(",")[1]) == 3 else c.replace(",", ".")
+    return c
 
 
 def _date_text(text: str, lang: str) -> str:

@@ -142,6 +142,8 @@ def test_the_api_imports_a_file_as_the_tokens_user(rt, clerk, api, client, peopl
     assert api.post("/api/v1/customer/import", data={"nofile": "1"}).status_code == 422
     assert api.post("/api/v1/customer/import?dry_run=perhaps", files=files).json()["errors"][0]["field"] == "dry_run"
     assert client.post("/api/v1/customer/import", files=files).status_code == 401
+    assert api.post("/api/v1/no_such_thing/import", files=files).status_code == 404
+    assert api.post("/api/v1/customer/import?key=name", files=files).json()["errors"][0]["field"] == "key"
     rep_token = client.post("/api/v1/auth/token", json={"username": "rep", "password": "demo"}).json()["token"]
     r = client.post("/api/v1/customer/import", files=files, headers={"Authorization": f"Bearer {rep_token}"})
     assert r.status_code == 403  # reps may import orders, not customers
