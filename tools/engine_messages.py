@@ -359,4 +359,5 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
         "表头有合并单元格（第 %(first)s 至 %(last)s 列）：请为每一列单独命名", "в заголовке объединены ячейки (столбцы %(first)s–%(last)s): дайте каждому столбцу своё название"),
     "the file is not text in %(encodings)s: save it as CSV (UTF-8) or as .xlsx": (
         "文件不是 %(encodings)s 编码的文本：请另存为 CSV（UTF-8）或 .xlsx", "файл — не текст в кодировке %(encodings)s: сохраните его как CSV (UTF-8) или .xlsx"),
+    "Export to Excel": ("导出到 Excel", "Экспорт в Excel"), "CSV": ("CSV", "CSV"),
 }

@@ -231,6 +231,12 @@ def build_openapi(app: App, grants=None) -> dict:
                     {"name": "lang", "in": "query", "schema": {"enum": list(app.languages)}, "description": "language of headers and options"}],
                 "responses": {"200": {"description": "CSV text (UTF-8 with a byte-order mark), a header row of labels",
                                       "content": {"text/csv": {"schema": {"type": "string"}}}}, **errors}}}
+            paths[f"/api/v1/{n}/export.xlsx"] = {"get": {
+                **paths[f"/api/v1/{n}/export.csv"]["get"], "operationId": f"export_xlsx_{n}",
+                "summary": f"Export {ent.label_plural.get('en')} as an Excel workbook (the list's filters, sort and search)",
+                "responses": {"200": {"description": "an .xlsx workbook: a frozen header row of labels, numbers and dates as Excel types",
+                                      "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                                          "schema": {"type": "string", "format": "binary"}}}}, **errors}}}
         if grants.can(n, "import"):
             paths[f"/api/v1/{n}/import"] = {"post": {
                 "operationId": f"import_{n}", "summary": f"Import {ent.label_plural.get('en')} from a spreadsheet (.xlsx or .csv)", "tags": [label],

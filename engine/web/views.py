@@ -106,6 +106,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
+        Route("/{entity}/export.xlsx", s.export_xlsx, methods=["GET"]),
         Route("/{entity}/bulk", s.bulk, methods=["POST"]),
         Route("/{entity}/board", s.board_page, methods=["GET"]),
         Route("/{entity}/board/move", s.board_move, methods=["POST"]),

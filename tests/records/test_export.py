@@ -117,3 +117,55 @@ def test_headers_follow_the_labels_in_force(rt, api, clerk):
         sign_in(web, "clerk")
         header = rows(web.get("/sales_order/export.csv", headers={"Accept-Language": "ru"}).text)[0]
     assert "Примечания" in header
+
+
+def test_the_xlsx_export_has_real_types_only_the_readers_rows_and_no_hidden_columns(rt, clerk, client):
+    """GET /api/v1/{entity}/export.xlsx: the rows and columns of the CSV export, as Excel types."""
+    import datetime as dt
+    import json
+
+    from python_calamine import CalamineWorkbook
+    from sqlalchemy import select
+
+    from tests.access.test_permissions import who
+    from tests.conftest import seed_basics
+    seed = seed_basics(rt, clerk)
+    rep = make_user(rt, "rep_xlsx", roles=("sales_rep",))
+    rt.accounts.update(clerk, rep.id, attributes={"region": "east"})
+    rep = who(rt, "rep_xlsx")
+    mine = rt.records.create(rep, "sales_order", {"customer": seed["customer"], "lines": [{"product": seed["p1"], "quantity": 2}],
+                                                  "notes": "=HYPERLINK(\"http://evil\")"})
+    rt.records.create(clerk, "sales_order", {"customer": seed["customer"], "lines": [{"product": seed["p1"], "quantity": 3}]})
+    token = client.post("/api/v1/auth/token", json={"username": "rep_xlsx", "password": "demo"}).json()["token"]
+    r = client.get("/api/v1/sales_order/export.xlsx?lang=zh", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    assert r.headers["content-disposition"].startswith("attachment") and "sales_order.xlsx" in r.headers["content-disposition"]
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_index(0)
+    rows = list(sheet.iter_rows())
+    header, [row] = rows[0], rows[1:]  # the rep's own order only
+    assert header[:3] == ["id", "单号", "客户"] and "成本" not in header
+    cell = dict(zip(header, row))
+    assert cell["id"] == mine["id"] and cell["客户"] == "Acme Pumps" and isinstance(cell["订单日期"], dt.date)
+    assert isinstance(cell["合计"], float) and cell["合计"] == float(mine["total"])
+    assert cell["备注"] == "'=HYPERLINK(\"http://evil\")"  # text that looks like a formula stays text
+    products = client.get("/api/v1/product/export.xlsx", headers={"Authorization": f"Bearer {token}"})
+    assert products.status_code == 403 and products.json()["status"] == 403
+    a = rt.schema.audit
+    with rt.db.read() as conn:
+        entry = conn.execute(select(a.c.changes).where(a.c.action == "export", a.c.actor == "rep_xlsx")).scalar_one()
+    assert json.loads(entry)["format"] == "xlsx" and json.loads(entry)["rows"] == 1
+
+
+def test_the_list_screen_exports_to_excel(rt, clerk):
+    from python_calamine import CalamineWorkbook
+
+    from tests.conftest import seed_basics
+    seed_basics(rt, clerk)
+    with TestClient(create_app(rt, secret_key=SECRET), raise_server_exceptions=False) as web:
+        assert sign_in(web).status_code == 303
+        page = web.get("/customer?q=Acme")
+        assert 'href="/customer/export.xlsx?q=Acme"' in page.text
+        r = web.get("/customer/export.xlsx?q=Acme")
+        assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
+        rows = list(CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_index(0).iter_rows())
+        assert rows[0][:3] == ["id", "Code", "Name"] and [row[2] for row in rows[1:]] == ["Acme Pumps"]
