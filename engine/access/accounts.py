@@ -109,7 +109,7 @@ class Accounts:
                 errors.add("active", "you cannot deactivate yourself; ask another administrator")
             if active is not None:
                 values["active"] = active
-            values.update({k: v for k, v in users.check_contact(email, phone, errors).items() if (email, phone)[k == "phone"] is not None})
+            values.update(users.check_contact(email, phone, errors))
             errors.raise_if_any()
             if values:
                 conn.execute(u.update().where(u.c.id == user_id).values(**values))

@@ -30,16 +30,21 @@ def use_cheap_hashing() -> None:
     global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
 _CONTACT = {"email": Field("email", "email", Label.of("E-mail")), "phone": Field("phone", "phone", Label.of("Phone"))}
 USERNAME_RX = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,62}$")
 
 
 def check_contact(email: str | None, phone: str | None, errors: ErrorCollector) -> dict:
-    """A user's e-mail address and phone number as stored (None: none), each checked like a field of its type."""
+    """The e-mail address and phone number given (not None) as stored ("" is stored as none), each
+    checked like a field of its type."""
     out = {}
     for name, value in (("email", email), ("phone", phone)):
+        if value is None:
+            continue
         try:
-            out[name] = coerce(_CONTACT[name], value or "") if value is not None else None
+            out[name] = coerce(_CONTACT[name], value)
         except BadValue as exc:
             errors.add(name, message_of(exc))
     return out

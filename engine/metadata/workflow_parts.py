@@ -136,22 +136,24 @@ def notify(ctx, file, doc, path: tuple, specs: list, roles: dict, people: frozen
     out = []
     for i, n in enumerate(specs):
         _check_notify(ctx, file, doc, path + (i, "to"), n["to"], roles, people)
-        for lang, text in Label.of(n["message"]).texts.items():
-            try:
-                _TEMPLATES.parse(text)
-            except TemplateSyntaxError as exc:
-                ctx.add("E043", file, doc, path + (i, "message"), f"the {lang} message is not a valid template: {exc.message}")
+        _check_templates(ctx, file, doc, path + (i, "message"), Label.of(n["message"]), "message")
         subject = Label.of(n["subject"]) if "subject" in n else None
-        for lang, text in (subject.texts.items() if subject is not None else ()):
-            try:
-                _TEMPLATES.parse(text)
-            except TemplateSyntaxError as exc:
-                ctx.add("E043", file, doc, path + (i, "subject"), f"the {lang} subject is not a valid template: {exc.message}")
+        if subject is not None:
+            _check_templates(ctx, file, doc, path + (i, "subject"), subject, "subject")
         chans = channels(ctx, file, doc, path + (i,), n)
         if subject is not None and "email" not in chans:
             ctx.add("E043", file, doc, path + (i, "subject"), "subject: is the subject of an e-mail; add email to channels: or drop it", key=True)
         out.append(Notify(tuple(n["to"]), Label.of(n["message"]), chans, subject))
     return tuple(out)
+
+
+def _check_templates(ctx, file, doc, path: tuple, label: Label, what: str) -> None:
+    """E043 for each language's text of a notification's message or subject that is not a valid template."""
+    for lang, text in label.texts.items():
+        try:
+            _TEMPLATES.parse(text)
+        except TemplateSyntaxError as exc:
+            ctx.add("E043", file, doc, path, f"the {lang} {what} is not a valid template: {exc.message}")
 
 
 def channels(ctx, file, doc, path: tuple, spec: dict) -> tuple[str, ...]:
