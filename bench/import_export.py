@@ -73,10 +73,9 @@ def main() -> None:
         took = time.perf_counter() - t
         print(f"{'dry run' if dry else 'import'}: {result['created']} orders {'would be ' if dry else ''}created, {len(result['errors'])} errors, "
               f"{took:.1f} s ({lines / took:.0f} order lines/s); peak memory {peak_mb()} MB")
-    out = Path(tempfile.mkdtemp()) / "export.xlsx"
     t = time.perf_counter()
-    n = export_xlsx(rt.records, actors["rep"], "sales_order", ListQuery(), str(out))
-    print(f"export: {n} orders to xlsx in {time.perf_counter() - t:.1f} s ({out.stat().st_size / 1048576:.1f} MB); peak memory {peak_mb()} MB")
+    out, n = export_xlsx(rt.records, actors["rep"], "sales_order", ListQuery())
+    print(f"export: {n} orders to xlsx in {time.perf_counter() - t:.1f} s ({os.path.getsize(out) / 1048576:.1f} MB); peak memory {peak_mb()} MB")
     os.unlink(out)
     rt.close()
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import tempfile
 
 from engine.core.actor import Actor
 from engine.core.values import to_json
@@ -37,12 +39,28 @@ def export_csv(records: Records, actor: Actor, entity: str, query: ListQuery, la
     return "\ufeff" + out.getvalue(), n  # the BOM makes Excel read UTF-8 (Chinese, Russian) correctly
 
 
-def export_xlsx(records: Records, actor: Actor, entity: str, query: ListQuery, path: str, lang: str = "en", query_text: str = "") -> int:
-    """Write the same rows as export_csv to an .xlsx file at `path` in constant memory (xlsxwriter writes
-    each row out as it goes): numbers as numbers, dates and times as Excel dates, yes/no as booleans,
-    links as titles, choices as labels, a frozen header row and sized columns. Returns the number of rows."""
-    import xlsxwriter
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_xlsx(records: Records, actor: Actor, entity: str, query: ListQuery, lang: str = "en", query_text: str = "") -> tuple[str, int]:
+    """(the path of a temporary .xlsx file, number of rows): the same rows as export_csv, written in
+    constant memory (xlsxwriter writes each row out as it goes) - numbers as numbers, dates and times
+    as Excel dates, yes/no as booleans, links as titles, choices as labels, a frozen header row and
+    sized columns. The caller streams the file and removes it; on an error it is removed here."""
     header, fields, rows = _rows(records, actor, entity, query, lang)
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        n = _write_xlsx(path, entity, header, fields, rows, lang)
+    except BaseException:
+        os.unlink(path)
+        raise
+    _audit(records, actor, entity, "xlsx", n, query_text)
+    return path, n
+
+
+def _write_xlsx(path: str, entity: str, header: list, fields: list, rows, lang: str) -> int:
+    import xlsxwriter
     book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                       "remove_timezone": True})
     sheet = book.add_worksheet(entity[:31])
@@ -80,7 +98,6 @@ def export_xlsx(records: Records, actor: Actor, entity: str, query: ListQuery, p
     for c, w in enumerate(widths):
         sheet.set_column(c, c, w + 2)
     book.close()
-    _audit(records, actor, entity, "xlsx", n, query_text)
     return n
 
 

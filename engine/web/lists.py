@@ -3,7 +3,6 @@ exact counts on demand, saved filters, and the options of link fields."""
 from __future__ import annotations
 
 import os
-import tempfile
 from urllib.parse import urlencode
 
 from starlette.background import BackgroundTask
@@ -16,7 +15,7 @@ from engine.core.errors import Msg, NotFound, Unauthenticated, ValidationFailed
 from engine.core.i18n import field_errors, reason
 from engine.core.values import parse_id
 from engine.metadata.model import Entity
-from engine.records.export import export_csv, export_xlsx
+from engine.records.export import XLSX_TYPE, export_csv, export_xlsx
 from engine.records.listing import ListQuery
 from engine.web import i18n, session
 from engine.web.base import ScreenBase, _record_id, _system_field
@@ -181,19 +180,12 @@ class ListScreens(ScreenBase):
         return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{ent.name}.csv"'})
 
     async def export_xlsx(self, request: Request):
-        """The list as an Excel workbook: written to a temporary file in constant memory, streamed, then removed."""
+        """The list as an Excel workbook, streamed from the temporary file it was written to, which is then removed."""
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         query = self._query(ent, request.query_params)
-        handle, path = tempfile.mkstemp(suffix=".xlsx")
-        os.close(handle)
-        try:
-            await run_in_threadpool(export_xlsx, self.rt.records, actor, ent.name, query, path, self.lang(request, actor), str(request.query_params))
-        except BaseException:
-            os.unlink(path)
-            raise
-        return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", filename=f"{ent.name}.xlsx",
-                            background=BackgroundTask(os.unlink, path))
+        path, _ = await run_in_threadpool(export_xlsx, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params))
+        return FileResponse(path, media_type=XLSX_TYPE, filename=f"{ent.name}.xlsx", background=BackgroundTask(os.unlink, path))
 
     async def count(self, request: Request):
         actor = await self.actor_or_login(request)
