@@ -21,6 +21,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from engine.core.actor import Actor
 from engine.core.errors import Conflict, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.core.i18n import localize
@@ -140,7 +142,8 @@ def _group(sheet: Sheet, cols: Columns, ent: Entity, key: str | None) -> list[li
 
 
 class _Links:
-    """A link's text matched once per file: the title field, then each unique field, within the user's read scope."""
+    """A link's text matched once per file: the title field, then each unique field, within the user's
+    read scope; a user field's ("@user") by username."""
 
     def __init__(self, records: Records, actor: Actor):
         self.records, self.actor, self.seen = records, actor, {}
@@ -151,6 +154,11 @@ class _Links:
         return self.seen[entity, text]
 
     def _find(self, entity: str, text: str):
+        if entity == "@user":  # a user field: the username
+            u = self.records.schema.user
+            with self.records.db.read() as conn:
+                uid = conn.execute(select(u.c.id).where(u.c.username == text.strip().lower())).scalar()
+            return uid, None if uid is not None else Msg("no user '%(value)s'", value=text)
         target = self.records.app.entity(entity)
         keys = [target.title_field] + [f.name for f in target.fields.values() if f.unique and f.name != target.title_field]
         for k in (k for k in keys if k and k in target.fields):
@@ -177,12 +185,7 @@ def _record(records: Records, ent: Entity, cols: Columns, rows: list, links: _Li
             return _option(f, text)
         if text is None or f.type not in ("link", "user"):
             return text
-        if f.type == "user":
-            uid = _user_id(records, text)
-            if uid is None:
-                errors.append({"row": row, "field": title, "message": localize(Msg("no user '%(value)s'", value=text), lang)})
-            return uid
-        rid, problem = links.find(f.entity, text)
+        rid, problem = links.find(f.entity if f.type == "link" else "@user", text)
         if problem is not None:
             errors.append({"row": row, "field": title, "message": localize(problem, lang)})
         return rid
@@ -210,13 +213,6 @@ def _option(f, text: str) -> str:
         if wanted == _norm(o.value) or wanted in {_norm(t) for t in o.label.texts.values()}:
             return o.value
     return text
-
-
-def _user_id(records: Records, text: str) -> int | None:
-    from sqlalchemy import select
-    u = records.schema.user
-    with records.db.read() as conn:
-        return conn.execute(select(u.c.id).where(u.c.username == text.strip().lower())).scalar()
 
 
 def _write(records: Records, actor: Actor, ent: Entity, key: str | None, data: dict, rows: list, result: dict) -> None:

@@ -147,3 +147,20 @@ def test_the_api_imports_a_file_as_the_tokens_user(rt, clerk, api, client, peopl
     rep_token = client.post("/api/v1/auth/token", json={"username": "rep", "password": "demo"}).json()["token"]
     r = client.post("/api/v1/customer/import", files=files, headers={"Authorization": f"Bearer {rep_token}"})
     assert r.status_code == 403  # reps may import orders, not customers
+
+
+def test_a_user_field_is_matched_by_username(dbs, tmp_path):
+    from tests.apps import write_app
+    app = write_app(tmp_path / "app", {"entities/visit.yaml": """
+        name: visit
+        title_field: place
+        fields:
+          place: {type: string, required: true}
+          specialist: {type: user}
+    """})
+    rt = dbs.runtime(app)
+    measurer = make_user(rt, "measurer1", roles=("admin",))
+    r = run_import(rt.records, SYSTEM, "visit", read(b"place,specialist\nKitchen,measurer1\nHall,measurer1\nAttic,nobody\n", "v.csv"),
+                   skip_errors=True)
+    assert r["created"] == 2 and r["errors"] == [{"row": 4, "field": "specialist", "message": "no user 'nobody'"}]
+    assert {v["specialist"] for v in rt.records.list(SYSTEM, "visit", _q("place", "Kitchen"))["items"]} == {measurer.id}
