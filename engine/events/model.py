@@ -19,7 +19,7 @@ from engine.core.actor import Actor
 if TYPE_CHECKING:  # for editors and type checkers only: records sits above events (the layer contracts leave this import out)
     from engine.records.service import Records
 
-# the kinds of events; later features add theirs (comment_added, attachment_added, import_finished...)
+# the kinds of events; later features add theirs (comment_added, attachment_added...)
 CREATED = "created"  # a record was created (data: changes)
 UPDATED = "updated"  # a record changed (data: changes with old and new values)
 DELETED = "deleted"  # a record was deleted (data: changes, the values it had)
@@ -27,7 +27,8 @@ TRANSITIONED = "transitioned"  # a workflow transition fired (data: changes, tra
 STATE_ENTERED = "state_entered"  # a record entered a workflow state (data: from, to, and the transition that took it there)
 OPINION_GIVEN = "opinion_given"  # a department gave its opinion in a review (data: review: role, decision, opinion)
 DEADLINE_REACHED = "deadline_reached"  # a reminder or escalation of a state's deadline fired (data: kind, step, state)
-KINDS = (CREATED, UPDATED, DELETED, TRANSITIONED, STATE_ENTERED, OPINION_GIVEN, DEADLINE_REACHED)
+IMPORT_FINISHED = "import_finished"  # an import wrote its records (data: file, created, updated, unchanged, transitioned, errors, job)
+KINDS = (CREATED, UPDATED, DELETED, TRANSITIONED, STATE_ENTERED, OPINION_GIVEN, DEADLINE_REACHED, IMPORT_FINISHED)
 
 
 @dataclass(frozen=True)

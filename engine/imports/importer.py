@@ -12,8 +12,11 @@ as a form save), all in one transaction.
   and write nothing; others are created.
 - Values are read the way the user's locale writes them: Excel dates and serial numbers, dates such
   as 31.03.2026 (ru) or 2026/3/31 (zh), decimals with a comma (1 234,50).
+- A `transition` column (also "переход", "流转") names a transition of the entity's workflow, by
+  name or label, to fire on the record once it is written - if the user may, as on the record page.
 - A dry run does everything, then rolls the transaction back. By default one error writes nothing;
   with `skip_errors` each record is its own savepoint and only the good ones are kept.
+- An import that writes emits one `import_finished` event (an audit entry too) beside the records' own.
 """
 from __future__ import annotations
 
@@ -27,12 +30,15 @@ from engine.core.actor import Actor
 from engine.core.errors import Conflict, FieldError, Forbidden, Msg, NotFound, ValidationFailed
 from engine.core.i18n import localize
 from engine.core.values import to_json
+from engine.events.model import IMPORT_FINISHED
 from engine.imports.sheets import Sheet
 from engine.metadata.model import Entity
 from engine.records.service import Records
+from engine.workflow import transitions
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-_LINE = re.compile(r"^(\w+)\.(\w+)$")
+_LINE = re.compile(r"^([^.]+)\.([^.]+)$")
+TRANSITION_HEADERS = ("transition", "переход", "流转")  # the column naming a transition to fire, in the app's languages
 
 
 class _Rehearsal(Exception):
@@ -44,6 +50,7 @@ class Columns:
     fields: dict[int, str] = field(default_factory=dict)  # column -> field
     lines: dict[int, tuple[str, str]] = field(default_factory=dict)  # column -> (table field, line field)
     ref: int | None = None  # the column whose equal values make one record
+    transition: int | None = None  # the column naming a transition to fire on the record
     unknown: list[str] = field(default_factory=list)
 
 
@@ -62,16 +69,20 @@ def map_columns(records: Records, ent: Entity, header: list[str], mapping: dict[
             continue
         target = wanted or title
         m = _LINE.match(target.strip())
-        if m and m.group(1) in ent.fields and ent.fields[m.group(1)].type == "table":
-            child = records.app.entity(ent.fields[m.group(1)].entity)
-            line_field = m.group(2) if m.group(2) in child.fields else _by_label(child, m.group(2))
+        table = _table(ent, m.group(1).strip()) if m else None
+        if table is not None:  # lines.quantity, or the labels as an export writes them: Lines.Quantity, 明细.数量
+            child = records.app.entity(ent.fields[table].entity)
+            part = m.group(2).strip()
+            line_field = part if part in child.fields else _by_label(child, part)
             if line_field:
-                out.lines[i] = (m.group(1), line_field)
+                out.lines[i] = (table, line_field)
                 continue
         name = target if target in ent.fields else names.get(_norm(target))
         if name is not None and ent.fields[name].type != "table":
             out.fields[i] = name
-        elif _norm(title).endswith("ref") and out.ref is None:
+        elif _norm(target) in TRANSITION_HEADERS and records.workflow_of(ent.name) is not None and out.transition is None:
+            out.transition = i
+        elif _norm(target).endswith("ref") and out.ref is None:
             out.ref = i
         elif title:
             out.unknown.append(title)
@@ -82,14 +93,23 @@ def _norm(text: str) -> str:
     return " ".join(str(text).lower().replace("_", " ").split())
 
 
+def _table(ent: Entity, text: str) -> str | None:
+    """The table field named, or labelled in any language, `text`."""
+    tables = [f for f in ent.fields.values() if f.type == "table"]
+    return next((f.name for f in tables if text == f.name or _norm(text) in {_norm(t) for t in f.label.texts.values()}), None)
+
+
 def _by_label(ent: Entity, text: str) -> str | None:
     return next((f.name for f in ent.fields.values() if _norm(text) in {_norm(t) for t in f.label.texts.values()}), None)
 
 
 def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: str | None = None, dry_run: bool = False,
-               skip_errors: bool = False, mapping: dict[str, str] | None = None, lang: str = "en") -> dict:
+               skip_errors: bool = False, mapping: dict[str, str] | None = None, lang: str = "en", progress=None, seal=None,
+               file_name: str = "", job: int | None = None) -> dict:
     """Import `sheet` into `entity` as `actor` (who should come `via import`); the result: counts,
-    errors [{row, field, message}] in `lang`, and the field-by-field changes of the updates."""
+    errors [{row, field, message}] in `lang`, and the field-by-field changes of the updates.
+    `progress(done, total)` hears of each record; `seal(result)` runs in the import's transaction
+    just before it commits (a job's result is written with the records it describes)."""
     ent = records.entity(entity)
     actor = actor if actor.via == "import" else actor.through("import")
     records.permissions.require(actor, ent.name, "import")  # then each record needs create, or update, like any write
@@ -97,34 +117,52 @@ def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: s
         raise ValidationFailed([FieldError("key", Msg("'%(key)s' is not a unique field of %(entity)s; the key finds the record to update", key=key,
                                                          entity=ent.name))])
     cols = map_columns(records, ent, sheet.header, mapping)
-    result = {"dry_run": dry_run, "created": 0, "updated": 0, "unchanged": 0, "errors": [], "changes": []}
+    result = {"dry_run": dry_run, "created": 0, "updated": 0, "unchanged": 0, "transitioned": 0, "errors": [], "changes": []}
     if cols.unknown:
         result["errors"] = [{"row": 1, "field": t, "message": localize(Msg("this column is not a field of %(entity)s; rename it, or leave it out",
                                                                          entity=ent.name), lang)} for t in cols.unknown]
         return result
     groups = _group(sheet, cols, ent, key)
     links = _Links(records, actor)
+    moves = _Transitions(records, ent, sheet.header, cols.transition)
     try:
         with records.db.write():
-            for rows in groups:
+            for done, rows in enumerate(groups):
+                if progress is not None:
+                    progress(done, len(groups))
                 data, errors = _record(records, ent, cols, rows, links, lang, sheet.header)
+                move = moves.wanted(rows, lang, errors)
                 if errors:
                     result["errors"] += errors
                     continue
                 try:
                     if skip_errors:
                         with records.db.write():  # a savepoint: a record that fails takes only itself back
-                            _write(records, actor, ent, key, data, rows, result)
+                            _write(records, actor, ent, key, data, rows, result, moves, move, lang)
                     else:
-                        _write(records, actor, ent, key, data, rows, result)
+                        _write(records, actor, ent, key, data, rows, result, moves, move, lang)
                 except (ValidationFailed, Conflict, Forbidden, NotFound) as exc:
                     result["errors"] += _errors_of(exc, ent, cols, sheet.header, rows, lang)
+            if progress is not None:
+                progress(len(groups), len(groups))
             if dry_run or (result["errors"] and not skip_errors):
                 raise _Rehearsal()
+            if result["created"] or result["updated"] or result["transitioned"]:
+                records.announce(actor, ent.name, IMPORT_FINISHED, {
+                    "file": file_name[:200], "job": job, **{k: result[k] for k in ("created", "updated", "unchanged", "transitioned")},
+                    "errors": len(result["errors"])}, "import")
+            if seal is not None:
+                seal(result)
     except _Rehearsal:
         if not dry_run:  # nothing was written: say so in the counts
-            result.update(created=0, updated=0, unchanged=0, changes=[])
+            result.update(created=0, updated=0, unchanged=0, transitioned=0, changes=[])
     return result
+
+
+def record_rows(records: Records, entity: str, sheet: Sheet, key: str | None = None, mapping: dict[str, str] | None = None) -> list[list[int]]:
+    """The row numbers of each record of the file (an order's lines are one record)."""
+    ent = records.entity(entity)
+    return [[r for r, _ in rows] for rows in _group(sheet, map_columns(records, ent, sheet.header, mapping), ent, key)]
 
 
 def _group(sheet: Sheet, cols: Columns, ent: Entity, key: str | None) -> list[list[tuple[int, list]]]:
@@ -215,11 +253,51 @@ def _option(f, text: str) -> str:
     return text
 
 
-def _write(records: Records, actor: Actor, ent: Entity, key: str | None, data: dict, rows: list, result: dict) -> None:
+class _Transitions:
+    """The transition a record's row names (by name, or label in any language), fired once the record is written."""
+
+    def __init__(self, records: Records, ent: Entity, header: list[str], column: int | None):
+        self.records, self.ent, self.column = records, ent, column
+        self.title = header[column] if column is not None else ""
+        wf = records.workflow_of(ent.name)
+        self.names: dict[str, str] = {}
+        for t in (wf.transitions.values() if wf is not None and column is not None else ()):
+            self.names[_norm(t.name)] = t.name
+            for text in t.label.texts.values():
+                self.names.setdefault(_norm(text), t.name)
+
+    def wanted(self, rows: list, lang: str, errors: list) -> str | None:
+        if self.column is None:
+            return None
+        row, cells = rows[0]
+        text = cells[self.column] if self.column < len(cells) else None
+        if text is None or not str(text).strip():
+            return None
+        name = self.names.get(_norm(str(text)))
+        if name is None:
+            errors.append({"row": row, "field": self.title, "message": localize(Msg(
+                "the workflow of %(entity)s has no transition '%(value)s'; transitions: %(names)s", entity=self.ent.name, value=str(text),
+                names=", ".join(sorted(set(self.names.values())))), lang)})
+        return name
+
+    def fire(self, actor: Actor, record_id: int, name: str, lang: str) -> None:
+        try:
+            transitions.fire(self.records, actor, self.ent.name, record_id, name, lang=lang)
+        except ValidationFailed as exc:  # the transition's inputs or the record's rules: said on the transition's column
+            raise ValidationFailed([FieldError(self.title, e.message) for e in exc.errors]) from None
+        except (Conflict, Forbidden, NotFound) as exc:  # not allowed to this user, or not from the record's state
+            raise ValidationFailed([FieldError(self.title, exc.reason)]) from None
+
+
+def _write(records: Records, actor: Actor, ent: Entity, key: str | None, data: dict, rows: list, result: dict,
+           moves: _Transitions, move: str | None, lang: str) -> None:
     existing = records.find(actor, ent.name, key, str(data[key])) if key is not None and data.get(key) not in (None, "") else []
     if not existing:
-        records.create(actor, ent.name, data)
+        created = records.create(actor, ent.name, data)
         result["created"] += 1
+        if move is not None:
+            moves.fire(actor, created["id"], move, lang)
+            result["transitioned"] += 1
         return
     (rid, version), = existing[:1]
     before = records.get(actor, ent.name, rid)
@@ -227,6 +305,9 @@ def _write(records: Records, actor: Actor, ent: Entity, key: str | None, data: d
         kept = before.get(table, [])
         data[table] = [{**({"id": kept[i]["id"]} if i < len(kept) else {}), **line} for i, line in enumerate(data[table])]
     after = records.update(actor, ent.name, rid, data, version=version)
+    if move is not None:
+        moves.fire(actor, rid, move, lang)
+        result["transitioned"] += 1
     if after["version"] == before["version"]:
         result["unchanged"] += 1
         return

@@ -139,6 +139,26 @@ class Records:
                                                             .where(ct.c.parent_id == bindparam("pid")).order_by(ct.c.idx, ct.c.id))
         return [dict(r) for r in conn.execute(stmt, {"pid": parent_id}).mappings()]
 
+    def lines_of(self, actor: Actor, entity: str, table: str, parent_ids: list[int], action: str = "read") -> dict[int, list[dict]]:
+        """{record id: its lines of the table field `table`, in order}, for the records among `parent_ids`
+        the actor may `action`, without the line fields hidden from them: one query per call."""
+        ent = self.entity(entity)
+        grants = self.permissions.require(actor, ent.name, action)
+        tf = ent.fields[table]
+        ct, t = self.schema.tables[tf.entity], self.schema.tables[ent.name]
+        hidden = grants.hidden(tf.entity)
+        out: dict[int, list[dict]] = {}
+        if not parent_ids:
+            return out
+        with self.db.read() as conn:
+            scope = self._scope(conn, actor, ent.name, action)
+            visible = select(t.c.id).where(t.c.id.in_(parent_ids), *_given(scope))
+            stmt = (select(*[c for c in ct.c if c.name not in hidden]).where(ct.c.parent_id.in_(visible))
+                    .order_by(ct.c.parent_id, ct.c.idx, ct.c.id))
+            for r in conn.execute(stmt).mappings():
+                out.setdefault(r["parent_id"], []).append(dict(r))
+        return out
+
     def list(self, actor: Actor, entity: str, query: listing.ListQuery, action: str = "read") -> dict:
         """A page of the records `actor` may `action` (read, or export), filtered and sorted."""
         ent = self.entity(entity)
@@ -369,6 +389,13 @@ class Records:
             emit(Tx(conn, self, actor, self.clock(), actor.language or "en"), DELETED, ent.name, record_id, self._changes(ent, current, {}), "delete",
                  before=current)
             self.hooks.after_delete(entity=ent, record=current, actor=actor, conn=conn)
+
+    def announce(self, actor: Actor, entity: str, type_: str, data: dict, action: str | None = None) -> int:
+        """Emit an event about an entity as a whole rather than one record (an import finished), in the
+        caller's transaction when there is one; its id. `action` makes it an audit entry too."""
+        self.permissions.require(actor, self.entity(entity).name, "read")
+        with self.db.write() as conn:
+            return emit(Tx(conn, self, actor, self.clock(), actor.language or "en"), type_, entity, None, data, action).id
 
     def preview(self, actor: Actor, entity: str, data: Any, record_id: int | None = None,
                 changed: tuple | None = None) -> tuple[dict, dict, list, list]:
