@@ -250,12 +250,13 @@ def cmd_serve(args) -> int:
         asgi = create_app(rt)
     except ValueError as exc:  # a setting in the environment that cannot be used (ENGINE_TRUSTED_PROXIES...)
         return _fail(str(exc))
+    from engine.app import tasks
+    url = tasks.queue_url(_db_url(args))
+    queue = tasks.make_queue(rt, url)  # also with --no-worker: imports and deliveries are queued for the workers
     consumer = None
     if not args.no_worker:
-        from engine.app import tasks
-        url = tasks.queue_url(_db_url(args))
-        consumer = tasks.start_embedded(tasks.make_queue(rt, url))
-        print(f"background tasks (SLA timers) run in this process; queue: {_safe_url(url)}", flush=True)
+        consumer = tasks.start_embedded(queue)
+        print(f"background tasks (SLA timers, imports) run in this process; queue: {_safe_url(url)}", flush=True)
     print(f"serving {rt.app.name} on http://{args.host}:{args.port}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)", flush=True)
     try:
         uvicorn.run(asgi, host=args.host, port=args.port, log_level="info",

@@ -1,7 +1,16 @@
-"""POST /api/v1/{entity}/import: a spreadsheet (multipart field `file`) imported as the token's
-user through engine.imports - `dry_run`, `skip_errors` and `key` in the query; the answer is
-{dry_run, created, updated, unchanged, errors, changes}, errors in the request's language. A body
-larger than the import limit is refused (413) before it is read."""
+"""Imports over the API (engine.imports.jobs):
+
+- `POST /api/v1/{entity}/import`: a spreadsheet (multipart field `file`) imported as the token's
+  user - `dry_run`, `skip_errors`, `key`, `encoding`, `delimiter` in the query. A file of up to
+  ENGINE_IMPORT_SYNC_ROWS rows (default 1,000) is imported within the request: 200
+  {dry_run, created, updated, unchanged, transitioned, errors, changes, job}. A larger one, where a
+  task queue runs, is queued: 202 {job, status_url}. A body larger than the import limit is refused
+  (413) before it is read.
+- `GET /api/v1/jobs/{id}`: the job's status (queued, running, done, failed), progress, and once
+  done the same result fields; only for the user who started it.
+- `GET /api/v1/jobs/{id}/errors`: the file with an error column (engine.imports.errors_file).
+- `GET /api/v1/{entity}/import-template.xlsx`: the columns to fill, an example row, what each takes.
+Errors are in the request's language."""
 from __future__ import annotations
 
 import json
@@ -13,11 +22,37 @@ from starlette.routing import Route
 
 from engine.api.routes import _actor
 from engine.app.runtime import Runtime
+from engine.core.downloads import attachment
 from engine.core.errors import BadRequest, FieldError, Msg, PayloadTooLarge, ValidationFailed
 from engine.core.i18n import negotiate
-from engine.imports import importer, sheets
+from engine.core.settings import positive_number
+from engine.core.values import parse_id
+from engine.imports import jobs, sheets, template
+from engine.records.export import XLSX_TYPE
 
 _FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
+RESULT = ("dry_run", "created", "updated", "unchanged", "transitioned", "errors", "changes")
+
+
+def sync_rows() -> int:
+    """How many rows an import may have to run within its request (ENGINE_IMPORT_SYNC_ROWS, default 1,000)."""
+    return int(positive_number("ENGINE_IMPORT_SYNC_ROWS", 1000))
+
+
+def job_json(job: dict) -> dict:
+    """A job as the API shows it."""
+    out = {"id": job["id"], "kind": "import", "entity": job["entity"], "file_name": job["file_name"], "rows": job["rows"],
+           "status": job["status"], "dry_run": job["dry_run"], "progress": job.get("progress"), "error": job["error"],
+           "created_at": job["created_at"], "started_at": job["started_at"], "finished_at": job["finished_at"]}
+    if job["status"] == "done" and job["result"]:
+        out.update({k: job["result"].get(k) for k in RESULT})
+        if job["result"]["errors"]:
+            out["errors_url"] = f"/api/v1/jobs/{job['id']}/errors"
+    return out
+
+
+def _json(data: dict, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json", headers=headers)
 
 
 def make_import_routes(rt: Runtime) -> list[Route]:
@@ -40,16 +75,51 @@ def make_import_routes(rt: Runtime) -> list[Route]:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ValidationFailed([FieldError("file", Msg("send the spreadsheet (.xlsx or .csv) in the multipart field 'file'"))])
-        data = await upload.read()
+        data = await upload.read(sheets.max_bytes() + 1)  # a body without a length is cut at the limit: sheets.read refuses it
         lang = negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
+        dry_run = _FLAGS[q.get("dry_run", "").lower()]
+        options = {"key": q.get("key"), "skip_errors": _FLAGS[q.get("skip_errors", "").lower()], "encoding": q.get("encoding"),
+                   "delimiter": q.get("delimiter"), "lang": lang}
+        records = rt.records
+        job = await run_in_threadpool(jobs.upload, records, actor, entity, data, upload.filename or "", options)
+        await run_in_threadpool(jobs.start, records, actor, job["id"], dry_run)
+        queue = rt.queue
+        if queue is not None and job["rows"] > sync_rows():
+            queue.import_job(job["id"])
+            url = f"/api/v1/jobs/{job['id']}"
+            return _json({"job": job["id"], "status_url": url}, 202, {"Location": url})
+        await run_in_threadpool(jobs.run, records, job["id"])
+        done = await run_in_threadpool(jobs.get, records, actor, job["id"])
+        if done["status"] == "failed":
+            raise BadRequest(done["error"])
+        return _json({**{k: done["result"][k] for k in RESULT}, "job": job["id"]})
 
-        def work():
-            sheet = sheets.read(data, upload.filename or "", q.get("encoding") or None, q.get("delimiter") or None)
-            return importer.run_import(rt.records, actor.through("import"), entity, sheet, key=q.get("key") or None,
-                                       dry_run=_FLAGS[q.get("dry_run", "").lower()], skip_errors=_FLAGS[q.get("skip_errors", "").lower()],
-                                       lang=lang)
-        result = await run_in_threadpool(work)
-        return Response(json.dumps(result, ensure_ascii=False, default=str), media_type="application/json")
+    async def job(request: Request):
+        actor = await run_in_threadpool(_actor, rt, request)
+        found = await run_in_threadpool(jobs.get, rt.records, actor, _job_id(request), rt.queue)
+        return _json(job_json(found))
 
-    return [Route("/api/v1/{entity}/import", import_, methods=["POST"])]
+    async def job_errors(request: Request):
+        actor = await run_in_threadpool(_actor, rt, request)
+        data, media, name = await run_in_threadpool(jobs.errors_download, rt.records, actor, _job_id(request))
+        return Response(data, media_type=media, headers={"Content-Disposition": attachment(name)})
+
+    async def import_template(request: Request):
+        actor = await run_in_threadpool(_actor, rt, request)
+        lang = request.query_params.get("lang") or negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
+        name = request.path_params["entity"]
+        data = await run_in_threadpool(template.template, rt.records, actor, name, lang)
+        return Response(data, media_type=XLSX_TYPE, headers={"Content-Disposition": attachment(f"{name}.template.xlsx")})
+
+    return [Route("/api/v1/{entity}/import", import_, methods=["POST"]),
+            Route("/api/v1/{entity}/import-template.xlsx", import_template, methods=["GET"]),
+            Route("/api/v1/jobs/{id}", job, methods=["GET"]),
+            Route("/api/v1/jobs/{id}/errors", job_errors, methods=["GET"])]
+
+
+def _job_id(request: Request) -> int:
+    job_id = parse_id(request.path_params["id"])
+    if job_id is None:
+        raise ValidationFailed([FieldError("id", Msg("expected a whole number"))])
+    return job_id
 

@@ -59,6 +59,7 @@ def load_with_overlay(app_dir: str, db: Database) -> tuple[App, form_versions.St
 
 class Runtime:
     refresh_every = 1.0  # seconds between two looks for a newer version of the admin changes
+    queue = None  # the task queue (engine.app.tasks) when this process may hand work to one: imports run there
 
     def __init__(self, app_dir: str, db: Database, hooks, app: App, schema: Schema, stored: form_versions.Stored):
         self.app_dir = app_dir

@@ -1,7 +1,8 @@
 """Background work on Huey: every minute a periodic task fires due SLA timers and another hands the
 outbox's new events to the subscribers outside the transaction (also right after each commit that
 emitted events, when a plugin implements `publish`); every night the outbox forgets events older
-than the retention that every subscriber has taken.
+than the retention that every subscriber has taken. Imports too large to run within a request run
+here (engine.imports.jobs), their progress kept in the queue's key-value store.
 
 The queue lives in SQLite by default (a file next to the app's database, nothing to set up) and
 in Redis to scale out (`ENGINE_QUEUE_URL=redis://host:6379/0`). `python run.py` runs a consumer
@@ -22,6 +23,7 @@ from engine.connectors import deliveries
 from engine.connectors.registry import registry as connector_types
 from engine.core.settings import positive_number
 from engine.events import deliver, outbox
+from engine.imports import jobs as import_jobs
 from engine.storage.db import project_var
 from engine.workflow import escalations
 
@@ -103,6 +105,27 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         """The same, right after a commit that emitted events, and when a retry falls due within the minute."""
         return connect()
 
+    @huey.task(name="import_job")
+    def import_job(job_id: int) -> str | None:
+        """Run one import job (engine.imports.jobs), its progress kept beside the queue."""
+        rt.refresh()
+        return import_jobs.run(rt.records, job_id, huey)
+
+    @huey.periodic_task(crontab(minute="*"), name="import_jobs")
+    def import_jobs_due() -> int:
+        """Every minute: run again the imports whose run went silent (a process died), and those the queue lost."""
+        ids = import_jobs.requeue_stale(rt.records, huey)
+        for job_id in ids:
+            import_job(job_id)
+        return len(ids)
+
+    @huey.periodic_task(crontab(minute="37", hour="3"), name="prune_imports")
+    def prune_imports() -> int:
+        """Every night: forget imports older than ENGINE_IMPORT_KEEP_DAYS (default 7), files and all."""
+        return import_jobs.prune(rt.records)
+
+    huey.import_job, huey.import_jobs, huey.prune_imports = import_job, import_jobs_due, prune_imports
+    rt.queue = huey  # the web side queues imports on it and reads their progress from it
     huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now
     huey.deliver_events, huey.deliver_events_now, huey.prune_events = deliver_events, deliver_events_now, prune_events
     huey.connectors, huey.connectors_now = connectors, connectors_now

@@ -21,6 +21,9 @@ DEFAULT_MAX_MB = 50
 class Sheet:
     header: list[str]
     rows: list[tuple[int, list]]  # (the row's number as the spreadsheet shows it, its cells)
+    kind: str = "xlsx"  # or csv: what the file was, so that its errors go back in the same form
+    encoding: str = "utf-8"  # a CSV's encoding and delimiter
+    delimiter: str = ","
 
 
 def max_bytes() -> int:
@@ -68,19 +71,19 @@ def _cell(v):
     return v.strip() if isinstance(v, str) else v
 
 
-def _decoded(data: bytes, encoding: str | None) -> str | None:
-    """The text, in the encoding given, else UTF-8 (with or without a BOM), else whichever of GB18030
-    and Windows-1251 reads as more Chinese or Russian letters (GB18030 decodes nearly any bytes)."""
+def _decoded(data: bytes, encoding: str | None) -> tuple[str | None, str]:
+    """(the text, its encoding): in the encoding given, else UTF-8 (with or without a BOM), else whichever
+    of GB18030 and Windows-1251 reads as more Chinese or Russian letters (GB18030 decodes nearly any bytes)."""
     if encoding:
         try:
-            return data.decode(encoding).lstrip("\ufeff")
+            return data.decode(encoding).lstrip("\ufeff"), encoding
         except (UnicodeDecodeError, LookupError):
-            return None
+            return None, encoding
     try:
-        return data.decode("utf-8").lstrip("\ufeff")
+        return data.decode("utf-8").lstrip("\ufeff"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best, score = None, -1.0
+    best, score, used = None, -1.0, "utf-8"
     for enc, letters in (("gb18030", lambda ch: "\u4e00" <= ch <= "\u9fff"), ("cp1251", lambda ch: "\u0400" <= ch <= "\u04ff")):
         try:
             text = data.decode(enc)
@@ -88,12 +91,12 @@ def _decoded(data: bytes, encoding: str | None) -> str | None:
             continue
         share = sum(1 for ch in text if letters(ch)) / max(1, sum(1 for ch in text if ord(ch) > 127))
         if share > score:
-            best, score = text, share
-    return best
+            best, score, used = text, share, enc
+    return best, used
 
 
 def _csv(data: bytes, encoding: str | None, delimiter: str | None) -> Sheet:
-    text = _decoded(data, encoding)
+    text, used = _decoded(data, encoding)
     if text is None:
         raise BadRequest(Msg("the file is not text in %(encodings)s: save it as CSV (UTF-8) or as .xlsx",
                              encodings=encoding or ", ".join(ENCODINGS)))
@@ -102,4 +105,5 @@ def _csv(data: bytes, encoding: str | None, delimiter: str | None) -> Sheet:
     rows = list(csv.reader(io.StringIO(text), delimiter=sep))
     if not rows or not any(c.strip() for c in rows[0]):
         raise BadRequest(Msg("the file is empty: give a header row with the column names, then a row per record"))
-    return Sheet([c.strip() for c in rows[0]], [(i + 2, r) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)])
+    return Sheet([c.strip() for c in rows[0]], [(i + 2, r) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)], "csv",
+                 used, sep)
