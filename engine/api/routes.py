@@ -23,6 +23,7 @@ from engine.core.values import parse_id, parse_ids, parse_int, to_json
 from engine.records import explain as access
 from engine.records import feed
 from engine.records.export import XLSX_TYPE, export_csv, export_xlsx
+from engine.records.export import options as export_options
 from engine.records.listing import ListQuery
 from engine.records.serialize import record_json
 from engine.records.service import record_id
@@ -141,14 +142,19 @@ def make_routes(rt: Runtime) -> list[Route]:
             row["label"] = row["label"].as_dict()
         return _json(table)
 
+    def export_args(request: Request) -> tuple:
+        """The list query, columns and per_line of an export's query string."""
+        pairs, columns, per_line = export_options([(k, v) for k, v in request.query_params.multi_items()
+                                                   if k not in ("lang", "limit", "cursor", "count")])
+        return ListQuery.from_params(pairs), request.query_params.get("lang", "en"), str(request.query_params), columns, per_line
+
     async def export(request: Request):
         name = request.path_params["entity"]
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "limit", "cursor", "count")]
 
         def work():
             actor = _actor(rt, request)
-            return export_csv(rt.records, actor, name, ListQuery.from_params(params), request.query_params.get("lang", "en"),
-                              str(request.query_params))
+            query, lang, text, columns, per_line = export_args(request)
+            return export_csv(rt.records, actor, name, query, lang, text, columns, per_line)
         text, _ = await run_in_threadpool(work)
         return Response(text, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -156,11 +162,11 @@ def make_routes(rt: Runtime) -> list[Route]:
     async def export_xlsx_(request: Request):
         """The same rows as export.csv as an .xlsx file, streamed from the temporary file it was written to, which is then removed."""
         name = request.path_params["entity"]
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "limit", "cursor", "count")]
 
         def work():
-            return export_xlsx(rt.records, _actor(rt, request), name, ListQuery.from_params(params), request.query_params.get("lang", "en"),
-                               str(request.query_params))
+            actor = _actor(rt, request)
+            query, lang, text, columns, per_line = export_args(request)
+            return export_xlsx(rt.records, actor, name, query, lang, text, columns, per_line)
         path, _ = await run_in_threadpool(work)
         return FileResponse(path, media_type=XLSX_TYPE, filename=f"{name}.xlsx", background=BackgroundTask(os.unlink, path))
 

@@ -16,6 +16,7 @@ from engine.core.i18n import field_errors, reason
 from engine.core.values import parse_id
 from engine.metadata.model import Entity
 from engine.records.export import XLSX_TYPE, export_csv, export_xlsx
+from engine.records.export import options as export_options
 from engine.records.listing import ListQuery
 from engine.web import i18n, session
 from engine.web.base import ScreenBase, _record_id, _system_field
@@ -74,8 +75,9 @@ class ListScreens(ScreenBase):
         return [f for f in ent.fields.values() if f.value_type in ("select", "date", "link") and f.stored and f.name not in hidden][:4]
 
     def _query(self, ent: Entity, params) -> ListQuery:
+        """The list query of a query string (or of its pairs)."""
         pairs = []
-        for k, v in params.multi_items():
+        for k, v in (params.multi_items() if hasattr(params, "multi_items") else params):
             if k in ("lang", "sel") or k.endswith("__title") or (k not in LIST_PARAMS and v == ""):
                 continue
             pairs.append((k, v))
@@ -117,7 +119,7 @@ class ListScreens(ScreenBase):
                    filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
                    bulk=bulk, selectable=selectable,
                    active_filters=sum(1 for k, v in params if v and k != "sort" and not k.endswith("__title")),
-                   may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
+                   may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), may_import=self.grants(actor).can(ent.name, "import"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
                    base_qs=urlencode(params), error=field_errors(error.errors, lang) if error else None, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
                    next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])] + ([('sel', '1')] if selectable else []))}"
@@ -175,16 +177,20 @@ class ListScreens(ScreenBase):
     async def export(self, request: Request):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
-        query = self._query(ent, request.query_params)
-        text, _ = await run_in_threadpool(export_csv, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params))
+        pairs, columns, per_line = export_options(request.query_params.multi_items())
+        query = self._query(ent, pairs)
+        text, _ = await run_in_threadpool(export_csv, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params),
+                                          columns, per_line)
         return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{ent.name}.csv"'})
 
     async def export_xlsx(self, request: Request):
         """The list as an Excel workbook, streamed from the temporary file it was written to, which is then removed."""
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
-        query = self._query(ent, request.query_params)
-        path, _ = await run_in_threadpool(export_xlsx, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params))
+        pairs, columns, per_line = export_options(request.query_params.multi_items())
+        query = self._query(ent, pairs)
+        path, _ = await run_in_threadpool(export_xlsx, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params),
+                                          columns, per_line)
         return FileResponse(path, media_type=XLSX_TYPE, filename=f"{ent.name}.xlsx", background=BackgroundTask(os.unlink, path))
 
     async def count(self, request: Request):

@@ -169,3 +169,29 @@ def test_the_list_screen_exports_to_excel(rt, clerk):
         assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
         rows = list(CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_index(0).iter_rows())
         assert rows[0][:3] == ["id", "Code", "Name"] and [row[2] for row in rows[1:]] == ["Acme Pumps"]
+
+
+def test_chosen_columns_and_one_row_per_line_within_what_the_user_may_see(rt, people, client):
+    from python_calamine import CalamineWorkbook
+
+    from tests.orders import new_order
+    rep = people["rep"]
+    first = new_order(rt, people)
+    rt.records.update(rep, "sales_order", first["id"], {"lines": [*first["lines"], {"product": people["product"], "quantity": 5,
+                                                                                      "unit_price": "7.50"}]}, version=first["version"])
+    new_order(rt, people)
+    token = client.post("/api/v1/auth/token", json={"username": "rep", "password": "demo"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = client.get("/api/v1/sales_order/export.xlsx?columns=number,customer,lines.product,lines.quantity&per_line=true&sort=id", headers=auth)
+    assert r.status_code == 200, r.text
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_index(0).to_python()
+    assert sheet[0] == ["Number", "Customer", "Lines.Product", "Lines.Quantity"]
+    assert [(row[1], row[3]) for row in sheet[1:]] == [("East Pumps", 2), ("East Pumps", 5), ("East Pumps", 2)]  # a row per line, the order's values on each
+    assert sheet[1][0] == sheet[2][0] != sheet[3][0]
+    csv_text = client.get("/api/v1/sales_order/export.csv?columns=number,total", headers=auth).text
+    assert rows(csv_text)[0] == ["Number", "Total"] and len(rows(csv_text)) == 3
+    bad = client.get("/api/v1/sales_order/export.csv?columns=number,colour", headers=auth)
+    assert bad.status_code == 422 and "colour" in bad.json()["errors"][0]["message"]
+    hidden = client.get("/api/v1/product/export.csv?columns=code,cost", headers=auth)  # cost is hidden from reps: as unknown as a made-up name
+    assert hidden.status_code in (403, 422) and "cost:" not in hidden.text.split("columns:")[-1]
+    assert client.get("/api/v1/sales_order/export.csv?per_line=maybe", headers=auth).status_code == 422
