@@ -20,12 +20,13 @@ from engine.web.base import HERE
 from engine.web.board import BoardScreens
 from engine.web.connectors import ConnectorScreens
 from engine.web.designer import DesignerScreens
+from engine.web.imports import ImportScreens
 from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
 from engine.web.settings import SettingsScreens
 
 
-class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens):
+class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -103,10 +104,17 @@ def make_routes(rt: Runtime) -> list:
         Route("/account/sessions/{id}/end", s.end_session, methods=["POST"]),
         Route("/account/tokens/{id}/revoke", s.revoke_token, methods=["POST"]),
         Route("/notifications/read", s.read_notifications, methods=["POST"]),
+        Route("/imports/{id}", s.job_page, methods=["GET"]),
+        Route("/imports/{id}/run", s.run, methods=["POST"]),
+        Route("/imports/{id}/progress", s.progress, methods=["GET"]),
+        Route("/imports/{id}/errors", s.errors_file, methods=["GET"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
         Route("/{entity}/export.xlsx", s.export_xlsx, methods=["GET"]),
+        Route("/{entity}/import", s.import_page, methods=["GET"]),
+        Route("/{entity}/import", s.upload, methods=["POST"]),
+        Route("/{entity}/import-template.xlsx", s.template_file, methods=["GET"]),
         Route("/{entity}/bulk", s.bulk, methods=["POST"]),
         Route("/{entity}/board", s.board_page, methods=["GET"]),
         Route("/{entity}/board/move", s.board_move, methods=["POST"]),
