@@ -71,9 +71,18 @@ def _cell(v):
     return v.strip() if isinstance(v, str) else v
 
 
+def _common_hanzi(ch: str) -> bool:
+    """One of the 3,755 common Chinese characters (GB2312 level 1). Russian in Windows-1251 read as
+    GB18030 also makes Chinese characters, but rare ones: lower-case Cyrillic bytes are level 2."""
+    try:
+        return 0xB0 <= ch.encode("gb2312")[0] <= 0xD7
+    except UnicodeEncodeError:
+        return False
+
+
 def _decoded(data: bytes, encoding: str | None) -> tuple[str | None, str]:
     """(the text, its encoding): in the encoding given, else UTF-8 (with or without a BOM), else whichever
-    of GB18030 and Windows-1251 reads as more Chinese or Russian letters (GB18030 decodes nearly any bytes)."""
+    of GB18030 and Windows-1251 reads as more common Chinese characters or Russian letters (GB18030 decodes nearly any bytes)."""
     if encoding:
         try:
             return data.decode(encoding).lstrip("\ufeff"), encoding
@@ -84,12 +93,13 @@ def _decoded(data: bytes, encoding: str | None) -> tuple[str | None, str]:
     except UnicodeDecodeError:
         pass
     best, score, used = None, -1.0, "utf-8"
-    for enc, letters in (("gb18030", lambda ch: "\u4e00" <= ch <= "\u9fff"), ("cp1251", lambda ch: "\u0400" <= ch <= "\u04ff")):
+    for enc, likely in (("gb18030", _common_hanzi), ("cp1251", lambda ch: "\u0400" <= ch <= "\u04ff")):
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        share = sum(1 for ch in text if letters(ch)) / max(1, sum(1 for ch in text if ord(ch) > 127))
+        sample = [ch for ch in text[:65536] if ord(ch) > 127]
+        share = sum(1 for ch in sample if likely(ch)) / max(1, len(sample))
         if share > score:
             best, score, used = text, share, enc
     return best, used

@@ -15,7 +15,7 @@ from engine.core.errors import Msg, NotFound, Unauthenticated, ValidationFailed
 from engine.core.i18n import field_errors, reason
 from engine.core.values import parse_id
 from engine.metadata.model import Entity
-from engine.records.export import XLSX_TYPE, export_csv, export_xlsx
+from engine.records.export import XLSX_TYPE, columns_of, export_csv, export_xlsx
 from engine.records.export import options as export_options
 from engine.records.listing import ListQuery
 from engine.web import i18n, session
@@ -115,11 +115,14 @@ class ListScreens(ScreenBase):
             selectable = bool(bulk)
         filters = self.filters_for(ent, actor)
         lang = self.lang(request, actor)
+        export_columns = columns_of(self.rt.records, actor, ent.name, lang) if not rows_only and self.grants(actor).can(ent.name, "export") else []
         ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=filters,
+                   export_columns=[c for c in export_columns if "." not in c[0]], export_line_columns=[c for c in export_columns if "." in c[0]],
                    filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
                    bulk=bulk, selectable=selectable,
                    active_filters=sum(1 for k, v in params if v and k != "sort" and not k.endswith("__title")),
-                   may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"), may_import=self.grants(actor).can(ent.name, "import"), params=dict(params), sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
+                   may_create=self.grants(actor).can(ent.name, "create"), may_export=self.grants(actor).can(ent.name, "export"),
+                   may_import=self.grants(actor).can(ent.name, "import"), params=dict(params), params_list=params, sort=request.query_params.get("sort") or ("-" if ent.default_sort[0][1] else "") + ent.default_sort[0][0],
                    base_qs=urlencode(params), error=field_errors(error.errors, lang) if error else None, saved=saved,
                    current_qs=preferences.clean_query(urlencode(params)),
                    next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])] + ([('sel', '1')] if selectable else []))}"

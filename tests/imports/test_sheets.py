@@ -35,10 +35,13 @@ def test_an_xlsx_sheet_gives_its_header_and_rows_with_their_numbers():
 
 
 @pytest.mark.parametrize("encoding, text", [("utf-8", "code,name\nC1,客户甲\n"), ("utf-8-sig", "code;name\nC1;ООО Ромашка\n"),
-                                            ("gb18030", "code,name\nC1,北京机械厂\n"), ("cp1251", "code;name\nC1;ООО Ромашка\n")])
+                                            ("gb18030", "code,name\nC1,北京机械厂\n"), ("cp1251", "code;name\nC1;ООО Ромашка\n"),
+                                            ("cp1251", "code;name\nC1;заказчик без прописных букв\n"),  # lower case reads as rare hanzi in GB18030
+                                            ("gb18030", "code;name\nC1;上海精密机械有限公司\n")])
 def test_csv_in_each_encoding_and_delimiter_is_read(encoding, text):
     s = read(text.encode(encoding), "customers.csv")
     assert s.header == ["code", "name"] and s.rows == [(2, ["C1", text.strip().split("\n")[1][3:]])]
+    assert s.encoding == ("utf-8" if encoding.startswith("utf-8") else encoding)
 
 
 @pytest.mark.parametrize("data, name, message", [

@@ -5,6 +5,7 @@ headers are the labels in force, an administrator's relabel in the form designer
 import copy
 import csv
 import io
+import re
 
 import pytest
 from starlette.testclient import TestClient
@@ -164,8 +165,11 @@ def test_the_list_screen_exports_to_excel(rt, clerk):
     with TestClient(create_app(rt, secret_key=SECRET), raise_server_exceptions=False) as web:
         assert sign_in(web).status_code == 303
         page = web.get("/customer?q=Acme")
-        assert 'href="/customer/export.xlsx?q=Acme"' in page.text
-        r = web.get("/customer/export.xlsx?q=Acme")
+        form = re.search(r'<form method="get" action="/customer/export.xlsx".*?</form>', page.text, re.S).group(0)
+        assert '<input type="hidden" name="q" value="Acme">' in form  # the Export menu keeps the list's filters
+        ticked = re.findall(r'name="columns" value="(\w+)" checked', form)
+        assert ticked[:3] == ["id", "code", "name"]
+        r = web.get("/customer/export.xlsx", params=[("q", "Acme")] + [("columns", c) for c in ticked])
         assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
         rows = list(CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_index(0).iter_rows())
         assert rows[0][:3] == ["id", "Code", "Name"] and [row[2] for row in rows[1:]] == ["Acme Pumps"]
