@@ -88,6 +88,7 @@ class Permissions:
                 self.enforcer.add_policy(role.name, r.entity, "field:" + r.field, r.level)
         self._cache: dict[frozenset, Grants] = {}
         self._teams: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> {user id: team}, see team()
+        self._clauses: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> {(user, entity, action, walk): clause}, see where()
         self._team_stmt = None  # the recursive reporting-line query, built on first use
 
     # ------------------------------------------------------------------ role level
@@ -169,8 +170,12 @@ class Permissions:
             return false()
         if any(g.scope == "all" for g in rules):
             return None
-        parts = [self.rule_clause(conn, actor, self.app.entity(entity), g, walk) for g in rules]
-        return parts[0] if len(parts) == 1 else or_(*parts)
+        key = (actor.id, actor.roles, entity, action, walk)
+        known = self._clauses.setdefault(conn, {}) if conn is not None and actor.id is not None else {}
+        if key not in known:  # built once per transaction: a write checks the scope several times, an import for every record
+            parts = [self.rule_clause(conn, actor, self.app.entity(entity), g, walk) for g in rules]
+            known[key] = parts[0] if len(parts) == 1 else or_(*parts)
+        return known[key]
 
     def rule_clause(self, conn, actor: Actor, ent: Entity, g: Grant, walk: bool = False):
         t = self.schema.tables[ent.name]
