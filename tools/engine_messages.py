@@ -441,4 +441,5 @@ IMPORTS_MORE = {  # import jobs, the errors file, the template, the import scree
     "one of: %(options)s": ("以下之一：%(options)s", "одно из: %(options)s"),
     "Export": ("导出", "Выгрузка"), "All columns": ("所有列", "Все столбцы"),
     "One row per line": ("每个明细一行", "По строке на позицию"),
+    "the upload is larger than %(limit)s MB, the most it may be": ("上传的文件超过 %(limit)s MB，超出上限", "загружаемый файл больше %(limit)s МБ — предела"),
 }

@@ -22,10 +22,10 @@ from starlette.routing import Route
 
 from engine.api.routes import _actor
 from engine.app.runtime import Runtime
-from engine.core.downloads import attachment
 from engine.core.errors import BadRequest, FieldError, Msg, PayloadTooLarge, ValidationFailed
 from engine.core.i18n import negotiate
 from engine.core.settings import positive_number
+from engine.core.transfer import attachment, capped
 from engine.core.values import parse_id
 from engine.imports import jobs, sheets, template
 from engine.records.export import XLSX_TYPE
@@ -68,8 +68,10 @@ def make_import_routes(rt: Runtime) -> list[Route]:
             raise PayloadTooLarge(Msg("the file is larger than %(limit)s MB, the most an import takes (ENGINE_IMPORT_MAX_MB)",
                                       limit=round(sheets.max_bytes() / 1048576)))
         actor = await run_in_threadpool(_actor, rt, request)  # known before the body is read: a stranger's upload is not parsed
-        try:
-            form = await request.form(max_files=1, max_fields=5)
+        try:  # counted as it streams in: a body without a Content-Length stops at the limit too
+            form = await Request(request.scope, capped(request.receive, sheets.max_bytes() + 65536)).form(max_files=1, max_fields=5)
+        except PayloadTooLarge:
+            raise
         except Exception:  # a body that is not multipart/form-data
             raise BadRequest(Msg("send the file as multipart/form-data in the field 'file'")) from None
         upload = form.get("file")

@@ -7,12 +7,16 @@ from dataclasses import replace
 
 from engine.events import outbox
 from engine.events.model import Event, Tx
+from engine.storage import memo
 from engine.storage.db import after_commit
 
 
 def emit(tx: Tx, type_: str, entity: str, record_id: int | None, data: dict, action: str | None = None, **values) -> Event:
     """Emit one event of this transaction: by its actor, at its moment. `action` names the audit entry
     (None: not audited); `values` are the Python values for in-transaction subscribers (record, before, inputs)."""
+    remembered = memo.current()
+    if remembered is not None:  # what was read of this entity during an import may have changed
+        remembered.forget(entity)
     event = Event(type_, entity, record_id, tx.actor, tx.now, data, action, **values)
     stored = replace(event, id=outbox.store(tx.conn, tx.records.schema, event))
     tx.emitted.append(stored)

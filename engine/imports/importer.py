@@ -34,6 +34,7 @@ from engine.events.model import IMPORT_FINISHED
 from engine.imports.sheets import Sheet
 from engine.metadata.model import Entity
 from engine.records.service import Records
+from engine.storage import memo
 from engine.workflow import transitions
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -126,7 +127,7 @@ def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: s
     links = _Links(records, actor)
     moves = _Transitions(records, ent, sheet.header, cols.transition)
     try:
-        with records.db.write():
+        with records.db.write(), memo.remembering() as remembered:  # a customer or product is read once per file, until written
             for done, rows in enumerate(groups):
                 if progress is not None:
                     progress(done, len(groups))
@@ -142,6 +143,7 @@ def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: s
                     else:
                         _write(records, actor, ent, key, data, rows, result, moves, move, lang)
                 except (ValidationFailed, Conflict, Forbidden, NotFound) as exc:
+                    remembered.clear()  # what was read while writing this record may have been rolled back with it
                     result["errors"] += _errors_of(exc, ent, cols, sheet.header, rows, lang)
             if progress is not None:
                 progress(len(groups), len(groups))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.metadata.model import App, Entity, Show, Source
+from engine.storage import memo
 from engine.storage.schema import Schema
 
 
@@ -42,9 +43,24 @@ def _visible(app: App, entity: str, scope) -> list:
 
 
 def find(conn, app: App, schema: Schema, source: Source, context: dict, limit: int = 1, extra: tuple = (), scope=None):
-    """`scope(entity)` gives the reader's row scope on an entity: only rows they may read are used."""
-    names = [k for k, _ in source.match] + [source.take, source.latest or "", *extra]
+    """`scope(entity)` gives the reader's row scope on an entity: only rows they may read are used.
+    Within an import the same lookup is answered once (engine.storage.memo)."""
     visible = _visible(app, source.entity, scope)
+    remembered = memo.current()
+    if remembered is None:
+        return _find(conn, app, schema, source, context, limit, extra, visible)
+    ent = app.entity(source.entity)
+    owner = ent.parent if ent.child else ent.name
+    key = ("find", id(source), tuple(context.get(name) for _, name in source.match), limit, extra, tuple(id(c) for c in visible))
+    rows = remembered.get(owner, key)
+    if rows is memo.MISSING:
+        rows = _find(conn, app, schema, source, context, limit, extra, visible)
+        remembered.put(owner, key, rows)
+    return rows
+
+
+def _find(conn, app: App, schema: Schema, source: Source, context: dict, limit: int, extra: tuple, visible: list):
+    names = [k for k, _ in source.match] + [source.take, source.latest or "", *extra]
     from_, col, t = _columns(app, schema, source.entity, names, need_parent=bool(visible))
     where = _where(source.match, col, context)
     if where is None:

@@ -28,7 +28,7 @@ from engine.metadata.workflows import inputs_into
 from engine.records import conditions, deadlines, listing, lookups, notifications
 from engine.records.compute import apply_defaults, compute, refuse_changes, refuse_immutable, validate
 from engine.records.inputs import parse_lines, parse_values
-from engine.storage import naming
+from engine.storage import memo, naming
 from engine.storage.db import Database
 from engine.storage.schema import Schema
 
@@ -658,7 +658,15 @@ class Records:
             else:
                 t = self.schema.tables[target]
                 scope = self._reader(conn, actor)(target)
-                found[target] = set(conn.execute(select(t.c.id).where(t.c.id.in_(new), *_given(scope))).scalars())
+                remembered = memo.current()  # within an import: ids already found visible are not looked up again
+                key = ("visible", target, tuple(id(c) for c in _given(scope)))
+                owner = self.app.entity(target).parent or target  # a line's writes are its record's events
+                known = remembered.get(owner, key) if remembered is not None else memo.MISSING
+                known = set() if known is memo.MISSING else known
+                ask = new - known
+                found[target] = (new & known) | (set(conn.execute(select(t.c.id).where(t.c.id.in_(ask), *_given(scope))).scalars()) if ask else set())
+                if remembered is not None:
+                    remembered.put(owner, key, known | found[target])
         for target, path, v in refs:
             if (target, v) not in kept and v not in found[target]:
                 if target == "@user":

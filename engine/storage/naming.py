@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.metadata.model import Series
+from engine.storage import memo
 from engine.storage.schema import Schema
 
 
@@ -25,13 +26,27 @@ def _prefix(series: Series, today: dt.date) -> str:
     return s
 
 
+def _statements(schema: Schema, dialect: str):
+    """(make sure the counter row exists, take the next number): built once per schema and dialect."""
+    cached = getattr(schema, "_series_statements", None)
+    if cached is None or cached[0] != dialect:
+        t = schema.series
+        ensure = (pg_insert if dialect == "postgresql" else sqlite_insert)(t).values(key=bindparam("series_key"), last=0)
+        take = t.update().where(t.c.key == bindparam("series_key")).values(last=t.c.last + 1).returning(t.c.last)
+        cached = schema._series_statements = (dialect, ensure.on_conflict_do_nothing(index_elements=["key"]), take)
+    return cached[1], cached[2]
+
+
 def next_value(conn, schema: Schema, key_base: str, series: Series, today: dt.date) -> str:
     rendered = _prefix(series, today)
     key = f"{key_base}:{rendered}"
-    t = schema.series
-    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(t).values(key=key, last=0)
-    conn.execute(ins.on_conflict_do_nothing(index_elements=["key"]))
-    n = conn.execute(t.update().where(t.c.key == key).values(last=t.c.last + 1).returning(t.c.last)).scalar_one()
+    ensure, take = _statements(schema, conn.dialect.name)
+    remembered = memo.current()  # within an import: the counter row is made once (counter rows are never deleted)
+    if remembered is None or remembered.get("sys_series", key) is memo.MISSING:
+        conn.execute(ensure, {"series_key": key})
+        if remembered is not None:
+            remembered.put("sys_series", key, True)
+    n = conn.execute(take, {"series_key": key}).scalar_one()
     return re.sub(r"\{#+\}", str(n).zfill(series.digits), rendered)
 
 

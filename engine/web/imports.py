@@ -9,9 +9,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from engine.core.downloads import attachment
-from engine.core.errors import BadRequest, Conflict, Msg, NotFound, ValidationFailed
+from engine.core.errors import BadRequest, Conflict, Msg, NotFound, PayloadTooLarge, ValidationFailed
 from engine.core.i18n import reason
+from engine.core.transfer import attachment, capped
 from engine.core.values import parse_id
 from engine.imports import jobs, sheets, template
 from engine.records.export import XLSX_TYPE, form_labels
@@ -43,7 +43,11 @@ class ImportScreens(ScreenBase):
         if length and length.isdigit() and int(length) > sheets.max_bytes() + 65536:
             return await self.import_page(request, _("The file is larger than %(limit)s MB, the most an import takes.",
                                                      limit=round(sheets.max_bytes() / 1048576)), 413)
-        form = await request.form(max_files=1, max_fields=10)
+        try:  # counted as it streams in: a body without a Content-Length stops at the limit too
+            form = await Request(request.scope, capped(request.receive, sheets.max_bytes() + 65536)).form(max_files=1, max_fields=10)
+        except PayloadTooLarge:
+            return await self.import_page(request, _("The file is larger than %(limit)s MB, the most an import takes.",
+                                                     limit=round(sheets.max_bytes() / 1048576)), 413)
         session.check_csrf(request, form)
         upload = form.get("file")
         if upload is None or isinstance(upload, str) or not upload.filename:

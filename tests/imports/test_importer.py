@@ -164,3 +164,30 @@ def test_a_user_field_is_matched_by_username(dbs, tmp_path):
                    skip_errors=True)
     assert r["created"] == 2 and r["errors"] == [{"row": 4, "field": "specialist", "message": "no user 'nobody'"}]
     assert {v["specialist"] for v in rt.records.list(SYSTEM, "visit", _q("place", "Kitchen"))["items"]} == {measurer.id}
+
+
+def test_what_an_import_remembers_is_forgotten_when_it_is_written(rt, clerk, people):
+    """An import reads a customer or a product once per file (engine.storage.memo); a write of that
+    entity in the meantime - by this file's own records, or by anyone through the record service -
+    makes the next row read it again."""
+    from engine.storage import memo
+    rep = people["rep"].through("import")
+    product = rt.records.get(clerk, "product", people["product"])
+    # C takes the price the customer last paid, which row B of the same file set; A looked for it before B was written
+    text = ("order_ref,customer,order_date,lines.product,lines.quantity,lines.unit_price\n"
+            f"A,East Pumps,2026-03-01,{product['code']},1,\n"
+            f"B,East Pumps,2026-03-02,{product['code']},1,123.45\n"
+            f"C,East Pumps,2026-03-03,{product['code']},1,\n")
+    r = run_import(rt.records, rep, "sales_order", read(text.encode(), "o.csv"))
+    assert r["created"] == 3, r["errors"]
+    latest = max(rt.records.list(rep, "sales_order", _q("owner", str(rep.id)))["items"], key=lambda o: o["id"])
+    assert str(rt.records.get(rep, "sales_order", latest["id"])["lines"][0]["unit_price"]) == "123.45"
+    # a product's list price changed through the record service while remembering: the next read sees it
+    with rt.db.write(), memo.remembering():
+        new = rt.records.create(clerk, "customer", {"code": "C8", "name": "Eight", "region": "east"})
+        first = rt.records.create(clerk, "sales_order", {"customer": new["id"], "lines": [{"product": product["id"], "quantity": 1}]})
+        fresh = rt.records.get(clerk, "product", product["id"])
+        rt.records.update(clerk, "product", product["id"], {"list_price": "777.00"}, version=fresh["version"])
+        other = rt.records.create(clerk, "customer", {"code": "C9", "name": "Nine", "region": "east"})
+        second = rt.records.create(clerk, "sales_order", {"customer": other["id"], "lines": [{"product": product["id"], "quantity": 1}]})
+    assert str(second["lines"][0]["unit_price"]) == "777.00" and str(first["lines"][0]["unit_price"]) != "777.00"

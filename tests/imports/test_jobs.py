@@ -165,3 +165,17 @@ def _xlsx(text: str) -> bytes:
         sheet.write_row(i, 0, line.split(";"))
     book.close()
     return buf.getvalue()
+
+
+def test_an_upload_without_a_length_is_cut_off_at_the_limit(api, monkeypatch):
+    monkeypatch.setenv("ENGINE_IMPORT_MAX_MB", "0.01")  # 10 KB, plus room for the form's own parts
+    boundary = "xYzZY"
+
+    def body():  # chunked: no Content-Length tells the size in advance
+        yield f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n".encode()
+        yield b"code,name,region\n"
+        for i in range(5000):
+            yield f"K{i:05d},Customer {i},east\n".encode()
+        yield f"\r\n--{boundary}--\r\n".encode()
+    r = api.post("/api/v1/customer/import", content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
