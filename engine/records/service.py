@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
 from typing import Any
 
 from sqlalchemy import and_, bindparam, false, func, or_, select
@@ -47,6 +48,7 @@ class Records:
         self.permissions = Permissions(app, schema)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
         self._statements: dict[tuple, Any] = {}  # statements built once per entity (the schema is fixed for this service)
+        self._in_tx: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> statements over its transaction's scope clauses
         self.clock = _now  # the time every write stamps; tests set their own to move through deadlines
         self.wake = None  # called after a commit that emitted events: the task queue delivers the outbox (engine.app.tasks)
 
@@ -102,9 +104,16 @@ class Records:
         return self._load(conn, ent, record_id, lock=lock, scope=self._scope(conn, actor, ent.name, "read"))
 
     def _in_scope(self, conn, entity: str, record_id, *scopes) -> bool:
-        """Is the record there and inside every one of these scope clauses?"""
-        t = self.schema.tables[entity]
-        return conn.execute(select(t.c.id).where(t.c.id == record_id, *_given(*scopes))).first() is not None
+        """Is the record there and inside every one of these scope clauses? The statement is built once
+        per transaction (the scope clauses are: engine.access.permissions), for the writes that follow."""
+        given = _given(*scopes)
+        key = (entity, *given)  # the clauses themselves: alive as long as the key, so never mistaken for another
+        built = self._in_tx.setdefault(conn, {})
+        stmt = built.get(key)
+        if stmt is None:
+            t = self.schema.tables[entity]
+            stmt = built[key] = select(t.c.id).where(t.c.id == bindparam("rid"), *given)
+        return conn.execute(stmt, {"rid": record_id}).first() is not None
 
     def _strip(self, actor: Actor, ent: Entity, record: dict) -> dict:
         """The record without the fields this actor may not see."""
@@ -659,7 +668,7 @@ class Records:
                 t = self.schema.tables[target]
                 scope = self._reader(conn, actor)(target)
                 remembered = memo.current()  # within an import: ids already found visible are not looked up again
-                key = ("visible", target, tuple(id(c) for c in _given(scope)))
+                key = ("visible", target, *_given(scope))  # the clauses themselves: kept alive with the key
                 owner = self.app.entity(target).parent or target  # a line's writes are its record's events
                 known = remembered.get(owner, key) if remembered is not None else memo.MISSING
                 known = set() if known is memo.MISSING else known
