@@ -51,7 +51,8 @@ def find(conn, app: App, schema: Schema, source: Source, context: dict, limit: i
         return _find(conn, app, schema, source, context, limit, extra, visible)
     ent = app.entity(source.entity)
     owner = ent.parent if ent.child else ent.name
-    key = ("find", id(source), tuple(context.get(name) for _, name in source.match), limit, extra, *visible)  # the scope clause itself: kept alive with the key
+    key = ("find", id(source), tuple(context.get(name) for _, name in source.match), limit, extra, *map(id, visible))
+    remembered.keep(visible)  # so that no other clause takes their ids while the memo lives
     try:
         rows = remembered.get(owner, key)
     except TypeError:  # a value that cannot be a key (a list): asked each time

@@ -107,13 +107,24 @@ class Records:
         """Is the record there and inside every one of these scope clauses? The statement is built once
         per transaction (the scope clauses are: engine.access.permissions), for the writes that follow."""
         given = _given(*scopes)
-        key = (entity, *given)  # the clauses themselves: alive as long as the key, so never mistaken for another
-        built = self._in_tx.setdefault(conn, {})
-        stmt = built.get(key)
-        if stmt is None:
-            t = self.schema.tables[entity]
-            stmt = built[key] = select(t.c.id).where(t.c.id == bindparam("rid"), *given)
+        t = self.schema.tables[entity]
+        stmt = self._per_tx(conn, ("in_scope", entity), given, lambda: select(t.c.id).where(t.c.id == bindparam("rid"), *given))
         return conn.execute(stmt, {"rid": record_id}).first() is not None
+
+    def _per_tx(self, conn, name: tuple, clauses, build):
+        """What `build` makes of these clauses, made once per transaction: the key holds the clauses'
+        ids and the entry the clauses themselves, so an id stays theirs for as long as it is a key."""
+        built = self._in_tx.setdefault(conn, {})
+        key = (*name, *map(id, clauses))
+        if key not in built:
+            built[key] = (tuple(clauses), build())
+        return built[key][1]
+
+    def _all_of(self, conn, scopes: list):
+        """The clause that holds where every one of `scopes` holds (None for none), the same object each time in a transaction."""
+        if len(scopes) < 2:
+            return scopes[0] if scopes else None
+        return self._per_tx(conn, ("and",), scopes, lambda: and_(*scopes))
 
     def _strip(self, actor: Actor, ent: Entity, record: dict) -> dict:
         """The record without the fields this actor may not see."""
@@ -128,8 +139,8 @@ class Records:
         if stmt is None:  # built once per entity: every read and write of a record runs it
             t = self.schema.tables[ent.name]
             stmt = self._statements[("load", ent.name)] = select(*[c for c in t.c if c.name != "search_text"]).where(t.c.id == bindparam("rid"))
-        if scope is not None:
-            stmt = stmt.where(scope)
+        if scope is not None:  # built once per transaction and scope (the scope clauses are: engine.access.permissions)
+            stmt = self._per_tx(conn, ("load", ent.name), (scope,), lambda: stmt.where(scope))
         if lock:
             stmt = stmt.with_for_update()
         row = conn.execute(stmt, {"rid": record_id}).mappings().first()
@@ -300,8 +311,7 @@ class Records:
                 raise self._unique_error(ent) from None
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []))
-            self._must_stay_in_scope(conn, actor, ent, new_id, "create")
-            record = self._load(conn, ent, new_id)
+            record = self._reload_in_scope(conn, actor, ent, new_id, "create")
             tx = Tx(conn, self, actor, now, actor.language or "en")
             emit(tx, CREATED, ent.name, new_id, self._changes(ent, {}, record), "create", record=record)
             if wf is not None:
@@ -365,8 +375,7 @@ class Records:
                 raise Conflict(Msg("this %(entity)s was changed by someone else; reload it and apply your change again", entity=ent.name))
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
-            self._must_stay_in_scope(conn, actor, ent, record_id, "update")
-            record = self._load(conn, ent, record_id)
+            record = self._reload_in_scope(conn, actor, ent, record_id, "update")
             tx = Tx(conn, self, actor, now, actor.language or "en")
             if back is not None:  # back to review: a step of the record's timeline, and the review state entered again
                 wf = self.workflow_of(ent.name)
@@ -479,11 +488,14 @@ class Records:
             raise Forbidden(Msg("you may read this %(thing)s but not %(action)s it", thing=Msg.label(ent.label, lower=True), action=Msg(action)))
         return current
 
-    def _must_stay_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> None:
-        """After a write, in its transaction: the record must still be one the actor may `action`
-        and read (no creating records for other owners or regions, no moving a record out of reach)."""
+    def _reload_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> dict:
+        """After a write, in its transaction: the record as written, which must still be one the actor
+        may `action` and read (no creating records for other owners or regions, no moving a record out
+        of reach) - read and checked in one query."""
         scopes = _given(self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read"))
-        if scopes and not self._in_scope(conn, ent.name, record_id, *scopes):
+        try:
+            return self._load(conn, ent, record_id, scope=self._all_of(conn, scopes))
+        except NotFound:
             raise Forbidden(Msg("you may not %(action)s a %(thing)s like this one; your roles allow it only within: %(scope)s", action=Msg(action),
                                 thing=Msg.label(ent.label, lower=True), scope=self.permissions.describe(actor, ent.name, action)))
 
@@ -668,7 +680,7 @@ class Records:
                 t = self.schema.tables[target]
                 scope = self._reader(conn, actor)(target)
                 remembered = memo.current()  # within an import: ids already found visible are not looked up again
-                key = ("visible", target, *_given(scope))  # the clauses themselves: kept alive with the key
+                key = ("visible", target, *map(id, _given(scope)))  # the scope clause lives as long as the transaction's permissions cache
                 owner = self.app.entity(target).parent or target  # a line's writes are its record's events
                 known = remembered.get(owner, key) if remembered is not None else memo.MISSING
                 known = set() if known is memo.MISSING else known
@@ -676,6 +688,7 @@ class Records:
                 found[target] = (new & known) | (set(conn.execute(select(t.c.id).where(t.c.id.in_(ask), *_given(scope))).scalars()) if ask else set())
                 if remembered is not None:
                     remembered.put(owner, key, known | found[target])
+                    remembered.keep(_given(scope))
         for target, path, v in refs:
             if (target, v) not in kept and v not in found[target]:
                 if target == "@user":

@@ -19,6 +19,11 @@ _current: contextvars.ContextVar = contextvars.ContextVar("engine_read_memo", de
 class ReadMemo:
     def __init__(self):
         self.by_entity: dict[str, dict] = {}
+        self.kept: dict[int, object] = {}  # objects whose ids are parts of keys: alive, so their ids stay theirs
+
+    def keep(self, objects) -> None:
+        for o in objects:
+            self.kept[id(o)] = o
 
     def get(self, entity: str, key):
         return self.by_entity.get(entity, {}).get(key, MISSING)
