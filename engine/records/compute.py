@@ -58,10 +58,11 @@ def validate(app: App, ent: Entity, values: dict, lines: dict[str, list[dict]], 
 
 def _validate_one(ent: Entity, values: dict, lines: dict, user: dict, errors: ErrorCollector, prefix: str) -> None:
     bad = set()
+    said = {e.field for e in errors.errors}  # a value that could not be read is said once: not also "required"
     for f in ent.stored_fields():
         v = values.get(f.name)
         if v is None:
-            if f.required and f.type != "computed":
+            if f.required and f.type != "computed" and prefix + f.name not in said:
                 errors.add(prefix + f.name, "required")
                 bad.add(f.name)
             continue

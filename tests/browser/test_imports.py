@@ -40,7 +40,7 @@ def test_the_manager_checks_then_imports_customers(browser, live_imports):
     expect(page.locator("#import-result h2")).to_have_text("检查完成：未写入任何内容")
     shot(page, "import-dry-run-zh", full_page=True)
     expect(page.locator("#import-errors tbody tr").first).to_contain_text("火星")
-    assert set(page.locator("#import-errors tbody tr td:first-child").all_inner_texts()) == {"3"}
+    assert page.locator("#import-errors tbody tr td:first-child").all_inner_texts() == ["3"]  # 火星 is said once
     expect(page.locator("#map-4")).to_have_value("")  # the mapping as it was last run
     shot(page, "import-dry-run-zh", full_page=True)
     page.check("#import-mapping input[name=skip_errors]")
