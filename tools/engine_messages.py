@@ -441,5 +441,8 @@ IMPORTS_MORE = {  # import jobs, the errors file, the template, the import scree
     "one of: %(options)s": ("以下之一：%(options)s", "одно из: %(options)s"),
     "Export": ("导出", "Выгрузка"), "All columns": ("所有列", "Все столбцы"),
     "One row per line": ("每个明细一行", "По строке на позицию"),
+    "This import is already running; wait for it to finish.": ("此导入正在运行，请等待其完成。", "Этот импорт уже идёт; дождитесь его окончания."),
+    "This file has been imported already. To import it again, upload it again.": ("此文件已导入。如需再次导入，请重新上传。",
+                                                                                  "Этот файл уже импортирован. Чтобы импортировать его снова, загрузите его ещё раз."),
     "the upload is larger than %(limit)s MB, the most it may be": ("上传的文件超过 %(limit)s MB，超出上限", "загружаемый файл больше %(limit)s МБ — предела"),
 }

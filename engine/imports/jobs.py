@@ -54,7 +54,7 @@ def upload(records: Records, actor: Actor, entity: str, data: bytes, file_name: 
             opts["mapping"] = {title: kept[title] for title in sheet.header if title in kept}
         job_id = conn.execute(t.insert(), {
             "user_id": actor.id, "entity": ent.name, "file_name": (file_name or "upload")[:255], "content": data, "size": len(data),
-            "rows": len(sheet.rows), "options": opts, "dry_run": False, "status": "uploaded", "runs": 0,
+            "rows": len(sheet.rows), "preview": _preview(sheet), "options": opts, "dry_run": False, "status": "uploaded", "runs": 0,
             "created_at": records.clock()}).inserted_primary_key[0]
     return get(records, actor, job_id)
 
@@ -124,12 +124,21 @@ def recent(records: Records, actor: Actor, entity: str, n: int = 10) -> list[dic
                                               .order_by(t.c.id.desc()).limit(n)).mappings()]
 
 
-def sample(records: Records, actor: Actor, job_id: int, n: int = 3) -> tuple[list[str], list[list], importer.Columns]:
-    """The file's header, its first `n` rows, and how its columns map with the job's mapping (for the mapping screen)."""
+SAMPLES = 3
+
+
+def _preview(sheet: sheets.Sheet) -> dict:
+    """The header and the first rows as text (kept with the job: the mapping screen does not read the file again)."""
+    def text(v):
+        return "" if v is None else v.isoformat() if hasattr(v, "isoformat") else str(v)
+    return {"header": sheet.header, "samples": [[text(v)[:100] for v in cells] for _, cells in sheet.rows[:SAMPLES]]}
+
+
+def sample(records: Records, actor: Actor, job_id: int) -> tuple[list[str], list[list], importer.Columns]:
+    """The file's header, its first rows, and how its columns map with the job's mapping (for the mapping screen)."""
     job = _row(records, actor, job_id)
-    sheet = _sheet(records, job)
-    return sheet.header, [cells for _, cells in sheet.rows[:n]], importer.map_columns(records, records.entity(job["entity"]), sheet.header,
-                                                                                   job["options"].get("mapping"))
+    header = job["preview"]["header"]
+    return header, job["preview"]["samples"], importer.map_columns(records, records.entity(job["entity"]), header, job["options"].get("mapping"))
 
 
 def _sheet(records: Records, job: dict) -> sheets.Sheet:

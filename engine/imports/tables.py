@@ -28,6 +28,7 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("content", LargeBinary, nullable=False),  # the file as uploaded: every process and host can run the job
         Column("size", BigInteger, nullable=False),
         Column("rows", Integer, nullable=False),
+        Column("preview", JSON, nullable=False),  # {header, samples}: the file's header and first rows, as text, for the mapping screen
         Column("options", JSON, nullable=False),  # key, skip_errors, mapping, encoding, delimiter, lang
         Column("dry_run", Boolean, nullable=False, default=False),
         Column("status", String(16), nullable=False),  # one of STATUSES

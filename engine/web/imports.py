@@ -67,7 +67,9 @@ class ImportScreens(ScreenBase):
         job = await run_in_threadpool(jobs.get, self.rt.records, actor, job_id, self.rt.queue)
         ent = self.entity(job["entity"])
         ctx = {}
-        if job["status"] not in ("queued", "running"):
+        result = job["result"] or {}
+        wrote = not result.get("dry_run", True) and (result.get("created") or result.get("updated") or result.get("transitioned"))
+        if job["status"] not in ("queued", "running") and not wrote:  # the mapping, to adjust before a (new) run
             header, samples, cols = await run_in_threadpool(jobs.sample, self.rt.records, actor, job_id)
             ctx = {"header": header, "samples": samples, "chosen": _chosen(header, cols),
                    "targets": self._targets(ent, self.lang(request, actor), self.translator(request, actor))}
@@ -76,7 +78,7 @@ class ImportScreens(ScreenBase):
             ids = {c["id"] for c in job["result"]["changes"]}
             titles = await run_in_threadpool(self.rt.records.titles, actor, ent.name, ids)
         return self.render(request, "import_job.html", actor, job=job, ent=ent, keys=self._keys(ent), titles=titles,
-                           labels=form_labels(self.app, ent), shown_errors=SHOWN_ERRORS, conflict=request.query_params.get("conflict"), **ctx)
+                           labels=form_labels(self.app, ent), shown_errors=SHOWN_ERRORS, conflict=request.query_params.get("conflict") == "1", **ctx)
 
     def _targets(self, ent, lang: str, _) -> list[tuple[str, str]]:
         """(value, label) of what a column can fill: each field, each line field, the ref that groups lines, a transition."""
@@ -99,14 +101,14 @@ class ImportScreens(ScreenBase):
         session.check_csrf(request, form)
         header = form.getlist("column")
         mapping = {title: str(form.get(f"map_{i}", "")) for i, title in enumerate(header)}
-        options = {"mapping": mapping or None, "key": str(form.get("key") or "") or None, "skip_errors": form.get("skip_errors") == "on",
+        options = {"mapping": mapping or None, "key": str(form.get("key") or ""), "skip_errors": form.get("skip_errors") == "on",
                    "lang": self.lang(request, actor)}
         dry_run = form.get("dry_run") == "1"
         job = await run_in_threadpool(jobs.get, self.rt.records, actor, job_id)
         try:
-            await run_in_threadpool(jobs.start, self.rt.records, actor, job_id, dry_run, {k: v for k, v in options.items() if k != "mapping" or v})
-        except (Conflict, ValidationFailed) as exc:
-            return RedirectResponse(f"/imports/{job_id}?conflict={reason(exc, self.lang(request, actor))[:200]}", status_code=303)
+            await run_in_threadpool(jobs.start, self.rt.records, actor, job_id, dry_run, {k: v for k, v in options.items() if v is not None})
+        except Conflict:  # running already, or imported already: the page says which
+            return RedirectResponse(f"/imports/{job_id}?conflict=1", status_code=303)
         if mapping and form.get("remember") == "on":
             await run_in_threadpool(jobs.keep_mapping, self.rt.records, actor, job["entity"], mapping)
         if self.rt.queue is not None:
