@@ -210,6 +210,7 @@ def build_openapi(app: App, grants=None) -> dict:
             locked = frozenset(n for n in ent.fields if grants.level(ent.name, n) == "read_only")
             schemas.update(_entity_schemas(app, ent, ent.name, hidden, locked))
     errors = {str(s): _PROBLEM for s in (400, 401, 403, 404, 422)}
+    imports = False
     for ent in readable:
         n = ent.name
         hidden = grants.hidden(n)
@@ -228,7 +229,12 @@ def build_openapi(app: App, grants=None) -> dict:
             paths[f"/api/v1/{n}/export.csv"] = {"get": {
                 "operationId": f"export_{n}", "summary": f"Export {ent.label_plural.get('en')} as CSV (the list's filters, sort and search)",
                 "tags": [label], "parameters": [p for p in list_params if p["name"] not in ("limit", "cursor", "count")] + [
-                    {"name": "lang", "in": "query", "schema": {"enum": list(app.languages)}, "description": "language of headers and options"}],
+                    {"name": "lang", "in": "query", "schema": {"enum": list(app.languages)}, "description": "language of headers and options"},
+                    {"name": "columns", "in": "query", "schema": {"type": "string"},
+                     "description": "the columns, in order, separated by commas (or the parameter repeated): field names, `id`, "
+                                    "and line fields as `lines.product`; default every field you may see"},
+                    {"name": "per_line", "in": "query", "schema": {"enum": ["true", "false"]},
+                     "description": "a row per line of the record's table, the record's values on each"}],
                 "responses": {"200": {"description": "CSV text (UTF-8 with a byte-order mark), a header row of labels",
                                       "content": {"text/csv": {"schema": {"type": "string"}}}}, **errors}}}
             paths[f"/api/v1/{n}/export.xlsx"] = {"get": {
@@ -248,13 +254,18 @@ def build_openapi(app: App, grants=None) -> dict:
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}},
                 "responses": {"200": {"description": "what was (or, in a dry run, would be) done, and every error by row and column",
+                                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImportResult"}}}},
+                              "202": {"description": "a large file: queued; follow status_url (GET /api/v1/jobs/{id})",
                                       "content": {"application/json": {"schema": {"type": "object", "properties": {
-                                          "dry_run": {"type": "boolean"}, "created": {"type": "integer"}, "updated": {"type": "integer"},
-                                          "unchanged": {"type": "integer"},
-                                          "errors": {"type": "array", "items": {"type": "object", "properties": {
-                                              "row": {"type": "integer"}, "field": {"type": "string"}, "message": {"type": "string"}}}},
-                                          "changes": {"type": "array", "items": {"type": "object"}}}}}}},
+                                          "job": {"type": "integer"}, "status_url": {"type": "string"}}}}}},
                               "413": {"description": "the file is larger than the import limit"}, **errors}}}
+            paths[f"/api/v1/{n}/import-template.xlsx"] = {"get": {
+                "operationId": f"import_template_{n}", "summary": f"The import template of {ent.label_plural.get('en')}: columns, an example, what each takes",
+                "tags": [label], "parameters": [{"name": "lang", "in": "query", "schema": {"enum": list(app.languages)}}],
+                "responses": {"200": {"description": "an .xlsx workbook", "content": {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}},
+                    **errors}}}
+            imports = True
         paths[f"/api/v1/{n}"] = {
             "get": {"operationId": f"list_{n}", "summary": f"List {ent.label_plural.get('en')}", "tags": [label],
                     "parameters": list_params,
@@ -293,6 +304,15 @@ def build_openapi(app: App, grants=None) -> dict:
         wf = app.workflows.get(n)
         if wf is not None:
             paths.update(_workflow_paths(wf, n, label, idp, errors))
+    if imports:  # someone who may import follows their jobs
+        paths.update(_job_paths(errors))
+        schemas["ImportResult"] = {"type": "object", "properties": {
+            "dry_run": {"type": "boolean"}, "created": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"},
+            "transitioned": {"type": "integer"}, "job": {"type": "integer"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                "row": {"type": "integer"}, "field": {"type": "string"}, "message": {"type": "string"}}}},
+            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                "row": {"type": "integer"}, "id": {"type": "integer"}, "fields": {"type": "object"}}}}}}
     if grants is not None and (grants.admin or grants.integration or grants.unrestricted):
         paths["/api/v1/events"] = {"get": {
             "operationId": "events", "summary": "The event feed: every create, update, delete, transition, state entered, opinion and deadline, in id order",
@@ -379,4 +399,27 @@ def _connector_paths(app, errors: dict) -> dict:
             "operationId": "connector_retry", "summary": "Retry a dead or waiting delivery now, or replay a delivered one (audited)",
             "tags": tag, "parameters": [name, did],
             "responses": {"200": {"description": "the delivery is due now", **obj}, "409": _PROBLEM, **errors}}},
+    }
+
+
+def _job_paths(errors: dict) -> dict:
+    """GET /api/v1/jobs/{id} and its errors file: an import's progress and result, for whoever started it."""
+    idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    return {
+        "/api/v1/jobs/{id}": {"get": {
+            "operationId": "job", "summary": "An import you started: its status, progress and, once done, its result", "tags": ["Imports"],
+            "parameters": idp,
+            "responses": {"200": {"description": "the job", "content": {"application/json": {"schema": {"allOf": [
+                {"$ref": "#/components/schemas/ImportResult"},
+                {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "kind": {"const": "import"}, "entity": {"type": "string"}, "file_name": {"type": "string"},
+                    "rows": {"type": "integer"}, "status": {"enum": ["uploaded", "queued", "running", "done", "failed"]},
+                    "progress": {"type": "object", "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}}},
+                    "error": {"type": ["string", "null"]}, "errors_url": {"type": "string"}}}]}}}}, **errors}}},
+        "/api/v1/jobs/{id}/errors": {"get": {
+            "operationId": "job_errors", "summary": "The imported file with an error column beside each row", "tags": ["Imports"],
+            "parameters": idp,
+            "responses": {"200": {"description": "the file, .xlsx or CSV as it was uploaded", "content": {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}}}}, **errors}}},
     }

@@ -25,6 +25,11 @@ def test_openapi_document_is_valid_3_1(api):
     assert review["properties"]["decision"]["enum"] == ["approve", "reject"]
     assert "/api/v1/customer/{id}/transitions" not in spec["paths"]  # no workflow, no transitions
     assert {"/api/v1/reviews/pending", "/api/v1/notifications", "/api/v1/notifications/read"} <= set(spec["paths"])
+    assert {"/api/v1/jobs/{id}", "/api/v1/jobs/{id}/errors", "/api/v1/customer/import-template.xlsx"} <= set(spec["paths"])
+    imported = spec["paths"]["/api/v1/customer/import"]["post"]["responses"]
+    assert set(imported) >= {"200", "202", "413"} and "transitioned" in spec["components"]["schemas"]["ImportResult"]["properties"]
+    export = {p["name"] for p in spec["paths"]["/api/v1/sales_order/export.xlsx"]["get"]["parameters"]}
+    assert {"columns", "per_line", "status__in"} <= export
 
 
 def test_validator_rejects_a_broken_document(api):
