@@ -331,6 +331,7 @@ def cmd_import(args) -> int:
         return _fail(str(exc.reason))
     what = "would be" if args.dry_run else ("were" if not result["errors"] or args.skip_errors else "would have been")
     print(f"{args.entity}: {result['created']} {what} created, {result['updated']} updated, {result['unchanged']} unchanged"
+          + (f", {result['transitioned']} moved on by a transition" if result["transitioned"] else "")
           + (" (a dry run: nothing was written)" if args.dry_run else ""))
     for e in result["errors"]:
         print(f"row {e['row']}, {e['field'] or '-'}: {e['message']}", file=sys.stderr)
