@@ -124,6 +124,7 @@ def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: s
                                                                          entity=ent.name), lang)} for t in cols.unknown]
         return result
     groups = _group(sheet, cols, ent, key)
+    result["records"] = len(groups)  # how many records the file holds (an order's lines are one)
     links = _Links(records, actor)
     moves = _Transitions(records, ent, sheet.header, cols.transition)
     try:

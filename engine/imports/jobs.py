@@ -110,7 +110,7 @@ def get(records: Records, actor: Actor, job_id: int, progress=None) -> dict:
         said = progress.get(_key(job_id), peek=True) or {}
         job["progress"] = {"done": said.get("done", 0), "total": said.get("total", 0)}
     elif job["status"] == "done" and job["result"]:
-        n = job["result"]["created"] + job["result"]["updated"] + job["result"]["unchanged"]
+        n = job["result"].get("records", 0)
         job["progress"] = {"done": n, "total": n}
     return job
 
