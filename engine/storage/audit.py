@@ -7,7 +7,10 @@ audit keys carry a plain SHA-256 hash and no key id; the first keyed entry after
 them, and a plain entry after a keyed one is a rewrite. A head row holds the last signature.
 
 Appending locks the head row (FOR UPDATE on PostgreSQL; SQLite writers are serialised by BEGIN
-IMMEDIATE), so concurrent writers extend one chain. `verify()` walks the chain and reports the
+IMMEDIATE), so concurrent writers extend one chain. Within one transaction the head is read once
+and written once, just before the commit (a savepoint that rolls back takes its entries and its
+place in the chain back with it): an import's thousands of entries do not update one row
+thousands of times. `verify()` walks the chain and reports the
 first entry that does not fit, and entries signed with keys it was not given.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy import bindparam, func, select
 
 from engine.core.actor import Actor
 from engine.storage import audit_keys
+from engine.storage.db import before_commit, tx_local
 from engine.storage.schema import Schema
 
 GENESIS = "0" * 64
@@ -74,23 +78,49 @@ def _head_read(schema: Schema):
     return stmt
 
 
+def _prev(conn, schema: Schema) -> str:
+    """The chain's last signature, as this transaction has it: read (and locked) from the head row
+    the first time, then kept in the transaction (engine.storage.db.tx_local)."""
+    local = tx_local(conn)
+    head = local.get("audit_head") if local is not None else None
+    if head is not None:
+        return head[1]
+    row = conn.execute(_head_read(schema)).first()
+    if row is None:
+        ensure_head(conn, schema)
+        return GENESIS
+    return row[0]
+
+
+def _advance(conn, schema: Schema, new_id: int, new_hash: str) -> None:
+    """The chain's head is now this entry: written to the head row before the transaction commits
+    (at once, for a connection that is not in a Database.write)."""
+    local = tx_local(conn)
+    if local is None:
+        conn.execute(_head_update(schema), {"new_id": new_id, "new_hash": new_hash})
+        return
+    local["audit_head"] = (new_id, new_hash)
+    before_commit(conn, "audit_head", lambda: _write_head(conn, schema))
+
+
+def _write_head(conn, schema: Schema) -> None:
+    head = (tx_local(conn) or {}).get("audit_head")
+    if head is not None:  # None: the entries were all rolled back with their savepoints
+        conn.execute(_head_update(schema), {"new_id": head[0], "new_hash": head[1]})
+
+
 def append(conn, schema: Schema, actor: Actor, entity: str, record_id, action: str, changes: dict, at: dt.datetime | None = None) -> int:
     """Append one entry in the caller's transaction, signed with the current audit key; returns its id."""
     at = at or dt.datetime.now(dt.timezone.utc)
     ring = audit_keys.for_connection(conn)
-    row = conn.execute(_head_read(schema)).first()
-    if row is None:
-        ensure_head(conn, schema)
-        prev = GENESIS
-    else:
-        prev = row[0]
+    prev = _prev(conn, schema)
     text = json.dumps(changes, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     h = _signature(ring.current, ring.current_id, prev, entity, record_id, action, actor.id, actor.username, actor.via, at, text)
     new_id = conn.execute(schema.audit.insert(), {
         "entity": entity, "record_id": record_id, "action": action, "actor_id": actor.id, "actor": actor.username,
         "via": actor.via, "at": at, "changes": text, "prev_hash": prev, "hash": h, "key_id": ring.current_id,
     }).inserted_primary_key[0]
-    conn.execute(_head_update(schema), {"new_id": new_id, "new_hash": h})
+    _advance(conn, schema, new_id, h)
     return new_id
 
 
@@ -98,11 +128,7 @@ def append_many(conn, schema: Schema, items) -> int:
     """Append many entries at once, in order, for bulk loads: one head lock and one multi-row
     INSERT. `items`: (actor, entity, record_id, action, changes, at) tuples. Returns how many."""
     ring = audit_keys.for_connection(conn)
-    head = schema.audit_head
-    row = conn.execute(select(head.c.last_hash).where(head.c.id == 1).with_for_update()).first()
-    if row is None:
-        ensure_head(conn, schema)
-    prev = row[0] if row is not None else GENESIS
+    prev = _prev(conn, schema)
     rows = []
     for actor, entity, record_id, action, changes, at in items:
         at = at or dt.datetime.now(dt.timezone.utc)
@@ -114,7 +140,7 @@ def append_many(conn, schema: Schema, items) -> int:
     if rows:
         conn.execute(schema.audit.insert(), rows)
         last = conn.execute(select(func.max(schema.audit.c.id))).scalar()
-        conn.execute(_head_update(schema), {"new_id": last, "new_hash": prev})
+        _advance(conn, schema, last, prev)
     return len(rows)
 
 

@@ -60,11 +60,23 @@ class Database:
         Inside another write of this database (in the same thread or task) it joins that one as a
         savepoint: its work commits with the outer transaction, and a failure in it rolls back only
         its own part. So several service calls can make one unit of work - a webhook's update and
-        transition, an import's rows - all or nothing."""
+        transition, an import's rows - all or nothing.
+
+        `tx_local(conn)` holds values for the length of the transaction (a savepoint that rolls back
+        puts them back as they were), and `before_commit(conn, key, fn)` writes them once, just
+        before the commit: a counter advanced for every record of an import is written once, not
+        once per record (on PostgreSQL, a row updated thousands of times in one transaction makes
+        each next update slower)."""
         outer = _open_write.get()
         if outer is not None and outer[0] is self:
-            with outer[1].begin_nested():
-                yield outer[1]
+            conn = outer[1]
+            kept = dict(conn.info.get("tx_local", {}))
+            try:
+                with conn.begin_nested():
+                    yield conn
+            except BaseException:
+                conn.info["tx_local"] = kept  # what the rolled-back part advanced goes back with it
+                raise
             return
         with self._writers, self.engine.connect() as conn:
             conn = conn.execution_options(engine_write=True)
@@ -72,10 +84,14 @@ class Database:
             try:
                 with conn.begin():
                     yield conn
+                    for fn in conn.info.pop("before_commit", {}).values():
+                        fn()
             except BaseException:
                 conn.info.pop("after_commit", None)
                 raise
             finally:
+                conn.info.pop("before_commit", None)
+                conn.info.pop("tx_local", None)
                 _open_write.reset(token)
             done = conn.info.pop("after_commit", {})
         for fn in done.values():  # after the write lock is let go
@@ -169,6 +185,20 @@ def var_dir(url: str) -> Path:
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" and not u.database.startswith("file:"):
         return Path(u.database).parent
     return project_var()
+
+
+def tx_local(conn) -> dict | None:
+    """The values kept for the length of the write transaction open on `conn` (Database.write), put
+    back as they were when a savepoint inside it rolls back; None when `conn` is not in one."""
+    outer = _open_write.get()
+    if outer is None or outer[1] is not conn:
+        return None
+    return conn.info.setdefault("tx_local", {})
+
+
+def before_commit(conn, key, fn) -> None:
+    """Run `fn` once, just before this write transaction commits (once per `key` however often it is asked)."""
+    conn.info.setdefault("before_commit", {}).setdefault(key, fn)
 
 
 def after_commit(conn, key: str, fn) -> None:

@@ -2,7 +2,8 @@
 
 The counter row is incremented inside the record's own transaction, so a rolled-back
 create gives its number back, and concurrent creators queue on the counter row (row lock
-on PostgreSQL, the write lock on SQLite): no gaps, no duplicates.
+on PostgreSQL, the write lock on SQLite): no gaps, no duplicates. A transaction that takes many
+numbers (an import) locks the row once, counts on, and writes the row once before it commits.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.metadata.model import Series
-from engine.storage import memo
+from engine.storage.db import before_commit, tx_local
 from engine.storage.schema import Schema
 
 
@@ -38,16 +39,33 @@ def _statements(schema: Schema, dialect: str):
 
 
 def next_value(conn, schema: Schema, key_base: str, series: Series, today: dt.date) -> str:
+    """The next number of the series. The first in a transaction takes (and locks) the counter row;
+    the next ones count on in the transaction and the row is written once, before the commit (a
+    savepoint that rolls back gives its numbers back)."""
     rendered = _prefix(series, today)
     key = f"{key_base}:{rendered}"
-    ensure, take = _statements(schema, conn.dialect.name)
-    remembered = memo.current()  # within an import: the counter row is made once (counter rows are never deleted)
-    if remembered is None or remembered.get("sys_series", key) is memo.MISSING:
+    local = tx_local(conn)
+    n = local.get(("series", key)) if local is not None else None
+    if n is None:
+        ensure, take = _statements(schema, conn.dialect.name)
         conn.execute(ensure, {"series_key": key})
-        if remembered is not None:
-            remembered.put("sys_series", key, True)
-    n = conn.execute(take, {"series_key": key}).scalar_one()
+        n = conn.execute(take, {"series_key": key}).scalar_one()
+        if local is not None:
+            local[("series_row", key)] = n  # what the row holds now
+    else:
+        n += 1
+    if local is not None:
+        local[("series", key)] = n
+        before_commit(conn, ("series", key), lambda: _write_counter(conn, schema, key))
     return re.sub(r"\{#+\}", str(n).zfill(series.digits), rendered)
+
+
+def _write_counter(conn, schema: Schema, key: str) -> None:
+    local = tx_local(conn) or {}
+    n = local.get(("series", key))
+    if n is not None and n != local.get(("series_row", key)):
+        t = schema.series
+        conn.execute(t.update().where(t.c.key == key).values(last=n))
 
 
 def current(conn, schema: Schema, key_base: str) -> dict[str, int]:

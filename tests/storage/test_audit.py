@@ -215,3 +215,34 @@ def test_bulk_loads_append_many_signed_entries_at_once(keyed):
     assert verify(keyed).ok
     keyed.records.create(SYSTEM, "customer", {"code": "C10", "name": "Ten", "region": "west"})  # the chain goes on from the bulk
     assert verify(keyed).ok
+
+
+def test_a_transaction_of_many_entries_writes_the_head_once_and_a_rolled_back_savepoint_leaves_no_gap(keyed):
+    """Within one transaction the chain's head is kept in the transaction and written before the
+    commit; entries of a savepoint that rolls back go, and the next entry chains onto the last one kept."""
+    from sqlalchemy import event
+    rt = keyed
+    head_writes = []
+    event.listen(rt.db.engine, "before_cursor_execute",
+                 lambda c, cur, sql, *a: head_writes.append(sql) if sql.startswith("UPDATE sys_audit_head") else None)
+
+    class Stop(Exception):
+        pass
+    with rt.db.write() as conn:
+        kept = audit.append(conn, rt.schema, SYSTEM, "customer", 1, "test", {"n": 1})
+        with pytest.raises(Stop):
+            with rt.db.write():
+                audit.append(conn, rt.schema, SYSTEM, "customer", 2, "test", {"n": 2})
+                raise Stop
+        for n in range(3, 30):
+            audit.append(conn, rt.schema, SYSTEM, "customer", n, "test", {"n": n})
+    assert len(head_writes) == 1
+    rows = entries(rt)
+    assert [r["record_id"] for r in rows if r["action"] == "test"] == [1, *range(3, 30)]
+    after_kept = next(r for r in rows if r["record_id"] == 3)
+    assert after_kept["prev_hash"] == next(r["hash"] for r in rows if r["id"] == kept)
+    result = verify(rt)
+    assert result.ok, result.message
+    with rt.db.read() as conn:
+        head = conn.execute(select(rt.schema.audit_head.c.last_id, rt.schema.audit_head.c.last_hash)).one()
+    assert tuple(head) == (rows[-1]["id"], rows[-1]["hash"])

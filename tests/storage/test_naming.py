@@ -54,3 +54,29 @@ def test_orders_get_consecutive_numbers_through_the_record_service(rt, clerk):
                                                      "lines": [{"product": ids["p1"], "quantity": 1}]}) for _ in range(3)]
     year = dt.datetime.now(dt.timezone.utc).year
     assert [m["number"] for m in made] == [f"SO-{year}-00001", f"SO-{year}-00002", f"SO-{year}-00003"]
+
+
+def test_many_numbers_in_one_transaction_write_the_counter_once_and_a_rolled_back_savepoint_gives_its_back(rt):
+    """An import takes thousands of numbers in one transaction: the counter row is locked once,
+    counted on in the transaction and written before the commit; a savepoint that rolls back (a
+    row that failed) gives its numbers back, so the numbers stay gap-free."""
+    from sqlalchemy import event
+    s = Series("IM-{####}", 4)
+    day = dt.date(2026, 6, 1)
+    updates = []
+    event.listen(rt.db.engine, "before_cursor_execute", lambda c, cur, sql, *a: updates.append(sql) if sql.startswith("UPDATE sys_series") else None)
+    with rt.db.write() as conn:
+        got = [naming.next_value(conn, rt.schema, "i.n", s, day)]
+        with pytest.raises(Stop):
+            with rt.db.write():  # a savepoint: its number goes back
+                got.append(naming.next_value(conn, rt.schema, "i.n", s, day))
+                raise Stop
+        got += [naming.next_value(conn, rt.schema, "i.n", s, day) for _ in range(50)]
+        with rt.db.read() as same:
+            assert naming.current(same, rt.schema, "i.n") == {"i.n:IM-{####}": 1}  # not written yet
+    assert got[:3] == ["IM-0001", "IM-0002", "IM-0002"] and got[-1] == "IM-0051"
+    assert len(updates) == 2  # the first number, and the counter once before the commit
+    with rt.db.read() as conn:
+        assert naming.current(conn, rt.schema, "i.n") == {"i.n:IM-{####}": 51}
+    with rt.db.write() as conn:  # the next transaction goes on from there
+        assert naming.next_value(conn, rt.schema, "i.n", s, day) == "IM-0052"
