@@ -444,5 +444,8 @@ IMPORTS_MORE = {  # import jobs, the errors file, the template, the import scree
     "This import is already running; wait for it to finish.": ("此导入正在运行，请等待其完成。", "Этот импорт уже идёт; дождитесь его окончания."),
     "This file has been imported already. To import it again, upload it again.": ("此文件已导入。如需再次导入，请重新上传。",
                                                                                   "Этот файл уже импортирован. Чтобы импортировать его снова, загрузите его ещё раз."),
+    "the database refused this row: %(why)s": ("数据库拒绝了此行：%(why)s", "база данных отклонила эту строку: %(why)s"),
+    "the rows after this one were not checked: fix this row and import the file again": (
+        "此行之后的行未被检查：请修正此行后重新导入文件", "строки после этой не проверены: исправьте эту строку и импортируйте файл снова"),
     "the upload is larger than %(limit)s MB, the most it may be": ("上传的文件超过 %(limit)s MB，超出上限", "загружаемый файл больше %(limit)s МБ — предела"),
 }

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from engine.core.actor import Actor
 from engine.core.errors import Conflict, FieldError, Forbidden, Msg, NotFound, ValidationFailed
@@ -128,7 +129,9 @@ def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: s
     links = _Links(records, actor)
     moves = _Transitions(records, ent, sheet.header, cols.transition)
     try:
-        with records.db.write(), memo.remembering() as remembered:  # a customer or product is read once per file, until written
+        # one unit: the records' writes join the file's transaction without a savepoint each (two statements
+        # a record), except with skip_errors, where each record is a savepoint that can fail alone
+        with records.db.write() as conn, records.db.one_unit(), memo.remembering() as remembered:  # a customer or product is read once per file
             for done, rows in enumerate(groups):
                 if progress is not None:
                     progress(done, len(groups))
@@ -139,13 +142,21 @@ def run_import(records: Records, actor: Actor, entity: str, sheet: Sheet, key: s
                     continue
                 try:
                     if skip_errors:
-                        with records.db.write():  # a savepoint: a record that fails takes only itself back
+                        with records.db.savepoint():  # a record that fails takes only itself back
                             _write(records, actor, ent, key, data, rows, result, moves, move, lang)
                     else:
                         _write(records, actor, ent, key, data, rows, result, moves, move, lang)
                 except (ValidationFailed, Conflict, Forbidden, NotFound) as exc:
                     remembered.clear()  # what was read while writing this record may have been rolled back with it
                     result["errors"] += _errors_of(exc, ent, cols, sheet.header, rows, lang)
+                except DBAPIError as exc:  # the database refused a statement (a unique value taken a moment ago...)
+                    remembered.clear()
+                    result["errors"].append({"row": rows[0][0], "field": "", "message": localize(Msg(
+                        "the database refused this row: %(why)s", why=str(getattr(exc, "orig", exc)).split("\n")[0][:200]), lang)})
+                if not records.db.usable(conn):  # PostgreSQL after a refused statement: nothing more can be checked
+                    result["errors"].append({"row": rows[-1][0], "field": "", "message": localize(Msg(
+                        "the rows after this one were not checked: fix this row and import the file again"), lang)})
+                    break
             if progress is not None:
                 progress(len(groups), len(groups))
             if dry_run or (result["errors"] and not skip_errors):

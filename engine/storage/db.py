@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 
 _shared_read: contextvars.ContextVar = contextvars.ContextVar("engine_shared_read", default=None)
 _open_write: contextvars.ContextVar = contextvars.ContextVar("engine_open_write", default=None)
+_joining: contextvars.ContextVar = contextvars.ContextVar("engine_joining_writes", default=None)
 
 
 class Database:
@@ -69,14 +70,11 @@ class Database:
         each next update slower)."""
         outer = _open_write.get()
         if outer is not None and outer[0] is self:
-            conn = outer[1]
-            kept = dict(conn.info.get("tx_local", {}))
-            try:
-                with conn.begin_nested():
-                    yield conn
-            except BaseException:
-                conn.info["tx_local"] = kept  # what the rolled-back part advanced goes back with it
-                raise
+            if _joining.get() is self:  # one_unit(): no savepoint of its own
+                yield outer[1]
+                return
+            with self.savepoint() as conn:
+                yield conn
             return
         with self._writers, self.engine.connect() as conn:
             conn = conn.execution_options(engine_write=True)
@@ -96,6 +94,43 @@ class Database:
             done = conn.info.pop("after_commit", {})
         for fn in done.values():  # after the write lock is let go
             fn()
+
+    @contextlib.contextmanager
+    def savepoint(self):
+        """A part of the open write transaction that can fail alone: a failure in it rolls back only
+        its own work (and puts `tx_local` back as it was)."""
+        outer = _open_write.get()
+        if outer is None or outer[0] is not self:
+            raise RuntimeError("a savepoint needs an open write transaction of this database")
+        conn = outer[1]
+        kept = dict(conn.info.get("tx_local", {}))
+        try:
+            with conn.begin_nested():
+                yield conn
+        except BaseException:
+            conn.info["tx_local"] = kept  # what the rolled-back part advanced goes back with it
+            raise
+
+    @contextlib.contextmanager
+    def one_unit(self):
+        """Inside, a write nested in the open transaction joins it without a savepoint of its own: for
+        a unit of work that is all or nothing anyway (an import of a file), where a savepoint per
+        record costs two statements each. Where a part must be able to fail alone, use savepoint().
+        A part that fails here may leave what it wrote; the caller rolls the whole unit back, and
+        on PostgreSQL a database error leaves the transaction unusable (see usable())."""
+        token = _joining.set(self)
+        try:
+            yield
+        finally:
+            _joining.reset(token)
+
+    def usable(self, conn) -> bool:
+        """Can the transaction on `conn` go on? Not on PostgreSQL after a statement failed in it
+        outside a savepoint (until it is rolled back); always on SQLite."""
+        if self.dialect != "postgresql":
+            return True
+        from psycopg.pq import TransactionStatus
+        return conn.connection.dbapi_connection.info.transaction_status != TransactionStatus.INERROR
 
     @contextlib.contextmanager
     def read(self):

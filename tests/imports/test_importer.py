@@ -191,3 +191,35 @@ def test_what_an_import_remembers_is_forgotten_when_it_is_written(rt, clerk, peo
         other = rt.records.create(clerk, "customer", {"code": "C9", "name": "Nine", "region": "east"})
         second = rt.records.create(clerk, "sales_order", {"customer": other["id"], "lines": [{"product": product["id"], "quantity": 1}]})
     assert str(second["lines"][0]["unit_price"]) == "777.00" and str(first["lines"][0]["unit_price"]) != "777.00"
+
+
+def test_a_row_the_database_refuses_is_an_error_and_on_postgresql_stops_the_check(dbs, tmp_path):
+    """An import's records share its transaction without a savepoint each (unless skip_errors).
+    A statement the database refuses is that row's error; PostgreSQL cannot go on in that
+    transaction, so the rows after it are said to be unchecked. Nothing is written either way."""
+    from tests.apps import write_app
+    app = write_app(tmp_path / "app", {
+        "app.yaml": "name: things\nlabel: Things\nlanguages: [en]\nplugins_dir: plugins\n",
+        "entities/thing.yaml": "name: thing\ntitle_field: name\nfields:\n  name: {type: string, required: true}\n",
+        "plugins/boom.py": """
+            from sqlalchemy import text
+
+            from engine.events.hooks import hookimpl
+
+
+            @hookimpl
+            def before_create(entity, values, actor, conn):
+                if values.get("name", "").startswith("boom"):  # a statement the database refuses the second time: the key is taken
+                    conn.execute(text("INSERT INTO sys_series (key, last) VALUES ('boom', 1)"))
+        """})
+    rt = dbs.runtime(app)
+    sheet = read(b"name\nalpha\nboom one\nboom two\ngamma\n", "t.csv")
+    r = run_import(rt.records, SYSTEM, "thing", sheet)
+    assert r["created"] == 0 and r["errors"][0]["row"] == 4 and r["errors"][0]["message"].startswith("the database refused this row")
+    if dbs.dialect == "postgresql":
+        assert [e["message"] for e in r["errors"][1:]] == ["the rows after this one were not checked: fix this row and import the file again"]
+    else:
+        assert len(r["errors"]) == 1  # SQLite goes on: gamma was checked
+    assert count(rt, "thing") == 0
+    kept = run_import(rt.records, SYSTEM, "thing", sheet, skip_errors=True)  # each record a savepoint: only boom two is left out
+    assert kept["created"] == 3 and [e["row"] for e in kept["errors"]] == [4] and count(rt, "thing") == 3
