@@ -304,14 +304,14 @@ class Records:
             row.update(owner=actor.id, created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, version=1)
             if "search_text" in self.schema.tables[ent.name].c:
                 row["search_text"] = listing.search_text(ent, values)
-            t = self.schema.tables[ent.name]
-            try:
-                new_id = conn.execute(t.insert(), row).inserted_primary_key[0]
+            try:  # the record and its lines as stored come back from the inserts themselves (RETURNING)
+                record = dict(conn.execute(self._inserting(ent.name), row).mappings().one())
             except IntegrityError:
                 raise self._unique_error(ent) from None
+            new_id = record["id"]
             for tf in ent.table_fields():
-                self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []))
-            record = self._reload_in_scope(conn, actor, ent, new_id, "create")
+                record[tf.name] = self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []), returning=True)
+            self._must_stay_in_scope(conn, actor, ent, new_id, "create")
             tx = Tx(conn, self, actor, now, actor.language or "en")
             emit(tx, CREATED, ent.name, new_id, self._changes(ent, {}, record), "create", record=record)
             if wf is not None:
@@ -496,8 +496,17 @@ class Records:
         try:
             return self._load(conn, ent, record_id, scope=self._all_of(conn, scopes))
         except NotFound:
-            raise Forbidden(Msg("you may not %(action)s a %(thing)s like this one; your roles allow it only within: %(scope)s", action=Msg(action),
-                                thing=Msg.label(ent.label, lower=True), scope=self.permissions.describe(actor, ent.name, action)))
+            raise self._out_of_scope(actor, ent, action) from None
+
+    def _must_stay_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> None:
+        """The same check, for a write that has the record as written already (a create: RETURNING)."""
+        scopes = _given(self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read"))
+        if scopes and not self._in_scope(conn, ent.name, record_id, *scopes):
+            raise self._out_of_scope(actor, ent, action)
+
+    def _out_of_scope(self, actor: Actor, ent: Entity, action: str) -> Forbidden:
+        return Forbidden(Msg("you may not %(action)s a %(thing)s like this one; your roles allow it only within: %(scope)s", action=Msg(action),
+                             thing=Msg.label(ent.label, lower=True), scope=self.permissions.describe(actor, ent.name, action)))
 
     def sla_flag(self, record: dict) -> dict | None:
         """The at-risk / overdue flag of a record the caller has read."""
@@ -725,7 +734,18 @@ class Records:
             raise Conflict(Msg("this %(entity)s cannot be deleted while it is used by %(users)s; change or delete those first",
                                entity=ent.name, users=", ".join(users)))
 
-    def _write_lines(self, conn, tf, parent_id: int, old: list[dict], new: list[dict]) -> None:
+    def _inserting(self, entity: str):
+        """INSERT of a record (or, for a child entity, of lines) returning what a read of it gives:
+        every column but search_text (and a line's parent_id), in the order the rows were given."""
+        stmt = self._statements.get(("insert", entity))
+        if stmt is None:
+            t = self.schema.tables[entity]
+            cols = [c for c in t.c if c.name not in ("search_text", "parent_id")]
+            stmt = self._statements[("insert", entity)] = t.insert().returning(*cols, sort_by_parameter_order=True)
+        return stmt
+
+    def _write_lines(self, conn, tf, parent_id: int, old: list[dict], new: list[dict], returning: bool = False) -> list[dict] | None:
+        """Bring the lines of `tf` from `old` to `new`; with `returning` (all lines new: a create), the lines as stored."""
         child = self.app.entity(tf.entity)
         ct = self.schema.tables[tf.entity]
         kept = {r["id"] for r in new if "id" in r}
@@ -743,8 +763,11 @@ class Records:
                     conn.execute(ct.update().where(and_(ct.c.id == row["id"], ct.c.parent_id == parent_id)).values(idx=idx, **values))
             else:
                 inserts.append({"parent_id": parent_id, "idx": idx, **values})
+        if returning:
+            return [dict(r) for r in conn.execute(self._inserting(tf.entity), inserts).mappings()] if inserts else []
         if inserts:
             conn.execute(ct.insert(), inserts)  # one executemany for all new lines
+        return None
 
     def _changes(self, ent: Entity, old: dict, new: dict) -> dict:
         """Field-level old/new values, and lines added, removed and changed."""
