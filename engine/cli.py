@@ -292,7 +292,7 @@ def cmd_worker(args) -> int:
     print(f"worker for {rt.app.name}: queue {_safe_url(url)}; SLA timers are checked every minute, connectors' deliveries sent as they fall due",
           flush=True)
     tasks.catch_up(huey)  # whatever a worker stopped before it could finish
-    huey.create_consumer(workers=args.workers, periodic=True, worker_type="thread").run()
+    huey.create_consumer(workers=args.workers, periodic=True, worker_type="thread", max_delay=tasks.IDLE_POLL).run()
     return 0
 
 

@@ -160,8 +160,11 @@ def catch_up(huey) -> None:
     huey.connectors_now()
 
 
+IDLE_POLL = 1.0  # seconds at most between two looks at an idle SQLite queue (Huey's default, 10, kept a queued import waiting)
+
+
 def start_embedded(huey) -> Consumer:
-    consumer = EmbeddedConsumer(huey, workers=1, periodic=True, worker_type="thread")
+    consumer = EmbeddedConsumer(huey, workers=1, periodic=True, worker_type="thread", max_delay=IDLE_POLL)
     consumer.start()
     catch_up(huey)
     return consumer
