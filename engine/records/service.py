@@ -21,7 +21,7 @@ from engine.access.users import contacts as user_contacts
 from engine.core.actor import Actor
 from engine.core.errors import Conflict, ErrorCollector, FieldError, Forbidden, Msg, NotFound, ValidationFailed, message_of
 from engine.core.values import BadValue, coerce, parse_id, to_json
-from engine.events.bus import emit
+from engine.events.bus import emit, emit_all
 from engine.events.model import CREATED, DELETED, STATE_ENTERED, UPDATED, Notice, Tx
 from engine.metadata.model import App, Entity, Workflow
 from engine.metadata.workflow_parts import people_of
@@ -313,10 +313,11 @@ class Records:
                 record[tf.name] = self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []), returning=True)
             self._must_stay_in_scope(conn, actor, ent, new_id, "create")
             tx = Tx(conn, self, actor, now, actor.language or "en")
-            emit(tx, CREATED, ent.name, new_id, self._changes(ent, {}, record), "create", record=record)
-            if wf is not None:
-                emit(tx, STATE_ENTERED, ent.name, new_id, {"workflow": wf.name, "transition": None, "from": None, "to": wf.initial},
-                     record=record)
+            events = [(CREATED, ent.name, new_id, self._changes(ent, {}, record), "create", {"record": record})]
+            if wf is not None:  # and the first state it enters: both stored at once
+                events.append((STATE_ENTERED, ent.name, new_id, {"workflow": wf.name, "transition": None, "from": None, "to": wf.initial}, None,
+                               {"record": record}))
+            emit_all(tx, events)
             self.hooks.after_create(entity=ent, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)
 
