@@ -157,7 +157,7 @@ def start(records: Records, actor: Actor, job_id: int, dry_run: bool, options: d
         job = _row(records, actor, job_id, conn)
         if job["status"] in ("queued", "running"):
             raise Conflict(Msg("this import is already running; wait for it to finish"))
-        if job["status"] == "done" and not job["dry_run"] and job["result"] and _wrote(job["result"]):
+        if wrote(job):
             raise Conflict(Msg("this file has been imported already; upload it again to import it again"))
         opts = _options(records, records.entity(job["entity"]), {**job["options"], **(options or {})})
         conn.execute(update(t).where(t.c.id == job_id).values(status="queued", dry_run=dry_run, options=opts, result=None, error=None,
@@ -165,8 +165,11 @@ def start(records: Records, actor: Actor, job_id: int, dry_run: bool, options: d
     return {**job, "status": "queued", "dry_run": dry_run, "options": opts}
 
 
-def _wrote(result: dict) -> bool:
-    return bool(result.get("created") or result.get("updated") or result.get("transitioned"))
+def wrote(job: dict) -> bool:
+    """Has the job's last run written records (not a dry run, not a file that wrote nothing)?"""
+    result = job["result"] or {}
+    return job["status"] == "done" and not result.get("dry_run", True) and bool(
+        result.get("created") or result.get("updated") or result.get("transitioned"))
 
 
 def run(records: Records, job_id: int, progress=None) -> str | None:
@@ -189,9 +192,12 @@ def run(records: Records, job_id: int, progress=None) -> str | None:
     opts = row["options"]
     lang = opts.get("lang") or (actor.language if actor else None) or "en"
 
-    def heard(done: int, total: int, last=[0.0]):
-        if progress is not None and (done in (0, total) or time.monotonic() - last[0] > 0.5):
-            last[0] = time.monotonic()
+    said_at = 0.0
+
+    def heard(done: int, total: int):
+        nonlocal said_at
+        if progress is not None and (done in (0, total) or time.monotonic() - said_at > 0.5):
+            said_at = time.monotonic()
             progress.put(_key(job_id), {"done": done, "total": total, "at": time.time()})
 
     def seal(result: dict):  # in the import's transaction: the result is written with the records, or neither is

@@ -67,8 +67,7 @@ class ImportScreens(ScreenBase):
         job = await run_in_threadpool(jobs.get, self.rt.records, actor, job_id, self.rt.queue)
         ent = self.entity(job["entity"])
         ctx = {}
-        result = job["result"] or {}
-        wrote = not result.get("dry_run", True) and (result.get("created") or result.get("updated") or result.get("transitioned"))
+        wrote = jobs.wrote(job)
         if job["status"] not in ("queued", "running") and not wrote:  # the mapping, to adjust before a (new) run
             header, samples, cols = await run_in_threadpool(jobs.sample, self.rt.records, actor, job_id)
             ctx = {"header": header, "samples": samples, "chosen": _chosen(header, cols),
@@ -77,7 +76,7 @@ class ImportScreens(ScreenBase):
         if job["result"] and job["result"]["changes"]:
             ids = {c["id"] for c in job["result"]["changes"]}
             titles = await run_in_threadpool(self.rt.records.titles, actor, ent.name, ids)
-        return self.render(request, "import_job.html", actor, job=job, ent=ent, keys=self._keys(ent), titles=titles,
+        return self.render(request, "import_job.html", actor, job=job, ent=ent, keys=self._keys(ent), titles=titles, wrote=wrote,
                            labels=form_labels(self.app, ent), shown_errors=SHOWN_ERRORS, conflict=request.query_params.get("conflict") == "1", **ctx)
 
     def _targets(self, ent, lang: str, _) -> list[tuple[str, str]]:
