@@ -142,32 +142,28 @@ def make_routes(rt: Runtime) -> list[Route]:
             row["label"] = row["label"].as_dict()
         return _json(table)
 
-    def export_args(request: Request) -> tuple:
-        """The list query, columns and per_line of an export's query string."""
-        pairs, columns, per_line = export_options([(k, v) for k, v in request.query_params.multi_items()
-                                                   if k not in ("lang", "limit", "cursor", "count")])
-        return ListQuery.from_params(pairs), request.query_params.get("lang", "en"), str(request.query_params), columns, per_line
-
-    async def export(request: Request):
+    async def run_export(request: Request, write):
+        """`write` (export_csv or export_xlsx) as the token's user, on the list the query string filters,
+        with its columns, per_line and lang."""
         name = request.path_params["entity"]
 
         def work():
-            actor = _actor(rt, request)
-            query, lang, text, columns, per_line = export_args(request)
-            return export_csv(rt.records, actor, name, query, lang, text, columns, per_line)
-        text, _ = await run_in_threadpool(work)
+            actor = _actor(rt, request)  # who asks comes first: a stranger's bad query is a 401, not a 422
+            pairs, columns, per_line = export_options([(k, v) for k, v in request.query_params.multi_items()
+                                                       if k not in ("lang", "limit", "cursor", "count")])
+            return write(rt.records, actor, name, ListQuery.from_params(pairs), request.query_params.get("lang", "en"),
+                         str(request.query_params), columns, per_line)
+        out, _ = await run_in_threadpool(work)
+        return name, out
+
+    async def export(request: Request):
+        name, text = await run_export(request, export_csv)
         return Response(text, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
     async def export_xlsx_(request: Request):
         """The same rows as export.csv as an .xlsx file, streamed from the temporary file it was written to, which is then removed."""
-        name = request.path_params["entity"]
-
-        def work():
-            actor = _actor(rt, request)
-            query, lang, text, columns, per_line = export_args(request)
-            return export_xlsx(rt.records, actor, name, query, lang, text, columns, per_line)
-        path, _ = await run_in_threadpool(work)
+        name, path = await run_export(request, export_xlsx)
         return FileResponse(path, media_type=XLSX_TYPE, filename=f"{name}.xlsx", background=BackgroundTask(os.unlink, path))
 
     def refuse_shadowed(request: Request) -> None:

@@ -177,23 +177,22 @@ class ListScreens(ScreenBase):
         titles = await run_in_threadpool(self.rt.records.titles, actor, ent.name, {r["id"] for r in results})
         return self.render(request, "bulk_result.html", actor, ent=ent, transition=t, results=results, titles=titles)
 
-    async def export(self, request: Request):
+    async def _export(self, request: Request, write):
+        """`write` (export_csv or export_xlsx) run on the list as the query string filters it, with its columns and per_line."""
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         pairs, columns, per_line = export_options(request.query_params.multi_items())
-        query = self._query(ent, pairs)
-        text, _ = await run_in_threadpool(export_csv, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params),
-                                          columns, per_line)
+        out, _ = await run_in_threadpool(write, self.rt.records, actor, ent.name, self._query(ent, pairs), self.lang(request, actor),
+                                         str(request.query_params), columns, per_line)
+        return ent, out
+
+    async def export(self, request: Request):
+        ent, text = await self._export(request, export_csv)
         return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{ent.name}.csv"'})
 
     async def export_xlsx(self, request: Request):
         """The list as an Excel workbook, streamed from the temporary file it was written to, which is then removed."""
-        actor = await self.actor_or_login(request)
-        ent = self.entity(request.path_params["entity"])
-        pairs, columns, per_line = export_options(request.query_params.multi_items())
-        query = self._query(ent, pairs)
-        path, _ = await run_in_threadpool(export_xlsx, self.rt.records, actor, ent.name, query, self.lang(request, actor), str(request.query_params),
-                                          columns, per_line)
+        ent, path = await self._export(request, export_xlsx)
         return FileResponse(path, media_type=XLSX_TYPE, filename=f"{ent.name}.xlsx", background=BackgroundTask(os.unlink, path))
 
     async def count(self, request: Request):
