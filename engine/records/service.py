@@ -493,7 +493,7 @@ class Records:
         """After a write, in its transaction: the record as written, which must still be one the actor
         may `action` and read (no creating records for other owners or regions, no moving a record out
         of reach) - read and checked in one query."""
-        scopes = _given(self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read"))
+        scopes = self._kept_within(conn, actor, ent, action)
         try:
             return self._load(conn, ent, record_id, scope=self._all_of(conn, scopes))
         except NotFound:
@@ -501,9 +501,13 @@ class Records:
 
     def _must_stay_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> None:
         """The same check, for a write that has the record as written already (a create: RETURNING)."""
-        scopes = _given(self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read"))
+        scopes = self._kept_within(conn, actor, ent, action)
         if scopes and not self._in_scope(conn, ent.name, record_id, *scopes):
             raise self._out_of_scope(actor, ent, action)
+
+    def _kept_within(self, conn, actor: Actor, ent: Entity, action: str) -> list:
+        """The scope clauses a record must stay within after the actor's `action` on it: that action's and read's."""
+        return _given(self._scope(conn, actor, ent.name, action), self._scope(conn, actor, ent.name, "read"))
 
     def _out_of_scope(self, actor: Actor, ent: Entity, action: str) -> Forbidden:
         return Forbidden(Msg("you may not %(action)s a %(thing)s like this one; your roles allow it only within: %(scope)s", action=Msg(action),
