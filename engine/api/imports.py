@@ -26,11 +26,10 @@ from engine.core.errors import BadRequest, FieldError, Msg, PayloadTooLarge, Val
 from engine.core.i18n import negotiate
 from engine.core.settings import positive_number
 from engine.core.transfer import attachment, capped
-from engine.core.values import parse_id
+from engine.core.values import parse_id, query_flag
 from engine.imports import jobs, sheets, template
 from engine.records.export import XLSX_TYPE
 
-_FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
 RESULT = ("dry_run", "created", "updated", "unchanged", "transitioned", "errors", "changes")
 
 
@@ -60,7 +59,7 @@ def make_import_routes(rt: Runtime) -> list[Route]:
     async def import_(request: Request):
         entity = request.path_params["entity"]
         q = request.query_params
-        errors = [FieldError(k, Msg("true or false")) for k in ("dry_run", "skip_errors") if q.get(k, "").lower() not in _FLAGS]
+        errors = [FieldError(k, Msg("true or false")) for k in ("dry_run", "skip_errors") if query_flag(q.get(k)) is None]
         if errors:
             raise ValidationFailed(errors)
         length = request.headers.get("content-length")
@@ -79,8 +78,8 @@ def make_import_routes(rt: Runtime) -> list[Route]:
             raise ValidationFailed([FieldError("file", Msg("send the spreadsheet (.xlsx or .csv) in the multipart field 'file'"))])
         data = await upload.read(sheets.max_bytes() + 1)  # a body without a length is cut at the limit: sheets.read refuses it
         lang = negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
-        dry_run = _FLAGS[q.get("dry_run", "").lower()]
-        options = {"key": q.get("key"), "skip_errors": _FLAGS[q.get("skip_errors", "").lower()], "encoding": q.get("encoding"),
+        dry_run = query_flag(q.get("dry_run"))
+        options = {"key": q.get("key"), "skip_errors": query_flag(q.get("skip_errors")), "encoding": q.get("encoding"),
                    "delimiter": q.get("delimiter"), "lang": lang}
         records = rt.records
         job = await run_in_threadpool(jobs.upload, records, actor, entity, data, upload.filename or "", options)

@@ -276,3 +276,11 @@ def to_json(field_type: str, value):
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+QUERY_FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
+
+
+def query_flag(text: str | None) -> bool | None:
+    """A yes/no query parameter (?dry_run=true, ?per_line=0; absent or empty is no); None when it is neither."""
+    return QUERY_FLAGS.get((text or "").lower())

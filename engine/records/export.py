@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from engine.core.actor import Actor
 from engine.core.errors import FieldError, Msg, ValidationFailed
-from engine.core.values import to_json
+from engine.core.values import query_flag, to_json
 from engine.records.conditions import form_for
 from engine.records.listing import ListQuery
 from engine.records.service import Records
@@ -119,9 +119,9 @@ def options(pairs) -> tuple[list, list[str] | None, bool]:
         if k == "columns":
             columns += [c.strip() for c in v.split(",") if c.strip()]
         elif k == "per_line":
-            if v.lower() not in ("true", "1", "false", "0", ""):
+            per_line = query_flag(v)
+            if per_line is None:
                 raise ValidationFailed([FieldError("per_line", Msg("true or false"))])
-            per_line = v.lower() in ("true", "1")
         else:
             rest.append((k, v))
     return rest, columns or None, per_line
