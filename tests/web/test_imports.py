@@ -68,6 +68,7 @@ def test_a_manager_uploads_maps_checks_and_imports_customers(rt, people):
         client.cookies.clear()
         signed_in(client, "sup")
         assert client.get(url).status_code == 404  # someone else's import
+        assert client.get(url + "/errors").status_code == 404 and client.get(url + "/progress").status_code == 404  # nor its file, nor its progress
 
 
 def _rows(html: str, table_id: str) -> list[str]:
