@@ -30,7 +30,7 @@ from engine.records import conditions, deadlines, listing, lookups, notification
 from engine.records.compute import apply_defaults, compute, refuse_changes, refuse_immutable, validate
 from engine.records.inputs import parse_lines, parse_values
 from engine.storage import memo, naming
-from engine.storage.db import Database
+from engine.storage.db import Database, flush
 from engine.storage.schema import Schema
 
 
@@ -261,6 +261,7 @@ class Records:
         grants = self.permissions.require(actor, ent.name, "read")
         a = self.schema.audit
         with self.db.read() as conn:
+            flush(conn)  # inside a write: the entries it holds back are part of the history
             scope = self._scope(conn, actor, ent.name, "read")
             exists = self._in_scope(conn, ent.name, record_id, scope)
             if not exists and (scope is not None or self._in_scope(conn, ent.name, record_id)):

@@ -8,9 +8,12 @@ them, and a plain entry after a keyed one is a rewrite. A head row holds the las
 
 Appending locks the head row (FOR UPDATE on PostgreSQL; SQLite writers are serialised by BEGIN
 IMMEDIATE), so concurrent writers extend one chain. Within one transaction the head is read once
-and written once, just before the commit (a savepoint that rolls back takes its entries and its
-place in the chain back with it): an import's thousands of entries do not update one row
-thousands of times. `verify()` walks the chain and reports the
+and written once, just before the commit, and the entries are held back and written many in one
+INSERT (a savepoint that rolls back takes its entries and its place in the chain back with it): an
+import's thousands of entries do not update one row thousands of times, nor cost a statement each.
+A reader of the trail inside a write transaction calls engine.storage.db.flush first.
+
+`verify()` walks the chain and reports the
 first entry that does not fit, and entries signed with keys it was not given.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy import bindparam, func, select
 
 from engine.core.actor import Actor
 from engine.storage import audit_keys
-from engine.storage.db import before_commit, tx_local
+from engine.storage.db import before_commit, flush, held_back, tx_local
 from engine.storage.schema import Schema
 
 GENESIS = "0" * 64
@@ -92,36 +95,64 @@ def _prev(conn, schema: Schema) -> str:
     return row[0]
 
 
-def _advance(conn, schema: Schema, new_id: int, new_hash: str) -> None:
-    """The chain's head is now this entry: written to the head row before the transaction commits
-    (at once, for a connection that is not in a Database.write)."""
+def lock(conn, schema: Schema) -> None:
+    """Take the chain's head row for this write transaction (it is then held until the commit), if
+    not taken yet. Every audited writer takes it, so it orders writers: the outbox takes its event
+    ids under it (engine.events.outbox), so that ids follow the order in which transactions commit."""
+    local = tx_local(conn)
+    if local is not None and local.get("audit_head") is None:
+        local["audit_head"] = (None, _prev(conn, schema))
+
+
+HOLD = 500  # entries held back in a transaction before they are written (one INSERT for them all)
+
+
+def _entry(ring, prev: str, actor: Actor, entity: str, record_id, action: str, changes: dict, at: dt.datetime | None) -> dict:
+    at = at or dt.datetime.now(dt.timezone.utc)
+    text = json.dumps(changes, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    h = _signature(ring.current, ring.current_id, prev, entity, record_id, action, actor.id, actor.username, actor.via, at, text)
+    return {"entity": entity, "record_id": record_id, "action": action, "actor_id": actor.id, "actor": actor.username,
+            "via": actor.via, "at": at, "changes": text, "prev_hash": prev, "hash": h, "key_id": ring.current_id}
+
+
+def append(conn, schema: Schema, actor: Actor, entity: str, record_id, action: str, changes: dict, at: dt.datetime | None = None) -> None:
+    """Append one entry in the caller's transaction, signed with the current audit key.
+
+    In a Database.write the entry is held back and written with the others of the transaction, many
+    in one INSERT (before the commit, before a savepoint, every HOLD entries, or when a reader of the
+    trail calls engine.storage.db.flush): an import's entries cost one statement per HOLD records."""
+    entry = _entry(audit_keys.for_connection(conn), _prev(conn, schema), actor, entity, record_id, action, changes, at)
     local = tx_local(conn)
     if local is None:
-        conn.execute(_head_update(schema), {"new_id": new_id, "new_hash": new_hash})
+        new_id = conn.execute(schema.audit.insert(), entry).inserted_primary_key[0]
+        conn.execute(_head_update(schema), {"new_id": new_id, "new_hash": entry["hash"]})
         return
-    local["audit_head"] = (new_id, new_hash)
+    held, n = local.get("audit_held") or ([], 0)
+    del held[n:]  # entries past n belong to a savepoint that rolled back
+    held.append(entry)
+    local["audit_held"] = (held, n + 1)
+    local["audit_head"] = (None, entry["hash"])
+    held_back(conn, "audit", lambda: _write_held(conn, schema))
     before_commit(conn, "audit_head", lambda: _write_head(conn, schema))
+    if n + 1 >= HOLD:
+        _write_held(conn, schema)
+
+
+def _write_held(conn, schema: Schema) -> None:
+    """Write the entries held back in this transaction, and note the id of the last one for the head."""
+    local = tx_local(conn)
+    held, n = local.get("audit_held") or ([], 0)
+    if not n:
+        return
+    conn.execute(schema.audit.insert(), held[:n])
+    local["audit_held"] = ([], 0)
+    local["audit_head"] = (conn.execute(select(func.max(schema.audit.c.id))).scalar(), held[n - 1]["hash"])
 
 
 def _write_head(conn, schema: Schema) -> None:
     head = (tx_local(conn) or {}).get("audit_head")
-    if head is not None:  # None: the entries were all rolled back with their savepoints
+    if head is not None and head[0] is not None:  # None: the entries were all rolled back with their savepoints
         conn.execute(_head_update(schema), {"new_id": head[0], "new_hash": head[1]})
-
-
-def append(conn, schema: Schema, actor: Actor, entity: str, record_id, action: str, changes: dict, at: dt.datetime | None = None) -> int:
-    """Append one entry in the caller's transaction, signed with the current audit key; returns its id."""
-    at = at or dt.datetime.now(dt.timezone.utc)
-    ring = audit_keys.for_connection(conn)
-    prev = _prev(conn, schema)
-    text = json.dumps(changes, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    h = _signature(ring.current, ring.current_id, prev, entity, record_id, action, actor.id, actor.username, actor.via, at, text)
-    new_id = conn.execute(schema.audit.insert(), {
-        "entity": entity, "record_id": record_id, "action": action, "actor_id": actor.id, "actor": actor.username,
-        "via": actor.via, "at": at, "changes": text, "prev_hash": prev, "hash": h, "key_id": ring.current_id,
-    }).inserted_primary_key[0]
-    _advance(conn, schema, new_id, h)
-    return new_id
 
 
 def append_many(conn, schema: Schema, items) -> int:
@@ -131,16 +162,18 @@ def append_many(conn, schema: Schema, items) -> int:
     prev = _prev(conn, schema)
     rows = []
     for actor, entity, record_id, action, changes, at in items:
-        at = at or dt.datetime.now(dt.timezone.utc)
-        text = json.dumps(changes, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-        h = _signature(ring.current, ring.current_id, prev, entity, record_id, action, actor.id, actor.username, actor.via, at, text)
-        rows.append({"entity": entity, "record_id": record_id, "action": action, "actor_id": actor.id, "actor": actor.username,
-                     "via": actor.via, "at": at, "changes": text, "prev_hash": prev, "hash": h, "key_id": ring.current_id})
-        prev = h
+        rows.append(_entry(ring, prev, actor, entity, record_id, action, changes, at))
+        prev = rows[-1]["hash"]
     if rows:
+        flush(conn)  # entries held back come first in the chain
         conn.execute(schema.audit.insert(), rows)
         last = conn.execute(select(func.max(schema.audit.c.id))).scalar()
-        _advance(conn, schema, last, prev)
+        local = tx_local(conn)
+        if local is None:
+            conn.execute(_head_update(schema), {"new_id": last, "new_hash": prev})
+        else:
+            local["audit_head"] = (last, prev)
+            before_commit(conn, "audit_head", lambda: _write_head(conn, schema))
     return len(rows)
 
 

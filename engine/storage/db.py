@@ -82,6 +82,7 @@ class Database:
             try:
                 with conn.begin():
                     yield conn
+                    flush(conn)
                     for fn in conn.info.pop("before_commit", {}).values():
                         fn()
             except BaseException:
@@ -89,6 +90,7 @@ class Database:
                 raise
             finally:
                 conn.info.pop("before_commit", None)
+                conn.info.pop("flushers", None)
                 conn.info.pop("tx_local", None)
                 _open_write.reset(token)
             done = conn.info.pop("after_commit", {})
@@ -103,6 +105,7 @@ class Database:
         if outer is None or outer[0] is not self:
             raise RuntimeError("a savepoint needs an open write transaction of this database")
         conn = outer[1]
+        flush(conn)  # what was held back before it is written before it: its rollback cannot take that back
         kept = dict(conn.info.get("tx_local", {}))
         try:
             with conn.begin_nested():
@@ -234,6 +237,19 @@ def tx_local(conn) -> dict | None:
 def before_commit(conn, key, fn) -> None:
     """Run `fn` once, just before this write transaction commits (once per `key` however often it is asked)."""
     conn.info.setdefault("before_commit", {}).setdefault(key, fn)
+
+
+def held_back(conn, key, fn) -> None:
+    """Writes held back in `tx_local(conn)` (to be made many at a time) are made by `fn`: before the
+    transaction commits, before a savepoint inside it begins (so a savepoint that rolls back takes
+    back only what was held back within it), and when a reader asks for them (flush)."""
+    conn.info.setdefault("flushers", {}).setdefault(key, fn)
+
+
+def flush(conn) -> None:
+    """Make the writes held back in this transaction (held_back), so that a read in it sees them."""
+    for fn in list(conn.info.get("flushers", {}).values()):
+        fn()
 
 
 def after_commit(conn, key: str, fn) -> None:

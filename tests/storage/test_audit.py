@@ -219,17 +219,20 @@ def test_bulk_loads_append_many_signed_entries_at_once(keyed):
 
 def test_a_transaction_of_many_entries_writes_the_head_once_and_a_rolled_back_savepoint_leaves_no_gap(keyed):
     """Within one transaction the chain's head is kept in the transaction and written before the
-    commit; entries of a savepoint that rolls back go, and the next entry chains onto the last one kept."""
+    commit, and the entries are held back and written together; entries of a savepoint that rolls
+    back go (those held before it stay), and the next entry chains onto the last one kept."""
     from sqlalchemy import event
     rt = keyed
-    head_writes = []
+    head_writes, inserts = [], []
     event.listen(rt.db.engine, "before_cursor_execute",
                  lambda c, cur, sql, *a: head_writes.append(sql) if sql.startswith("UPDATE sys_audit_head") else None)
+    event.listen(rt.db.engine, "before_cursor_execute",
+                 lambda c, cur, sql, *a: inserts.append(sql) if sql.startswith("INSERT INTO sys_audit ") else None)
 
     class Stop(Exception):
         pass
     with rt.db.write() as conn:
-        kept = audit.append(conn, rt.schema, SYSTEM, "customer", 1, "test", {"n": 1})
+        audit.append(conn, rt.schema, SYSTEM, "customer", 1, "test", {"n": 1})
         with pytest.raises(Stop):
             with rt.db.write():
                 audit.append(conn, rt.schema, SYSTEM, "customer", 2, "test", {"n": 2})
@@ -237,12 +240,39 @@ def test_a_transaction_of_many_entries_writes_the_head_once_and_a_rolled_back_sa
         for n in range(3, 30):
             audit.append(conn, rt.schema, SYSTEM, "customer", n, "test", {"n": n})
     assert len(head_writes) == 1
+    assert len(inserts) == 2  # the entry held before the savepoint, as it began; the 27 after it, at the commit
     rows = entries(rt)
     assert [r["record_id"] for r in rows if r["action"] == "test"] == [1, *range(3, 30)]
     after_kept = next(r for r in rows if r["record_id"] == 3)
-    assert after_kept["prev_hash"] == next(r["hash"] for r in rows if r["id"] == kept)
+    assert after_kept["prev_hash"] == next(r["hash"] for r in rows if r["record_id"] == 1 and r["action"] == "test")
     result = verify(rt)
     assert result.ok, result.message
     with rt.db.read() as conn:
         head = conn.execute(select(rt.schema.audit_head.c.last_id, rt.schema.audit_head.c.last_hash)).one()
     assert tuple(head) == (rows[-1]["id"], rows[-1]["hash"])
+
+
+def test_a_reader_inside_the_write_sees_the_entries_it_holds_back(keyed):
+    """History read in the transaction that wrote the record (a screen that saves and shows the
+    record's history in one request) includes the entry of that write."""
+    rt = keyed
+    with rt.db.write():
+        made = rt.records.create(SYSTEM, "customer", {"code": "H1", "name": "Held", "region": "east"})
+        assert [e["action"] for e in rt.records.history(SYSTEM, "customer", made["id"])] == ["create"]
+    assert [e["action"] for e in rt.records.history(SYSTEM, "customer", made["id"])] == ["create"]
+
+
+def test_entries_beyond_the_hold_are_written_as_they_come(keyed, monkeypatch):
+    """A long transaction does not keep every entry in memory: each HOLD entries are written."""
+    from sqlalchemy import event
+    rt = keyed
+    monkeypatch.setattr(audit, "HOLD", 10)
+    inserts = []
+    event.listen(rt.db.engine, "before_cursor_execute",
+                 lambda c, cur, sql, *a: inserts.append(sql) if sql.startswith("INSERT INTO sys_audit ") else None)
+    with rt.db.write() as conn:
+        for n in range(25):
+            audit.append(conn, rt.schema, SYSTEM, "customer", n, "test", {"n": n})
+    assert len(inserts) == 3
+    assert [r["record_id"] for r in entries(rt) if r["action"] == "test"] == list(range(25))
+    assert verify(rt).ok
