@@ -411,3 +411,38 @@ def test_the_import_examples_are_the_demos_files_and_run_as_shown(dbs, capsys, m
             capsys.readouterr()
             assert cli.main([*args, "--db", dbs.url_with_schema(url, schema), "--app", str(ROOT / "metadata")]) == 0, command
             assert capsys.readouterr().out.strip() == expected, command
+
+
+COLLABORATION_DOC = ROOT / "docs" / "collaboration.md"
+
+
+def test_the_attachment_api_example_runs_as_shown(dbs):
+    """docs/collaboration.md: the curl session, through the ASGI client, as the demo rep on one of their orders."""
+    import json
+
+    from starlette.testclient import TestClient
+
+    from engine.app import demo
+    from engine.server import create_app
+    text = COLLABORATION_DOC.read_text(encoding="utf-8")
+    session = re.search(r"```\n(\$ TOKEN=.*?)```", text, re.S).group(1)
+    login = json.loads(re.search(r"-d '(\{\"username\"[^']+)'", session).group(1))
+    shown = json.loads(re.search(r"\n(\{\"id\": 1.*?\})\n", session).group(1))
+    rt = dbs.runtime()
+    demo.load(rt)
+    with TestClient(create_app(rt)) as c:
+        h = {"Authorization": f"Bearer {c.post('/api/v1/auth/token', json=login).json()['token']}"}
+        order = c.get("/api/v1/sales_order?status=draft&limit=1", headers=h).json()["items"][0]
+        data = b"%PDF-1.4\n" + b"0" * 48204
+        made = c.post(f"/api/v1/sales_order/{order['id']}/attachments", files={"file": ("pump-drawing.pdf", data)}, headers=h)
+        assert made.status_code == 201, made.text
+        got = made.json()
+        assert list(got) == list(shown)  # the same fields, in the same order
+        same = ("entity", "name", "size", "content_type", "created_by_name", "image", "inline")
+        assert {k: got[k] for k in same} == {k: shown[k] for k in same}
+        assert got["url"] == f"/api/v1/attachments/{got['id']}"
+        listed = c.get(f"/api/v1/sales_order/{order['id']}/attachments", headers=h).json()
+        assert [f["name"] for f in listed["items"]] == ["pump-drawing.pdf"]
+        file = c.get(got["url"], headers=h)
+        assert file.content == data and "filename*=UTF-8''pump-drawing.pdf" in file.headers["content-disposition"]
+        assert c.delete(got["url"], headers=h).status_code == 204

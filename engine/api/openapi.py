@@ -210,7 +210,7 @@ def build_openapi(app: App, grants=None) -> dict:
             locked = frozenset(n for n in ent.fields if grants.level(ent.name, n) == "read_only")
             schemas.update(_entity_schemas(app, ent, ent.name, hidden, locked))
     errors = {str(s): _PROBLEM for s in (400, 401, 403, 404, 422)}
-    imports = False
+    imports = attachments = False
     for ent in readable:
         n = ent.name
         hidden = grants.hidden(n)
@@ -301,9 +301,20 @@ def build_openapi(app: App, grants=None) -> dict:
                         "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}}}}}},
                                   **errors}},
         }
+        if ent.attachments is not None:
+            paths.update(_attachment_paths(n, label, idp, errors, grants is None or grants.can(n, "update")))
+            attachments = True
         wf = app.workflows.get(n)
         if wf is not None:
             paths.update(_workflow_paths(wf, n, label, idp, errors))
+    if attachments:
+        paths.update(_attachment_file_paths(errors))
+        schemas["Attachment"] = {"type": "object", "properties": {
+            "id": {"type": "integer"}, "entity": {"type": "string"}, "record_id": {"type": "integer"}, "name": {"type": "string"},
+            "size": {"type": "integer"}, "content_type": {"type": "string"}, "sha256": {"type": "string"},
+            "created_by": {"type": ["integer", "null"]}, "created_by_name": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"}, "url": {"type": "string"},
+            "image": {"type": "boolean"}, "inline": {"type": "boolean", "description": "may be shown in the page (?inline=1)"}}}
     if imports:  # someone who may import follows their jobs
         paths.update(_job_paths(errors))
         schemas["ImportResult"] = {"type": "object", "properties": {
@@ -400,6 +411,34 @@ def _connector_paths(app, errors: dict) -> dict:
             "tags": tag, "parameters": [name, did],
             "responses": {"200": {"description": "the delivery is due now", **obj}, "409": _PROBLEM, **errors}}},
     }
+
+
+def _attachment_paths(n: str, label: str, idp: list, errors: dict, may_add: bool) -> dict:
+    """The files of a record: listed by whoever reads it, added by whoever may update it."""
+    ops = {"get": {
+        "operationId": f"attachments_{n}", "summary": f"The files of a {label}", "tags": [label], "parameters": idp,
+        "responses": {"200": {"description": "the files, oldest first", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}}}}}}}, **errors}}}
+    if may_add:
+        ops["post"] = {
+            "operationId": f"attach_{n}", "summary": f"Attach a file to a {label}", "tags": [label], "parameters": idp,
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"201": {"description": "attached", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Attachment"}}}},
+                          "409": _PROBLEM, "413": {"description": "the file is larger than the limit"}, **errors}}
+    return {f"/api/v1/{n}/{{id}}/attachments": ops}
+
+
+def _attachment_file_paths(errors: dict) -> dict:
+    """One attachment: downloaded, or removed."""
+    idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}]
+    return {"/api/v1/attachments/{id}": {
+        "get": {"operationId": "attachment", "summary": "Download a file (images and PDFs in the page with inline=true)", "tags": ["Files"],
+                "parameters": idp + [{"name": "inline", "in": "query", "schema": {"enum": ["true", "false"]}}],
+                "responses": {"200": {"description": "the file", "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}}, **errors}},
+        "delete": {"operationId": "detach", "summary": "Remove a file from its record", "tags": ["Files"], "parameters": idp,
+                   "responses": {"204": {"description": "removed"}, "409": _PROBLEM, **errors}}}}
 
 
 def _job_paths(errors: dict) -> dict:

@@ -20,6 +20,8 @@ from engine.connectors import deliveries
 from engine.connectors.registry import INBOUND
 from engine.connectors.registry import registry as connector_types
 from engine.events.hooks import make_manager
+from engine.files.attachments import Attachments, Cleanup
+from engine.files.blobs import blobs_for
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
@@ -37,6 +39,7 @@ def plugins_of(app: App):
     for a connector whose type neither the engine nor a plugin provides (E049)."""
     hooks = make_manager(app.plugins_dir)
     builtins.register(hooks)
+    hooks.register(Cleanup(), name="builtin.files")  # a deleted record's attachments go with it
     types = connector_types(hooks)
     known = set(types) | set(INBOUND)
     unknown = [Problem("E049", c.file, *c.type_at, f"connector '{c.name}' is of type '{c.type}', which no adapter provides "
@@ -96,6 +99,7 @@ class Runtime:
         if old is not None:
             records.clock, records.wake = old.clock, old.wake
         self.app, self.schema, self.records, self.stored = app, schema, records, stored
+        self.files = Attachments(records, blobs_for(schema))
         self.accounts.schema = schema
 
     def reload(self, stored: form_versions.Stored, app: App | None = None) -> None:

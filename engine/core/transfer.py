@@ -8,10 +8,22 @@ from urllib.parse import quote
 from engine.core.errors import Msg, PayloadTooLarge
 
 
-def attachment(name: str) -> str:
+def attachment(name: str, disposition: str = "attachment") -> str:
     """`attachment` with an ASCII fallback name and the UTF-8 one (RFC 6266, RFC 5987): клиенты.errors.csv arrives as itself."""
+    name = "".join(ch for ch in name if ch.isprintable())
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_").replace("\\", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def inline(name: str) -> str:
+    """The same, for a file the browser shows in the page (an image, a PDF)."""
+    return attachment(name, "inline")
+
+
+def megabytes(n: int) -> str:
+    """A size limit as people read it: 25, 0.5, 0.001."""
+    mb = n / 1048576
+    return f"{mb:g}" if mb >= 1 else f"{mb:.2g}"
 
 
 def capped(receive, limit: int):

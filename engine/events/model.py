@@ -28,7 +28,10 @@ STATE_ENTERED = "state_entered"  # a record entered a workflow state (data: from
 OPINION_GIVEN = "opinion_given"  # a department gave its opinion in a review (data: review: role, decision, opinion)
 DEADLINE_REACHED = "deadline_reached"  # a reminder or escalation of a state's deadline fired (data: kind, step, state)
 IMPORT_FINISHED = "import_finished"  # an import wrote its records (data: file, created, updated, unchanged, transitioned, errors, job)
-KINDS = (CREATED, UPDATED, DELETED, TRANSITIONED, STATE_ENTERED, OPINION_GIVEN, DEADLINE_REACHED, IMPORT_FINISHED)
+ATTACHMENT_ADDED = "attachment_added"  # a file was attached to a record (data: attachment: id, name, size, content_type, sha256)
+ATTACHMENT_REMOVED = "attachment_removed"  # a file was removed from a record (data: attachment, as above)
+KINDS = (CREATED, UPDATED, DELETED, TRANSITIONED, STATE_ENTERED, OPINION_GIVEN, DEADLINE_REACHED, IMPORT_FINISHED, ATTACHMENT_ADDED,
+         ATTACHMENT_REMOVED)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,10 @@ def _csv(data: bytes, encoding: str | None, delimiter: str | None) -> Sheet:
                              encodings=encoding or ", ".join(ENCODINGS)))
     first = text.split("\n", 1)[0]
     sep = delimiter or (";" if first.count(";") > first.count(",") else ",")
-    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    try:  # newline="": the csv module itself reads \r, \n and \r\n line ends, also a bare \r (old Mac files)
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    except csv.Error as exc:  # e.g. a NUL character
+        raise BadRequest(Msg("the file is not a readable CSV file (%(why)s): save it again as CSV (UTF-8) or as .xlsx", why=str(exc))) from None
     if not rows or not any(c.strip() for c in rows[0]):
         raise BadRequest(Msg("the file is empty: give a header row with the column names, then a row per record"))
     return Sheet([c.strip() for c in rows[0]], [(i + 2, r) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)], "csv",

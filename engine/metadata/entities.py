@@ -16,6 +16,7 @@ from engine.metadata.model import (
     CHILD_SYSTEM_COLUMNS,
     RESERVED_NAMES,
     SYSTEM_COLUMNS,
+    AttachmentRules,
     Entity,
     Field,
     Label,
@@ -144,6 +145,11 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
             if unknown(c, sortable):
                 ctx.add("E015", file, doc, ("indexes", i, j), f"index names '{c}', which is not a stored field of {name}")
         indexes.append(tuple(cols))
+    attachments = _attachments(d.get("attachments"))
+    if attachments is not None and is_child:
+        ctx.add("E050", file, doc, ("attachments",), f"{name} is a child entity: its lines take no attachments of their own "
+                "(attach files to the parent record)")
+        attachments = None
     for i, fn in enumerate(d.get("co_owners", ())):
         if is_child or unknown(fn, fields) or fn in fields and fields[fn].type != "user":
             ctx.add("E034", file, doc, ("co_owners", i), f"co_owners names '{fn}', which is not a user field of {name}"
@@ -209,8 +215,20 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
         list_filters=tuple(d.get("list_filters", ())),
         rules=tuple(rules),
         computed_order=tuple(order),
+        attachments=attachments,
         file=file,
     )
+
+
+def _attachments(spec) -> AttachmentRules | None:
+    """`attachments: true`, or its limits (checked by the entity schema already)."""
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        return AttachmentRules()
+    mb = spec.get("max_size_mb")
+    return AttachmentRules(max_bytes=int(mb * 1048576) if mb is not None else None, types=tuple(t.lower() for t in spec.get("types", ())),
+                           max_count=spec.get("max_count"))
 
 
 def _computed_order(ctx, file, doc, deps: dict[str, set]) -> list[str]:

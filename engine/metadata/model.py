@@ -14,7 +14,7 @@ CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
 RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text", "user", "record", "lines_", "cursor", "sort", "limit", "q", "count"))
 
 # entity names that would clash with the screens' and the API's own paths
-RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports"})
+RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments"})
 
 FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
                "user", "email", "phone", "url", "json", "computed")
@@ -161,6 +161,7 @@ class Entity:
     list_filters: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     computed_order: tuple[str, ...] = ()
+    attachments: AttachmentRules | None = None  # None: its records take no files
     file: str = ""
 
     def field(self, name: str) -> Field:
@@ -249,6 +250,14 @@ class Grant:
     @property
     def rule(self) -> str:
         return f"{self.role}: {self.entity}.{self.action} = {self.scope}"
+
+
+@dataclass(frozen=True)
+class AttachmentRules:
+    """What files an entity's records take (`attachments:` in its metadata)."""
+    max_bytes: int | None = None  # None: ENGINE_ATTACHMENT_MAX_MB (default 25 MB)
+    types: tuple[str, ...] = ()  # file endings (.pdf) and content types (application/pdf, image/*); empty: any
+    max_count: int | None = None  # the most files one record may have
 
 
 @dataclass(frozen=True)

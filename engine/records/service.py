@@ -490,6 +490,19 @@ class Records:
             raise Forbidden(Msg("you may read this %(thing)s but not %(action)s it", thing=Msg.label(ent.label, lower=True), action=Msg(action)))
         return current
 
+    def files_of(self, conn, actor: Actor, ent: Entity, record_id, change: bool = False) -> dict:
+        """The record whose files (attachments) the actor reads or, with `change`, adds and removes, in
+        the caller's transaction: one they may read (NotFound otherwise, as if it did not exist); to
+        change its files also one they may update, inside their update scope (Forbidden), in a state
+        that does not lock it (Conflict)."""
+        record = self._visible(conn, actor, ent, record_id, lock=change)
+        if change:
+            self.permissions.require(actor, ent.name, "update")
+            if not self._in_scope(conn, ent.name, record_id, self._scope(conn, actor, ent.name, "update")):
+                raise self._out_of_scope(actor, ent, "update")
+            self._refuse_in_state(ent, record, set(), deleting=True)
+        return record
+
     def _reload_in_scope(self, conn, actor: Actor, ent: Entity, record_id: int, action: str) -> dict:
         """After a write, in its transaction: the record as written, which must still be one the actor
         may `action` and read (no creating records for other owners or regions, no moving a record out

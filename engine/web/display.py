@@ -171,6 +171,9 @@ class Display:
                                  + (f" — “{r['opinion']}”" if r.get("opinion") else ""))
             elif e["action"] == "reassign":
                 sentences.append(_("passed the record to the owner's manager (deadline missed)"))
+            elif e["action"] in ("attach", "detach") and "attachment" in ch:
+                said = _("attached %(name)s") if e["action"] == "attach" else _("removed the file %(name)s")
+                sentences.append(said % {"name": ch["attachment"].get("name", "")})
             wf = self.app.workflows.get(ent.name)
             moved = ch.get("transition") if e["action"] == "transition" else None
             if moved is not None and wf is not None:

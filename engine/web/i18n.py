@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 from decimal import Decimal
 
-from babel import Locale, dates, numbers
+from babel import Locale, dates, numbers, units
 
 from engine.core.i18n import LOCALE_DIR, localize, negotiate, translations  # noqa: F401  (the screens' names for them)
 
@@ -68,6 +68,13 @@ class Formatter:
     def duration(self, seconds: int | None) -> str:
         """A span of time in words, e.g. '3 hours'."""
         return dates.format_timedelta(dt.timedelta(seconds=seconds or 0), locale=self.locale)
+
+    def size(self, n: int) -> str:
+        """A file's size in the locale's units and signs: 2.4 MB, 2,4 МБ, 512 KB."""
+        for unit, step in (("megabyte", 1048576), ("kilobyte", 1024)):
+            if n >= step:
+                return units.format_unit(round(n / step, 1), f"digital-{unit}", length="short", locale=self.locale)
+        return units.format_unit(n, "digital-byte", length="short", locale=self.locale)
 
     def ago(self, value: dt.datetime) -> str:
         delta = value - dt.datetime.now(dt.timezone.utc)

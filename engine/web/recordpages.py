@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse
 from engine.access import users
 from engine.core.errors import Conflict, Forbidden, Msg, NotFound, ValidationFailed
 from engine.core.i18n import localize, reason
+from engine.core.transfer import megabytes
 from engine.core.values import parse_id
 from engine.metadata.model import Entity
 from engine.records.listing import ListQuery
@@ -24,7 +25,7 @@ from engine.workflow import reviews, transitions
 
 
 class RecordScreens(ScreenBase):
-    async def record_page(self, request: Request, flow_error: str | None = None, status: int = 200):
+    async def record_page(self, request: Request, flow_error: str | None = None, status: int = 200, files_error: str | None = None):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         rid = _record_id(request)
@@ -51,12 +52,15 @@ class RecordScreens(ScreenBase):
                 if any(st.review for st in wf.states.values()):
                     review = reviews.summary(self.rt.records, actor, ent.name, rid, lang)
                     flow["reviews"] = review if review["round"] else None
-            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow
-        rec, hist, titles, related, may_update, flow = await run_in_threadpool(work)
+            files = self.rt.files.list(actor, ent.name, rid) if ent.attachments is not None else None
+            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow, files
+        rec, hist, titles, related, may_update, flow, files = await run_in_threadpool(work)
         return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related,
                            history=hist, sections=self.sections(ent, actor=actor, record=rec), app_entities=self.app.entities, flow=flow,
                            workflow=self.rt.records.workflow_of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
-                           may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"))
+                           may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"),
+                           files=files, files_error=files_error, file_bytes=self.rt.files.max_bytes(ent.name) if files is not None else 0,
+                           file_limit=megabytes(self.rt.files.max_bytes(ent.name)) if files is not None else None)
 
     async def fire(self, request: Request):
         """A transition button (and its small form of inputs) on the record page."""

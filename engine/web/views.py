@@ -20,13 +20,14 @@ from engine.web.base import HERE
 from engine.web.board import BoardScreens
 from engine.web.connectors import ConnectorScreens
 from engine.web.designer import DesignerScreens
+from engine.web.files import FileScreens
 from engine.web.imports import ImportScreens
 from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
 from engine.web.settings import SettingsScreens
 
 
-class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens):
+class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens, FileScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -108,6 +109,8 @@ def make_routes(rt: Runtime) -> list:
         Route("/imports/{id}/run", s.run, methods=["POST"]),
         Route("/imports/{id}/progress", s.progress, methods=["GET"]),
         Route("/imports/{id}/errors", s.errors_file, methods=["GET"]),
+        Route("/files/{id}", s.file, methods=["GET"]),
+        Route("/files/{id}/delete", s.remove_file, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
@@ -130,4 +133,5 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/{id}/edit", s.save, methods=["POST"]),
         Route("/{entity}/{id}/transitions/{transition}", s.fire, methods=["POST"]),
         Route("/{entity}/{id}/review", s.review, methods=["POST"]),
+        Route("/{entity}/{id}/files", s.upload_files, methods=["POST"]),
     ], s

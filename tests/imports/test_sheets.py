@@ -64,3 +64,10 @@ def test_merged_header_cells_and_files_over_the_limit_are_refused(monkeypatch):
     with pytest.raises(BadRequest) as e:
         read(b"code\n" + b"C1\n" * 520_000, "big.csv")  # 1.5 MB, refused before it is read
     assert str(e.value.reason) == "the file is 1.5 MB; imports take at most 1 MB (ENGINE_IMPORT_MAX_MB)"
+
+
+def test_csv_with_old_mac_line_ends_or_a_stray_carriage_return_is_read():
+    sheet = read("code,name\r1,Acme\r2,Beta\r".encode(), "c.csv")
+    assert sheet.header == ["code", "name"] and [r for _, r in sheet.rows] == [["1", "Acme"], ["2", "Beta"]]
+    odd = read(b"a,b\r/x\r.\n", "odd.csv")  # a bare \r inside what looks like one line: each part a row, not a server error
+    assert odd.header == ["a", "b"] and [r for _, r in odd.rows] == [["/x"], ["."]]

@@ -110,14 +110,21 @@
   }
   document.addEventListener("input", onValue);
   document.addEventListener("change", onValue);
-  // a recompute's answer must not overwrite what was typed after it was asked for
+  // a recompute's answer must not overwrite what was typed after it was asked for - also when a newer
+  // question went out before an older answer came in: each answer is judged by the time of its own question
   document.addEventListener("htmx:beforeRequest", function (e) {
-    if (e.detail && e.detail.elt && e.detail.elt.dataset) e.detail.elt.dataset.sentAt = String(Date.now());
+    var now = String(Date.now());
+    if (e.detail && e.detail.xhr) e.detail.xhr.engineSentAt = now;
+    if (e.detail && e.detail.elt && e.detail.elt.dataset) e.detail.elt.dataset.sentAt = now;
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var elt = e.detail && e.detail.elt;
+    if (elt && elt.dataset && e.detail.xhr && e.detail.xhr.engineSentAt) elt.dataset.answerTo = e.detail.xhr.engineSentAt;
   });
   document.addEventListener("htmx:oobBeforeSwap", function (e) {
     var target = e.detail && e.detail.target, form = target && target.closest && target.closest("form");
-    if (!form || !form.dataset.sentAt) return;
-    var sent = Number(form.dataset.sentAt);
+    if (!form || !(form.dataset.answerTo || form.dataset.sentAt)) return;
+    var sent = Number(form.dataset.answerTo || form.dataset.sentAt);
     target.querySelectorAll("input, select, textarea").forEach(function (el) {
       if (Number(el.dataset.typedAt || 0) > sent) e.detail.shouldSwap = false;
     });
@@ -248,6 +255,65 @@
     bulkState();
     document.addEventListener("change", function (e) {
       if (e.target.name === "ids" && e.target.getAttribute("form") === "bulk") bulkState();
+    });
+  }
+
+  // a form that asks first (removing a file)
+  document.addEventListener("submit", function (e) {
+    var ask = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (ask && !window.confirm(ask)) e.preventDefault();
+  });
+
+  // files on a record page: each chosen or dropped file goes on its own, with a progress bar, and
+  // the page shows the list again once all have arrived; without script the form posts them at once
+  var upload = document.querySelector("form[data-upload]");
+  if (upload && window.FormData) {
+    var picker = upload.querySelector("[data-upload-input]"), queue = upload.querySelector("[data-uploads]");
+    var drop = upload.querySelector(".drop"), most = Number(upload.dataset.max || 0);
+    upload.querySelector(".upload-button").hidden = true;
+    upload.classList.add("scripted");  // the drop zone itself is the button: the browser's file picker hides
+    var sendAll = function (files) {
+      var pending = files.length, failed = 0;
+      var finish = function () {
+        pending -= 1;
+        if (pending === 0 && !failed) { location.hash = "files"; location.reload(); }
+      };
+      Array.prototype.forEach.call(files, function (file) {
+        var item = document.createElement("li"), name = document.createElement("span"), bar = document.createElement("progress");
+        name.textContent = file.name;
+        bar.max = 100; bar.value = 0;
+        item.appendChild(name); item.appendChild(bar); queue.appendChild(item);
+        var fail = function (text) {
+          failed += 1; item.className = "failed"; bar.remove();
+          var why = document.createElement("span"); why.className = "error-text"; why.textContent = text; item.appendChild(why);
+          finish();
+        };
+        if (most && file.size > most) { fail(upload.dataset.tooLarge); return; }
+        var data = new FormData();
+        data.append("csrf_token", upload.querySelector("[name=csrf_token]").value);
+        data.append("file", file, file.name);
+        var xhr = new XMLHttpRequest();
+        xhr.open("POST", upload.action);
+        xhr.setRequestHeader("X-Upload", "1");
+        xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(e.loaded * 100 / e.total); };
+        xhr.onload = function () {
+          if (xhr.status === 204) { bar.value = 100; item.className = "done"; finish(); }
+          else fail(xhr.responseText || xhr.statusText);
+        };
+        xhr.onerror = function () { fail(upload.dataset.netError); };
+        xhr.send(data);
+      });
+    };
+    picker.addEventListener("change", function () { if (picker.files.length) sendAll(picker.files); picker.value = ""; });
+    ["dragenter", "dragover"].forEach(function (type) {
+      drop.addEventListener(type, function (e) { e.preventDefault(); drop.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (type) {
+      drop.addEventListener(type, function () { drop.classList.remove("over"); });
+    });
+    drop.addEventListener("drop", function (e) {
+      e.preventDefault();
+      if (e.dataTransfer && e.dataTransfer.files.length) sendAll(e.dataTransfer.files);
     });
   }
 })();

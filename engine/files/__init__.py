@@ -1,0 +1,1 @@
+"""Files that travel with records: the blob store (the database by default) and attachments."""
