@@ -9,6 +9,8 @@ process at once and revoke their API tokens; users see their own live sessions a
 """
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 
 from engine.access import logins, users
@@ -260,6 +262,29 @@ class Accounts:
                 return
             conn.execute(u.update().where(u.c.id == actor.id).values(language=language or None))
             audit.append(conn, self.schema, actor, "sys_user", actor.id, "user_changed", {"fields": {"language": [old, language or None]}})
+
+
+    def set_time_zone(self, actor: Actor, zone: str) -> None:
+        """The time zone the screens show this user's times in (an IANA name); empty: the app's."""
+        zone = (zone or "").strip()
+        if zone and zone not in time_zones():
+            errors = ErrorCollector()
+            errors.add("time_zone", "choose a time zone from the list, e.g. Asia/Shanghai or Europe/Moscow")
+            errors.raise_if_any()
+        u = self.schema.user
+        with self.db.write() as conn:
+            old = conn.execute(select(u.c.time_zone).where(u.c.id == actor.id)).scalar()
+            if (old or None) == (zone or None):
+                return
+            conn.execute(u.update().where(u.c.id == actor.id).values(time_zone=zone or None))
+            audit.append(conn, self.schema, actor, "sys_user", actor.id, "user_changed", {"fields": {"time_zone": [old, zone or None]}})
+
+
+@functools.cache
+def time_zones() -> frozenset:
+    """The IANA time zones this machine knows (zoneinfo, with the tzdata package as a fallback)."""
+    import zoneinfo
+    return frozenset(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))
 
 
 def _check_password(password, errors: ErrorCollector) -> None:

@@ -21,6 +21,7 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("phone", String(32)),
         Column("channels", JSON),  # notification preferences: {"email": false} turns e-mail off; a channel not named is on
         Column("language", String(8)),
+        Column("time_zone", String(64)),  # an IANA zone (Asia/Shanghai) the screens show times in; empty: the app's
         Column("manager_id", BigInteger, index=True),
         Column("attributes", JSON),  # values of roles.yaml's user_fields, e.g. {"region": "east"}
         Column("active", Boolean, nullable=False, default=True),

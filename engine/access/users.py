@@ -134,7 +134,7 @@ def check_attributes(app, attributes: dict, errors: ErrorCollector) -> dict:
 def _actor(conn, schema: Schema, row, via: str) -> Actor:
     roles = frozenset(r for (r,) in conn.execute(select(schema.user_role.c.role).where(schema.user_role.c.user_id == row.id)))
     return Actor(id=row.id, username=row.username, roles=roles, via=via, full_name=row.full_name or row.username,
-                 language=row.language or "", attributes=dict(row.attributes or {}))
+                 language=row.language or "", time_zone=getattr(row, "time_zone", None) or "", attributes=dict(row.attributes or {}))
 
 
 def credentials(conn, schema: Schema, username, lock: bool = False):
@@ -203,7 +203,7 @@ def _actor_by_token_stmt(schema: Schema):
     stmt = getattr(schema, "_actor_by_token", None)
     if stmt is None:
         tk, u, r = schema.token, schema.user, schema.user_role
-        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.attributes, r.c.role)
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, r.c.role)
                 .select_from(tk.join(u, u.c.id == tk.c.user_id).outerjoin(r, r.c.user_id == u.c.id))
                 .where(tk.c.token_hash == bindparam("token_hash"), tk.c.revoked_at.is_(None), u.c.active.is_(True)))
         schema._actor_by_token = stmt
@@ -214,7 +214,8 @@ def _actor_of(rows, via: str) -> Actor:
     """The Actor from rows of (user columns, one role each)."""
     first = rows[0]
     return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
-                 full_name=first.full_name or first.username, language=first.language or "", attributes=dict(first.attributes or {}))
+                 full_name=first.full_name or first.username, language=first.language or "", time_zone=first.time_zone or "",
+                 attributes=dict(first.attributes or {}))
 
 
 def _actor_by_id_stmt(schema: Schema):
@@ -222,7 +223,7 @@ def _actor_by_id_stmt(schema: Schema):
     stmt = getattr(schema, "_actor_by_id", None)
     if stmt is None:
         u, r = schema.user, schema.user_role
-        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.attributes, r.c.role)
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, r.c.role)
                 .select_from(u.outerjoin(r, r.c.user_id == u.c.id))
                 .where(u.c.id == bindparam("user_id"), u.c.active.is_(True)))
         schema._actor_by_id = stmt

@@ -210,7 +210,7 @@ def build_openapi(app: App, grants=None) -> dict:
             locked = frozenset(n for n in ent.fields if grants.level(ent.name, n) == "read_only")
             schemas.update(_entity_schemas(app, ent, ent.name, hidden, locked))
     errors = {str(s): _PROBLEM for s in (400, 401, 403, 404, 422)}
-    imports = attachments = False
+    imports = attachments = comments = False
     for ent in readable:
         n = ent.name
         hidden = grants.hidden(n)
@@ -304,6 +304,9 @@ def build_openapi(app: App, grants=None) -> dict:
         if ent.attachments is not None:
             paths.update(_attachment_paths(n, label, idp, errors, grants is None or grants.can(n, "update")))
             attachments = True
+        if ent.comments:
+            paths.update(_comment_paths(n, label, idp, errors))
+            comments = True
         wf = app.workflows.get(n)
         if wf is not None:
             paths.update(_workflow_paths(wf, n, label, idp, errors))
@@ -315,6 +318,16 @@ def build_openapi(app: App, grants=None) -> dict:
             "created_by": {"type": ["integer", "null"]}, "created_by_name": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"}, "url": {"type": "string"},
             "image": {"type": "boolean"}, "inline": {"type": "boolean", "description": "may be shown in the page (?inline=1)"}}}
+    if comments:
+        paths.update(_comment_item_paths(errors))
+        schemas["Comment"] = {"type": "object", "properties": {
+            "id": {"type": "integer"}, "entity": {"type": "string"}, "record_id": {"type": "integer"}, "text": {"type": "string"},
+            "html": {"type": "string", "description": "the text rendered safely (a small subset of Markdown; no HTML of the author's)"},
+            "author_id": {"type": ["integer", "null"]}, "author": {"type": ["string", "null"]},
+            "mentions": {"type": "array", "items": {"type": "string"}}, "created_at": {"type": "string", "format": "date-time"},
+            "edited_at": {"type": ["string", "null"], "format": "date-time"}, "may_edit": {"type": "boolean"}, "may_delete": {"type": "boolean"}}}
+        schemas["CommentInput"] = {"type": "object", "required": ["text"], "additionalProperties": False,
+                                   "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 10000}}}
     if imports:  # someone who may import follows their jobs
         paths.update(_job_paths(errors))
         schemas["ImportResult"] = {"type": "object", "properties": {
@@ -427,6 +440,30 @@ def _attachment_paths(n: str, label: str, idp: list, errors: dict, may_add: bool
             "responses": {"201": {"description": "attached", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Attachment"}}}},
                           "409": _PROBLEM, "413": {"description": "the file is larger than the limit"}, **errors}}
     return {f"/api/v1/{n}/{{id}}/attachments": ops}
+
+
+def _comment_paths(n: str, label: str, idp: list, errors: dict) -> dict:
+    """The comments of a record: read and written by whoever reads it."""
+    one = {"application/json": {"schema": {"$ref": "#/components/schemas/Comment"}}}
+    return {f"/api/v1/{n}/{{id}}/comments": {
+        "get": {"operationId": f"comments_{n}", "summary": f"The comments on a {label}", "tags": [label], "parameters": idp,
+                "responses": {"200": {"description": "the comments, oldest first", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Comment"}}}}}}}, **errors}},
+        "post": {"operationId": f"comment_{n}", "summary": f"Comment on a {label} (@username mentions someone who may read it)", "tags": [label],
+                 "parameters": idp,
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommentInput"}}}},
+                 "responses": {"201": {"description": "the comment", "content": one}, **errors}}}}
+
+
+def _comment_item_paths(errors: dict) -> dict:
+    idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}]
+    return {"/api/v1/comments/{id}": {
+        "patch": {"operationId": "edit_comment", "summary": "Edit your comment (within 10 minutes)", "tags": ["Comments"], "parameters": idp,
+                  "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommentInput"}}}},
+                  "responses": {"200": {"description": "the comment, changed", "content": {"application/json": {
+                      "schema": {"$ref": "#/components/schemas/Comment"}}}}, "409": _PROBLEM, **errors}},
+        "delete": {"operationId": "delete_comment", "summary": "Delete a comment (its author or an administrator)", "tags": ["Comments"],
+                   "parameters": idp, "responses": {"204": {"description": "deleted"}, **errors}}}}
 
 
 def _attachment_file_paths(errors: dict) -> dict:

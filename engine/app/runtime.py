@@ -16,6 +16,7 @@ from engine.access import sessions as user_sessions
 from engine.access.accounts import Accounts
 from engine.app.tables import schema_for
 from engine.behaviours import defaults as builtins
+from engine.comments import service as comments
 from engine.connectors import deliveries
 from engine.connectors.registry import INBOUND
 from engine.connectors.registry import registry as connector_types
@@ -40,6 +41,8 @@ def plugins_of(app: App):
     hooks = make_manager(app.plugins_dir)
     builtins.register(hooks)
     hooks.register(Cleanup(), name="builtin.files")  # a deleted record's attachments go with it
+    hooks.register(comments.Cleanup(), name="builtin.comments")  # and its comments
+    hooks.register(comments.Mentions(), name="builtin.mentions")  # people mentioned in a comment hear of it
     types = connector_types(hooks)
     known = set(types) | set(INBOUND)
     unknown = [Problem("E049", c.file, *c.type_at, f"connector '{c.name}' is of type '{c.type}', which no adapter provides "
@@ -100,6 +103,7 @@ class Runtime:
             records.clock, records.wake = old.clock, old.wake
         self.app, self.schema, self.records, self.stored = app, schema, records, stored
         self.files = Attachments(records, blobs_for(schema))
+        self.comments = comments.Comments(records)
         self.accounts.schema = schema
 
     def reload(self, stored: form_versions.Stored, app: App | None = None) -> None:

@@ -14,6 +14,7 @@ class Actor:
     via: str = "api"
     full_name: str = ""
     language: str = ""  # the user's chosen language; empty: not chosen (screens use the browser's)
+    time_zone: str = ""  # the user's chosen time zone (IANA, e.g. Asia/Shanghai); empty: the app's
     attributes: dict = field(default_factory=dict, compare=False, hash=False)  # roles.yaml's user_fields (region...)
 
     def context(self) -> dict:

@@ -30,8 +30,11 @@ DEADLINE_REACHED = "deadline_reached"  # a reminder or escalation of a state's d
 IMPORT_FINISHED = "import_finished"  # an import wrote its records (data: file, created, updated, unchanged, transitioned, errors, job)
 ATTACHMENT_ADDED = "attachment_added"  # a file was attached to a record (data: attachment: id, name, size, content_type, sha256)
 ATTACHMENT_REMOVED = "attachment_removed"  # a file was removed from a record (data: attachment, as above)
+COMMENT_ADDED = "comment_added"  # a comment on a record (data: comment: id, text; mentions: the ids of the people it mentions)
+COMMENT_EDITED = "comment_edited"  # a comment changed by its author (data: comment, before: the text it had, mentions: people newly mentioned)
+COMMENT_REMOVED = "comment_removed"  # a comment deleted (data: comment)
 KINDS = (CREATED, UPDATED, DELETED, TRANSITIONED, STATE_ENTERED, OPINION_GIVEN, DEADLINE_REACHED, IMPORT_FINISHED, ATTACHMENT_ADDED,
-         ATTACHMENT_REMOVED)
+         ATTACHMENT_REMOVED, COMMENT_ADDED, COMMENT_EDITED, COMMENT_REMOVED)
 
 
 @dataclass(frozen=True)

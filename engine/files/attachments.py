@@ -3,7 +3,7 @@
 Who may read the record may list and download its files; who may update it (within their update
 scope, in a state that does not lock the record) may add and remove them; for anyone else the
 record, and so each of its files, does not exist (NotFound). The checks are the record service's
-(Records.files_of): there is no second set of rules here. Adding and removing are events
+(Records.attached_to): there is no second set of rules here. Adding and removing are events
 (`attachment_added`, `attachment_removed`), audited as `attach` and `detach`; a deleted record's
 files go with it (Cleanup, a subscriber of `deleted`). The content is kept by the blob store once
 per SHA-256 and forgotten when no attachment refers to it any more."""
@@ -71,7 +71,7 @@ class Attachments:
         ent, _ = self.rules(entity)
         a = self.schema.attachment
         with self.records.db.read() as conn:
-            self.records.files_of(conn, actor, ent, record_id)
+            self.records.attached_to(conn, actor, ent, record_id)
             rows = conn.execute(select(*[a.c[c] for c in COLUMNS]).where(a.c.entity == ent.name, a.c.record_id == record_id)
                                 .order_by(a.c.id)).mappings().all()
             names = self.records.titles_in(conn, actor, "@user", {r["created_by"] for r in rows if r["created_by"]}) if rows else {}
@@ -82,7 +82,7 @@ class Attachments:
         with self.records.db.read() as conn:
             row = self._row(conn, attachment_id)
             ent = self._entity_of(row)
-            self.records.files_of(conn, actor, ent, row["record_id"])
+            self.records.attached_to(conn, actor, ent, row["record_id"])
             names = self.records.titles_in(conn, actor, "@user", {row["created_by"]} if row["created_by"] else set())
         return self._json(row, names)
 
@@ -112,7 +112,7 @@ class Attachments:
         records = self.records
         a = self.schema.attachment
         with records.db.write() as conn:
-            records.files_of(conn, actor, ent, record_id, change=True)
+            records.attached_to(conn, actor, ent, record_id, change=True)
             if rules.max_count:
                 n = conn.execute(select(func.count()).select_from(a).where(a.c.entity == ent.name, a.c.record_id == record_id)).scalar()
                 if n >= rules.max_count:
@@ -133,7 +133,7 @@ class Attachments:
         with records.db.write() as conn:
             row = self._row(conn, attachment_id)
             ent = self._entity_of(row)
-            records.files_of(conn, actor, ent, row["record_id"], change=True)
+            records.attached_to(conn, actor, ent, row["record_id"], change=True)
             a = self.schema.attachment
             conn.execute(a.delete().where(a.c.id == attachment_id))
             self.blobs.release(conn, row["sha256"])

@@ -150,6 +150,9 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
         ctx.add("E050", file, doc, ("attachments",), f"{name} is a child entity: its lines take no attachments of their own "
                 "(attach files to the parent record)")
         attachments = None
+    if d.get("comments") and is_child:
+        ctx.add("E050", file, doc, ("comments",), f"{name} is a child entity: its lines take no comments of their own "
+                "(comment on the parent record)")
     for i, fn in enumerate(d.get("co_owners", ())):
         if is_child or unknown(fn, fields) or fn in fields and fields[fn].type != "user":
             ctx.add("E034", file, doc, ("co_owners", i), f"co_owners names '{fn}', which is not a user field of {name}"
@@ -216,6 +219,7 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
         rules=tuple(rules),
         computed_order=tuple(order),
         attachments=attachments,
+        comments=bool(d.get("comments")) and not is_child,
         file=file,
     )
 

@@ -14,7 +14,7 @@ CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
 RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text", "user", "record", "lines_", "cursor", "sort", "limit", "q", "count"))
 
 # entity names that would clash with the screens' and the API's own paths
-RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments"})
+RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
 
 FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
                "user", "email", "phone", "url", "json", "computed")
@@ -162,6 +162,7 @@ class Entity:
     rules: tuple[Rule, ...] = ()
     computed_order: tuple[str, ...] = ()
     attachments: AttachmentRules | None = None  # None: its records take no files
+    comments: bool = False  # its records take comments
     file: str = ""
 
     def field(self, name: str) -> Field:

@@ -56,8 +56,11 @@ def recipients(conn, schema: Schema, app: App, names, record: dict, people: froz
     return list(dict.fromkeys(ids))
 
 
-def send(conn, schema: Schema, user_ids, entity: str | None, record_id: int | None, kind: str, message: str, now: dt.datetime) -> int:
-    rows = [dict(user_id=u, entity=entity, record_id=record_id, kind=kind, message=message[:2000], created_at=now) for u in user_ids]
+def send(conn, schema: Schema, user_ids, entity: str | None, record_id: int | None, kind: str, message: str, now: dt.datetime,
+         texts: dict | None = None) -> int:
+    """Notices for these users; `texts`: the message in each language ({lang: text}), so it is shown in the reader's language of now."""
+    texts = {k: v[:2000] for k, v in texts.items()} if texts else None
+    rows = [dict(user_id=u, entity=entity, record_id=record_id, kind=kind, message=message[:2000], texts=texts, created_at=now) for u in user_ids]
     if rows:
         conn.execute(schema.notification.insert(), rows)
     return len(rows)
@@ -68,15 +71,29 @@ def unread(conn, schema: Schema, user_id: int, visible, limit: int = 20) -> tupl
     may still read) lets through, newest first, and how many there are."""
     n = schema.notification
     where = (n.c.user_id == user_id, n.c.read_at.is_(None), visible)
-    rows = conn.execute(select(n).where(*where).order_by(n.c.id.desc()).limit(limit)).mappings().all()
+    rows = conn.execute(select(n).where(*where).order_by(n.c.id.desc()).limit(limit)).mappings().all() if limit else []
     total = conn.execute(select(func.count()).select_from(n).where(*where)).scalar()
     return [dict(r) for r in rows], total
 
 
-def unread_entities(conn, schema: Schema, user_id: int) -> list[str | None]:
-    """The entities the user's unread notifications are about (None: about no record)."""
+def unread_entities(conn, schema: Schema, user_id: int, everything: bool = False) -> list[str | None]:
+    """The entities the user's unread (with `everything`: all) notifications are about (None: about no record)."""
     n = schema.notification
-    return list(conn.execute(select(n.c.entity).where(n.c.user_id == user_id, n.c.read_at.is_(None)).distinct()).scalars())
+    stmt = select(n.c.entity).where(n.c.user_id == user_id)
+    if not everything:
+        stmt = stmt.where(n.c.read_at.is_(None))
+    return list(conn.execute(stmt.distinct()).scalars())
+
+
+def latest(conn, schema: Schema, user_id: int, visible, limit: int, before: int | None = None, everything: bool = False) -> list[dict]:
+    """The user's notifications `visible` lets through, newest first: the unread ones first (the
+    bell), or, with `everything`, read and unread alike (the page), older than id `before`."""
+    n = schema.notification
+    stmt = select(n).where(n.c.user_id == user_id, visible)
+    if before is not None:
+        stmt = stmt.where(n.c.id < before)
+    order = (n.c.id.desc(),) if everything else (n.c.read_at.is_not(None), n.c.id.desc())
+    return [dict(r) for r in conn.execute(stmt.order_by(*order).limit(limit)).mappings()]
 
 
 def mark_read(conn, schema: Schema, user_id: int, now: dt.datetime, visible, ids=None) -> int:

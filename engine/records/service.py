@@ -490,8 +490,8 @@ class Records:
             raise Forbidden(Msg("you may read this %(thing)s but not %(action)s it", thing=Msg.label(ent.label, lower=True), action=Msg(action)))
         return current
 
-    def files_of(self, conn, actor: Actor, ent: Entity, record_id, change: bool = False) -> dict:
-        """The record whose files (attachments) the actor reads or, with `change`, adds and removes, in
+    def attached_to(self, conn, actor: Actor, ent: Entity, record_id, change: bool = False) -> dict:
+        """The record whose files and comments the actor reads or, with `change`, whose files they add and remove, in
         the caller's transaction: one they may read (NotFound otherwise, as if it did not exist); to
         change its files also one they may update, inside their update scope (Forbidden), in a state
         that does not lock it (Conflict)."""
@@ -548,13 +548,7 @@ class Records:
         the text for them. E-mails and text messages go to the `send_notice` hook (the connectors make
         them deliveries, keyed by `event_id` and the person). Returns how many were told."""
         conn, now = tx.conn, tx.now
-        readers = []
-        for uid in user_ids:
-            reader = actor_for_id(conn, self.schema, uid, via="api")  # as they would read it (not "system": that reads all)
-            if reader is None or not self.permissions.grants(reader).can(ent.name, "read") or \
-                    not self._in_scope(conn, ent.name, record_id, self._scope(conn, reader, ent.name, "read")):
-                continue
-            readers.append(reader)
+        readers = self.readers(conn, user_ids, ent, record_id)
         beyond = [c for c in channels if c != "in_app"] if event_id is not None else []
         people = user_contacts(conn, self.schema, [r.id for r in readers]) if readers else {}
         texts: dict = {}
@@ -565,6 +559,8 @@ class Records:
             if (hidden, lang) not in texts:
                 texts[hidden, lang] = _worded(message, hidden, lang), _worded(subject, hidden, lang)
             text, about = texts[hidden, lang]
+            if (hidden, "*") not in texts:  # the bell shows it in the reader's language of the moment they read it
+                texts[hidden, "*"] = {code: _worded(message, hidden, code) for code in self.app.languages}
             reached = False
             for channel in beyond:
                 address = person.get("email" if channel == "email" else "phone")
@@ -575,15 +571,27 @@ class Records:
                                 " ".join((about or text).split())[:200], text, ent.name, record_id, kind)
                 reached |= any(self.plugin_manager.hook.send_notice(notice=notice, tx=tx))
             if "in_app" in channels or not reached:
-                notifications.send(conn, self.schema, [reader.id], ent.name, record_id, kind, text, now)
+                notifications.send(conn, self.schema, [reader.id], ent.name, record_id, kind, text, now, texts[hidden, "*"])
         return len(readers)
 
-    def _notices_visible(self, conn, actor: Actor):
+    def readers(self, conn, user_ids, ent: Entity, record_id: int) -> list[Actor]:
+        """Those of these (active) users who may read the record now, as they would read it (not as
+        "system", which reads everything): whom a notification or a mention may reach."""
+        out = []
+        for uid in user_ids:
+            reader = actor_for_id(conn, self.schema, uid, via="api")
+            if reader is None or not self.permissions.grants(reader).can(ent.name, "read") or \
+                    not self._in_scope(conn, ent.name, record_id, self._scope(conn, reader, ent.name, "read")):
+                continue
+            out.append(reader)
+        return out
+
+    def _notices_visible(self, conn, actor: Actor, everything: bool = False):
         """A WHERE clause on sys_notification: notices about no record, or about a record the actor may read now."""
         n = self.schema.notification
         clauses = [n.c.entity.is_(None)]
         grants = self.permissions.grants(actor)
-        for name in notifications.unread_entities(conn, self.schema, actor.id):
+        for name in notifications.unread_entities(conn, self.schema, actor.id, everything):
             ent = self.app.entities.get(name) if name is not None else None
             if ent is None or ent.child or not grants.can(name, "read"):
                 continue
@@ -591,12 +599,38 @@ class Records:
             clauses.append(and_(n.c.entity == name, n.c.record_id.in_(select(t.c.id).where(*_given(self._scope(conn, actor, name, "read"))))))
         return or_(*clauses)
 
-    def notifications(self, actor: Actor, limit: int = 20) -> tuple[list[dict], int]:
-        """The actor's unread notifications about records they may still read, newest first, and how many."""
+    def notifications(self, actor: Actor, limit: int = 20, lang: str | None = None) -> tuple[list[dict], int]:
+        """The actor's unread notifications about records they may still read, newest first (each in
+        `lang` where it was written in it), and how many."""
         with self.db.read() as conn:
             rows, total = notifications.unread(conn, self.schema, actor.id, self._notices_visible(conn, actor), limit)
-        return [{"id": r["id"], "entity": r["entity"], "record_id": r["record_id"], "kind": r["kind"], "message": r["message"],
-                 "at": to_json("datetime", r["created_at"])} for r in rows], total
+        return [{"id": r["id"], "entity": r["entity"], "record_id": r["record_id"], "kind": r["kind"],
+                 "message": (r["texts"] or {}).get(lang) or r["message"], "at": to_json("datetime", r["created_at"])} for r in rows], total
+
+    def inbox(self, actor: Actor, lang: str, limit: int = 8, before: int | None = None, everything: bool = False) -> tuple[list[dict], int]:
+        """The actor's notifications about records they may still read - the unread first (the bell) or,
+        with `everything`, all newest first (the page) - each in `lang` where it was written in it; and
+        how many are unread."""
+        with self.db.read() as conn:
+            visible = self._notices_visible(conn, actor, everything=True)
+            rows = notifications.latest(conn, self.schema, actor.id, visible, limit, before, everything)
+            _, unread = notifications.unread(conn, self.schema, actor.id, visible, 0)
+        return [{"id": r["id"], "entity": r["entity"], "record_id": r["record_id"], "kind": r["kind"],
+                 "text": (r["texts"] or {}).get(lang) or r["message"], "at": to_json("datetime", r["created_at"]),
+                 "read_at": to_json("datetime", r["read_at"]) if r["read_at"] else None} for r in rows], unread
+
+    def open_notification(self, actor: Actor, notification_id: int) -> dict | None:
+        """One of the actor's notifications, marked read, if its record is one they may still read."""
+        n = self.schema.notification
+        with self.db.write() as conn:
+            visible = self._notices_visible(conn, actor, everything=True)
+            row = conn.execute(select(n.c.id, n.c.entity, n.c.record_id, n.c.read_at).where(
+                n.c.id == notification_id, n.c.user_id == actor.id, visible)).mappings().first()
+            if row is None:
+                return None
+            if row["read_at"] is None:
+                conn.execute(n.update().where(n.c.id == notification_id).values(read_at=self.clock()))
+            return dict(row)
 
     def mark_read(self, actor: Actor, ids=None) -> int:
         with self.db.write() as conn:

@@ -4,7 +4,7 @@ Declared here, by the package that owns them, and put together with the app's en
 into one Schema by engine.app.tables."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, MetaData, String, Table, Text
 
 from engine.storage.schema import ID, UtcDateTime
 
@@ -18,7 +18,8 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("entity", String(64)),
         Column("record_id", BigInteger),
         Column("kind", String(32), nullable=False),
-        Column("message", Text, nullable=False),
+        Column("message", Text, nullable=False),  # in the reader's language when it was sent
+        Column("texts", JSON),  # {language: text} in each of the app's languages: shown in the reader's language of now
         Column("created_at", UtcDateTime, nullable=False),
         Column("read_at", UtcDateTime),
         Index("ix_sys_notification_user", "user_id", "read_at", "id"),

@@ -80,7 +80,7 @@ class ScreenBase:
         lang = self.lang(request, actor)
         tr = i18n.translations(lang)
         _ = functools.partial(translate, tr)
-        ui = Display(self.app, lang, tr.gettext)
+        ui = Display(self.app, lang, tr.gettext, (actor.time_zone if actor is not None else "") or "UTC")
         tpl = self.env.get_template(template)
         grants = self.grants(actor) if actor is not None else None
         ctx.setdefault("nav", self.navigation(actor) if actor is not None else [])

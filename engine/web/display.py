@@ -16,11 +16,15 @@ def _esc(text: str) -> str:
     return _html_escape(text, quote=True)
 
 
+ACTIVITY_KINDS = {"transition": "workflow", "review": "workflow", "reassign": "workflow", "attach": "files", "detach": "files",
+                  "comment": "comments", "comment_edit": "comments", "comment_delete": "comments"}  # any other action: a change
+
+
 class Display:
-    def __init__(self, app: App, lang: str, gettext):
+    def __init__(self, app: App, lang: str, gettext, tz: str = "UTC"):
         self.app = app
         self.lang = lang
-        self.fmt = Formatter(lang)
+        self.fmt = Formatter(lang, tz)
         self._ = gettext
 
     def label(self, label: Label | None, fallback: str = "") -> str:
@@ -174,6 +178,10 @@ class Display:
             elif e["action"] in ("attach", "detach") and "attachment" in ch:
                 said = _("attached %(name)s") if e["action"] == "attach" else _("removed the file %(name)s")
                 sentences.append(said % {"name": ch["attachment"].get("name", "")})
+            elif e["action"] == "comment_delete":
+                sentences.append(_("deleted a comment"))
+            elif e["action"] == "import":
+                sentences.append(_("imported records from %(file)s") % {"file": ch.get("file") or "?"})
             wf = self.app.workflows.get(ent.name)
             moved = ch.get("transition") if e["action"] == "transition" else None
             if moved is not None and wf is not None:
@@ -208,8 +216,33 @@ class Display:
                         sentences.append(_("changed %(field)s on a line from “%(old)s” to “%(new)s”") % {
                             "field": self.label(f.label), "old": self.json_value(f, old, titles), "new": self.json_value(f, new, titles)})
             at = dt.datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
-            out.append({"actor": e["actor"], "via": e["via"], "at": self.fmt.datetime(at), "ago": self.fmt.ago(at), "sentences": sentences})
+            out.append({"actor": e["actor"], "actor_id": e.get("actor_id"), "via": e["via"], "action": e["action"], "when": at,
+                        "at": self.fmt.datetime(at), "ago": self.fmt.ago(at), "sentences": sentences})
         return out
+
+    def activity(self, ent: Entity, entries: list[dict], titles: dict, comments: list[dict] | None, names: dict, show: str | None = None):
+        """One timeline of a record, newest first: its changes, workflow steps and opinions, files
+        (from the audit trail) and its comments (as they are now), each in this language, with
+        people's names - never login names, ids or the path a change came by - and times in the
+        reader's zone. Returns (the items of kind `show`, or all; how many there are of each kind)."""
+        _ = self._
+        items = []
+        for h in self.history(ent, entries, titles):
+            if h["action"] in ("comment", "comment_edit") and comments is not None:
+                continue  # the comment itself is in the timeline, as it reads now
+            if not h["sentences"]:
+                continue  # a change of fields this reader does not see
+            who = names.get(h["actor_id"]) if h["actor_id"] is not None else _("System")
+            items.append({"kind": ACTIVITY_KINDS.get(h["action"], "changes"), "who": who or _("Someone"), "when": h["when"], "at": h["at"],
+                          "ago": h["ago"], "sentences": h["sentences"], "comment": None})
+        for c in comments or []:
+            when = dt.datetime.fromisoformat(c["created_at"].replace("Z", "+00:00"))
+            items.append({"kind": "comments", "who": c["author"] or _("System"), "when": when, "at": self.fmt.datetime(when),
+                          "ago": self.fmt.ago(when), "sentences": [], "comment": c})
+        items.sort(key=lambda i: i["when"], reverse=True)
+        counts = {k: sum(1 for i in items if i["kind"] == k) for k in ("changes", "workflow", "comments", "files")}
+        counts["all"] = len(items)
+        return ([i for i in items if i["kind"] == show] if show in counts and show != "all" else items), counts
 
     def _line(self, child: Entity, row: dict, titles: dict) -> str:
         parts = []

@@ -43,8 +43,9 @@ def _format_date(lang: str, value: dt.date) -> str:
 class Formatter:
     """Formats values for one language."""
 
-    def __init__(self, lang: str):
+    def __init__(self, lang: str, tz: str = "UTC"):
         self.lang = lang
+        self.tz = tz or "UTC"  # where the reader is: times are shown in this zone
         self.locale = _locale(lang)
         self.group, self.point, self.minus = _symbols(lang)
 
@@ -62,8 +63,11 @@ class Formatter:
     def date(self, value: dt.date) -> str:
         return _format_date(self.lang, value)
 
-    def datetime(self, value: dt.datetime, tz: str = "UTC") -> str:
-        return dates.format_datetime(value, format="medium", tzinfo=dates.get_timezone(tz), locale=self.locale)
+    def datetime(self, value: dt.datetime, tz: str | None = None) -> str:
+        """A moment in the reader's time zone (a time without one is UTC), e.g. 7 Dec 2026, 15:08:35."""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return dates.format_datetime(value, format="medium", tzinfo=dates.get_timezone(tz or self.tz), locale=self.locale)
 
     def duration(self, seconds: int | None) -> str:
         """A span of time in words, e.g. '3 hours'."""

@@ -37,7 +37,7 @@ class ListScreens(ScreenBase):
                     if page["items"]:
                         mine[ent.name] = page
             pending = reviews.pending_for(self.rt.records, actor, 20, self.lang(request, actor))
-            notes, unread = self.rt.records.notifications(actor, 10)
+            notes, unread = self.rt.records.notifications(actor, 10, self.lang(request, actor))
             return mine, pending, notes, unread
         mine, pending, notes, unread = await run_in_threadpool(work)
         return self.render(request, "home.html", actor, mine=mine, entities={e.name: e for e in self.app.top_entities()},
@@ -49,7 +49,8 @@ class ListScreens(ScreenBase):
         form = await request.form()
         session.check_csrf(request, form)
         await run_in_threadpool(self.rt.records.mark_read, actor)
-        return RedirectResponse("/", status_code=303)
+        target = str(form.get("next") or "/")  # back where it was asked: the bell's page, the notifications
+        return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", status_code=303)
 
     def columns(self, ent: Entity, actor=None) -> list:
         """The list's columns: the entity's list_columns, else the title, links, dates, totals and state;

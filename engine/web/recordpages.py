@@ -25,7 +25,8 @@ from engine.workflow import reviews, transitions
 
 
 class RecordScreens(ScreenBase):
-    async def record_page(self, request: Request, flow_error: str | None = None, status: int = 200, files_error: str | None = None):
+    async def record_page(self, request: Request, flow_error: str | None = None, status: int = 200, files_error: str | None = None,
+                          comments_error: str | None = None, comment_text: str | None = None):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         rid = _record_id(request)
@@ -53,13 +54,16 @@ class RecordScreens(ScreenBase):
                     review = reviews.summary(self.rt.records, actor, ent.name, rid, lang)
                     flow["reviews"] = review if review["round"] else None
             files = self.rt.files.list(actor, ent.name, rid) if ent.attachments is not None else None
-            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow, files
-        rec, hist, titles, related, may_update, flow, files = await run_in_threadpool(work)
+            notes = self.rt.comments.list(actor, ent.name, rid) if ent.comments else None
+            steps = (flow or {}).get("timeline") or []
+            people = self.rt.records.titles(actor, "@user", {e["actor_id"] for e in [*hist, *steps] if e.get("actor_id") is not None})
+            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow, files, notes, people
+        rec, hist, titles, related, may_update, flow, files, notes, people = await run_in_threadpool(work)
         return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related,
                            history=hist, sections=self.sections(ent, actor=actor, record=rec), app_entities=self.app.entities, flow=flow,
                            workflow=self.rt.records.workflow_of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
                            may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"),
-                           files=files, files_error=files_error, file_bytes=self.rt.files.max_bytes(ent.name) if files is not None else 0,
+                           files=files, files_error=files_error, comments=notes, comments_error=comments_error, comment_text=comment_text, people=people, file_bytes=self.rt.files.max_bytes(ent.name) if files is not None else 0,
                            file_limit=megabytes(self.rt.files.max_bytes(ent.name)) if files is not None else None)
 
     async def fire(self, request: Request):

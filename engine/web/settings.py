@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from engine.access.accounts import time_zones
 from engine.core.errors import ValidationFailed
 from engine.core.i18n import field_errors, reason
 from engine.core.values import parse_id, parse_int
@@ -15,6 +16,10 @@ from engine.records import explain as access
 from engine.web import session
 from engine.web.base import ScreenBase, _record_id
 from engine.web.forms import errors_by_field
+
+# offered first in the time zone list: where the app's first customers and their partners work
+COMMON_ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Singapore", "Europe/Moscow", "Europe/Kaliningrad", "Asia/Yekaterinburg",
+                "Asia/Novosibirsk", "Asia/Vladivostok", "Europe/Berlin", "Europe/London", "America/New_York")
 
 
 class SettingsScreens(ScreenBase):
@@ -111,7 +116,8 @@ class SettingsScreens(ScreenBase):
         return self.render(request, "settings_account.html", actor, status=status, errors=errors or {},
                            saved=request.query_params.get("saved"), tokens=tokens, new_token=new_token,
                            sessions=sessions, this_session=session.session_id(request), notices={**notices, **{k: v for k, v in (entered or {}).items() if k != "channels"}},
-                           carried=[c.type for c in self.app.connectors.values() if c.channel])
+                           carried=[c.type for c in self.app.connectors.values() if c.channel],
+                           time_zones=sorted(time_zones()), common_zones=COMMON_ZONES)
 
     async def change_notices(self, request: Request):
         """One's own e-mail address, phone number, and the channels one hears by."""
@@ -169,6 +175,8 @@ class SettingsScreens(ScreenBase):
         session.check_csrf(request, form)
         try:
             await run_in_threadpool(self.rt.accounts.set_language, actor, str(form.get("language", "")))
+            if "time_zone" in form:
+                await run_in_threadpool(self.rt.accounts.set_time_zone, actor, str(form.get("time_zone", "")))
         except ValidationFailed as exc:
             return await self.account_page(request, errors_by_field(exc.errors, self.lang(request, actor)), status=422)
         resp = RedirectResponse("/account?saved=language", status_code=303)

@@ -18,7 +18,9 @@ from engine.core.errors import TooManyRequests, Unauthenticated
 from engine.web import i18n, session
 from engine.web.base import HERE
 from engine.web.board import BoardScreens
+from engine.web.comments import CommentScreens
 from engine.web.connectors import ConnectorScreens
+from engine.web.bell import BellScreens
 from engine.web.designer import DesignerScreens
 from engine.web.files import FileScreens
 from engine.web.imports import ImportScreens
@@ -27,7 +29,8 @@ from engine.web.recordpages import RecordScreens
 from engine.web.settings import SettingsScreens
 
 
-class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens, FileScreens):
+class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens, FileScreens,
+              CommentScreens, BellScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -105,12 +108,17 @@ def make_routes(rt: Runtime) -> list:
         Route("/account/sessions/{id}/end", s.end_session, methods=["POST"]),
         Route("/account/tokens/{id}/revoke", s.revoke_token, methods=["POST"]),
         Route("/notifications/read", s.read_notifications, methods=["POST"]),
+        Route("/notifications", s.notifications_page, methods=["GET"]),
+        Route("/notifications/bell", s.bell, methods=["GET"]),
+        Route("/notifications/{id}/open", s.open_notification, methods=["GET"]),
         Route("/imports/{id}", s.job_page, methods=["GET"]),
         Route("/imports/{id}/run", s.run, methods=["POST"]),
         Route("/imports/{id}/progress", s.progress, methods=["GET"]),
         Route("/imports/{id}/errors", s.errors_file, methods=["GET"]),
         Route("/files/{id}", s.file, methods=["GET"]),
         Route("/files/{id}/delete", s.remove_file, methods=["POST"]),
+        Route("/comments/{id}/edit", s.edit_comment, methods=["POST"]),
+        Route("/comments/{id}/delete", s.delete_comment, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
@@ -134,4 +142,6 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/{id}/transitions/{transition}", s.fire, methods=["POST"]),
         Route("/{entity}/{id}/review", s.review, methods=["POST"]),
         Route("/{entity}/{id}/files", s.upload_files, methods=["POST"]),
+        Route("/{entity}/{id}/comments", s.add_comment, methods=["POST"]),
+        Route("/{entity}/{id}/mentions", s.mentionable, methods=["GET"]),
     ], s

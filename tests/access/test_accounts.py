@@ -115,6 +115,26 @@ def test_users_change_their_own_password_and_language(rt, web, clerk):
     assert ("user_changed", "self_service", {"fields": {"language": [None, "ru"]}}) in audit_actions(rt)  # one's own settings are audited too
 
 
+def test_users_choose_the_time_zone_the_screens_show_times_in(rt, web, clerk):
+    import datetime as dt
+
+    from engine.access.accounts import time_zones
+    from engine.web.i18n import Formatter
+    make_user(rt, "zoned", roles=("sales_rep",))
+    assert sign_in(web, "zoned").status_code == 303
+    page = web.get("/account")
+    wrong = web.post("/account/language", data={"csrf_token": csrf(page.text), "language": "", "time_zone": "Mars/Olympus"})
+    assert wrong.status_code == 422 and "choose a time zone from the list" in wrong.text
+    assert web.post("/account/language", data={"csrf_token": csrf(page.text), "language": "", "time_zone": "Asia/Shanghai"},
+                    follow_redirects=False).status_code == 303
+    assert 'value="Asia/Shanghai" selected' in web.get("/account").text
+    assert ("user_changed", "zoned", {"fields": {"time_zone": [None, "Asia/Shanghai"]}}) in audit_actions(rt)
+    noon = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.timezone.utc)
+    assert Formatter("en", "Asia/Shanghai").datetime(noon) == "Dec 7, 2026, 12:00:00\u202fPM"  # 04:00 UTC is noon in Shanghai
+    assert Formatter("ru", "Europe/Moscow").datetime(noon).endswith("07:00:00")
+    assert "Asia/Shanghai" in time_zones() and "Etc/GMT+3" not in time_zones()
+
+
 def test_users_say_where_and_how_they_are_told(rt, web, clerk):
     me = make_user(rt, "told", roles=("sales_rep",))
     assert sign_in(web, "told").status_code == 303

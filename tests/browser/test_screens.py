@@ -76,7 +76,7 @@ def test_edit_with_a_validation_error_then_fix_it(page, live):
     page.fill("#f-lines-0-quantity", "1")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/sales_order/21$"))
-    expect(page.locator("#history")).to_contain_text("typed before the error")
+    expect(page.locator("#activity")).to_contain_text("typed before the error")
 
 
 def test_version_conflict_between_two_windows(browser, live):
@@ -206,8 +206,8 @@ def test_submit_review_and_return_an_order_through_its_workflow(browser, live):
     sup.click("details[open] form button.primary")
     expect(sup.locator("h1 .badge")).to_have_text("Returned")
     expect(sup.locator(".steps")).to_contain_text("ask for prepayment")
-    expect(sup.locator("#history")).to_contain_text("Return to the owner: Supervisor decision → Returned")
-    expect(sup.locator("#history")).to_contain_text("gave the Finance reviewer opinion: rejected")
+    expect(sup.locator("#activity")).to_contain_text("Return to the owner: Supervisor decision → Returned")
+    expect(sup.locator("#activity")).to_contain_text("gave the Finance reviewer opinion: rejected")
     sup.context.close()
 
 

@@ -316,4 +316,68 @@
       if (e.dataTransfer && e.dataTransfer.files.length) sendAll(e.dataTransfer.files);
     });
   }
+
+  // @mentions in a comment: typing @ and the start of a name offers the people who may read the record
+  var mentionTimer = null;
+  function closeMentions(box) {
+    var old = box && box.querySelector(".mention-list");
+    if (old) old.remove();
+  }
+  function mentionAt(area) {
+    var before = area.value.slice(0, area.selectionStart);
+    var m = /(^|[\s(])@([\w.\-]{0,63})$/.exec(before);
+    return m ? { start: before.length - m[2].length - 1, prefix: m[2] } : null;
+  }
+  function offerMentions(area) {
+    var box = area.parentNode, at = mentionAt(area);
+    if (!at) { closeMentions(box); return; }
+    fetch(area.dataset.mentions + "?q=" + encodeURIComponent(at.prefix), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (people) {
+        closeMentions(box);
+        if (!people.length || mentionAt(area) === null) return;
+        var list = document.createElement("ul");
+        list.className = "mention-list";
+        list.setAttribute("role", "listbox");
+        people.forEach(function (p) {
+          var item = document.createElement("li"), btn = document.createElement("button"), who = document.createElement("span");
+          btn.type = "button";
+          btn.textContent = p.name;
+          who.className = "muted small";
+          who.textContent = "@" + p.username;
+          btn.appendChild(who);
+          btn.addEventListener("click", function () {
+            var spot = mentionAt(area) || at, caret = area.selectionStart;
+            area.value = area.value.slice(0, spot.start) + "@" + p.username + " " + area.value.slice(caret);
+            var here = spot.start + p.username.length + 2;
+            area.focus();
+            area.setSelectionRange(here, here);
+            closeMentions(box);
+          });
+          item.appendChild(btn);
+          list.appendChild(item);
+        });
+        box.appendChild(list);
+      })
+      .catch(function () { closeMentions(box); });
+  }
+  document.addEventListener("input", function (e) {
+    var area = e.target;
+    if (!area.matches || !area.matches("textarea[data-mentions]")) return;
+    clearTimeout(mentionTimer);
+    mentionTimer = setTimeout(function () { offerMentions(area); }, 150);
+  });
+  document.addEventListener("keydown", function (e) {
+    var area = e.target;
+    if (area.matches && area.matches("textarea[data-mentions]")) {
+      var list = area.parentNode.querySelector(".mention-list");
+      if (list && e.key === "ArrowDown") { e.preventDefault(); list.querySelector("button").focus(); }
+      if (list && e.key === "Escape") closeMentions(area.parentNode);
+    } else if (area.closest && area.closest(".mention-list")) {
+      var items = Array.prototype.slice.call(area.closest(".mention-list").querySelectorAll("button")), i = items.indexOf(area);
+      if (e.key === "ArrowDown" && items[i + 1]) { e.preventDefault(); items[i + 1].focus(); }
+      if (e.key === "ArrowUp") { e.preventDefault(); (items[i - 1] || area.closest(".mention-box").querySelector("textarea")).focus(); }
+      if (e.key === "Escape") { var a = area.closest(".mention-box").querySelector("textarea"); closeMentions(area.closest(".mention-box")); a.focus(); }
+    }
+  });
 })();
