@@ -17,10 +17,10 @@ from engine.app.runtime import Runtime
 from engine.core.errors import TooManyRequests, Unauthenticated
 from engine.web import i18n, session
 from engine.web.base import HERE
+from engine.web.bell import BellScreens
 from engine.web.board import BoardScreens
 from engine.web.comments import CommentScreens
 from engine.web.connectors import ConnectorScreens
-from engine.web.bell import BellScreens
 from engine.web.designer import DesignerScreens
 from engine.web.files import FileScreens
 from engine.web.imports import ImportScreens
