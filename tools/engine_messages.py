@@ -447,6 +447,15 @@ FILES = {  # attachments: what a file is, its limits, the files section of a rec
     "Language and time zone": ("语言和时区", "Язык и часовой пояс"),
     "Time zone": ("时区", "Часовой пояс"),
     "UTC (the app's)": ("UTC（应用默认）", "UTC (по умолчанию)"),
+    # printed documents
+    "Print": ("打印", "Печать"),
+    "%(thing)s has no document '%(name)s'; documents: %(names)s": ("%(thing)s没有文档“%(name)s”；可用的文档：%(names)s",
+                                                                 "у записей «%(thing)s» нет документа «%(name)s»; документы: %(names)s"),
+    "no template of the document '%(name)s' fits this record": ("文档“%(name)s”没有适用于此记录的模板", "ни один шаблон документа «%(name)s» не подходит к этой записи"),
+    "Not available": ("不可用", "Недоступно"),
+    "printing is not set up on this server (%(why)s): an administrator installs Pango (apt-get install -y libpango-1.0-0 libpangoft2-1.0-0)": (
+        "此服务器尚未配置打印（%(why)s）：请管理员安装 Pango（apt-get install -y libpango-1.0-0 libpangoft2-1.0-0）",
+        "печать на этом сервере не настроена (%(why)s): администратор устанавливает Pango (apt-get install -y libpango-1.0-0 libpangoft2-1.0-0)"),
     # the bell
     "no notification with id %(id)s": ("没有编号为 %(id)s 的通知", "нет уведомления с номером %(id)s"),
     "Notifications: %(n)s unread": ("通知：%(n)s 条未读", "Уведомления: непрочитанных %(n)s"),

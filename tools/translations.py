@@ -18,10 +18,10 @@ from engine_messages import CONNECTORS, ENGINE, FILES, IMPORTS, IMPORTS_MORE, SE
 ROOT = Path(__file__).resolve().parent.parent / "engine" / "locale"
 # what carries a message to extract: the screens' _ and gettext, Msg, and the first (or given) argument of the engine's errors
 KEYWORDS = ["_", "gettext", "Msg", "add:2", "BadValue", "FieldError:2", "NotFound", "Conflict", "Forbidden", "BadRequest",
-            "Unauthenticated", "TooManyRequests", "PayloadTooLarge"]
+            "Unauthenticated", "TooManyRequests", "PayloadTooLarge", "Unavailable"]
 # titles of errors that reach screens from code (engine.core.errors and the server)
 EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input", "Too many attempts",
-         "Method not allowed", "Something went wrong", "Error", "Due %(when)s",
+         "Method not allowed", "Something went wrong", "Not available", "Error", "Due %(when)s",
          # the actions said inside permission refusals, and review outcomes (Msg(action), Msg(status))
          "read", "create", "update", "delete", "export", "approved", "rejected"]
 

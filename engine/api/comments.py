@@ -17,10 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.api.body import read_json
-from engine.api.routes import _actor, _reading, _record_id
+from engine.api.routes import _actor, _path_id, _reading, _record_id
 from engine.app.runtime import Runtime
 from engine.core.errors import FieldError, Msg, ValidationFailed
-from engine.core.values import parse_id
 
 
 def _json(data, status: int = 200) -> Response:
@@ -31,13 +30,6 @@ def _text_of(body) -> str:
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         raise ValidationFailed([FieldError("text", Msg("send {\"text\": ...}"))])
     return body["text"]
-
-
-def _comment_id(request: Request) -> int:
-    found = parse_id(request.path_params["id"])
-    if found is None:
-        raise ValidationFailed([FieldError("id", Msg("expected a whole number"))])
-    return found
 
 
 def make_comment_routes(rt: Runtime) -> list[Route]:
@@ -53,13 +45,13 @@ def make_comment_routes(rt: Runtime) -> list[Route]:
         return _json({"items": await _reading(rt, request, lambda actor: rt.comments.list(actor, entity, rid))})
 
     async def edit(request: Request):
-        cid = _comment_id(request)
+        cid = _path_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
         text = _text_of(await read_json(request))
         return _json(await run_in_threadpool(rt.comments.edit, actor, cid, text))
 
     async def remove(request: Request):
-        cid = _comment_id(request)
+        cid = _path_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
         await run_in_threadpool(rt.comments.remove, actor, cid)
         return Response(status_code=204)

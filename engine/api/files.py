@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from engine.api.routes import _actor, _reading, _record_id
+from engine.api.routes import _actor, _path_id, _reading, _record_id
 from engine.app.runtime import Runtime
 from engine.core.errors import BadRequest, FieldError, Msg, PayloadTooLarge, ValidationFailed
 from engine.core.transfer import capped, megabytes
-from engine.core.values import parse_id, query_flag
+from engine.core.values import query_flag
 from engine.files.attachments import download_headers
 
 SLACK = 65536  # the multipart envelope around the file
@@ -55,13 +55,6 @@ def _json(data, status: int = 200) -> Response:
     return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json")
 
 
-def _attachment_id(request: Request) -> int:
-    found = parse_id(request.path_params["id"])
-    if found is None:
-        raise ValidationFailed([FieldError("id", Msg("expected a whole number"))])
-    return found
-
-
 def make_file_routes(rt: Runtime) -> list[Route]:
 
     async def add(request: Request):
@@ -81,7 +74,7 @@ def make_file_routes(rt: Runtime) -> list[Route]:
         return _json({"items": await _reading(rt, request, lambda actor: rt.files.list(actor, entity, rid))})
 
     async def get(request: Request):
-        aid = _attachment_id(request)
+        aid = _path_id(request)
         want = query_flag(request.query_params.get("inline"))
         if want is None:
             raise ValidationFailed([FieldError("inline", Msg("true or false"))])
@@ -90,7 +83,7 @@ def make_file_routes(rt: Runtime) -> list[Route]:
         return download(found, chunks, want)
 
     async def remove(request: Request):
-        aid = _attachment_id(request)
+        aid = _path_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
         await run_in_threadpool(rt.files.remove, actor, aid)
         return Response(status_code=204)

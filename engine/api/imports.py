@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.api.routes import _actor
+from engine.api.routes import _actor, _path_id
 from engine.app.runtime import Runtime
 from engine.core.errors import BadRequest, FieldError, Msg, PayloadTooLarge, ValidationFailed
 from engine.core.i18n import negotiate
 from engine.core.settings import positive_number
 from engine.core.transfer import attachment, capped
-from engine.core.values import parse_id, query_flag
+from engine.core.values import query_flag
 from engine.imports import jobs, sheets, template
 from engine.records.export import XLSX_TYPE
 
@@ -97,12 +97,12 @@ def make_import_routes(rt: Runtime) -> list[Route]:
 
     async def job(request: Request):
         actor = await run_in_threadpool(_actor, rt, request)
-        found = await run_in_threadpool(jobs.get, rt.records, actor, _job_id(request), rt.queue)
+        found = await run_in_threadpool(jobs.get, rt.records, actor, _path_id(request), rt.queue)
         return _json(job_json(found))
 
     async def job_errors(request: Request):
         actor = await run_in_threadpool(_actor, rt, request)
-        data, media, name = await run_in_threadpool(jobs.errors_download, rt.records, actor, _job_id(request))
+        data, media, name = await run_in_threadpool(jobs.errors_download, rt.records, actor, _path_id(request))
         return Response(data, media_type=media, headers={"Content-Disposition": attachment(name)})
 
     async def import_template(request: Request):
@@ -116,11 +116,3 @@ def make_import_routes(rt: Runtime) -> list[Route]:
             Route("/api/v1/{entity}/import-template.xlsx", import_template, methods=["GET"]),
             Route("/api/v1/jobs/{id}", job, methods=["GET"]),
             Route("/api/v1/jobs/{id}/errors", job_errors, methods=["GET"])]
-
-
-def _job_id(request: Request) -> int:
-    job_id = parse_id(request.path_params["id"])
-    if job_id is None:
-        raise ValidationFailed([FieldError("id", Msg("expected a whole number"))])
-    return job_id
-

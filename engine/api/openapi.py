@@ -307,6 +307,13 @@ def build_openapi(app: App, grants=None) -> dict:
         if ent.comments:
             paths.update(_comment_paths(n, label, idp, errors))
             comments = True
+        if ent.documents:
+            paths[f"/api/v1/{n}/{{id}}/document/{{name}}.pdf"] = {"get": {
+                "operationId": f"document_{n}", "summary": f"Print a {label} as a PDF (as you may read it)", "tags": [label],
+                "parameters": idp + [{"name": "name", "in": "path", "required": True, "schema": {"enum": [d.name for d in ent.documents]}},
+                                     {"name": "lang", "in": "query", "schema": {"enum": list(app.languages)}}],
+                "responses": {"200": {"description": "the PDF", "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                              **errors}}}
         wf = app.workflows.get(n)
         if wf is not None:
             paths.update(_workflow_paths(wf, n, label, idp, errors))

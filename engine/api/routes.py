@@ -71,6 +71,14 @@ def _record_id(request: Request) -> int:
     return record_id(request.path_params["id"])
 
 
+def _path_id(request: Request) -> int:
+    """The `{id}` of the path, a whole number (of a job, a file, a comment); 422 otherwise."""
+    found = parse_id(request.path_params["id"])
+    if found is None:
+        raise ValidationFailed([FieldError("id", Msg("expected a whole number"))])
+    return found
+
+
 def make_routes(rt: Runtime) -> list[Route]:
 
     async def token(request: Request):

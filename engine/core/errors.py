@@ -112,6 +112,12 @@ class PayloadTooLarge(EngineError):
     title = "Request too large"
 
 
+class Unavailable(EngineError):
+    """Something this installation lacks (a system library), which an administrator can add."""
+    status = 503
+    title = "Not available"
+
+
 class ValidationFailed(EngineError):
     """One or more field errors; all of them are collected before this is raised."""
 

@@ -14,6 +14,7 @@ class Ctx:
     def __init__(self):
         self.problems: list[Problem] = []
         self.user_attributes = BASE_USER_ATTRIBUTES  # plus roles.yaml's user_fields
+        self.root = None  # the app's folder (a Path), for files a document names
         self.failed = Failed()  # what failed its own checks: the checks depending on it stay quiet
         self.states: dict[str, frozenset] = {}  # entity -> the states its workflow names (the state field's options)
         self.channels: frozenset | None = frozenset({"in_app"})  # the channels some connector carries (None: unknown, a connector failed)

@@ -24,6 +24,7 @@ from engine.metadata.model import (
     Rule,
     Series,
 )
+from engine.metadata.model import Document as DocumentSpec
 from engine.metadata.report import compile_or_report
 from engine.metadata.scopes import scope_for
 from engine.metadata.yamlload import Document
@@ -200,6 +201,7 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
             ctx.add("E015", file, doc, ("rules", i, "field"), f"rule names field '{r['field']}', which is not a field of {name}")
         if e is not None:
             rules.append(Rule(e, Label.of(r["message"]), r.get("field")))
+    documents = _documents(ctx, file, doc, d.get("documents") or (), scope if not is_child else None, name)
     order = _computed_order(ctx, file, doc, deps)
     return Entity(
         name=name,
@@ -220,8 +222,45 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
         computed_order=tuple(order),
         attachments=attachments,
         comments=bool(d.get("comments")) and not is_child,
+        documents=documents,
         file=file,
     )
+
+
+def _documents(ctx: Ctx, file: str, doc: Document, specs, scope, entity: str) -> tuple:
+    """The entity's printable documents: each template a file inside the app folder (E051), each `when` an expression."""
+    out, seen = [], set()
+    for i, spec in enumerate(specs):
+        if spec["name"] in seen:
+            ctx.add("E015", file, doc, ("documents", i, "name"), f"document '{spec['name']}' is named twice on {entity}")
+            continue
+        seen.add(spec["name"])
+        if scope is None:
+            ctx.add("E050", file, doc, ("documents",), f"{entity} is a child entity: its lines print with the parent record")
+            return ()
+        choices = spec.get("templates") or [{"template": spec["template"]}]
+        templates = []
+        for j, choice in enumerate(choices):
+            where = ("documents", i, "templates", j) if "templates" in spec else ("documents", i)
+            when = compile_or_report(ctx, file, doc, (*where, "when"), choice["when"], scope) if choice.get("when") else None
+            path = _template_path(ctx.root, choice["template"])
+            if path is None:
+                ctx.add("E051", file, doc, (*where, "template"), f"document template '{choice['template']}' is not a file inside the app folder")
+                continue
+            templates.append((when, path))
+        if templates:
+            out.append(DocumentSpec(spec["name"], Label.of(spec["label"]), tuple(templates)))
+    return tuple(out)
+
+
+def _template_path(root, name: str):
+    if root is None:
+        return None
+    base = root.resolve()
+    path = (base / name).resolve()
+    if base not in path.parents or not path.is_file() or path.suffix.lower() not in (".html", ".htm"):
+        return None
+    return path
 
 
 def _attachments(spec) -> AttachmentRules | None:

@@ -122,6 +122,7 @@ def _load(root, overlay: dict | None):
     """(App or None, problems of the base, {(form, kind, name): problems} of overlay pieces, conflicts)."""
     root_path = Path(root)
     ctx = Ctx()
+    ctx.root = root_path
     shown = str(root)
     if not root_path.is_dir():
         return None, [Problem("E030", shown, 1, 1, f"app folder '{shown}' does not exist")], {}, []

@@ -163,6 +163,7 @@ class Entity:
     computed_order: tuple[str, ...] = ()
     attachments: AttachmentRules | None = None  # None: its records take no files
     comments: bool = False  # its records take comments
+    documents: tuple[Document, ...] = ()  # what its records print as (PDF)
     file: str = ""
 
     def field(self, name: str) -> Field:
@@ -251,6 +252,15 @@ class Grant:
     @property
     def rule(self) -> str:
         return f"{self.role}: {self.entity}.{self.action} = {self.scope}"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A printable document of an entity's records: an HTML+CSS template of the app rendered to PDF;
+    with several templates, the first whose `when` holds for the record (None: always)."""
+    name: str
+    label: Label
+    templates: tuple = ()  # ((Expr | None, absolute Path), ...)
 
 
 @dataclass(frozen=True)

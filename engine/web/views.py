@@ -22,6 +22,7 @@ from engine.web.board import BoardScreens
 from engine.web.comments import CommentScreens
 from engine.web.connectors import ConnectorScreens
 from engine.web.designer import DesignerScreens
+from engine.web.documents import DocumentScreens
 from engine.web.files import FileScreens
 from engine.web.imports import ImportScreens
 from engine.web.lists import ListScreens
@@ -30,7 +31,7 @@ from engine.web.settings import SettingsScreens
 
 
 class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens, FileScreens,
-              CommentScreens, BellScreens):
+              CommentScreens, BellScreens, DocumentScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -144,4 +145,5 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/{id}/files", s.upload_files, methods=["POST"]),
         Route("/{entity}/{id}/comments", s.add_comment, methods=["POST"]),
         Route("/{entity}/{id}/mentions", s.mentionable, methods=["GET"]),
+        Route("/{entity}/{id}/document/{name}.pdf", s.print_document, methods=["GET"]),
     ], s

@@ -94,3 +94,25 @@ def test_the_files_section_in_chinese_and_on_a_phone_in_russian(browser, live):
     page.locator("#files").scroll_into_view_if_needed()
     shot(page, "record-files-ru-phone")
     phone.close()
+
+
+def test_a_rep_prints_the_order_confirmation_from_the_record_page(browser, live):
+    import subprocess
+    base, rt = live
+    order = an_order_of(rt, "rep_east1")
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = sign_in(ctx, base, "rep_east1")
+    page.goto(f"{base}/sales_order/{order['id']}?lang=zh")
+    page.click(".print-menu summary")
+    link = page.locator(".print-menu a", has_text="订单确认书")
+    expect(link).to_be_visible()
+    shot(page, "record-print-menu-zh")
+    pdf = page.request.get(base + link.get_attribute("href"))
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf.body(), capture_output=True, check=True).stdout.decode("utf-8")
+    assert f"订单确认书 {order['number']}" in text and "客户" in text
+    contract = page.locator(".print-menu a", has_text="销售合同")
+    text = subprocess.run(["pdftotext", "-", "-"], input=page.request.get(base + contract.get_attribute("href")).body(),
+                          capture_output=True, check=True).stdout.decode("utf-8")
+    assert "购销合同" in text  # an order that is not for export: the domestic contract
+    ctx.close()

@@ -10,19 +10,13 @@ from sqlalchemy import select
 
 from engine.comments import service as comments_service
 from engine.workflow import transitions
-from tests.conftest import Api
+from tests.conftest import api_as
 from tests.orders import new_order
-
-
-def token_api(client, username) -> Api:
-    r = client.post("/api/v1/auth/token", json={"username": username, "password": "demo"})
-    assert r.status_code == 200, r.text
-    return Api(client, r.json()["token"])
 
 
 @pytest.fixture
 def who(rt, client, people):
-    return {name: token_api(client, name) for name in ("rep", "other", "sup", "boss", "technical", "clerk")}
+    return {name: api_as(client, name) for name in ("rep", "other", "sup", "boss", "technical", "clerk")}
 
 
 def say(api, order_id, text, entity="sales_order"):

@@ -10,22 +10,17 @@ from sqlalchemy import func, select
 from engine.files import blobs
 from engine.files.attachments import clean_name
 from engine.workflow import transitions
-from tests.conftest import Api
+from tests.conftest import api_as
 from tests.orders import new_order
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-def token_api(client, username) -> Api:
-    r = client.post("/api/v1/auth/token", json={"username": username, "password": "demo"})
-    assert r.status_code == 200, r.text
-    return Api(client, r.json()["token"])
-
 
 @pytest.fixture
 def who(rt, client, people):
-    return {name: token_api(client, name) for name in ("rep", "other", "sup", "boss", "technical")}
+    return {name: api_as(client, name) for name in ("rep", "other", "sup", "boss", "technical")}
 
 
 def attach(api, order_id, name, data, entity="sales_order"):
