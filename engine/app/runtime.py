@@ -22,7 +22,7 @@ from engine.connectors.registry import INBOUND
 from engine.connectors.registry import registry as connector_types
 from engine.events.hooks import make_manager
 from engine.files.attachments import Attachments, Cleanup
-from engine.files.blobs import blobs_for
+from engine.files.stores import blobs_for
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App

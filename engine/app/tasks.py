@@ -23,6 +23,7 @@ from engine.connectors import deliveries
 from engine.connectors.registry import registry as connector_types
 from engine.core.settings import positive_number
 from engine.events import deliver, outbox
+from engine.files import s3
 from engine.imports import jobs as import_jobs
 from engine.storage.db import project_var
 from engine.workflow import escalations
@@ -124,7 +125,13 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         """Every night: forget imports older than ENGINE_IMPORT_KEEP_DAYS (default 7), files and all."""
         return import_jobs.prune(rt.records)
 
-    huey.import_job, huey.import_jobs, huey.prune_imports = import_job, import_jobs_due, prune_imports
+    @huey.periodic_task(crontab(minute="47", hour="3"), name="prune_files")
+    def prune_files() -> int:
+        """Every night, with the S3 store on: delete the objects no file refers to (uploads whose transaction rolled back)."""
+        store = rt.files.blobs.store
+        return s3.prune_orphans(rt.db, rt.schema, store) if isinstance(store, s3.S3Store) else 0
+
+    huey.import_job, huey.import_jobs, huey.prune_imports, huey.prune_files = import_job, import_jobs_due, prune_imports, prune_files
     rt.queue = huey  # the web side queues imports on it and reads their progress from it
     huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now
     huey.deliver_events, huey.deliver_events_now, huey.prune_events = deliver_events, deliver_events_now, prune_events

@@ -22,7 +22,8 @@ from engine.events.bus import emit
 from engine.events.hooks import hookimpl
 from engine.events.model import ATTACHMENT_ADDED, ATTACHMENT_REMOVED, DELETED, Tx
 from engine.files import kinds
-from engine.files.blobs import Blobs, blobs_for, digest
+from engine.files.blobs import Blobs, digest
+from engine.files.stores import blobs_for
 
 NAME_MAX = 255
 COLUMNS = ("id", "entity", "record_id", "name", "size", "content_type", "sha256", "created_by", "created_at")

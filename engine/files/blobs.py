@@ -12,6 +12,7 @@ import hashlib
 from typing import BinaryIO, Iterator, Protocol
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 
 from engine.storage.schema import Schema
 
@@ -97,12 +98,17 @@ class Blobs:
         self.stores = {s.name: s for s in (*others, store)}
 
     def keep(self, conn, sha256: str, size: int, file: BinaryIO, now: dt.datetime) -> None:
-        """Keep the content unless it is kept already (the same file attached twice is stored once)."""
+        """Keep the content unless it is kept already (the same file attached twice is stored once,
+        also when two people attach it at the same moment: the second finds it kept by the first)."""
         b = self.schema.blob
         if conn.execute(select(b.c.sha256).where(b.c.sha256 == sha256)).first() is not None:
             return
-        self.store.put(conn, sha256, file)
-        conn.execute(b.insert().values(sha256=sha256, size=size, store=self.store.name, created_at=now))
+        try:
+            with conn.begin_nested():
+                self.store.put(conn, sha256, file)
+                conn.execute(b.insert().values(sha256=sha256, size=size, store=self.store.name, created_at=now))
+        except IntegrityError:  # a concurrent upload of the same content committed it first
+            pass
 
     def chunks(self, db, sha256: str) -> Iterator[bytes]:
         with db.read() as conn:
@@ -123,10 +129,3 @@ class Blobs:
         conn.execute(b.delete().where(b.c.sha256 == sha256))
         return True
 
-
-def blobs_for(schema: Schema) -> Blobs:
-    """The blobs of an app's schema: new content in the database (the default), every store known for reading."""
-    found = getattr(schema, "_blobs", None)
-    if found is None:
-        found = schema._blobs = Blobs(schema, DatabaseStore(schema))
-    return found
