@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 from html import escape as _html_escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
@@ -26,6 +27,24 @@ class Display:
         self.lang = lang
         self.fmt = Formatter(lang, tz)
         self._ = gettext
+
+    def datetime_input(self, value) -> str:
+        """A moment as a datetime-local input shows it: in the reader's time zone, to the minute."""
+        if isinstance(value, str):  # as typed (back on the form after an error), or a moment with its offset
+            try:
+                moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                return value
+            if moment.tzinfo is None:  # typed in the user's zone already
+                return moment.strftime("%Y-%m-%dT%H:%M")
+            value = moment
+        if value.tzinfo is None:  # from the database: UTC
+            value = value.replace(tzinfo=dt.timezone.utc)
+        try:
+            zone = ZoneInfo(self.fmt.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
     def label(self, label: Label | None, fallback: str = "") -> str:
         return label.get(self.lang) if label is not None else fallback

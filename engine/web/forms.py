@@ -2,19 +2,37 @@
 
 Fields arrive as text (`customer=12`); lines as `lines-<row>-<field>` in the order the rows
 appear on the page. A row left completely empty is not a line. Screens send datetimes without
-an offset from `datetime-local` inputs; they are read as UTC.
+an offset from `datetime-local` inputs; they are read in the user's time zone (UTC for a user
+who chose none), the zone the screens show times in.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.core.i18n import localize
 from engine.metadata.model import App, Entity
 
 _LINE = re.compile(r"^([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)$")
+_LOCAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
-def form_to_input(app: App, ent: Entity, form, shown: list[str], keep_empty: bool = False, locked: frozenset = frozenset()) -> dict:
+def local_moment(text: str, tz: str = "UTC") -> str:
+    """A `datetime-local` value (2026-12-07T15:30, no offset) as the moment it means in zone `tz`,
+    with its offset (2026-12-07T15:30:00+08:00); anything else as it came."""
+    v = (text or "").strip()
+    if not _LOCAL.fullmatch(v):
+        return v
+    try:
+        zone = ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return dt.datetime.fromisoformat(v).replace(tzinfo=zone).isoformat()
+
+
+def form_to_input(app: App, ent: Entity, form, shown: list[str], keep_empty: bool = False, locked: frozenset = frozenset(),
+                  tz: str = "UTC") -> dict:
     """`shown` is the list of fields the form displayed; only those are sent to the service, except
     `locked` ones (hidden from or read-only for the user: the service would refuse them).
     `keep_empty` keeps blank line rows, so a preview's lines line up with the rows on the page."""
@@ -28,8 +46,7 @@ def form_to_input(app: App, ent: Entity, form, shown: list[str], keep_empty: boo
         elif f.type == "boolean":
             data[name] = "true" if form.get(name) in ("true", "on", "1") else "false"
         elif f.type == "datetime":
-            v = (form.get(name) or "").strip()
-            data[name] = v + ":00Z" if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", v) else v
+            data[name] = local_moment(form.get(name) or "", tz)
         elif name in form:
             data[name] = form.get(name)
     return data

@@ -3,7 +3,6 @@ copy forms; saving with errors and conflicts; live recompute and lookups while t
 from __future__ import annotations
 
 import json
-import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,7 +19,7 @@ from engine.records.serialize import record_json
 from engine.web import session
 from engine.web.base import ScreenBase, _changed, _record_id
 from engine.web.display import Display
-from engine.web.forms import errors_by_field, form_to_input
+from engine.web.forms import errors_by_field, form_to_input, local_moment
 from engine.workflow import reviews, transitions
 
 
@@ -71,9 +70,9 @@ class RecordScreens(ScreenBase):
         actor, ent, rid, form = await self._posted(request)
         name = request.path_params["transition"]
         fields = {k[6:]: v for k, v in form.multi_items() if k.startswith("input_")}
-        for k, v in fields.items():  # datetime-local sends no offset: read as UTC, as forms do
-            if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", v.strip()):
-                fields[k] = v.strip() + ":00Z"
+        for k, v in fields.items():  # datetime-local sends no offset: read in the user's time zone, as forms do
+            if isinstance(v, str):
+                fields[k] = local_moment(v, actor.time_zone)
         version = form.get("_version")
         try:
             await run_in_threadpool(lambda: transitions.fire(self.rt.records, actor, ent.name, rid, name, str(form.get("comment", "")) or None,
@@ -216,7 +215,7 @@ class RecordScreens(ScreenBase):
         form = await request.form()
         session.check_csrf(request, form)
         shown = [n for n in str(form.get("_fields", "")).split(",") if n]
-        data = form_to_input(self.app, ent, form, shown, locked=self.locked(actor, ent))
+        data = form_to_input(self.app, ent, form, shown, locked=self.locked(actor, ent), tz=actor.time_zone or "UTC")
         rid = request.path_params.get("id")
         try:
             if rid is None:
@@ -253,7 +252,7 @@ class RecordScreens(ScreenBase):
         form = await request.form()
         session.check_csrf(request, form)
         shown = [n for n in str(form.get("_fields", "")).split(",") if n]
-        data = form_to_input(self.app, ent, form, shown, keep_empty=True, locked=self.locked(actor, ent))
+        data = form_to_input(self.app, ent, form, shown, keep_empty=True, locked=self.locked(actor, ent), tz=actor.time_zone or "UTC")
         rid = form.get("_id")
         changed = _changed(str(form.get("_changed", "")))
 
@@ -287,7 +286,7 @@ class RecordScreens(ScreenBase):
         if f is None or f.fill is None:
             raise NotFound(Msg("%(entity)s has no looked-up field '%(field)s'", entity=ent.name, field=target[:60]))
         shown = [n.name for n in ent.fields.values()]
-        data = form_to_input(self.app, ent, request.query_params, shown, keep_empty=True, locked=self.locked(actor, ent))
+        data = form_to_input(self.app, ent, request.query_params, shown, keep_empty=True, locked=self.locked(actor, ent), tz=actor.time_zone or "UTC")
 
         def work():
             values, lines, _, _ = self.rt.records.preview(actor, ent.name, data)
