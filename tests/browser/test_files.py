@@ -46,7 +46,8 @@ def test_a_rep_attaches_views_downloads_and_removes_files(browser, live):
     expect(files.locator("h2")).to_contain_text("Files (2)")
     thumb = files.locator(".files li", has_text="Pump on site.png").locator("img")
     expect(thumb).to_be_visible()
-    assert thumb.evaluate("img => img.complete && img.naturalWidth") == 64
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())  # loaded (on a busy machine, later)
+    assert thumb.evaluate("img => img.naturalWidth") == 64
     expect(files.locator(".files li", has_text="Чертёж 泵 GP-40.pdf")).to_contain_text("Rep East 1")  # who added it, by name
     with page.expect_download() as got:
         files.locator("a.file-name", has_text="GP-40").click()
