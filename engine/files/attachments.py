@@ -21,7 +21,7 @@ from engine.core.values import to_json
 from engine.events.bus import emit
 from engine.events.hooks import hookimpl
 from engine.events.model import ATTACHMENT_ADDED, ATTACHMENT_REMOVED, DELETED, Tx
-from engine.files import kinds
+from engine.files import kinds, thumbnails
 from engine.files.blobs import Blobs, digest
 from engine.files.stores import blobs_for
 
@@ -91,6 +91,12 @@ class Attachments:
         """The attachment and its bytes, a chunk at a time."""
         found = self.get(actor, attachment_id)
         return found, self.blobs.chunks(self.records.db, found["sha256"])
+
+    def preview(self, actor: Actor, attachment_id: int) -> tuple[dict, tuple[bytes, str] | None]:
+        """The attachment and a small preview of it (an image's; None for anything else), if the actor may read its record."""
+        found = self.get(actor, attachment_id)
+        return found, thumbnails.preview(lambda: b"".join(self.blobs.chunks(self.records.db, found["sha256"])), found["sha256"],
+                                         found["content_type"])
 
     # ------------------------------------------------------------------ writing
     def add(self, actor: Actor, entity: str, record_id: int, name: str, file: BinaryIO) -> dict:

@@ -63,6 +63,16 @@ class FileScreens(ScreenBase):
         media, headers = download_headers(found, bool(query_flag(request.query_params.get("inline"))))
         return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=headers)
 
+    async def file_preview(self, request: Request):
+        """GET /files/{id}/preview: an image's small preview for the record page (a picture icon where there is none)."""
+        actor = await self.actor_or_login(request)
+        found, made = await run_in_threadpool(self.rt.files.preview, actor, _file_id(request))
+        if made is None:
+            return RedirectResponse("/static/file-image.svg", status_code=302)
+        data, media = made
+        return Response(data, media_type=media, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400",
+                                                         "Content-Security-Policy": "default-src 'none'; sandbox"})
+
     async def remove_file(self, request: Request):
         """POST /files/{id}/delete: back to the record page, with the refusal on it if there is one."""
         actor = await self.actor_or_login(request)

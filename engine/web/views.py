@@ -118,6 +118,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/imports/{id}/errors", s.errors_file, methods=["GET"]),
         Route("/files/{id}", s.file, methods=["GET"]),
         Route("/files/{id}/delete", s.remove_file, methods=["POST"]),
+        Route("/files/{id}/preview", s.file_preview, methods=["GET"]),
         Route("/comments/{id}/edit", s.edit_comment, methods=["POST"]),
         Route("/comments/{id}/delete", s.delete_comment, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
