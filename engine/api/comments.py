@@ -9,21 +9,15 @@
 A record outside the caller's scope, and so each of its comments, is a 404."""
 from __future__ import annotations
 
-import json
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.api.body import read_json
-from engine.api.routes import _actor, _path_id, _reading, _record_id
+from engine.api.routes import _actor, _json, _path_id, _reading, _record_id
 from engine.app.runtime import Runtime
 from engine.core.errors import FieldError, Msg, ValidationFailed
-
-
-def _json(data, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json")
 
 
 def _text_of(body) -> str:

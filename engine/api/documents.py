@@ -12,8 +12,7 @@ from engine.api.routes import _actor, _record_id
 from engine.app.runtime import Runtime
 from engine.core.formats import Formatter
 from engine.core.i18n import negotiate
-from engine.core.transfer import inline
-from engine.documents.render import PDF, render
+from engine.documents.render import PDF, pdf_headers, render
 
 
 def make_document_routes(rt: Runtime) -> list[Route]:
@@ -25,7 +24,6 @@ def make_document_routes(rt: Runtime) -> list[Route]:
         if lang not in rt.app.languages:
             lang = actor.language if actor.language in rt.app.languages else negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
         pdf, file_name = await run_in_threadpool(render, rt.records, actor, entity, rid, name, lang, Formatter(lang, actor.time_zone or "UTC"))
-        return Response(pdf, media_type=PDF, headers={"Content-Disposition": inline(file_name), "X-Content-Type-Options": "nosniff",
-                                                      "Cache-Control": "private, no-store"})
+        return Response(pdf, media_type=PDF, headers=pdf_headers(file_name))
 
     return [Route("/api/v1/{entity}/{id}/document/{name}.pdf", document, methods=["GET"])]

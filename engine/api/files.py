@@ -11,14 +11,12 @@
 A record outside the caller's scope, and so each of its files, is a 404."""
 from __future__ import annotations
 
-import json
-
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from engine.api.routes import _actor, _path_id, _reading, _record_id
+from engine.api.routes import _actor, _json, _path_id, _reading, _record_id
 from engine.app.runtime import Runtime
 from engine.core.errors import BadRequest, FieldError, Msg, PayloadTooLarge, ValidationFailed
 from engine.core.transfer import capped, megabytes
@@ -50,9 +48,6 @@ async def read_upload(request: Request, limit: int):
         raise ValidationFailed([FieldError("file", Msg("send the file in the multipart field 'file'"))])
     return form, upload
 
-
-def _json(data, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json")
 
 
 def make_file_routes(rt: Runtime) -> list[Route]:

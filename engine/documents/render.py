@@ -17,9 +17,15 @@ from jinja2.sandbox import SandboxedEnvironment
 from engine.core.actor import Actor
 from engine.core.errors import Msg, NotFound, Unavailable
 from engine.core.i18n import localize
+from engine.core.transfer import inline
 from engine.storage import audit
 
 PDF = "application/pdf"
+
+
+def pdf_headers(file_name: str) -> dict:
+    """The headers of a printed document's response: shown in the browser's PDF viewer, under its name, never cached."""
+    return {"Content-Disposition": inline(file_name), "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
 
 
 def document_of(ent, name: str):

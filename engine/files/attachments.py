@@ -9,13 +9,13 @@ files go with it (Cleanup, a subscriber of `deleted`). The content is kept by th
 per SHA-256 and forgotten when no attachment refers to it any more."""
 from __future__ import annotations
 
-import os
 from typing import BinaryIO, Iterator
 
 from sqlalchemy import func, select
 
 from engine.core.actor import Actor
 from engine.core.errors import Conflict, FieldError, Msg, NotFound, PayloadTooLarge, ValidationFailed
+from engine.core.settings import size_limit
 from engine.core.transfer import attachment, inline, megabytes
 from engine.core.values import to_json
 from engine.events.bus import emit
@@ -31,12 +31,7 @@ COLUMNS = ("id", "entity", "record_id", "name", "size", "content_type", "sha256"
 
 def default_max_bytes() -> int:
     """The size limit of an attachment where the entity sets none (ENGINE_ATTACHMENT_MAX_MB, default 25)."""
-    raw = os.environ.get("ENGINE_ATTACHMENT_MAX_MB", "").strip()
-    try:
-        mb = float(raw) if raw else 25.0
-    except ValueError:
-        mb = 25.0
-    return int((mb if mb > 0 else 25.0) * 1048576)
+    return size_limit("ENGINE_ATTACHMENT_MAX_MB", 25)
 
 
 def clean_name(name: str) -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 
 from engine.core.errors import BadRequest, Msg
+from engine.core.settings import size_limit
 
 ENCODINGS = ("utf-8", "gb18030", "cp1251")
 DEFAULT_MAX_MB = 50
@@ -27,10 +27,8 @@ class Sheet:
 
 
 def max_bytes() -> int:
-    try:
-        return int(float(os.environ.get("ENGINE_IMPORT_MAX_MB", DEFAULT_MAX_MB)) * 1024 * 1024)
-    except ValueError:
-        return DEFAULT_MAX_MB * 1024 * 1024
+    """The largest file an import takes (ENGINE_IMPORT_MAX_MB, default 50)."""
+    return size_limit("ENGINE_IMPORT_MAX_MB", DEFAULT_MAX_MB)
 
 
 def read(data: bytes, filename: str = "", encoding: str | None = None, delimiter: str | None = None) -> Sheet:

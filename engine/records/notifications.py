@@ -70,10 +70,14 @@ def unread(conn, schema: Schema, user_id: int, visible, limit: int = 20) -> tupl
     """The user's unread notifications that `visible` (a WHERE clause: those whose record the user
     may still read) lets through, newest first, and how many there are."""
     n = schema.notification
-    where = (n.c.user_id == user_id, n.c.read_at.is_(None), visible)
-    rows = conn.execute(select(n).where(*where).order_by(n.c.id.desc()).limit(limit)).mappings().all() if limit else []
-    total = conn.execute(select(func.count()).select_from(n).where(*where)).scalar()
-    return [dict(r) for r in rows], total
+    rows = conn.execute(select(n).where(n.c.user_id == user_id, n.c.read_at.is_(None), visible).order_by(n.c.id.desc()).limit(limit)).mappings().all()
+    return [dict(r) for r in rows], count_unread(conn, schema, user_id, visible)
+
+
+def count_unread(conn, schema: Schema, user_id: int, visible) -> int:
+    """How many unread notifications of the user `visible` lets through."""
+    n = schema.notification
+    return conn.execute(select(func.count()).select_from(n).where(n.c.user_id == user_id, n.c.read_at.is_(None), visible)).scalar()
 
 
 def unread_entities(conn, schema: Schema, user_id: int, everything: bool = False) -> list[str | None]:

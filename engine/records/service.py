@@ -556,11 +556,11 @@ class Records:
             person = people.get(reader.id) or {}
             lang = person.get("language") if person.get("language") in self.app.languages else self.app.default_language
             hidden = self.permissions.grants(reader).hidden(ent.name)
+            if (hidden, "*") not in texts:  # in every language: the bell shows it in the reader's language of the moment they read it
+                texts[hidden, "*"] = {code: _worded(message, hidden, code) for code in {*self.app.languages, lang}}
             if (hidden, lang) not in texts:
-                texts[hidden, lang] = _worded(message, hidden, lang), _worded(subject, hidden, lang)
+                texts[hidden, lang] = texts[hidden, "*"][lang], _worded(subject, hidden, lang)
             text, about = texts[hidden, lang]
-            if (hidden, "*") not in texts:  # the bell shows it in the reader's language of the moment they read it
-                texts[hidden, "*"] = {code: _worded(message, hidden, code) for code in self.app.languages}
             reached = False
             for channel in beyond:
                 address = person.get("email" if channel == "email" else "phone")
@@ -571,7 +571,8 @@ class Records:
                                 " ".join((about or text).split())[:200], text, ent.name, record_id, kind)
                 reached |= any(self.plugin_manager.hook.send_notice(notice=notice, tx=tx))
             if "in_app" in channels or not reached:
-                notifications.send(conn, self.schema, [reader.id], ent.name, record_id, kind, text, now, texts[hidden, "*"])
+                notifications.send(conn, self.schema, [reader.id], ent.name, record_id, kind, text, now,
+                                   {code: texts[hidden, "*"][code] for code in self.app.languages})
         return len(readers)
 
     def readers(self, conn, user_ids, ent: Entity, record_id: int) -> list[Actor]:
@@ -614,7 +615,7 @@ class Records:
         with self.db.read() as conn:
             visible = self._notices_visible(conn, actor, everything=True)
             rows = notifications.latest(conn, self.schema, actor.id, visible, limit, before, everything)
-            _, unread = notifications.unread(conn, self.schema, actor.id, visible, 0)
+            unread = notifications.count_unread(conn, self.schema, actor.id, visible)
         return [{"id": r["id"], "entity": r["entity"], "record_id": r["record_id"], "kind": r["kind"],
                  "text": (r["texts"] or {}).get(lang) or r["message"], "at": to_json("datetime", r["created_at"]),
                  "read_at": to_json("datetime", r["read_at"]) if r["read_at"] else None} for r in rows], unread

@@ -19,11 +19,7 @@ from engine.web.base import ScreenBase, _record_id
 class CommentScreens(ScreenBase):
     async def add_comment(self, request: Request):
         """POST /{entity}/{id}/comments: back to the comments, or the record page with the reason and the text kept."""
-        actor = await self.actor_or_login(request)
-        ent = self.entity(request.path_params["entity"])
-        rid = _record_id(request)
-        form = await request.form()
-        session.check_csrf(request, form)
+        actor, ent, rid, form = await self._posted(request)
         text = str(form.get("text") or "")
         try:
             made = await run_in_threadpool(self.rt.comments.add, actor, ent.name, rid, text)

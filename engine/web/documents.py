@@ -7,8 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.core.formats import Formatter
-from engine.core.transfer import inline
-from engine.documents.render import PDF, render
+from engine.documents.render import PDF, pdf_headers, render
 from engine.web.base import ScreenBase, _record_id
 
 
@@ -20,5 +19,4 @@ class DocumentScreens(ScreenBase):
         lang = self.lang(request, actor)
         pdf, name = await run_in_threadpool(render, self.rt.records, actor, ent.name, rid, request.path_params["name"], lang,
                                             Formatter(lang, actor.time_zone or "UTC"))
-        return Response(pdf, media_type=PDF, headers={"Content-Disposition": inline(name), "X-Content-Type-Options": "nosniff",
-                                                      "Cache-Control": "private, no-store"})
+        return Response(pdf, media_type=PDF, headers=pdf_headers(name))
