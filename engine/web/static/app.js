@@ -124,6 +124,11 @@
   document.addEventListener("htmx:oobBeforeSwap", function (e) {
     var target = e.detail && e.detail.target, form = target && target.closest && target.closest("form");
     if (!form || !(form.dataset.answerTo || form.dataset.sentAt)) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && target.contains(active) && active.matches("input, select, textarea")) {
+      e.detail.shouldSwap = false;  // the user is in this field, perhaps typing this very moment: their input wins
+      return;
+    }
     var sent = Number(form.dataset.answerTo || form.dataset.sentAt);
     target.querySelectorAll("input, select, textarea").forEach(function (el) {
       if (Number(el.dataset.typedAt || 0) > sent) e.detail.shouldSwap = false;
