@@ -8,6 +8,10 @@
   with its Unicode name, `X-Content-Type-Options: nosniff`); `?inline=1` shows images and PDFs in
   the browser, and nothing else.
 - `DELETE /api/v1/attachments/{id}` -> 204: needs update access to the record.
+- `PUT /api/v1/{entity}/{id}/files/{field}` (multipart field `file`, optional field `version`) sets a
+  file field (`/files/{table}/{line id}/{field}` a line's) through the record service -> 200 and the
+  record; `DELETE` on the same path clears it (`?version=` optional). A file field's value in a
+  record reads {id, name, size, content_type, url, image, inline}; the file downloads from its url.
 A record outside the caller's scope, and so each of its files, is a 404."""
 from __future__ import annotations
 
@@ -16,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from engine.api.routes import _actor, _json, _path_id, _reading, _record_id
+from engine.api.routes import _actor, _json, _path_id, _reading, _record_id, shown
 from engine.app.runtime import Runtime
-from engine.core.errors import BadRequest, FieldError, Msg, PayloadTooLarge, ValidationFailed
+from engine.core.errors import BadRequest, FieldError, Msg, NotFound, PayloadTooLarge, ValidationFailed
 from engine.core.transfer import capped, megabytes
-from engine.core.values import query_flag
-from engine.files.attachments import download_headers
+from engine.core.values import NewFile, parse_id, query_flag
+from engine.files.attachments import default_max_bytes, download_headers
 
 SLACK = 65536  # the multipart envelope around the file
 
@@ -83,7 +87,69 @@ def make_file_routes(rt: Runtime) -> list[Route]:
         await run_in_threadpool(rt.files.remove, actor, aid)
         return Response(status_code=204)
 
+    def field_of(entity: str, path: list[str]):
+        """(entity, the file field, the line table or None) a file route names: `drawing`, or `lines/12/drawing`."""
+        ent = rt.records.entity(entity)
+        table = None
+        if len(path) == 3:
+            tf = ent.fields.get(path[0])
+            if tf is None or tf.type != "table":
+                raise NotFound(Msg("%(entity)s has no table '%(table)s'", entity=ent.name, table=path[0][:64]))
+            table, line_id = path[0], parse_id(path[1])
+            if line_id is None:
+                raise ValidationFailed([FieldError("line", Msg("expected a line id (a whole number)"))])
+            owner = rt.app.entity(tf.entity)
+        elif len(path) == 1:
+            owner, line_id = ent, None
+        else:
+            raise NotFound(Msg("name a file field: /files/{field}, or a line's: /files/{table}/{line id}/{field}"))
+        f = owner.fields.get(path[-1])
+        if f is None or f.type != "file":
+            raise NotFound(Msg("%(entity)s has no file field '%(field)s'", entity=owner.name, field=path[-1][:64]))
+        return ent, f, table, line_id
+
+    def set_file(actor, ent, f, table, line_id, rid, value, version):
+        """The file field set to `value` (a NewFile, or None) through the record service; the record as the API shows it."""
+        current = rt.records.get(actor, ent.name, rid)
+        if version is None:
+            version = current["version"]
+        if table is None:
+            data = {f.name: value}
+        else:
+            lines = current.get(table) or []
+            if not any(line["id"] == line_id for line in lines):
+                raise NotFound(Msg("line %(line)s is not a line of this record", line=line_id))
+            data = {table: [{"id": line["id"], **({f.name: value} if line["id"] == line_id else {})} for line in lines]}
+        return shown(rt, ent, rt.records.update(actor, ent.name, rid, data, version))
+
+    async def put_field(request: Request):
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        ent, f, table, line_id = field_of(request.path_params["entity"], request.path_params["path"].split("/"))
+        limit = (f.accepts.max_bytes if f.accepts else None) or default_max_bytes()
+        form, upload = await read_upload(request, limit)
+        version = form.get("version")
+        if version is not None and parse_id(version) is None:
+            raise ValidationFailed([FieldError("version", Msg("expected a whole number, the version you last read"))])
+        try:
+            out = await run_in_threadpool(set_file, actor, ent, f, table, line_id, rid, NewFile(upload.filename or "", upload.file),
+                                          parse_id(version) if version is not None else None)
+        finally:
+            await upload.close()
+        return _json(out)
+
+    async def clear_field(request: Request):
+        rid = _record_id(request)
+        actor = await run_in_threadpool(_actor, rt, request)
+        ent, f, table, line_id = field_of(request.path_params["entity"], request.path_params["path"].split("/"))
+        version = request.query_params.get("version")
+        if version is not None and parse_id(version) is None:
+            raise ValidationFailed([FieldError("version", Msg("expected a whole number, the version you last read"))])
+        return _json(await run_in_threadpool(set_file, actor, ent, f, table, line_id, rid, None, parse_id(version) if version else None))
+
     return [Route("/api/v1/attachments/{id}", get, methods=["GET"]),
+            Route("/api/v1/{entity}/{id}/files/{path:path}", put_field, methods=["PUT"]),
+            Route("/api/v1/{entity}/{id}/files/{path:path}", clear_field, methods=["DELETE"]),
             Route("/api/v1/attachments/{id}", remove, methods=["DELETE"]),
             Route("/api/v1/{entity}/{id}/attachments", add, methods=["POST"]),
             Route("/api/v1/{entity}/{id}/attachments", listed, methods=["GET"])]

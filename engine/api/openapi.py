@@ -49,6 +49,9 @@ def _field_schema(app: App, f: Field) -> dict:
              "description": f"id of a {f.entity}" if t == "link" else "id of a user"}
     elif t == "json":
         s = {}
+    elif t == "file":  # set by uploading to /api/v1/{entity}/{id}/files/{field}; read as the file it holds
+        s = {"anyOf": [{"$ref": "#/components/schemas/FieldFile"}, {"type": "null"}], "readOnly": True,
+             "description": "the file the field holds; set it with PUT /api/v1/{entity}/{id}/files/{field} (multipart field `file`)"}
     else:  # pragma: no cover
         s = {}
     s["title"] = label
@@ -140,6 +143,10 @@ def _filter_params(ent: Entity, hidden: frozenset = frozenset()) -> list[dict]:
         if not f.stored or f.value_type == "json" or f.name in hidden:
             continue
         label = f.label.get("en")
+        if f.value_type == "file":
+            params.append({"name": f"{f.name}__isnull", "in": "query", "required": False, "schema": {"type": "boolean"},
+                           "description": f"filter: {label} holds no file (true) or one (false)"})
+            continue
         value = _filter_value(f)
         ops = [("", value, f"{label} equals this (empty: has no value)"), ("__ne", value, f"{label} differs from this"),
                ("__in", {"type": "string"}, f"{label} is one of these, separated by commas (at most {MAX_IN})"),
@@ -304,6 +311,10 @@ def build_openapi(app: App, grants=None) -> dict:
         if ent.attachments is not None:
             paths.update(_attachment_paths(n, label, idp, errors, grants is None or grants.can(n, "update")))
             attachments = True
+        if grants.can(n, "update"):
+            found = _file_field_paths(app, ent, n, label, idp, errors, grants.hidden(n))
+            paths.update(found)
+            attachments = attachments or bool(found)  # their files download from /api/v1/attachments/{id}
         if ent.comments:
             paths.update(_comment_paths(n, label, idp, errors))
             comments = True
@@ -325,6 +336,10 @@ def build_openapi(app: App, grants=None) -> dict:
             "created_by": {"type": ["integer", "null"]}, "created_by_name": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"}, "url": {"type": "string"},
             "image": {"type": "boolean"}, "inline": {"type": "boolean", "description": "may be shown in the page (?inline=1)"}}}
+
+    schemas["FieldFile"] = {"type": "object", "description": "the file a file field holds; it downloads from its url", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "size": {"type": "integer"}, "content_type": {"type": "string"},
+        "url": {"type": "string"}, "image": {"type": "boolean"}, "inline": {"type": "boolean"}}}
     if comments:
         paths.update(_comment_item_paths(errors))
         schemas["Comment"] = {"type": "object", "properties": {
@@ -447,6 +462,30 @@ def _attachment_paths(n: str, label: str, idp: list, errors: dict, may_add: bool
             "responses": {"201": {"description": "attached", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Attachment"}}}},
                           "409": _PROBLEM, "413": {"description": "the file is larger than the limit"}, **errors}}
     return {f"/api/v1/{n}/{{id}}/attachments": ops}
+
+
+def _file_field_paths(app, ent: Entity, n: str, label: str, idp: list, errors: dict, hidden) -> dict:
+    """PUT (upload) and DELETE (clear) of each file field of a record, and of its lines' (docs/collaboration.md#file-fields)."""
+    out = {}
+    ref = {"application/json": {"schema": {"$ref": f"#/components/schemas/{n}"}}}
+    upload = {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}, "version": {"type": "integer", "description": "the version you last read (optional)"}}}}}}
+    line = {"name": "line", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}
+    places = [(f"/api/v1/{n}/{{id}}/files/{f.name}", f, idp, f.name) for f in ent.file_fields() if f.name not in hidden]
+    for tf in ent.table_fields():
+        if tf.name not in hidden:
+            places += [(f"/api/v1/{n}/{{id}}/files/{tf.name}/{{line}}/{f.name}", f, idp + [line], f"{tf.name}_{f.name}")
+                       for f in app.entity(tf.entity).file_fields()]
+    for path, f, params, key in places:
+        what = f.label.get("en")
+        out[path] = {
+            "put": {"operationId": f"upload_{n}_{key}", "summary": f"Set the {what} of a {label} (a file)", "tags": [label], "parameters": params,
+                    "requestBody": upload, "responses": {"200": {"description": "the record", "content": ref}, "409": _PROBLEM,
+                                                         "413": {"description": "the file is larger than the field's limit"}, **errors}},
+            "delete": {"operationId": f"clear_{n}_{key}", "summary": f"Clear the {what} of a {label}", "tags": [label],
+                       "parameters": params + [{"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+                       "responses": {"200": {"description": "the record", "content": ref}, "409": _PROBLEM, **errors}}}
+    return out
 
 
 def _comment_paths(n: str, label: str, idp: list, errors: dict) -> dict:

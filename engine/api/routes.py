@@ -25,7 +25,7 @@ from engine.records import feed
 from engine.records.export import XLSX_TYPE, export_csv, export_xlsx
 from engine.records.export import options as export_options
 from engine.records.listing import ListQuery
-from engine.records.serialize import record_json
+from engine.records.serialize import file_ids, record_json
 from engine.records.service import record_id
 from engine.workflow import reviews, transitions
 
@@ -34,6 +34,17 @@ READS = ("GET", "HEAD")  # Starlette answers HEAD wherever GET is allowed: a HEA
 
 def _json(data, status: int = 200) -> Response:
     return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json")
+
+
+def _files(rt: Runtime, ent, records) -> dict:
+    """The files the file fields of records just read hold, described (one query; none without file fields)."""
+    ids = file_ids(rt.app, ent, records)
+    return rt.files.describe(ids) if ids else {}
+
+
+def shown(rt: Runtime, ent, record: dict) -> dict:
+    """A record as the API answers it, its file fields' files described."""
+    return record_json(rt.app, ent, record, files=_files(rt, ent, [record]))
 
 
 def _actor(rt: Runtime, request: Request) -> Actor:
@@ -192,7 +203,8 @@ def make_routes(rt: Runtime) -> list[Route]:
             def work(actor):
                 ent = rt.records.entity(name)
                 result = rt.records.list(actor, name, ListQuery.from_params(request.query_params))
-                out = {"items": [record_json(rt.app, ent, r, with_lines=False) for r in result["items"]],
+                files = _files(rt, ent, result["items"])
+                out = {"items": [record_json(rt.app, ent, r, with_lines=False, files=files) for r in result["items"]],
                        "next_cursor": result["next_cursor"], "count": result["count"], "count_exact": result["count_exact"]}
                 if "sla" in result:  # {id: {"flag": "at_risk" | "overdue", "due": ...}} for the page's records
                     out["sla"] = {str(k): {"flag": v["flag"], "due": to_json("datetime", v["due"])} for k, v in result["sla"].items()}
@@ -203,8 +215,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         body = await read_json(request)
 
         def create():
-            rec = rt.records.create(actor, name, body)
-            return record_json(rt.app, rt.records.entity(name), rec)
+            return shown(rt, rt.records.entity(name), rt.records.create(actor, name, body))
         rec = await run_in_threadpool(create)
         resp = _json(rec, 201)
         resp.headers["Location"] = f"/api/v1/{name}/{rec['id']}"
@@ -214,8 +225,8 @@ def make_routes(rt: Runtime) -> list[Route]:
         refuse_shadowed(request)
         name = request.path_params["entity"]
         if request.method in READS:  # the id is read once the caller is known: an anonymous caller hears 401 whatever it sent
-            return _json(await _reading(rt, request, lambda actor: record_json(rt.app, rt.records.entity(name),
-                                                                               rt.records.get(actor, name, _record_id(request)))))
+            return _json(await _reading(rt, request, lambda actor: shown(rt, rt.records.entity(name),
+                                                                         rt.records.get(actor, name, _record_id(request)))))
         actor = await run_in_threadpool(_actor, rt, request)
         ent = rt.records.entity(name)
         rid = _record_id(request)
@@ -225,7 +236,7 @@ def make_routes(rt: Runtime) -> list[Route]:
             if not isinstance(body, dict):
                 raise ValidationFailed([FieldError("body", "expected a JSON object of field names and values")])
             rec = await run_in_threadpool(rt.records.update, actor, name, rid, body, body.get("version"))
-            return _json(record_json(rt.app, ent, rec))
+            return _json(await run_in_threadpool(shown, rt, ent, rec))
         version = request.query_params.get("version")
         if version is not None and parse_id(version) is None:
             raise BadRequest("version must be a whole number, the version you last read")
@@ -250,7 +261,7 @@ def make_routes(rt: Runtime) -> list[Route]:
         rec = await run_in_threadpool(lambda: transitions.fire(rt.records, actor, name, rid, request.path_params["transition"],
                                                                body.get("comment"), body.get("fields"), body.get("version"),
                                                                request.query_params.get("lang", "en")))
-        return _json(record_json(rt.app, rt.records.entity(name), rec))
+        return _json(await run_in_threadpool(shown, rt, rt.records.entity(name), rec))
 
     async def fire_bulk(request: Request):
         name = request.path_params["entity"]

@@ -22,6 +22,7 @@ from engine.connectors.registry import INBOUND
 from engine.connectors.registry import registry as connector_types
 from engine.events.hooks import make_manager
 from engine.files.attachments import Attachments, Cleanup
+from engine.files.fields import FieldFiles
 from engine.files.stores import blobs_for
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
@@ -41,6 +42,7 @@ def plugins_of(app: App):
     hooks = make_manager(app.plugins_dir)
     builtins.register(hooks)
     hooks.register(Cleanup(), name="builtin.files")  # a deleted record's attachments go with it
+    hooks.register(FieldFiles(), name="builtin.file_fields")  # the files of file fields, kept and forgotten as records change
     hooks.register(comments.Cleanup(), name="builtin.comments")  # and its comments
     hooks.register(comments.Mentions(), name="builtin.mentions")  # people mentioned in a comment hear of it
     types = connector_types(hooks)

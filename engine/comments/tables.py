@@ -19,4 +19,5 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("created_at", UtcDateTime, nullable=False),
         Column("edited_at", UtcDateTime),
         Index("ix_sys_comment_record", "entity", "record_id", "id"),
+        sqlite_autoincrement=True,  # an id is never given again: a link to a deleted comment never shows another
     )}

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from engine.core.errors import Msg
@@ -179,7 +181,24 @@ def coerce(field, value, from_query: bool = False):
         if size > MAX_JSON_BYTES:
             raise BadValue(Msg("JSON value is larger than %(n)s bytes", n=MAX_JSON_BYTES))
         return value
+    if t == "file":
+        if isinstance(value, NewFile):
+            return value
+        raise BadValue("send the file itself: upload it in a form, or PUT it to /api/v1/{entity}/{id}/files/{field}; "
+                       "a file field's value is never written as an id or a name")
     raise BadValue(Msg("fields of type %(type)s cannot be set", type=t))
+
+
+@dataclass(frozen=True, eq=False)
+class NewFile:
+    """A file given as a file field's new value (an upload): `file` is seekable and read from its start.
+    The files plugin (engine.files.fields) keeps it in the write's transaction and puts the id of its
+    attachment in its place."""
+    name: str
+    file: BinaryIO
+
+    def __repr__(self) -> str:
+        return f"NewFile({self.name!r})"
 
 
 def _decimal(field, value, from_query: bool) -> Decimal:
@@ -269,6 +288,8 @@ def to_json(field_type: str, value):
         return None
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, NewFile):
+        return {"name": value.name}
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)

@@ -52,6 +52,13 @@ class RecordHooks:
         """After a record is deleted, in the same transaction."""
 
 
+class FileHooks:
+    @hookspec(firstresult=True)
+    def keep_files(self, entity, record_id, values, lines, old, tx):
+        """Keep the new files (NewFile) in a record's and its lines' file fields, in place of each its attachment id, and forget those
+        no longer held (`old`: the record before an update); returns {attachment id: file name} of both."""
+
+
 class ConnectorHooks:
     @hookspec
     def connector_types(self):
@@ -77,6 +84,7 @@ def make_manager(plugins_dir: str | None) -> pluggy.PluginManager:
     pm.add_hookspecs(RecordHooks)
     pm.add_hookspecs(EventHooks)
     pm.add_hookspecs(ConnectorHooks)
+    pm.add_hookspecs(FileHooks)
     if plugins_dir and Path(plugins_dir).is_dir():
         problems = []
         for path in sorted(Path(plugins_dir).glob("*.py")):

@@ -26,7 +26,7 @@ from engine.files.blobs import Blobs, digest
 from engine.files.stores import blobs_for
 
 NAME_MAX = 255
-COLUMNS = ("id", "entity", "record_id", "name", "size", "content_type", "sha256", "created_by", "created_at")
+COLUMNS = ("id", "entity", "record_id", "name", "size", "content_type", "sha256", "field", "created_by", "created_at")
 
 
 def default_max_bytes() -> int:
@@ -68,8 +68,8 @@ class Attachments:
         a = self.schema.attachment
         with self.records.db.read() as conn:
             self.records.attached_to(conn, actor, ent, record_id)
-            rows = conn.execute(select(*[a.c[c] for c in COLUMNS]).where(a.c.entity == ent.name, a.c.record_id == record_id)
-                                .order_by(a.c.id)).mappings().all()
+            rows = conn.execute(select(*[a.c[c] for c in COLUMNS]).where(a.c.entity == ent.name, a.c.record_id == record_id,
+                                                                        a.c.field.is_(None)).order_by(a.c.id)).mappings().all()
             names = self.records.titles_in(conn, actor, "@user", {r["created_by"] for r in rows if r["created_by"]}) if rows else {}
         return [self._json(dict(r), names) for r in rows]
 
@@ -79,8 +79,37 @@ class Attachments:
             row = self._row(conn, attachment_id)
             ent = self._entity_of(row)
             self.records.attached_to(conn, actor, ent, row["record_id"])
+            if row["field"] and not self._field_seen(actor, ent, row["field"]):
+                raise NotFound(Msg("no attachment with id %(id)s", id=attachment_id))
             names = self.records.titles_in(conn, actor, "@user", {row["created_by"]} if row["created_by"] else set())
         return self._json(row, names)
+
+    def describe(self, ids) -> dict[int, dict]:
+        """The files by attachment id, for file fields of records already read by the one who asks
+        (the ids come from fields they see): {id: {id, name, size, content_type, url, image, inline}}."""
+        ids = sorted({i for i in ids if isinstance(i, int)})
+        if not ids:
+            return {}
+        a = self.schema.attachment
+        with self.records.db.read() as conn:
+            rows = conn.execute(select(a.c.id, a.c.name, a.c.size, a.c.content_type).where(a.c.id.in_(ids))).mappings().all()
+        return {r["id"]: {"id": r["id"], "name": r["name"], "size": r["size"], "content_type": r["content_type"],
+                          "url": f"/api/v1/attachments/{r['id']}", "image": r["content_type"] in kinds.IMAGES,
+                          "inline": r["content_type"] in kinds.INLINE} for r in rows}
+
+    def _field_seen(self, actor: Actor, ent, path: str) -> bool:
+        """May the actor see the file field `path` (`drawing`, a line's `lines.drawing`) of the entity's records?"""
+        grants = self.records.permissions.grants(actor)
+        top, _, inner = path.partition(".")
+        f = ent.fields.get(top)
+        if f is None or top in grants.hidden(ent.name):
+            return False
+        if not inner:
+            return f.type == "file"
+        if f.type != "table":
+            return False
+        child = self.records.app.entity(f.entity)
+        return inner in child.fields and child.fields[inner].type == "file" and inner not in grants.hidden(child.name)
 
     def content(self, actor: Actor, attachment_id: int) -> tuple[dict, Iterator[bytes]]:
         """The attachment and its bytes, a chunk at a time."""
@@ -98,32 +127,22 @@ class Attachments:
         """Attach `file` (seekable, read from its start) to the record under `name`."""
         ent, rules = self.rules(entity)
         name = clean_name(name)
-        limit = rules.max_bytes or default_max_bytes()
-        try:
-            sha, size, head = digest(file, limit)
-        except OverflowError:
-            raise PayloadTooLarge(Msg("%(name)s is larger than %(limit)s MB, the most a file here may be", name=name,
-                                      limit=megabytes(limit))) from None
-        content_type = kinds.sniff(head, name)
-        wrong = kinds.mismatch(content_type, name)
-        if wrong:
-            raise ValidationFailed([FieldError("file", Msg("%(why)s: rename it or attach the right file", why=wrong))])
-        if not kinds.allowed(content_type, name, rules.types):
-            raise ValidationFailed([FieldError("file", Msg("%(name)s is not a kind of file %(thing)s records take; they take: %(types)s",
-                                                           name=name, thing=Msg.label(ent.label), types=", ".join(rules.types)))])
+        sha, size, content_type = inspect(file, name, rules, "file", lambda types: Msg(
+            "%(name)s is not a kind of file %(thing)s records take; they take: %(types)s", name=name, thing=Msg.label(ent.label), types=types))
         records = self.records
         a = self.schema.attachment
         with records.db.write() as conn:
             records.attached_to(conn, actor, ent, record_id, change=True)
             if rules.max_count:
-                n = conn.execute(select(func.count()).select_from(a).where(a.c.entity == ent.name, a.c.record_id == record_id)).scalar()
+                n = conn.execute(select(func.count()).select_from(a).where(a.c.entity == ent.name, a.c.record_id == record_id,
+                                                                           a.c.field.is_(None))).scalar()
                 if n >= rules.max_count:
                     raise Conflict(Msg("this %(thing)s has %(n)s files, the most it may have; remove one first",
                                        thing=Msg.label(ent.label, lower=True), n=n))
             now = records.clock()
             self.blobs.keep(conn, sha, size, file, now)
             row = {"entity": ent.name, "record_id": record_id, "name": name, "size": size, "content_type": content_type,
-                   "sha256": sha, "created_by": actor.id, "created_at": now}
+                   "sha256": sha, "field": None, "created_by": actor.id, "created_at": now}
             row["id"] = conn.execute(a.insert().values(**row)).inserted_primary_key[0]
             emit(Tx(conn, records, actor, now, actor.language or "en"), ATTACHMENT_ADDED, ent.name, record_id,
                  {"attachment": _summary(row)}, "attach")
@@ -136,6 +155,8 @@ class Attachments:
             row = self._row(conn, attachment_id)
             ent = self._entity_of(row)
             records.attached_to(conn, actor, ent, row["record_id"], change=True)
+            if row["field"]:
+                raise Conflict(Msg("this file is held by the field '%(field)s' of the record: clear or replace it there", field=row["field"]))
             a = self.schema.attachment
             conn.execute(a.delete().where(a.c.id == attachment_id))
             self.blobs.release(conn, row["sha256"])
@@ -157,7 +178,7 @@ class Attachments:
             ent = self.records.app.entity(row["entity"])
         except KeyError:  # an entity since removed from the metadata
             raise NotFound(Msg("no attachment with id %(id)s", id=row["id"])) from None
-        if ent.attachments is None:
+        if ent.attachments is None and not row["field"]:
             raise NotFound(Msg("no attachment with id %(id)s", id=row["id"]))
         return ent
 
@@ -170,6 +191,25 @@ class Attachments:
         out["image"] = row["content_type"] in kinds.IMAGES
         out["inline"] = row["content_type"] in kinds.INLINE
         return out
+
+
+def inspect(file: BinaryIO, name: str, rules, key: str, wrong_kind) -> tuple[str, int, str]:
+    """(SHA-256, size, content type) of a file about to be kept under `name`, checked against `rules`
+    (engine.metadata.model.AttachmentRules: size while it is read, kind by content and name) and
+    refused with what to do, for the input `key`; `wrong_kind(types)` says what a file of another kind hears."""
+    limit = rules.max_bytes or default_max_bytes()
+    try:
+        sha, size, head = digest(file, limit)
+    except OverflowError:
+        raise PayloadTooLarge(Msg("%(name)s is larger than %(limit)s MB, the most a file here may be", name=name,
+                                  limit=megabytes(limit))) from None
+    content_type = kinds.sniff(head, name)
+    wrong = kinds.mismatch(content_type, name)
+    if wrong:
+        raise ValidationFailed([FieldError(key, Msg("%(why)s: rename it or attach the right file", why=wrong))])
+    if not kinds.allowed(content_type, name, rules.types):
+        raise ValidationFailed([FieldError(key, wrong_kind(", ".join(rules.types)))])
+    return sha, size, content_type
 
 
 def download_headers(found: dict, want_inline: bool) -> tuple[str, dict]:

@@ -32,9 +32,11 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("size", BigInteger, nullable=False),
         Column("content_type", String(100), nullable=False),
         Column("sha256", String(64), nullable=False),
+        Column("field", String(130)),  # the file field that holds it (`drawing`, a line's `lines.drawing`); none: in the record's Files
         Column("created_by", BigInteger),
         Column("created_at", UtcDateTime, nullable=False),
         Index("ix_sys_attachment_record", "entity", "record_id", "id"),
         Index("ix_sys_attachment_sha", "sha256"),
+        sqlite_autoincrement=True,  # an id is never given again: a link to a removed file never opens another one
     )
     return out

@@ -20,7 +20,7 @@ from engine.records.export import form_labels
 from engine.records.listing import ListQuery
 from engine.records.service import Records
 
-SKIPPED_TYPES = ("computed", "table", "json")
+SKIPPED_TYPES = ("computed", "table", "json", "file")  # a file is attached on its record, not imported
 
 
 def writable(records: Records, actor: Actor, ent: Entity) -> list:

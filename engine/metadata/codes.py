@@ -56,6 +56,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E048": ("connector problem", "a connector names top-level entities, the events created, updated, deleted or transitioned (to: a state of the workflow), templates that compile, and fields it may write back; see docs/connectors.md"),
     "E049": ("unknown connector type", "use rest, email, sms or webhook, or a type a plugin adds through the connector_types hook"),
     "E051": ("document template missing", "name an .html file inside the app folder, e.g. documents/order_confirmation.html"),
+    "E052": ("document template does not compile", "fix the Jinja syntax at the line named (a tag left open, an unknown tag, a stray }}); the template is checked when the app starts, not when someone prints"),
     "E050": ("attachments or comments on a child entity", "give `attachments:` or `comments:` to the parent entity: files and comments attach to the record as a whole"),
 }
 

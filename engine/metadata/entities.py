@@ -8,6 +8,9 @@ from dataclasses import replace
 from decimal import Decimal
 from types import MappingProxyType
 
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
 from engine.core.values import BadValue, coerce
 from engine.metadata import lookups, secrets
 from engine.metadata.context import Ctx
@@ -48,12 +51,14 @@ _TYPE_PROPS = {
     "phone": set(),
     "url": set(),
     "json": set(),
+    "file": {"max_size_mb", "types"},
     "computed": {"expression", "result", "precision", "scale", "label", "help", "indexed"},
 }
 _NEEDS = {"select": ("options",), "link": ("entity",), "table": ("entity",), "computed": ("expression", "result")}
 _NOT_FOR = {"table": {"default", "default_expr", "unique", "indexed", "searchable", "read_only", "fill", "immutable_once_set"},
             "computed": {"default", "default_expr", "required", "unique", "read_only", "searchable", "immutable_once_set"},
-            "json": {"unique", "indexed", "searchable"}}
+            "json": {"unique", "indexed", "searchable"},
+            "file": {"default", "default_expr", "unique", "indexed", "searchable", "fill"}}
 _SERIES_RX = re.compile(r"^[^{}]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*\{#{3,12}\}[^{}#]*(\{(YYYY|YY|MM|DD)\}[^{}]*)*$")
 
 
@@ -119,7 +124,7 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
         return n not in known and n not in failed
 
     system = set(CHILD_SYSTEM_COLUMNS if is_child else SYSTEM_COLUMNS)
-    sortable = {n for n, f in fields.items() if f.type not in ("table", "json")} | system
+    sortable = {n for n, f in fields.items() if f.type not in ("table", "json", "file")} | system
     sort_spec = d.get("default_sort", "-created_at" if not is_child else "idx")
     if unknown(sort_spec.lstrip("-"), sortable):
         ctx.add("E015", file, doc, ("default_sort",), f"default_sort names '{sort_spec.lstrip('-')}', which is not a sortable field of {name}")
@@ -135,7 +140,7 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
     if title_field is None:
         title_field = next((n for n, f in fields.items() if f.series), None) or next(
             (n for n, f in fields.items() if f.type == "string"), None)
-    listable = {n for n, f in fields.items() if f.type not in ("table", "json")} | system
+    listable = {n for n, f in fields.items() if f.type not in ("table", "json", "file")} | system
     for key in ("list_columns", "list_filters"):
         for i, fn in enumerate(d.get(key, ())):
             if unknown(fn, listable):
@@ -247,10 +252,25 @@ def _documents(ctx: Ctx, file: str, doc: Document, specs, scope, entity: str) ->
             if path is None:
                 ctx.add("E051", file, doc, (*where, "template"), f"document template '{choice['template']}' is not a file inside the app folder")
                 continue
+            broken = _template_problem(path)
+            if broken:
+                ctx.add("E052", file, doc, (*where, "template"), f"{choice['template']}:{broken}")
+                continue
             templates.append((when, path))
         if templates:
             out.append(DocumentSpec(spec["name"], Label.of(spec["label"]), tuple(templates)))
     return tuple(out)
+
+
+def _template_problem(path) -> str | None:
+    """Why a document template does not compile ("12: unexpected '}'"), or None."""
+    try:
+        SandboxedEnvironment().parse(path.read_text(encoding="utf-8"), name=path.name)
+    except TemplateSyntaxError as exc:
+        return f"{exc.lineno}: {exc.message}"
+    except (UnicodeDecodeError, OSError) as exc:
+        return f"1: cannot be read as UTF-8 text ({type(exc).__name__})"
+    return None
 
 
 def _template_path(root, name: str):
@@ -341,6 +361,7 @@ def _build_field(ctx, file, doc, path, fname, spec: dict, raw: dict) -> Field | 
         display_field=spec.get("display_field") or (
             (raw[spec["entity"]][1].data.get("title_field") or _guess_title(raw[spec["entity"]][1].data)) if t == "link" and spec.get("entity") in raw else None),
         result=spec.get("result"), series=series, line=doc.mark(path).line,
+        accepts=_attachments({k: spec[k] for k in ("max_size_mb", "types") if k in spec}) if t == "file" else None,
     )
     if "default" in spec:
         given = spec["default"]

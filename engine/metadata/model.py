@@ -17,7 +17,7 @@ RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text
 RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
 
 FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
-               "user", "email", "phone", "url", "json", "computed")
+               "user", "email", "phone", "url", "json", "computed", "file")
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,7 @@ class Field:
     series: Series | None = None
     fill: Fill | None = None
     show: Show | None = None
+    accepts: "AttachmentRules | None" = None  # a file field: its size limit and kinds (max_count unused)
     placeholder: Label | None = None  # set by a form
     widget: str | None = None  # set by a form
     line: int = 0
@@ -175,9 +176,16 @@ class Entity:
     def table_fields(self) -> tuple[Field, ...]:
         return self._tables
 
+    def file_fields(self) -> tuple[Field, ...]:
+        return self._files
+
     @cached_property
     def _stored(self) -> tuple[Field, ...]:  # asked for on every write and read: worked out once per (frozen) entity
         return tuple(f for f in self.fields.values() if f.stored)
+
+    @cached_property
+    def _files(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields.values() if f.type == "file")
 
     @cached_property
     def _tables(self) -> tuple[Field, ...]:

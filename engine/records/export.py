@@ -142,14 +142,14 @@ def columns_of(records: Records, actor: Actor, entity: str, lang: str = "en") ->
     grants = records.permissions.grants(actor)
     hidden = grants.hidden(ent.name)
     labels = form_labels(records.app, ent)
-    out = [(f.name, labels.get(f.name, f.label).get(lang)) for f in ent.stored_fields() if f.name not in hidden and f.type != "json"]
+    out = [(f.name, labels.get(f.name, f.label).get(lang)) for f in ent.stored_fields() if f.name not in hidden and f.type not in ("json", "file")]
     for tf in ent.table_fields():
         if tf.name in hidden:
             continue
         child = records.app.entity(tf.entity)
         line_hidden = grants.hidden(child.name)
         out += [(f"{tf.name}.{f.name}", f"{labels.get(tf.name, tf.label).get(lang)}.{f.label.get(lang)}") for f in child.stored_fields()
-                if f.name not in line_hidden and f.type != "json"]
+                if f.name not in line_hidden and f.type not in ("json", "file")]
     return out
 
 

@@ -6,7 +6,7 @@ back unchanged (a client that PATCHes what it read keeps working) but not change
 from __future__ import annotations
 
 from engine.core.errors import ErrorCollector, message_of
-from engine.core.values import BadValue, coerce, parse_id
+from engine.core.values import BadValue, NewFile, coerce, parse_id
 from engine.metadata.model import CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, Entity
 
 MAX_LINES = 1000
@@ -46,6 +46,14 @@ def parse_values(ent: Entity, data, errors: ErrorCollector, current: dict | None
             continue
         if field.type == "table":
             continue  # parsed by parse_lines
+        if field.type == "file":
+            cur = current.get(key) if current else None
+            if raw is None or isinstance(raw, NewFile):
+                out[key] = raw  # a new file, or none any more
+            elif cur is None or _file_id(raw) != cur:  # the file it has may be sent back as read: it stays
+                errors.add(name, "send the file itself: upload it in a form, or PUT it to /api/v1/{entity}/{id}/files/{field}; "
+                                 "a file field's value is never written as an id or a name")
+            continue
         if field.type == "computed" or field.read_only:
             cur = current.get(key) if current else field.default
             if raw is None or _same(field if field.type != "computed" else None, raw, cur) or field.type == "computed" and _same_computed(field, raw, cur):
@@ -60,6 +68,13 @@ def parse_values(ent: Entity, data, errors: ErrorCollector, current: dict | None
         except BadValue as exc:
             errors.add(name, message_of(exc))
     return out
+
+
+def _file_id(raw):
+    """The attachment id in a file field's value as read ({"id": 12, "name": ...}), or as its bare id."""
+    if isinstance(raw, dict):
+        raw = raw.get("id")
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
 
 
 def _same_computed(field, raw, cur) -> bool:

@@ -103,6 +103,9 @@ def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector, hidden: 
         if f.value_type == "json":
             errors.add(key, "json fields cannot be filtered")
             continue
+        if f.value_type == "file" and op != "isnull":
+            errors.add(key, "a file field is filtered only by whether it holds a file: %(name)s__isnull=false", name=name)
+            continue
         try:
             if op == "isnull":
                 flag = coerce(Field("_", "boolean", f.label), raw, from_query=True)
@@ -192,14 +195,14 @@ def sort_spec(ent: Entity, sort: str | None, errors: ErrorCollector, hidden: fro
             return SortSpec("id", False, False)
         name, desc = sort.lstrip("-"), sort.startswith("-")
     f = field_for(ent, name) if name not in hidden else None
-    if f is None or f.value_type == "json":
+    if f is None or f.value_type in ("json", "file"):
         errors.add("sort", "cannot sort by '%(name)s'; sortable: %(names)s", name=name, names=", ".join(n for n in sortable_fields(ent) if n not in hidden))
         return SortSpec("id", False, False)
     return SortSpec(name, desc, name not in _NON_NULL)
 
 
 def sortable_fields(ent: Entity) -> list[str]:
-    return [n for n in (*_SYSTEM_FIELDS, *ent.fields) if (f := field_for(ent, n)) is not None and f.value_type != "json"]
+    return [n for n in (*_SYSTEM_FIELDS, *ent.fields) if (f := field_for(ent, n)) is not None and f.value_type not in ("json", "file")]
 
 
 def encode_cursor(spec: SortSpec, value, row_id: int) -> str:

@@ -29,6 +29,7 @@ from engine.metadata.workflows import inputs_into
 from engine.records import conditions, deadlines, listing, lookups, notifications
 from engine.records.compute import apply_defaults, compute, refuse_changes, refuse_immutable, validate
 from engine.records.inputs import parse_lines, parse_values
+from engine.records.serialize import has_file_fields
 from engine.storage import memo, naming
 from engine.storage.db import Database, flush
 from engine.storage.schema import Schema
@@ -47,6 +48,7 @@ class Records:
         self.hooks = hooks.hook
         self.permissions = Permissions(app, schema)
         self._shapes: dict[tuple, tuple[list, Any]] = {}
+        self._with_files: dict[str, bool] = {}  # entity -> whether it or its lines have file fields
         self._statements: dict[tuple, Any] = {}  # statements built once per entity (the schema is fixed for this service)
         self._in_tx: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> statements over its transaction's scope clauses
         self.clock = _now  # the time every write stamps; tests set their own to move through deadlines
@@ -302,6 +304,8 @@ class Records:
                 if f.series is not None and values.get(f.name) is None:
                     values[f.name] = naming.next_value(conn, self.schema, f"{ent.name}.{f.name}", f.series, now.date())
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
+            for f in ent.file_fields():  # a new file gets its attachment once the record has an id (below)
+                row[f.name] = None
             row.update(owner=actor.id, created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, version=1)
             if "search_text" in self.schema.tables[ent.name].c:
                 row["search_text"] = listing.search_text(ent, values)
@@ -310,11 +314,17 @@ class Records:
             except IntegrityError:
                 raise self._unique_error(ent) from None
             new_id = record["id"]
+            tx = Tx(conn, self, actor, now, actor.language or "en")
+            files = self._keep_files(ent, new_id, values, lines, None, tx)
+            if files:
+                given = {f.name: values[f.name] for f in ent.file_fields() if values.get(f.name) is not None}
+                if given:
+                    conn.execute(self.schema.tables[ent.name].update().where(self.schema.tables[ent.name].c.id == new_id).values(**given))
+                    record.update(given)
             for tf in ent.table_fields():
                 record[tf.name] = self._write_lines(conn, tf, new_id, [], lines.get(tf.name, []), returning=True)
             self._must_stay_in_scope(conn, actor, ent, new_id, "create")
-            tx = Tx(conn, self, actor, now, actor.language or "en")
-            events = [(CREATED, ent.name, new_id, self._changes(ent, {}, record), "create", {"record": record})]
+            events = [(CREATED, ent.name, new_id, _with_files(self._changes(ent, {}, record), files), "create", {"record": record})]
             if wf is not None:  # and the first state it enters: both stored at once
                 events.append((STATE_ENTERED, ent.name, new_id, {"workflow": wf.name, "transition": None, "from": None, "to": wf.initial}, None,
                                {"record": record}))
@@ -363,6 +373,8 @@ class Records:
                 values[back[0]] = back[1]
             t = self.schema.tables[ent.name]
             now = self.clock()
+            tx = Tx(conn, self, actor, now, actor.language or "en")
+            files = self._keep_files(ent, record_id, values, lines, current, tx)
             row = {f.name: values.get(f.name) for f in ent.stored_fields() if values.get(f.name) != current.get(f.name)}  # what changed only
             row.update(updated_at=now, updated_by=actor.id, version=t.c.version + 1)
             touched = set(changes.get("fields", {})) | ({back[0]} if back is not None else set())
@@ -378,14 +390,14 @@ class Records:
             for tf in ent.table_fields():
                 self._write_lines(conn, tf, record_id, current[tf.name], lines[tf.name])
             record = self._reload_in_scope(conn, actor, ent, record_id, "update")
-            tx = Tx(conn, self, actor, now, actor.language or "en")
             if back is not None:  # back to review: a step of the record's timeline, and the review state entered again
                 wf = self.workflow_of(ent.name)
                 emit(tx, STATE_ENTERED, ent.name, record_id, {
                     "workflow": wf.name, "transition": "reapproval", "from": current[wf.state_field], "to": back[1],
                     "comment": "changed: " + ", ".join(sorted(changed & set(wf.reapproval.key_fields))), "inputs": {}},
                     record=record, before=current)
-            emit(tx, UPDATED, ent.name, record_id, self._changes(ent, current, record), "update", record=record, before=current)
+            emit(tx, UPDATED, ent.name, record_id, _with_files(self._changes(ent, current, record), files), "update", record=record,
+                 before=current)
             self.hooks.after_update(entity=ent, old=current, record=record, actor=actor, conn=conn)
             return self._strip(actor, ent, record)
 
@@ -788,6 +800,16 @@ class Records:
             raise Conflict(Msg("this %(entity)s cannot be deleted while it is used by %(users)s; change or delete those first",
                                entity=ent.name, users=", ".join(users)))
 
+    def _keep_files(self, ent: Entity, record_id: int, values: dict, lines: dict, old: dict | None, tx: Tx) -> dict:
+        """New files of the record's and its lines' file fields kept, those no longer held forgotten (engine.files.fields):
+        {attachment id: name} of both, for the record's timeline; nothing to do for an entity without file fields."""
+        has = self._with_files.get(ent.name)
+        if has is None:
+            has = self._with_files[ent.name] = has_file_fields(self.app, ent)
+        if not has:
+            return {}
+        return self.hooks.keep_files(entity=ent, record_id=record_id, values=values, lines=lines, old=old, tx=tx) or {}
+
     def _inserting(self, entity: str):
         """INSERT of a record (or, for a child entity, of lines) returning what a read of it gives:
         every column but search_text (and a line's parent_id), in the order the rows were given."""
@@ -855,6 +877,13 @@ class Records:
             if entry:
                 out.setdefault("lines", {})[tf.name] = entry
         return out
+
+
+def _with_files(changes: dict, files: dict) -> dict:
+    """A change with the names of the files it kept or forgot (`files`: {attachment id: name}), which the timeline shows."""
+    if files:
+        changes["files"] = {str(k): v for k, v in files.items()}
+    return changes
 
 
 def _given(*clauses) -> list:

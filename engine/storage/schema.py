@@ -103,7 +103,7 @@ def column_type(f: Field):
         return String(length) if length <= 10_000 else Text()
     if t == "text":
         return Text()
-    if t in ("integer", "link", "user"):
+    if t in ("integer", "link", "user", "file"):  # a file field holds the id of its attachment (sys_attachment)
         return BigInteger()
     if t == "decimal":
         return Money(f.precision or 18, f.scale if f.scale is not None else 2)

@@ -16,6 +16,7 @@ from engine.core.errors import EngineError, Unauthenticated
 from engine.core.i18n import error_text
 from engine.metadata.model import Entity
 from engine.records import conditions
+from engine.records.serialize import file_ids
 from engine.records.service import record_id
 from engine.web import i18n, session
 from engine.web.display import Display
@@ -149,7 +150,13 @@ class ScreenBase:
                 for cf in child.fields.values():
                     if cf.type == "link":
                         wanted.setdefault(cf.entity, set()).update(line.get(cf.name) for r in rows for line in r.get(f.name, []) if line.get(cf.name) is not None)
-        return {target: self.rt.records.titles(actor, target, ids) for target, ids in wanted.items()}
+        out = {target: self.rt.records.titles(actor, target, ids) for target, ids in wanted.items()}
+        files = file_ids(self.app, ent, rows) if only is None else set()  # the names of the files its file fields hold
+        if files:
+            described = self.rt.files.describe(files)
+            out["@file"] = {i: d["name"] for i, d in described.items()}
+            out["@image"] = {i for i, d in described.items() if d["image"]}
+        return out
 
     def navigation(self, actor) -> list:
         """The menu with only the entities the actor may read; modules left empty are dropped."""

@@ -78,6 +78,8 @@ class Display:
             return (titles or {}).get(f.entity, {}).get(value, f"#{value}")
         if t == "user":
             return (titles or {}).get("@user", {}).get(value, f"#{value}")
+        if t == "file":
+            return (titles or {}).get("@file", {}).get(value) or self._("a file")
         if t == "decimal":
             return self.fmt.decimal(Decimal(value), f.scale if f.scale is not None else 2)
         if t == "integer":
@@ -179,6 +181,9 @@ class Display:
         """Each audit entry as a list of sentences (who did what, from what to what)."""
         _ = self._
         out = []
+        for e in entries:  # the names of files a change kept or forgot (engine.files.fields), for its file fields
+            for k, name in (e["changes"].get("files") or {}).items():
+                titles.setdefault("@file", {})[int(k)] = name
         for e in entries:
             sentences = []
             ch = e["changes"]

@@ -9,14 +9,13 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 
 from engine.core.errors import Conflict, FieldError, Forbidden, Msg, NotFound, PayloadTooLarge, ValidationFailed
 from engine.core.i18n import reason
-from engine.core.transfer import capped, megabytes
 from engine.core.values import parse_id, query_flag
 from engine.files.attachments import download_headers
 from engine.web import session
 from engine.web.base import ScreenBase, _record_id
+from engine.web.uploads import SLACK, capped_form
 
 MOST_AT_ONCE = 20  # files in one form post
-SLACK = 65536  # the multipart envelope and the form's other fields
 
 
 class FileScreens(ScreenBase):
@@ -30,11 +29,7 @@ class FileScreens(ScreenBase):
         files = self.rt.files
         try:
             limit = await run_in_threadpool(files.max_bytes, ent.name)
-            most = limit * (1 if scripted else MOST_AT_ONCE) + SLACK
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > most:
-                raise PayloadTooLarge(Msg("the file is larger than %(limit)s MB, the most a file here may be", limit=megabytes(limit)))
-            form = await Request(request.scope, capped(request.receive, most)).form(max_files=MOST_AT_ONCE, max_fields=5)
+            form = await capped_form(request, limit * (1 if scripted else MOST_AT_ONCE) + SLACK, MOST_AT_ONCE, 5)
             session.check_csrf(request, form)
             uploads = [u for u in form.getlist("file") if not isinstance(u, str) and u.filename]
             if not uploads:

@@ -12,6 +12,7 @@ import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.core.i18n import localize
+from engine.core.values import NewFile
 from engine.metadata.model import App, Entity
 
 _LINE = re.compile(r"^([a-z][a-z0-9_]*)-(\d{1,4})-([a-z][a-z0-9_]*)$")
@@ -45,6 +46,8 @@ def form_to_input(app: App, ent: Entity, form, shown: list[str], keep_empty: boo
             data[name] = _lines(app.entity(f.entity), name, form, keep_empty)
         elif f.type == "boolean":
             data[name] = "true" if form.get(name) in ("true", "on", "1") else "false"
+        elif f.type == "file":
+            _file_input(data, name, form.get(name), form.get(name + "__clear"))
         elif f.type == "datetime":
             data[name] = local_moment(form.get(name) or "", tz)
         elif name in form:
@@ -65,14 +68,35 @@ def _lines(child: Entity, table: str, form, keep_empty: bool = False) -> list[di
             order.append(n)
         rows[n][m.group(3)] = value
     out = []
+    files = child.file_fields()
     for n in order:
         row = rows[n]
-        values = {k: v for k, v in row.items() if k in child.fields and child.fields[k].type != "computed"}
+        values = {k: v for k, v in row.items() if k in child.fields and child.fields[k].type not in ("computed", "file")}
+        for f in files:
+            _file_input(values, f.name, row.get(f.name), row.get(f.name + "__clear"))
         if not keep_empty and not row.get("id") and not any(str(v).strip() for v in values.values()):
             continue
         if row.get("id"):
             values["id"] = row["id"]
         out.append(values)
+    return out
+
+
+def _file_input(data: dict, name: str, given, clear) -> None:
+    """A file input: a file chosen is the field's new file; none chosen leaves it as it is, unless
+    its "remove" box is ticked."""
+    if getattr(given, "filename", None):
+        data[name] = NewFile(given.filename, given.file)
+    elif clear:
+        data[name] = None
+
+
+def without_new_files(data: dict) -> dict:
+    """The form's input without the files chosen in it (a line keeps its other values)."""
+    out = {k: v for k, v in data.items() if not isinstance(v, NewFile)}
+    for k, v in out.items():
+        if isinstance(v, list):
+            out[k] = [{n: x for n, x in line.items() if not isinstance(x, NewFile)} if isinstance(line, dict) else line for line in v]
     return out
 
 

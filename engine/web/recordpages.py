@@ -15,11 +15,12 @@ from engine.core.transfer import megabytes
 from engine.core.values import parse_id
 from engine.metadata.model import Entity
 from engine.records.listing import ListQuery
-from engine.records.serialize import record_json
+from engine.records.serialize import has_file_fields, record_json
 from engine.web import session
 from engine.web.base import ScreenBase, _changed, _record_id
 from engine.web.display import Display
-from engine.web.forms import errors_by_field, form_to_input, local_moment
+from engine.web.forms import errors_by_field, form_to_input, local_moment, without_new_files
+from engine.web.uploads import capped_form, form_limit
 from engine.workflow import reviews, transitions
 
 
@@ -158,9 +159,10 @@ class RecordScreens(ScreenBase):
         for f in ent.fields.values():
             if f.type == "table":
                 child = self.app.entity(f.entity)
-                data[f.name] = [{cf.name: line.get(cf.name) for cf in child.stored_fields() if cf.type != "computed" and line.get(cf.name) is not None}
+                data[f.name] = [{cf.name: line.get(cf.name) for cf in child.stored_fields() if cf.type not in ("computed", "file")
+                                 and line.get(cf.name) is not None}
                                 for line in src.get(f.name, [])]
-            elif f.type != "computed" and not f.read_only and not f.default_expr and src.get(f.name) is not None:
+            elif f.type not in ("computed", "file") and not f.read_only and not f.default_expr and src.get(f.name) is not None:
                 data[f.name] = src[f.name]
         # JSON-shaped input, as the API would send it
         shaped = record_json(self.app, ent, {"id": 0, **data})
@@ -179,7 +181,7 @@ class RecordScreens(ScreenBase):
         open_tab = next((s["tab"] for s in sections if s["tab"] is not None and with_errors & {f.name for f in s["fields"]}), 0)
         return self.render(request, "form.html", actor, status=status, ent=ent, rec=rec, titles=titles, errors=errors, shows=shows,
                            tabs=tabs, open_tab=open_tab, general=self._unplaced(ent, sections, rec, errors, self.lang(request, actor)),
-                           editing=editing, sections=sections, conflict=conflict, raw=raw or {},
+                           editing=editing, sections=sections, conflict=conflict, raw=raw or {}, with_files=has_file_fields(self.app, ent),
                            app_entities=self.app.entities, shown=",".join(f.name for s in sections for f in s["fields"] if not f.read_only))
 
     def _unplaced(self, ent: Entity, sections: list, rec: dict, errors: dict, lang: str) -> list[tuple[str | None, str]]:
@@ -212,7 +214,7 @@ class RecordScreens(ScreenBase):
     async def save(self, request: Request):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
-        form = await request.form()
+        form = await capped_form(request, *form_limit(self.app, ent)) if has_file_fields(self.app, ent) else await request.form()
         session.check_csrf(request, form)
         shown = [n for n in str(form.get("_fields", "")).split(",") if n]
         data = form_to_input(self.app, ent, form, shown, locked=self.locked(actor, ent), tz=actor.time_zone or "UTC")
@@ -224,8 +226,8 @@ class RecordScreens(ScreenBase):
                 version = form.get("_version")
                 rec = await run_in_threadpool(self.rt.records.update, actor, ent.name, _record_id(request), data,
                                               parse_id(version))
-        except (ValidationFailed, Conflict) as exc:
-            values, lines, _, _ = await run_in_threadpool(self.rt.records.preview, actor, ent.name, data,
+        except (ValidationFailed, Conflict) as exc:  # the form again, with the files the record holds (a file chosen is chosen again)
+            values, lines, _, _ = await run_in_threadpool(self.rt.records.preview, actor, ent.name, without_new_files(data),
                                                           _record_id(request) if rid is not None else None)
             rec = {**values, **lines}
             conflict = None

@@ -117,3 +117,42 @@ def test_a_rep_prints_the_order_confirmation_from_the_record_page(browser, live)
                           capture_output=True, check=True).stdout.decode("utf-8")
     assert "购销合同" in text  # an order that is not for export: the domestic contract
     ctx.close()
+
+
+def test_a_rep_gives_a_line_its_drawing_on_the_order_form(browser, live):
+    base, rt = live
+    order = an_order_of(rt, "rep_east2")
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = sign_in(ctx, base, "rep_east2")
+    page.goto(f"{base}/sales_order/{order['id']}/edit")
+    drawing = page.locator("input[type=file][name='lines-0-drawing']")
+    expect(drawing).to_be_attached()
+    drawing.set_input_files(files=[{"name": "Flange Ø120.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    quantity = page.locator("[name='lines-0-quantity']")
+    quantity.fill("3")  # the live recompute runs without the file, and the file is still chosen after it
+    expect(page.locator("#calc-lines-0-amount")).not_to_have_text("")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/sales_order/{order['id']}$"))
+    link = page.locator("table.lines a.file-value")
+    expect(link).to_have_text("Flange Ø120.pdf")
+    with page.expect_download() as got:
+        link.click()
+    assert got.value.suggested_filename == "Flange Ø120.pdf"
+    # a photo as a drawing shows small beside its name; a text file is refused, beside its line
+    page.goto(f"{base}/sales_order/{order['id']}/edit")
+    expect(page.locator("#w-lines-0-drawing .file-now a.file-value")).to_have_text("Flange Ø120.pdf")
+    page.locator("#w-lines-0-drawing").scroll_into_view_if_needed()
+    shot(page, "form-line-drawing")
+    page.locator("input[type=file][name='lines-0-drawing']").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"just text"}])
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#form-errors")).to_be_visible()
+    expect(page.locator("#w-lines-0-drawing .field-error")).to_have_text("notes.txt is not a kind of file Drawing takes; it takes: .pdf, .dwg, .dxf, image/*")
+    expect(page.locator("#w-lines-0-drawing .file-now a.file-value")).to_have_text("Flange Ø120.pdf")  # still the drawing it has
+    page.locator("input[type=file][name='lines-0-drawing']").set_input_files(files=[{"name": "site.png", "mimeType": "image/png", "buffer": png()}])
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/sales_order/{order['id']}$"))
+    expect(page.locator("table.lines a.file-value img")).to_be_visible()
+    expect(page.locator("table.lines a.file-value")).to_contain_text("site.png")
+    shot(page, "record-line-drawing", full_page=True)
+    ctx.close()

@@ -120,3 +120,13 @@ def test_a_missing_template_stops_the_metadata_with_file_and_line(tmp_path):
     with pytest.raises(MetadataInvalid) as e:
         load_app(write_app(tmp_path / "escape", files))
     assert "E051" in "\n".join(p.format() for p in e.value.problems)
+
+
+def test_a_template_that_does_not_compile_stops_the_metadata_not_the_print(tmp_path):
+    files = dict(SHOP)
+    files["documents/sheet.html"] = "<h1>{{ record.title }}</h1>\n<p>{% if record.margin %}{{ record.margin }}</p>\n"
+    with pytest.raises(MetadataInvalid) as e:
+        load_app(write_app(tmp_path / "broken", files))
+    said = "\n".join(p.format() for p in e.value.problems)
+    assert "entities/offer.yaml:5" in said and "E052" in said
+    assert "documents/sheet.html:2: Unexpected end of template" in said and "endif" in said  # the template's own line, and what is missing

@@ -4,6 +4,20 @@
   var csrf = document.querySelector('meta[name="csrf-token"]');
   document.addEventListener("htmx:configRequest", function (e) {
     if (csrf) e.detail.headers["X-CSRF-Token"] = csrf.content;
+    // a form with file inputs recomputes without its files: they go up once, when it is saved
+    var data = e.detail.formData;
+    if (data && e.detail.elt && e.detail.elt.matches && e.detail.elt.matches("form.record-form")) {
+      Array.from(data.keys()).forEach(function (k) {
+        if (data.getAll(k).some(function (v) { return typeof File !== "undefined" && v instanceof File; })) data.delete(k);
+      });
+    }
+  });
+
+  // a file picker says which file is chosen, in the page's words (the browser's own text is hidden)
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches || !e.target.matches("[data-file-pick]")) return;
+    var shown = e.target.closest(".file-pick").querySelector("[data-file-chosen]");
+    if (shown) shown.textContent = Array.from(e.target.files || []).map(function (f) { return f.name; }).join(", ");
   });
 
   // language switcher submits on change
