@@ -363,6 +363,31 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 }
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
+    # file fields and e-mail replies
+    "%(name)s is not a kind of file %(field)s takes; it takes: %(types)s": (
+        "%(name)s 不是“%(field)s”接受的文件类型；接受的类型：%(types)s", "%(name)s — не тот тип файла, который принимает поле «%(field)s»; оно принимает: %(types)s"),
+    "send the file itself: upload it in a form, or PUT it to /api/v1/{entity}/{id}/files/{field}; a file field's value is never written as an id or a name": (
+        "请发送文件本身：在表单中上传，或 PUT 到 /api/v1/{entity}/{id}/files/{field}；文件字段的值不能以编号或名称写入",
+        "пришлите сам файл: загрузите его в форме или отправьте PUT на /api/v1/{entity}/{id}/files/{field}; значение файлового поля нельзя записать номером или именем"),
+    "this file is held by the field '%(field)s' of the record: clear or replace it there": (
+        "此文件属于记录的字段“%(field)s”：请在该字段中清除或替换", "этот файл хранится в поле «%(field)s» записи: очистите или замените его там"),
+    "a file field is filtered only by whether it holds a file: %(name)s__isnull=false": (
+        "文件字段只能按是否有文件筛选：%(name)s__isnull=false", "файловое поле фильтруется только по наличию файла: %(name)s__isnull=false"),
+    "replies are not taken here": ("此处不接受回复", "ответы здесь не принимаются"), "a file": ("一个文件", "файл"), "Choose a file": ("选择文件", "Выберите файл"), "Replace the file": ("替换文件", "Заменить файл"),
+    "Reply to this e-mail to add a comment to the %(thing)s.": ("回复此邮件即可在%(thing)s上添加评论。", "Ответьте на это письмо, чтобы добавить комментарий к записи «%(thing)s»."),
+    "none of the recipients is a reply address of this app with a valid signature": (
+        "收件人中没有本应用的有效回复地址", "среди получателей нет адреса для ответов этого приложения с верной подписью"),
+    "the person this e-mail was sent to can no longer sign in": ("此邮件的收件人已无法登录", "получатель этого письма больше не может войти"),
+    "the reply came from %(sender)s, not from the address the e-mail was sent to": (
+        "回复来自 %(sender)s，而不是邮件的收件地址", "ответ пришёл с адреса %(sender)s, а не с того, на который было отправлено письмо"),
+    "the reply has no text of its own above the quoted e-mail": ("回复在引用的邮件上方没有自己的内容", "в ответе нет своего текста над цитатой письма"),
+    "name a file field: /files/{field}, or a line's: /files/{table}/{line id}/{field}": (
+        "请指明文件字段：/files/{field}，或明细的：/files/{table}/{line id}/{field}", "укажите файловое поле: /files/{field} или поле строки: /files/{table}/{line id}/{field}"),
+    "%(entity)s has no file field '%(field)s'": ("%(entity)s 没有文件字段“%(field)s”", "у «%(entity)s» нет файлового поля «%(field)s»"),
+    "%(entity)s has no table '%(table)s'": ("%(entity)s 没有明细表“%(table)s”", "у «%(entity)s» нет таблицы «%(table)s»"),
+    "expected a line id (a whole number)": ("应为明细编号（整数）", "ожидается номер строки (целое число)"),
+    "line %(line)s is not a line of this record": ("明细 %(line)s 不属于此记录", "строка %(line)s — не строка этой записи"),
+    "expected a whole number, the version you last read": ("应为整数，即您上次读取的版本", "ожидается целое число — версия, которую вы прочитали последней"),
     "the file is larger than %(limit)s MB, the most a file here may be": ("文件大于 %(limit)s MB，超过此处允许的上限",
                                                                         "файл больше %(limit)s МБ — это больше, чем здесь можно"),
     "%(name)s is larger than %(limit)s MB, the most a file here may be": ("%(name)s 大于 %(limit)s MB，超过此处允许的上限",

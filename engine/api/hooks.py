@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.app.runtime import Runtime
+from engine.comments.replies import add_reply
 from engine.connectors import webhooks
 
 
@@ -35,7 +36,8 @@ def make_hook_routes(rt: Runtime) -> list[Route]:
                     too_large = True
                     break
                 chunks.append(chunk)
-        answer = await run_in_threadpool(webhooks.receive, rt.records, c, b"".join(chunks), dict(request.headers), too_large)
+        answer = await run_in_threadpool(webhooks.receive, rt.records, c, b"".join(chunks), dict(request.headers), too_large,
+                                         lambda to, sender, text: add_reply(rt.comments, to, sender, text))
         return _json(answer.status, answer.body)
 
     return [Route("/hooks/{name}", hook, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]

@@ -27,8 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import bindparam, func, select
 
 from engine.connectors.adapters import Adapter, Outcome, render
+from engine.core import replyto
 from engine.core.actor import SYSTEM, Actor
-from engine.core.errors import Conflict, NotFound, ValidationFailed
+from engine.core.errors import Conflict, Msg, NotFound, ValidationFailed
+from engine.core.i18n import localize
 from engine.events.hooks import hookimpl
 from engine.events.model import CREATED, DELETED, TRANSITIONED, UPDATED, Event, Notice, Tx
 from engine.metadata.model import Connector, Entity, Retry, Trigger
@@ -97,11 +99,27 @@ class Maker:
             request, error = self.adapters[c.type].prepare(c, context), None
         except Exception as exc:  # a template of the connector that fails on this notice: a dead delivery that says why
             request, error = {}, f"the message could not be built: {type(exc).__name__}: {exc}"[:2000]
+        if not error and notice.channel == "email":
+            _offer_reply(tx.records, notice, request)
         tx.conn.execute(tx.records.schema.delivery.insert().values(
             connector=c.name, event_id=notice.event_id, recipient_id=notice.user_id, event_type=notice.kind, entity=notice.entity,
             record_id=notice.record_id, status="dead" if error else "pending", attempts=0, next_at=tx.now, request=request,
             last_error=error, created_at=tx.now))
         return True
+
+
+def _offer_reply(records: Records, notice: Notice, request: dict) -> None:
+    """An e-mail about a record that takes comments gets a reply address (engine.core.replyto) and a line that says a reply
+    becomes a comment, in the person's language - when the app takes replies (ENGINE_REPLY_ADDRESS and ENGINE_REPLY_SECRET)."""
+    ent = records.app.entities.get(notice.entity)
+    if ent is None or not ent.comments or notice.record_id is None:
+        return
+    reply_to = replyto.address(notice.user_id, ent.name, notice.record_id)
+    if reply_to is None:
+        return
+    request["reply_to"] = reply_to
+    request["text"] = request.get("text", "").rstrip() + "\n\n-- \n" + localize(Msg(
+        "Reply to this e-mail to add a comment to the %(thing)s.", thing=Msg.label(ent.label, lower=True)), notice.language)
 
 
 def _delivery(records: Records, conn, c: Connector, adapter: Adapter, t: Trigger, event: Event, now) -> dict | None:

@@ -75,6 +75,8 @@ class Email:
         msg["Subject"] = request["subject"]
         msg["Message-ID"] = make_msgid(domain=parts.hostname)
         msg["X-Engine-Event"] = key
+        if request.get("reply_to"):  # a reply becomes a comment on the record (engine.core.replyto)
+            msg["Reply-To"] = request["reply_to"]
         msg["Content-Language"] = request.get("language") or self.default_language
         msg.set_content(request["text"])
         if request.get("html"):

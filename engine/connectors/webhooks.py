@@ -56,12 +56,13 @@ def actor_for(c: Connector) -> Actor:
     return Actor(id=None, username=str(c.settings.get("actor") or f"webhook:{c.name}")[:64], roles=frozenset({"admin"}), via="system")
 
 
-def receive(records: Records, c: Connector, body: bytes, headers: Mapping[str, str], too_large: bool = False) -> Answer:
-    """Verify, apply and log one call to the connector `c` (see the module's text)."""
+def receive(records: Records, c: Connector, body: bytes, headers: Mapping[str, str], too_large: bool = False, reply=None) -> Answer:
+    """Verify, apply and log one call to the connector `c` (see the module's text). `reply(to, from, text)`
+    makes an e-mail reply a comment (engine.comments.replies.add_reply), for an action with `reply:`."""
     message_id = headers.get("webhook-id")
     message_id = message_id[:200] if isinstance(message_id, str) else None
     call = {"connector": c.name, "webhook_id": message_id, "size": len(body)}
-    answer, logged = _handle(records, c, body, headers, too_large, message_id, call)
+    answer, logged = _handle(records, c, body, headers, too_large, message_id, call, reply)
     if not logged:  # refused or failed: the log row on its own (the failed work was rolled back)
         with records.db.write() as conn:
             _log(records, conn, call, answer)
@@ -95,7 +96,7 @@ def _refused(status: int, detail: str) -> tuple[Answer, bool]:
 
 
 def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, str], too_large: bool, message_id: str | None,
-            call: dict) -> tuple[Answer, bool]:
+            call: dict, reply=None) -> tuple[Answer, bool]:
     """The answer, and whether its log row is written already (with the work, in its transaction)."""
     if not c.enabled:
         return _refused(503, f"the connector is off: set {', '.join(c.missing)} where the app runs")
@@ -131,7 +132,7 @@ def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
             elif action is None:
                 answer = Answer(200, {"status": "ignored", "detail": "no action of this connector matches the payload"})
             else:
-                entity, record_id, done = _apply(records, c, action, payload)
+                entity, record_id, done = _reply(action, payload, reply) if "reply" in action else _apply(records, c, action, payload)
                 answer = Answer(200, {"status": "applied", "entity": entity, "id": record_id, "done": done})
             _log(records, conn, call, answer)
             return answer, True
@@ -141,7 +142,7 @@ def _handle(records: Records, c: Connector, body: bytes, headers: Mapping[str, s
         status, detail = 409, exc.reason
     except ValidationFailed as exc:
         status, detail = 422, "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
-    call["entity"] = action["entity"] if action is not None else None  # for the log; the sender is told what went wrong only
+    call["entity"] = action.get("entity") if action is not None else None  # for the log; the sender is told what went wrong only
     return Answer(status, {"status": "failed", "detail": detail}), False
 
 
@@ -154,6 +155,15 @@ def _fits(match, payload: dict) -> bool:
         if value != expected and str(value) != str(expected):
             return False
     return True
+
+
+def _reply(action: dict, payload: dict, reply) -> tuple[str, int, str]:
+    """An e-mail reply (the action's `reply:` templates name its recipients, sender and text in the payload) made a comment."""
+    if reply is None:  # pragma: no cover - the server always passes the comment service's
+        raise NotFound("replies are not taken here")
+    context = {**payload, "payload": payload}
+    spec = action["reply"]
+    return reply(render(spec["to"], context), render(spec["from"], context), render(spec["text"], context))
 
 
 def _apply(records: Records, c: Connector, action: dict, payload: dict) -> tuple[str, int, str]:

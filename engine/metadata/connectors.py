@@ -234,6 +234,11 @@ def _check_webhook(ctx, file, doc, d: dict, entities: dict[str, Entity], workflo
         ctx.add("E048", file, doc, (), "a webhook connector needs actions: what a call does (find a record, then set fields or fire a transition)")
     for i, a in enumerate(d.get("actions", ())):
         path = ("actions", i)
+        if "reply" in a:  # an e-mail reply made a comment (engine.comments.replies): templates only
+            for key, source in a["reply"].items():
+                if template_problem(source):
+                    ctx.add("E048", file, doc, path + ("reply", key), template_problem(source))
+            continue
         ent = entities.get(a["entity"])
         if ent is None or ent.child:
             if not ctx.failed.entity(a["entity"]):

@@ -60,9 +60,10 @@ def test_an_administrator_sees_why_the_erp_has_not_got_the_orders(browser, live_
     page = sign_in(ctx, base, "admin")
     page.goto(base + "/settings/connectors")
     tiles = page.locator("#connectors .tile")
-    expect(tiles).to_have_count(3)
+    expect(tiles).to_have_count(4)
     expect(tiles.nth(1)).to_contain_text("ENGINE_SMTP_URL")  # the workflow's e-mails: off, and what to set
-    expect(tiles.nth(2)).to_contain_text("PAYMENTS_WEBHOOK_SECRET")
+    expect(tiles.nth(2)).to_contain_text("MAIL_REPLIES_SECRET")  # replies by e-mail: off
+    expect(tiles.nth(3)).to_contain_text("PAYMENTS_WEBHOOK_SECRET")
     rows = page.locator("tr.delivery-row")
     expect(rows.first).to_contain_text("503")
     shot(page, f"connectors-{lang}-{size[0]}", full_page=size[0] > 600)
