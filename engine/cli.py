@@ -225,16 +225,22 @@ def cmd_migrate(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
+def _logging() -> None:
+    """What a running server or worker prints: its own news, and the libraries' warnings only."""
     import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # connectors: a line per request sent; the delivery log keeps what matters
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("huey").setLevel(logging.WARNING)  # its task list at start and a line per periodic task, every minute
+
+
+def cmd_serve(args) -> int:
 
     import uvicorn
 
     from engine.app import demo
     from engine.server import create_app
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # connectors: a line per request sent; the delivery log keeps what matters
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    _logging()
     rt, err = _open(args)
     if rt is None:
         return _fail(err)
@@ -279,11 +285,9 @@ def _audit_demo(rt, counts: dict) -> None:
 
 def cmd_worker(args) -> int:
     """Run the task consumer on its own (SLA timers), for deployments that serve with --no-worker."""
-    import logging
 
     from engine.app import tasks
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request sent; the delivery log keeps what matters
+    _logging()
     rt, err = _open(args)
     if rt is None:
         return _fail(err)

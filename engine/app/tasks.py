@@ -1,7 +1,7 @@
 """Background work on Huey: every minute a periodic task fires due SLA timers and another hands the
 outbox's new events to the subscribers outside the transaction (also right after each commit that
 emitted events, when a plugin implements `publish`); every night the outbox forgets events older
-than the retention that every subscriber has taken. Imports too large to run within a request run
+than the retention that every subscriber has taken, and the bell forgets notifications read long ago. Imports too large to run within a request run
 here (engine.imports.jobs), their progress kept in the queue's key-value store.
 
 The queue lives in SQLite by default (a file next to the app's database, nothing to set up) and
@@ -25,6 +25,7 @@ from engine.core.settings import positive_number
 from engine.events import deliver, outbox
 from engine.files import s3
 from engine.imports import jobs as import_jobs
+from engine.records import notifications
 from engine.storage.db import project_var
 from engine.workflow import escalations
 
@@ -131,6 +132,12 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         store = rt.files.blobs.store
         return s3.prune_orphans(rt.db, rt.schema, store) if isinstance(store, s3.S3Store) else 0
 
+    @huey.periodic_task(crontab(minute="57", hour="3"), name="prune_notifications")
+    def prune_notifications() -> int:
+        """Every night: forget notifications read more than ENGINE_NOTIFICATION_KEEP_DAYS ago (default 90); unread ones stay."""
+        return notifications.prune(rt.db, rt.schema, dt.datetime.now(dt.timezone.utc) - notification_keep())
+
+    huey.prune_notifications = prune_notifications
     huey.import_job, huey.import_jobs, huey.prune_imports, huey.prune_files = import_job, import_jobs_due, prune_imports, prune_files
     rt.queue = huey  # the web side queues imports on it and reads their progress from it
     huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now
@@ -151,6 +158,11 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
 def retention() -> dt.timedelta:
     """How long the outbox keeps events for the feed: ENGINE_EVENT_RETENTION_DAYS (default 30)."""
     return dt.timedelta(days=positive_number("ENGINE_EVENT_RETENTION_DAYS", 30))
+
+
+def notification_keep() -> dt.timedelta:
+    """How long a read notification is kept: ENGINE_NOTIFICATION_KEEP_DAYS (default 90)."""
+    return dt.timedelta(days=positive_number("ENGINE_NOTIFICATION_KEEP_DAYS", 90))
 
 
 class EmbeddedConsumer(Consumer):

@@ -106,3 +106,21 @@ def mark_read(conn, schema: Schema, user_id: int, now: dt.datetime, visible, ids
     if ids is not None:
         stmt = stmt.where(n.c.id.in_(list(ids)))
     return conn.execute(stmt.values(read_at=now)).rowcount
+
+
+PRUNE_BATCH = 5000  # rows deleted per statement: a night's pruning never holds a long lock
+
+
+def prune(db, schema: Schema, before: dt.datetime) -> int:
+    """Forget the notifications read before `before` (unread ones stay, however old); how many went."""
+    n = schema.notification
+    gone = 0
+    while True:
+        with db.write() as conn:
+            ids = [r[0] for r in conn.execute(select(n.c.id).where(n.c.read_at.is_not(None), n.c.read_at < before)
+                                              .order_by(n.c.id).limit(PRUNE_BATCH))]
+            if ids:
+                conn.execute(n.delete().where(n.c.id.in_(ids)))
+        gone += len(ids)
+        if len(ids) < PRUNE_BATCH:
+            return gone

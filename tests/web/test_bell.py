@@ -59,3 +59,26 @@ def test_a_notification_about_a_record_out_of_reach_is_not_shown_and_all_can_be_
     make_user(rt, "nobody_told", roles=("sales_rep",))
     assert sign_in(web, "nobody_told").status_code == 303
     assert "No notifications yet" in visible_text(web.get("/notifications").text)
+
+
+def test_read_notifications_are_forgotten_after_the_keep_days_and_unread_ones_stay(rt, people, monkeypatch):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from engine.app import tasks
+    from engine.records import notifications
+    order = new_order(rt, people)
+    rt.comments.add(people["rep"], "sales_order", order["id"], "old news @sup")
+    rt.comments.add(people["rep"], "sales_order", order["id"], "still waiting @boss")
+    rt.records.mark_read(people["sup"])
+    n = rt.schema.notification
+    with rt.db.write() as conn:  # read 100 days ago
+        conn.execute(n.update().values(read_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=100), created_at=conn.execute(
+            select(n.c.created_at).limit(1)).scalar() - dt.timedelta(days=100)).where(n.c.read_at.is_not(None)))
+    monkeypatch.setenv("ENGINE_NOTIFICATION_KEEP_DAYS", "120")
+    assert notifications.prune(rt.db, rt.schema, dt.datetime.now(dt.timezone.utc) - tasks.notification_keep()) == 0
+    monkeypatch.setenv("ENGINE_NOTIFICATION_KEEP_DAYS", "90")
+    assert notifications.prune(rt.db, rt.schema, dt.datetime.now(dt.timezone.utc) - tasks.notification_keep()) == 1
+    with rt.db.read() as conn:
+        assert [r.user_id for r in conn.execute(select(n))] == [people["boss"].id]  # unread: kept, however old
