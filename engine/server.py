@@ -22,6 +22,7 @@ from engine.api.files import make_file_routes
 from engine.api.hooks import make_hook_routes
 from engine.api.imports import make_import_routes
 from engine.api.problems import from_error, problem, unexpected
+from engine.api.reports import make_report_routes
 from engine.api.routes import make_routes
 from engine.app.runtime import Runtime
 from engine.core.errors import EngineError, Msg
@@ -87,7 +88,7 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
         return screens.error_page(request, 500, "Something went wrong",
                                   "The error was logged. Quote the request id below when you report it.", request_id=request_id)
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), *make_import_routes(rt), *make_file_routes(rt), *make_comment_routes(rt), *make_document_routes(rt), *make_routes(rt), *make_hook_routes(rt), *web_routes]
+    routes = [Route("/healthz", healthz, methods=["GET"]), *make_import_routes(rt), *make_file_routes(rt), *make_comment_routes(rt), *make_document_routes(rt), *make_report_routes(rt), *make_routes(rt), *make_hook_routes(rt), *web_routes]
     key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret(rt.db.url)
     sessions = CookieSessions(key, session_cookie="engine_session", same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)
     middleware = [Middleware(Envelope, runtime=rt, sessions=sessions, networks=parse_trusted(trusted_proxies))]

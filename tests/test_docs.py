@@ -162,6 +162,8 @@ def test_readme_api_example_works_for_the_demo_rep(dbs):
         assert len(c.get("/api/v1/sales_order?sort=-total&limit=5", headers=h).json()["items"]) == 5
         r = c.post("/api/v1/sales_order", json=body, headers=h)
         assert r.status_code == 201, r.text
+        report = c.get(re.search(r"'localhost:8000(/api/v1/reports/[^']+)'", readme).group(1), headers=h).json()
+        assert report["label"] == "各状态订单" and report["totals"]["orders"] >= 1
 
 
 def test_workflow_examples_load_and_run(dbs, tmp_path):
@@ -446,3 +448,32 @@ def test_the_attachment_api_example_runs_as_shown(dbs):
         file = c.get(got["url"], headers=h)
         assert file.content == data and "filename*=UTF-8''pump-drawing.pdf" in file.headers["content-disposition"]
         assert c.delete(got["url"], headers=h).status_code == 204
+
+
+REPORTS_DOC = ROOT / "docs" / "reports.md"
+
+
+def test_the_reports_doc_shows_the_demo_report_and_the_api_answers_as_shown(dbs):
+    """docs/reports.md: its report is the demo's file; the API answers with the keys and shapes it shows."""
+    import json
+
+    from starlette.testclient import TestClient
+
+    from engine.app import demo
+    from engine.metadata.yamlload import parse
+    from engine.server import create_app
+    text = REPORTS_DOC.read_text(encoding="utf-8")
+    shown_yaml = re.search(r"```yaml\n# file: reports/orders_by_status.yaml\n(.*?)```", text, re.S).group(1)
+    assert parse(shown_yaml)[0].data == parse((ROOT / "metadata" / "reports" / "orders_by_status.yaml").read_text(encoding="utf-8"))[0].data
+    listing, answer = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+    rt = dbs.runtime()
+    demo.load(rt)
+    with TestClient(create_app(rt)) as c:
+        h = {"Authorization": f"Bearer {c.post('/api/v1/auth/token', json={'username': 'rep_east1', 'password': 'demo'}).json()['token']}"}
+        got = c.get("/api/v1/reports", headers=h).json()
+        mine = next(r for r in got["items"] if r["name"] == "orders_by_status")
+        assert {k: v for k, v in mine.items() if k != "description"} == listing["items"][0]
+        run = c.get("/api/v1/reports/orders_by_status", headers=h).json()
+        assert list(run) == list(answer) and run["columns"] == answer["columns"]
+        assert set(run["rows"][0]) == set(answer["rows"][0]) and list(run["totals"]) == list(answer["totals"])
+        assert run["defaults"][0]["field"] == "order_date" and run["defaults"][0]["default"] == "this_year"

@@ -363,6 +363,12 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 }
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
+    # reports
+    "no report named %(name)s": ("没有名为 %(name)s 的报表", "нет отчёта с именем %(name)s"),
+    "the report adds up fields hidden from your roles: %(fields)s": ("该报表统计了对您的角色隐藏的字段：%(fields)s",
+                                                                     "отчёт считает поля, скрытые от ваших ролей: %(fields)s"),
+    "the report is for: %(roles)s": ("该报表仅供：%(roles)s", "отчёт предназначен для: %(roles)s"),
+    "your roles may not read %(entity)s": ("您的角色无权查看 %(entity)s", "вашим ролям нельзя читать «%(entity)s»"),
     # file fields and e-mail replies
     "%(name)s is not a kind of file %(field)s takes; it takes: %(types)s": (
         "%(name)s 不是“%(field)s”接受的文件类型；接受的类型：%(types)s", "%(name)s — не тот тип файла, который принимает поле «%(field)s»; оно принимает: %(types)s"),

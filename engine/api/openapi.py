@@ -340,6 +340,15 @@ def build_openapi(app: App, grants=None) -> dict:
     schemas["FieldFile"] = {"type": "object", "description": "the file a file field holds; it downloads from its url", "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "size": {"type": "integer"}, "content_type": {"type": "string"},
         "url": {"type": "string"}, "image": {"type": "boolean"}, "inline": {"type": "boolean"}}}
+    names = sorted(r.name for r in app.reports.values() if any(e.name == r.source for e in readable))
+    if names:
+        paths.update(_report_paths(names, errors))
+        schemas["ReportResult"] = {"type": "object", "properties": {
+            "report": {"type": "string"}, "label": {"type": "string"}, "chart": {"type": "string"},
+            "columns": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "label": {"type": "string"}, "type": {"type": "string"}}}},
+            "rows": {"type": "array", "items": {"type": "object", "description": "each group's label and `<group>__value`, and each measure"}},
+            "totals": {"type": "object"}, "defaults": {"type": "array", "items": {"type": "object"}}}}
     if comments:
         paths.update(_comment_item_paths(errors))
         schemas["Comment"] = {"type": "object", "properties": {
@@ -486,6 +495,20 @@ def _file_field_paths(app, ent: Entity, n: str, label: str, idp: list, errors: d
                        "parameters": params + [{"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
                        "responses": {"200": {"description": "the record", "content": ref}, "409": _PROBLEM, **errors}}}
     return out
+
+
+def _report_paths(names: list[str], errors: dict) -> dict:
+    """The reports (docs/reports.md): those the caller may run, and one run with list-style filters."""
+    return {
+        "/api/v1/reports": {"get": {"operationId": "reports", "summary": "The reports you may run", "tags": ["Reports"],
+                                    "responses": {"200": {"description": "the reports", "content": {"application/json": {"schema": {
+                                        "type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}}}}}, **errors}}},
+        "/api/v1/reports/{name}": {"get": {
+            "operationId": "run_report", "summary": "Run a report within your scope (filters as for lists: field, field__gte, ...)",
+            "tags": ["Reports"], "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"enum": names}},
+                                               {"name": "lang", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the figures", "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/ReportResult"}}}}, **errors}}}}
 
 
 def _comment_paths(n: str, label: str, idp: list, errors: dict) -> dict:

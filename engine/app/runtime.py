@@ -28,6 +28,7 @@ from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
 from engine.records import Records
+from engine.reports.service import Reports
 from engine.storage import audit, form_versions, migrate
 from engine.storage.db import Database
 from engine.storage.schema import Schema
@@ -106,6 +107,7 @@ class Runtime:
         self.app, self.schema, self.records, self.stored = app, schema, records, stored
         self.files = Attachments(records, blobs_for(schema))
         self.comments = comments.Comments(records)
+        self.reports = Reports(records)
         self.accounts.schema = schema
 
     def reload(self, stored: form_versions.Stored, app: App | None = None) -> None:

@@ -34,10 +34,12 @@ from engine.metadata.model import (
     Form,
     Label,
     MenuModule,
+    Report,
     Workflow,
     WorkingHours,
 )
 from engine.metadata.overlay import Conflict
+from engine.metadata.reports import build_report
 from engine.metadata.roles import BASE_USER_ATTRIBUTES, build_roles, user_fields
 from engine.metadata.schema_problems import OVERLAY, VALIDATORS, validate
 from engine.metadata.workflow_parts import working_hours
@@ -201,6 +203,7 @@ def _load(root, overlay: dict | None):
     form_docs = validated("form", form_docs)
     workflow_docs = read("workflow", "workflows")
     connector_docs = read("connector", "connectors")
+    report_docs = read("report", "reports")
     ctx.channels = carried_channels(connector_docs, failed)
     if not entity_docs and not ctx.problems:
         ctx.problems.append(Problem("E030", os.path.join(shown, "entities"), 1, 1, "no entity files found"))
@@ -260,6 +263,12 @@ def _load(root, overlay: dict | None):
             connectors[c.name] = c
     one_per_channel(ctx, connector_docs)
 
+    reports: dict[str, Report] = {}
+    for file, doc, stem in report_docs:
+        r = build_report(ctx, file, doc, stem, entities, roles)
+        if r is not None:
+            reports[r.name] = r
+
     app_data = app_doc[1].data if app_doc else {}
     menu = []
     for i, module in enumerate(app_data.get("menu", ())):
@@ -289,6 +298,7 @@ def _load(root, overlay: dict | None):
         fingerprint=digest.hexdigest(),
         working_hours=hours,
         connectors=MappingProxyType(connectors),
+        reports=MappingProxyType(reports),
     ), [], {}, conflicts
 
 

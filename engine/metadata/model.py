@@ -14,7 +14,7 @@ CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
 RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text", "user", "record", "lines_", "cursor", "sort", "limit", "q", "count"))
 
 # entity names that would clash with the screens' and the API's own paths
-RESERVED_ENTITY_NAMES = frozenset({"api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
+RESERVED_ENTITY_NAMES = frozenset({"reports", "dashboard", "api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
 
 FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
                "user", "email", "phone", "url", "json", "computed", "file")
@@ -479,6 +479,62 @@ class Connector:
 
 
 @dataclass(frozen=True)
+class ReportFilter:
+    field: str
+    default: Any = None  # a value, or for a date a period (engine.metadata.reports.DATE_RANGES)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A group of a report: a field's values, or a date's buckets (`by`: day, week, month, quarter, year)."""
+    name: str  # the result's column
+    field: str
+    type: str  # the field's value type
+    by: str | None
+    label: Label
+    entity: str | None = None  # a link's target
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A figure of a report: count, sum, avg, min or max of `field` (where `where` holds), or the ratio of two others."""
+    name: str
+    label: Label
+    agg: str
+    field: str | None
+    result: str  # the value type of the figure
+    where: Expr | None = None
+    ratio: tuple[str, str] | None = None
+    percent: bool = False
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """reports/<name>.yaml: figures over one entity's records, within each reader's scope (engine.reports)."""
+    name: str
+    label: Label
+    source: str
+    measures: tuple[Measure, ...]
+    group_by: tuple[Dimension, ...] = ()
+    filters: tuple[ReportFilter, ...] = ()
+    roles: tuple[str, ...] | None = None  # None: anyone who may read the source
+    sort: tuple[str, bool] | None = None  # (column, descending)
+    limit: int | None = None
+    chart: str = "bar"
+    description: Label | None = None
+    file: str = ""
+
+    def fields(self) -> frozenset:
+        """Every field of the source the report names: to filter, to group, to add up, in a condition."""
+        names = {f.field for f in self.filters} | {d.field for d in self.group_by}
+        for m in self.measures:
+            names |= {m.field} if m.field else set()
+            names |= set(m.where.names) if m.where is not None else set()
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     label: Label
@@ -494,6 +550,7 @@ class App:
     user_fields: Mapping[str, Field] = field(default_factory=dict)  # extra attributes of users (user.region)
     working_hours: WorkingHours = field(default_factory=WorkingHours)
     connectors: Mapping[str, Connector] = field(default_factory=dict)
+    reports: Mapping[str, Report] = field(default_factory=dict)
     fingerprint: str = field(default="", compare=False)
     overlay_conflicts: tuple = ()  # admin changes (engine.metadata.overlay.Conflict) set aside because they no longer fit
 

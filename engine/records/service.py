@@ -98,6 +98,11 @@ class Records:
         with self.db.read() as conn:
             return self._in_scope(conn, entity, record_id, self._scope(conn, actor, entity, action))
 
+    def scope_clause(self, conn, actor: Actor, entity: str, action: str = "read"):
+        """The WHERE clause of the records the actor may `action` (None: all of them), for readers that add
+        records up (engine.reports) - the same clause every list, count and export uses."""
+        return self._scope(conn, actor, entity, action)
+
     def _scope(self, conn, actor: Actor, entity: str, action: str):
         return self.permissions.where(conn, actor, entity, action)
 

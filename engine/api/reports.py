@@ -1,0 +1,39 @@
+"""Reports over the API (engine.reports.service, docs/reports.md):
+
+- `GET /api/v1/reports`: the reports the token's user may run, with their filters and defaults.
+- `GET /api/v1/reports/{name}?<filters>&lang=`: one run: {columns, rows, totals, defaults}, within
+  the user's scope; a report they may not run is a 404."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from engine.api.routes import _json, _reading
+from engine.app.runtime import Runtime
+from engine.core.i18n import negotiate
+
+_NOT_FILTERS = ("lang",)
+
+
+def make_report_routes(rt: Runtime) -> list[Route]:
+
+    def language(request: Request, actor) -> str:
+        lang = request.query_params.get("lang")
+        if lang in rt.app.languages:
+            return lang
+        return actor.language if actor.language in rt.app.languages else negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
+
+    async def listed(request: Request):
+        def work(actor):
+            lang = language(request, actor)
+            return {"items": [{"name": r.name, "label": r.label.get(lang), "description": r.description.get(lang) if r.description else None,
+                               "chart": r.chart, "filters": [{"field": f.field, "default": f.default} for f in r.filters]}
+                              for r in rt.reports.available(actor)]}
+        return _json(await _reading(rt, request, work))
+
+    async def run(request: Request):
+        name = request.path_params["name"]
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS]
+        return _json(await _reading(rt, request, lambda actor: rt.reports.run(actor, name, params, language(request, actor))))
+
+    return [Route("/api/v1/reports", listed, methods=["GET"]), Route("/api/v1/reports/{name}", run, methods=["GET"])]

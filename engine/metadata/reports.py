@@ -1,0 +1,171 @@
+"""Report documents (reports/*.yaml) checked and built into Report models.
+
+A report adds up one entity's records: filters (declared like a list's, with defaults such as "this
+year"), at most two dimensions to group by (a field, a link's title, a user, a date by day, week,
+month, quarter or year, the workflow's state), and measures (count, sum, avg, min, max of a field,
+a count of the records where a condition holds, the ratio of two measures). Checked here, with file
+and line: the source is a top-level entity; every name is a field of it that can be filtered,
+grouped or added up as asked (sum and avg take numbers, min and max numbers and dates); a `where`
+compiles to SQL; a ratio names two other measures; the sort names a column; the roles exist."""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from sqlalchemy import column
+
+from engine.core.values import BadValue, coerce
+from engine.expressions.language import ExpressionError, Scope
+from engine.expressions.to_sql import to_sql
+from engine.metadata.model import SYSTEM_COLUMNS, Dimension, Entity, Field, Label, Measure, Report, ReportFilter
+from engine.metadata.report import compile_or_report
+
+DATE_RANGES = ("today", "this_week", "this_month", "this_quarter", "this_year", "last_7_days", "last_30_days", "last_12_months",
+               "last_month", "last_year")
+BUCKETS = ("day", "week", "month", "quarter", "year")
+# the system columns a report may filter or group by, as fields
+SYSTEM_FIELDS = {
+    "owner": Field("owner", "user", Label.of({"en": "Owner", "zh": "负责人", "ru": "Ответственный"})),
+    "created_by": Field("created_by", "user", Label.of({"en": "Created by", "zh": "创建人", "ru": "Создал"})),
+    "created_at": Field("created_at", "datetime", Label.of({"en": "Created", "zh": "创建时间", "ru": "Создано"})),
+    "updated_at": Field("updated_at", "datetime", Label.of({"en": "Changed", "zh": "修改时间", "ru": "Изменено"})),
+}
+_GROUPABLE = ("string", "select", "link", "user", "boolean", "date", "datetime", "integer", "email", "phone", "url")
+_NUMBERS = ("integer", "decimal")
+
+
+def field_of(ent: Entity, name: str) -> Field | None:
+    """A field a report may name: one of the entity's stored fields, or a system column."""
+    f = ent.fields.get(name)
+    if f is not None:
+        return f if f.stored else None
+    return SYSTEM_FIELDS.get(name)
+
+
+def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], roles: dict) -> Report | None:
+    d = doc.data
+    before = len(ctx.problems)
+    name = d["name"]
+    if stem != name:
+        ctx.add("E010", file, doc, ("name",), f"report '{name}' is in a file named '{stem}'", hint=f"rename the file to {name}.yaml")
+    ent = entities.get(d["source"])
+    if ent is None or ent.child:
+        if not ctx.failed.entity(d["source"]):
+            ctx.add("E053", file, doc, ("source",), f"'{d['source']}' is not a top-level entity of the app; known: "
+                    + ", ".join(sorted(n for n, e in entities.items() if not e.child)))
+        return None
+    for i, role in enumerate(d.get("roles", ())):
+        if roles and role not in roles and not ctx.failed.roles:
+            ctx.add("E053", file, doc, ("roles", i), f"'{role}' is not a role of roles.yaml; known: {', '.join(sorted(roles))}")
+    filters = []
+    for i, spec in enumerate(d.get("filters", ())):
+        spec = {"field": spec} if isinstance(spec, str) else spec
+        f = _named(ctx, file, doc, ("filters", i), ent, spec["field"])
+        if f is None:
+            continue
+        if f.value_type in ("json", "file", "text"):
+            ctx.add("E053", file, doc, ("filters", i, "field"), f"'{f.name}' is a {f.value_type} field: reports do not filter by it")
+            continue
+        default = spec.get("default")
+        if default is not None:
+            if f.value_type in ("date", "datetime"):
+                if default not in DATE_RANGES:
+                    ctx.add("E053", file, doc, ("filters", i, "default"), f"a date's default is a period: one of {', '.join(DATE_RANGES)}")
+                    continue
+            else:
+                try:
+                    coerce(f, str(default).lower() if isinstance(default, bool) else str(default), from_query=True)
+                except BadValue as exc:
+                    ctx.add("E053", file, doc, ("filters", i, "default"), f"default {default!r} does not fit {f.name}: {exc}")
+                    continue
+        filters.append(ReportFilter(f.name, default))
+    dims = []
+    for i, spec in enumerate(d.get("group_by", ())):
+        spec = {"field": spec} if isinstance(spec, str) else spec
+        f = _named(ctx, file, doc, ("group_by", i), ent, spec["field"])
+        if f is None:
+            continue
+        if f.value_type not in _GROUPABLE:
+            ctx.add("E053", file, doc, ("group_by", i), f"'{f.name}' is a {f.value_type} field: group by a choice, a link, a user, "
+                    "a date or a short text")
+            continue
+        by = spec.get("by")
+        if by and f.value_type not in ("date", "datetime"):
+            ctx.add("E053", file, doc, ("group_by", i, "by"), f"'by' buckets dates; '{f.name}' is a {f.value_type} field")
+            continue
+        if f.value_type in ("date", "datetime") and not by:
+            by = "day"
+        label = Label.of(spec["label"]) if "label" in spec else f.label
+        dims.append(Dimension(name=f.name if not by or by == "day" else f"{f.name}_{by}", field=f.name, type=f.value_type,
+                              by=by, label=label, entity=f.entity))
+    measures = _measures(ctx, file, doc, ent, d["measures"])
+    names = [x.name for x in dims] + [m.name for m in measures]
+    for n in sorted({n for n in names if names.count(n) > 1}):
+        ctx.add("E053", file, doc, (), f"'{n}' names two columns of the report; give a measure another name")
+    sort = d.get("sort")
+    if sort is not None and sort.lstrip("-") not in names:
+        ctx.add("E053", file, doc, ("sort",), f"sort names '{sort.lstrip('-')}', which is not a column of the report: {', '.join(names)}")
+    if len(ctx.problems) > before:
+        return None
+    return Report(
+        name=name, label=Label.of(d["label"]), description=Label.of(d["description"]) if "description" in d else None,
+        source=ent.name, roles=tuple(d["roles"]) if "roles" in d else None, filters=tuple(filters), group_by=tuple(dims),
+        measures=tuple(measures), sort=(sort.lstrip("-"), sort.startswith("-")) if sort else None, limit=d.get("limit"),
+        chart=d.get("chart", "bar" if dims else "number"), file=file)
+
+
+def _named(ctx, file, doc, path, ent: Entity, name: str) -> Field | None:
+    f = field_of(ent, name)
+    if f is None:
+        if not ctx.failed.field(ent.name, name):
+            known = sorted(n for n in [*ent.fields, *SYSTEM_FIELDS] if field_of(ent, n) is not None)
+            ctx.add("E053", file, doc, path, f"'{name}' is not a field of {ent.name}; it has: {', '.join(known)}")
+        return None
+    return f
+
+
+def _measures(ctx, file, doc, ent: Entity, specs: list) -> list[Measure]:
+    out: list[Measure] = []
+    columns = {n: column(n) for n in [*ent.fields, *SYSTEM_COLUMNS] if n in SYSTEM_COLUMNS or ent.fields[n].stored}
+    scope = Scope(values=frozenset(columns), tables={}, objects={"user": ctx.user_attributes})
+    declared = {s["name"] for s in specs}
+    for i, spec in enumerate(specs):
+        path = ("measures", i)
+        label = Label.of(spec.get("label"), spec["name"].replace("_", " ").capitalize())
+        agg = next(k for k in ("count", "sum", "avg", "min", "max", "ratio") if k in spec)
+        where = None
+        if "where" in spec:
+            where = compile_or_report(ctx, file, doc, (*path, "where"), spec["where"], scope)
+            if where is None:
+                continue
+            try:
+                to_sql(where, columns, {"user": {}})
+            except ExpressionError as exc:
+                ctx.add("E053", file, doc, (*path, "where"), f"{exc.message}: a report's condition must filter rows in the database")
+                continue
+        if agg == "ratio":
+            a, b = spec["ratio"]
+            bad = [n for n in (a, b) if n not in declared or n == spec["name"]]
+            if bad or where is not None:
+                ctx.add("E053", file, doc, (*path, "ratio"), "a ratio divides two other measures of the report, named in it"
+                        if bad else "a ratio takes no 'where': give it to the measures it divides")
+                continue
+            out.append(Measure(spec["name"], label, "ratio", None, "decimal", None, (a, b), bool(spec.get("percent"))))
+            continue
+        if agg == "count":
+            out.append(Measure(spec["name"], label, "count", None, "integer", where))
+            continue
+        f = _named(ctx, file, doc, (*path, agg), ent, spec[agg])
+        if f is None:
+            continue
+        ok = f.value_type in _NUMBERS or (agg in ("min", "max") and f.value_type in ("date", "datetime"))
+        if not ok:
+            ctx.add("E053", file, doc, (*path, agg), f"{agg} of '{f.name}', a {f.value_type} field: "
+                    + ("sum and avg add up numbers" if agg in ("sum", "avg") else "min and max take numbers and dates"))
+            continue
+        result = "decimal" if agg == "avg" else f.value_type
+        out.append(Measure(spec["name"], label, agg, f.name, result, where, scale=f.scale))
+    return out
+
+
+def reports_by_name(built: list[Report]) -> MappingProxyType:
+    return MappingProxyType({r.name: r for r in built})

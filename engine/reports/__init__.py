@@ -1,0 +1,1 @@
+"""Reports: figures over an entity's records, within each reader's scope (docs/reports.md)."""

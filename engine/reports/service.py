@@ -1,0 +1,155 @@
+"""Reports: which a reader may run, and a run - filters (with the report's defaults), groups and
+measures - through the record service's scope clause and field rules (docs/reports.md).
+
+Who may run a report: a reader of its source entity, in one of its roles (or a role that inherits
+one; any reader when it names none), who sees every field it names - a report over a field hidden
+from the reader is refused, never run without it. A report the reader may not run does not exist
+for them (404), as a record outside their scope does."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from engine.core.actor import Actor
+from engine.core.errors import ErrorCollector, Msg, NotFound
+from engine.core.values import to_json
+from engine.metadata.model import Report
+from engine.metadata.reports import field_of
+from engine.records import listing
+from engine.records.notifications import roles_meaning
+from engine.reports import query
+
+NONE_LABEL = "—"
+
+
+class Reports:
+    def __init__(self, records):
+        self.records = records
+        self.app = records.app
+
+    # ------------------------------------------------------------------ who may run what
+    def available(self, actor: Actor) -> list[Report]:
+        """The reports the actor may run, in the order of their names."""
+        return [r for r in sorted(self.app.reports.values(), key=lambda r: r.name) if self._refusal(actor, r) is None]
+
+    def report(self, actor: Actor, name: str) -> Report:
+        r = self.app.reports.get(name)
+        if r is None or self._refusal(actor, r) is not None:
+            raise NotFound(Msg("no report named %(name)s", name=str(name)[:64]))
+        return r
+
+    def _refusal(self, actor: Actor, r: Report) -> Msg | None:
+        grants = self.records.permissions.grants(actor)
+        if not grants.can(r.source, "read"):
+            return Msg("your roles may not read %(entity)s", entity=r.source)
+        if r.roles and not grants.unrestricted:
+            allowed = set().union(*(roles_meaning(self.app, role) for role in r.roles))
+            if not allowed & set(actor.roles):
+                return Msg("the report is for: %(roles)s", roles=", ".join(r.roles))
+        hidden = grants.hidden(r.source) & r.fields()
+        if hidden:
+            return Msg("the report adds up fields hidden from your roles: %(fields)s", fields=", ".join(sorted(hidden)))
+        return None
+
+    # ------------------------------------------------------------------ running
+    def run(self, actor: Actor, name: str, params=(), lang: str = "en", today: dt.date | None = None) -> dict:
+        """{report, label, chart, columns: [{name, label, type}], rows: [{column: value, <group>__value: raw}], totals, filters}"""
+        r = self.report(actor, name)
+        ent = self.app.entity(r.source)
+        t = self.records.schema.tables[ent.name]
+        hidden = self.records.permissions.grants(actor).hidden(ent.name)
+        wanted = listing.ListQuery.from_params(params).filters
+        given = {n for n, _, _ in wanted}
+        filters = list(wanted)
+        applied = []
+        today = today or dt.datetime.now(dt.timezone.utc).date()
+        for f in r.filters:
+            if f.default is None or f.field in given:
+                continue
+            kind = field_of(ent, f.field).value_type
+            if kind in ("date", "datetime"):
+                start, end = query.period(f.default, today)
+                filters += [(f.field, "gte", start.isoformat()), (f.field, "lt", end.isoformat())]
+                applied.append({"field": f.field, "default": f.default, "from": start.isoformat(), "to": end.isoformat()})
+            else:
+                value = str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+                filters.append((f.field, "eq", value))
+                applied.append({"field": f.field, "default": f.default})
+        errors = ErrorCollector()
+        where = listing.filter_clauses(ent, t, filters, errors, hidden)
+        errors.raise_if_any()
+        dialect = self.records.db.dialect
+        groups, joins = [], t
+        for d in r.group_by:
+            col = t.c[d.field]
+            if d.by:
+                groups.append(query.bucket(col, d.by, d.type, dialect).label(d.name))
+            else:
+                groups.append(col.label(d.name))
+        for d in r.group_by:  # a link's title, from its table, in the same query
+            if d.type == "link":
+                target = self.app.entity(d.entity)
+                other = self.records.schema.tables[d.entity].alias(f"g_{d.name}")
+                joins = joins.outerjoin(other, other.c.id == t.c[d.field])
+                groups.append(other.c[target.title_field or "id"].label(f"{d.name}__title"))
+        measures = query.measure_columns(r, t, actor.context())
+        with self.records.db.read() as conn:
+            scope = self.records.scope_clause(conn, actor, ent.name, "read")
+            conditions = [*where, *([scope] if scope is not None else [])]
+            stmt = select(*groups, *measures).select_from(joins).where(*conditions)
+            if groups:
+                stmt = stmt.group_by(*groups)
+            order = self._order(r, groups, measures)
+            if order is not None:
+                stmt = stmt.order_by(*order).limit(r.limit or query.DEFAULT_LIMIT)
+            rows = [dict(row) for row in conn.execute(stmt).mappings()]
+            totals = dict(conn.execute(select(*measures).select_from(t).where(*conditions)).mappings().one())
+            users = {row[d.name] for d in r.group_by if d.type == "user" for row in rows if row[d.name] is not None}
+            names = self.records.titles_in(conn, actor, "@user", users) if users else {}
+        if order is None:
+            rows = query.ordered(r, [{**row, **query.finish(r, row)} for row in rows])
+        out_rows = []
+        for row in rows:
+            values = query.finish(r, row)
+            item = {}
+            for d in r.group_by:
+                raw = row[d.name]
+                item[d.name] = self._label(ent, d, raw, row, names, lang)
+                item[f"{d.name}__value"] = to_json(d.type if not d.by or d.by == "day" else "string", raw)
+            for m in r.measures:
+                item[m.name] = to_json(m.result, values[m.name])
+            out_rows.append(item)
+        total = query.finish(r, totals)
+        return {"report": r.name, "label": r.label.get(lang), "chart": r.chart,
+                "columns": [{"name": d.name, "label": d.label.get(lang), "type": "date" if d.by == "day" else "string"} for d in r.group_by]
+                + [{"name": m.name, "label": m.label.get(lang), "type": m.result, **({"percent": True} if m.percent else {})}
+                   for m in r.measures],
+                "rows": out_rows, "totals": {m.name: to_json(m.result, total[m.name]) for m in r.measures}, "defaults": applied}
+
+    def _order(self, r: Report, groups: list, measures: list):
+        """ORDER BY of the report in the database; None when it sorts by a ratio (then in Python)."""
+        by_groups = [g.asc().nulls_last() for g in groups]  # the same order on both databases: no value last
+        if r.sort is None:
+            return by_groups or None
+        name, desc = r.sort
+        if any(m.name == name and m.agg in ("ratio", "avg") for m in r.measures):
+            return None
+        col = next(c for c in [*groups, *measures] if c.name == name)
+        return [(col.desc() if desc else col.asc()).nulls_last(), *by_groups]
+
+    def _label(self, ent, d, raw, row: dict, names: dict, lang: str) -> str:
+        if raw is None:
+            return NONE_LABEL
+        if d.type == "select":
+            f = ent.fields[d.field]
+            return next((o.label.get(lang) for o in f.options if o.value == raw), str(raw))
+        if d.type == "link":
+            return str(row.get(f"{d.name}__title") or f"#{raw}")
+        if d.type == "user":
+            return names.get(raw) or f"#{raw}"
+        if d.type == "boolean":
+            return {"en": ("Yes", "No"), "zh": ("是", "否"), "ru": ("Да", "Нет")}.get(lang, ("Yes", "No"))[0 if raw else 1]
+        if isinstance(raw, (dt.date, dt.datetime)):
+            return raw.isoformat()[:10]
+        return str(raw)
