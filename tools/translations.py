@@ -87,7 +87,7 @@ TRANSLATIONS = {
     "changed %(field)s from “%(old)s” to “%(new)s”": ("将%(field)s从“%(old)s”改为“%(new)s”", "изменил(а) «%(field)s»: «%(old)s» → «%(new)s»"),
     "added a line: %(line)s": ("添加了一行：%(line)s", "добавил(а) строку: %(line)s"),
     "removed a line: %(line)s": ("删除了一行：%(line)s", "удалил(а) строку: %(line)s"),
-    "changed %(field)s on a line from “%(old)s” to “%(new)s”": ("将一行的%(field)s从“%(old)s”改为“%(new)s”", "изменил(а) в строке «%(field)s»: «%(old)s» → «%(new)s»"),
+    "changed %(field)s on a line from “%(old)s” to “%(new)s”": ("将一行的%(field)s从“%(old)s”改为“%(new)s”", "изменил(а) «%(field)s» в одной из строк: «%(old)s» → «%(new)s»"),
     "Wrong username or password.": ("用户名或密码错误。", "Неверное имя пользователя или пароль."),
     "assigned when saved": ("保存时自动生成", "присваивается при сохранении"),
     "Type to search": ("输入以搜索", "Начните вводить для поиска"),
