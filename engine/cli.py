@@ -232,6 +232,7 @@ def _logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # connectors: a line per request sent; the delivery log keeps what matters
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("huey").setLevel(logging.WARNING)  # its task list at start and a line per periodic task, every minute
+    logging.getLogger("casbin").setLevel(logging.WARNING)  # its model, line by line, at every start
 
 
 def cmd_serve(args) -> int:

@@ -364,6 +364,16 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
     # reports
+    "Total": ("合计", "Итого"), "Reports": ("报表", "Отчёты"), "Figures within what you may see: your own records, your team's, or all.": (
+        "仅统计您有权查看的数据：您自己的、您团队的或全部记录。", "Цифры в пределах того, что вам видно: ваши записи, записи вашей команды или все."),
+    "No reports for your roles yet.": ("您的角色暂无可用报表。", "Для ваших ролей пока нет отчётов."),
+    "Period": ("期间", "Период"), "Any time": ("不限", "За всё время"), "Apply": ("应用", "Применить"), "Download as Excel": ("下载 Excel", "Скачать в Excel"),
+    "Today": ("今天", "Сегодня"), "This week": ("本周", "Эта неделя"), "This month": ("本月", "Этот месяц"), "This quarter": ("本季度", "Этот квартал"),
+    "This year": ("今年", "Этот год"), "Last 7 days": ("最近 7 天", "Последние 7 дней"), "Last 30 days": ("最近 30 天", "Последние 30 дней"),
+    "Last 12 months": ("最近 12 个月", "Последние 12 месяцев"), "Last month": ("上个月", "Прошлый месяц"), "Last year": ("去年", "Прошлый год"),
+    "Nothing to add up with these filters.": ("按这些筛选条件没有可统计的数据。", "С этими фильтрами считать нечего."),
+    "Chart of %(report)s": ("%(report)s 图表", "Диаграмма: %(report)s"),
+    "Open the list of these records": ("打开这些记录的列表", "Открыть список этих записей"),
     "no report named %(name)s": ("没有名为 %(name)s 的报表", "нет отчёта с именем %(name)s"),
     "the report adds up fields hidden from your roles: %(fields)s": ("该报表统计了对您的角色隐藏的字段：%(fields)s",
                                                                      "отчёт считает поля, скрытые от ваших ролей: %(fields)s"),

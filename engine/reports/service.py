@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from engine.core.actor import Actor
 from engine.core.errors import ErrorCollector, Msg, NotFound
@@ -53,8 +53,9 @@ class Reports:
         return None
 
     # ------------------------------------------------------------------ running
-    def run(self, actor: Actor, name: str, params=(), lang: str = "en", today: dt.date | None = None) -> dict:
-        """{report, label, chart, columns: [{name, label, type}], rows: [{column: value, <group>__value: raw}], totals, filters}"""
+    def run(self, actor: Actor, name: str, params=(), lang: str = "en", today: dt.date | None = None, without_defaults=()) -> dict:
+        """{report, label, chart, columns: [{name, label, type}], rows: [{column: value, <group>__value: raw}], totals, defaults};
+        `params`: list-style filters; a report's default applies to a field none of them names, unless it is in `without_defaults`."""
         r = self.report(actor, name)
         ent = self.app.entity(r.source)
         t = self.records.schema.tables[ent.name]
@@ -65,7 +66,7 @@ class Reports:
         applied = []
         today = today or dt.datetime.now(dt.timezone.utc).date()
         for f in r.filters:
-            if f.default is None or f.field in given:
+            if f.default is None or f.field in given or f.field in without_defaults:
                 continue
             kind = field_of(ent, f.field).value_type
             if kind in ("date", "datetime"):
@@ -100,7 +101,7 @@ class Reports:
             stmt = select(*groups, *measures).select_from(joins).where(*conditions)
             if groups:
                 stmt = stmt.group_by(*groups)
-            order = self._order(r, groups, measures)
+            order = self._order(r, groups, measures, self._group_order(ent, r, groups))
             if order is not None:
                 stmt = stmt.order_by(*order).limit(r.limit or query.DEFAULT_LIMIT)
             rows = [dict(row) for row in conn.execute(stmt).mappings()]
@@ -127,9 +128,19 @@ class Reports:
                    for m in r.measures],
                 "rows": out_rows, "totals": {m.name: to_json(m.result, total[m.name]) for m in r.measures}, "defaults": applied}
 
-    def _order(self, r: Report, groups: list, measures: list):
+    @staticmethod
+    def _group_order(ent, r: Report, groups: list) -> list:
+        """What each group sorts by: a choice in the order of its options (a workflow's states as they go), else its value."""
+        out = []
+        for d, g in zip(r.group_by, groups):
+            f = ent.fields.get(d.field)
+            out.append(case({o.value: i for i, o in enumerate(f.options)}, value=g, else_=len(f.options))
+                       if f is not None and f.type == "select" and not d.by else g)
+        return out
+
+    def _order(self, r: Report, groups: list, measures: list, keys: list):
         """ORDER BY of the report in the database; None when it sorts by a ratio (then in Python)."""
-        by_groups = [g.asc().nulls_last() for g in groups]  # the same order on both databases: no value last
+        by_groups = [k.asc().nulls_last() for k in keys]  # the same order on both databases: no value last
         if r.sort is None:
             return by_groups or None
         name, desc = r.sort

@@ -92,6 +92,21 @@ class Display:
             return self.fmt.datetime(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
         return str(value)
 
+    def report_value(self, col: dict, value) -> str:
+        """A figure of a report (engine.reports: decimals as text) in this language: 12,345.60; 1,234; 37.5 %."""
+        if value is None:
+            return "—"
+        if col["type"] == "integer":
+            return self.fmt.integer(int(value))
+        if col["type"] == "decimal":
+            text = str(value)
+            places = len(text.split(".", 1)[1]) if "." in text else 0
+            shown = self.fmt.decimal(Decimal(text), places)
+            return f"{shown} %" if col.get("percent") else shown
+        if col["type"] == "date":
+            return self.fmt.date(dt.date.fromisoformat(str(value)[:10]))
+        return str(value)
+
     def state_color(self, ent_name: str, f: Field, value) -> str | None:
         """The badge colour of a workflow state (None when the field holds no workflow's state)."""
         wf = self.app.workflows.get(ent_name)

@@ -27,11 +27,12 @@ from engine.web.files import FileScreens
 from engine.web.imports import ImportScreens
 from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
+from engine.web.reports import ReportScreens
 from engine.web.settings import SettingsScreens
 
 
 class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens, FileScreens,
-              CommentScreens, BellScreens, DocumentScreens):
+              CommentScreens, BellScreens, DocumentScreens, ReportScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -116,6 +117,9 @@ def make_routes(rt: Runtime) -> list:
         Route("/imports/{id}/run", s.run, methods=["POST"]),
         Route("/imports/{id}/progress", s.progress, methods=["GET"]),
         Route("/imports/{id}/errors", s.errors_file, methods=["GET"]),
+        Route("/reports", s.reports_page, methods=["GET"]),
+        Route("/reports/{name}.xlsx", s.report_xlsx, methods=["GET"]),
+        Route("/reports/{name}", s.report_page, methods=["GET"]),
         Route("/files/{id}", s.file, methods=["GET"]),
         Route("/files/{id}/delete", s.remove_file, methods=["POST"]),
         Route("/files/{id}/preview", s.file_preview, methods=["GET"]),

@@ -1,0 +1,39 @@
+"""The report screens without a browser: the list holds only what the reader may run; a report
+another role's is a 404; the Excel download holds the same figures as the page, with a totals row."""
+import io
+
+import pytest
+from python_calamine import CalamineWorkbook
+from starlette.testclient import TestClient
+
+from engine.app import demo
+from engine.server import create_app
+from tests.conftest import DatabaseFactory
+from tests.html import visible_text
+from tests.web.test_pages import SECRET, sign_in
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    f = DatabaseFactory(tmp_path_factory.mktemp("report_pages"))
+    rt = f.runtime()
+    demo.load(rt)
+    with TestClient(create_app(rt, secret_key=SECRET), raise_server_exceptions=False) as c:
+        yield c
+    f.close()
+
+
+def test_a_rep_sees_their_reports_and_downloads_one_as_excel(web):
+    sign_in(web, "rep_east1")
+    listed = visible_text(web.get("/reports?lang=en").text)
+    assert "Orders by status" in listed and "Orders by month and category" in listed and "Top customers" not in listed
+    assert web.get("/reports/top_customers").status_code == 404
+    page = web.get("/reports/orders_by_status?order_date__period=all")
+    assert page.status_code == 200 and 'value="all" selected' in page.text
+    book = CalamineWorkbook.from_filelike(io.BytesIO(web.get("/reports/orders_by_status.xlsx?order_date__period=all").content))
+    rows = book.get_sheet_by_index(0).to_python()
+    assert rows[0] == ["Status", "Orders", "Total", "Average order"]
+    assert rows[-1][0] == "Total" and rows[-1][1] == sum(r[1] for r in rows[1:-1])
+    shown = visible_text(page.text)
+    assert f"Total {int(rows[-1][1]):,}" in shown  # the page's totals row says the same
+    assert web.get("/reports/orders_by_status?nothing=1").status_code == 422
