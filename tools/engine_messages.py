@@ -364,6 +364,8 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
     # reports
+    "a time of the workflow is filtered with gte, gt, lte, lt, eq or isnull": ("流程时间只能用 gte、gt、lte、lt、eq 或 isnull 筛选",
+                                                                                "время процесса фильтруется через gte, gt, lte, lt, eq или isnull"),
     "Total": ("合计", "Итого"), "Reports": ("报表", "Отчёты"), "Figures within what you may see: your own records, your team's, or all.": (
         "仅统计您有权查看的数据：您自己的、您团队的或全部记录。", "Цифры в пределах того, что вам видно: ваши записи, записи вашей команды или все."),
     "No reports for your roles yet.": ("您的角色暂无可用报表。", "Для ваших ролей пока нет отчётов."),

@@ -265,7 +265,7 @@ def _load(root, overlay: dict | None):
 
     reports: dict[str, Report] = {}
     for file, doc, stem in report_docs:
-        r = build_report(ctx, file, doc, stem, entities, roles)
+        r = build_report(ctx, file, doc, stem, entities, roles, workflows)
         if r is not None:
             reports[r.name] = r
 

@@ -524,6 +524,7 @@ class Report:
     chart: str = "bar"
     description: Label | None = None
     file: str = ""
+    facts: str | None = None  # history, deadlines or reviews: the rows its workflow left, each of one record
 
     def fields(self) -> frozenset:
         """Every field of the source the report names: to filter, to group, to add up, in a condition."""

@@ -29,19 +29,50 @@ SYSTEM_FIELDS = {
     "created_at": Field("created_at", "datetime", Label.of({"en": "Created", "zh": "创建时间", "ru": "Создано"})),
     "updated_at": Field("updated_at", "datetime", Label.of({"en": "Changed", "zh": "修改时间", "ru": "Изменено"})),
 }
-_GROUPABLE = ("string", "select", "link", "user", "boolean", "date", "datetime", "integer", "email", "phone", "url")
+def _label(en: str, zh: str, ru: str) -> Label:
+    return Label.of({"en": en, "zh": zh, "ru": ru})
+
+
+# what a workflow leaves behind, as rows a report may add up (`facts:`): each row belongs to one record of
+# the source, whose scope and fields apply; these are the row's own fields, beside the record's
+FACT_FIELDS = {
+    "history": {  # every transition: sys_workflow_history
+        "transition": Field("transition", "string", _label("Transition", "流转", "Переход")),
+        "from_state": Field("from_state", "state", _label("State left", "离开的状态", "Из состояния")),
+        "to_state": Field("to_state", "state", _label("State entered", "进入的状态", "В состояние")),
+        "moved_by": Field("moved_by", "user", _label("By", "操作人", "Кем")),
+        "moved_at": Field("moved_at", "datetime", _label("When", "时间", "Когда")),
+        "hours_in_state": Field("hours_in_state", "decimal", _label("Hours in the state", "在该状态的小时数", "Часов в состоянии"), scale=1),
+    },
+    "deadlines": {  # the deadline of every state entered that has one: sys_timer
+        "state": Field("state", "state", _label("State", "状态", "Состояние")),
+        "due_at": Field("due_at", "datetime", _label("Due", "截止时间", "Срок")),
+        "outcome": Field("outcome", "outcome", _label("Outcome", "结果", "Итог")),  # met, missed, open
+    },
+    "reviews": {  # every department's review task: sys_review_task
+        "department": Field("department", "role", _label("Department", "部门", "Отдел")),
+        "decision": Field("decision", "decision", _label("Decision", "意见", "Решение")),  # approved, rejected, pending, skipped, closed
+        "round": Field("round", "integer", _label("Round", "轮次", "Круг")),
+        "decided_by": Field("decided_by", "user", _label("Decided by", "评审人", "Кто решил")),
+        "decided_at": Field("decided_at", "datetime", _label("Decided", "评审时间", "Когда решено")),
+    },
+}
+_GROUPABLE = ("string", "select", "link", "user", "boolean", "date", "datetime", "integer", "email", "phone", "url", "state", "role",
+              "outcome", "decision")
 _NUMBERS = ("integer", "decimal")
 
 
-def field_of(ent: Entity, name: str) -> Field | None:
-    """A field a report may name: one of the entity's stored fields, or a system column."""
+def field_of(ent: Entity, name: str, facts: str | None = None) -> Field | None:
+    """A field a report may name: a field of its workflow facts' rows, one of the entity's stored fields, or a system column."""
+    if facts and name in FACT_FIELDS[facts]:
+        return FACT_FIELDS[facts][name]
     f = ent.fields.get(name)
     if f is not None:
         return f if f.stored else None
     return SYSTEM_FIELDS.get(name)
 
 
-def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], roles: dict) -> Report | None:
+def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], roles: dict, workflows: dict) -> Report | None:
     d = doc.data
     before = len(ctx.problems)
     name = d["name"]
@@ -53,17 +84,22 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
             ctx.add("E053", file, doc, ("source",), f"'{d['source']}' is not a top-level entity of the app; known: "
                     + ", ".join(sorted(n for n, e in entities.items() if not e.child)))
         return None
+    facts = d.get("facts")
+    if facts and ent.name not in workflows:
+        ctx.add("E053", file, doc, ("facts",), f"{ent.name} has no workflow: its records leave no {facts} to add up")
+        return None
     for i, role in enumerate(d.get("roles", ())):
         if roles and role not in roles and not ctx.failed.roles:
             ctx.add("E053", file, doc, ("roles", i), f"'{role}' is not a role of roles.yaml; known: {', '.join(sorted(roles))}")
     filters = []
     for i, spec in enumerate(d.get("filters", ())):
         spec = {"field": spec} if isinstance(spec, str) else spec
-        f = _named(ctx, file, doc, ("filters", i), ent, spec["field"])
+        f = _named(ctx, file, doc, ("filters", i), ent, spec["field"], facts)
         if f is None:
             continue
-        if f.value_type in ("json", "file", "text"):
-            ctx.add("E053", file, doc, ("filters", i, "field"), f"'{f.name}' is a {f.value_type} field: reports do not filter by it")
+        if f.value_type in ("json", "file", "text") or (facts and f.name in FACT_FIELDS[facts] and f.value_type != "datetime"):
+            ctx.add("E053", file, doc, ("filters", i, "field"), f"'{f.name}' is a {f.value_type} field: reports do not filter by it"
+                    + (" (of the workflow's rows, a report filters by their time only)" if facts and f.name in FACT_FIELDS[facts] else ""))
             continue
         default = spec.get("default")
         if default is not None:
@@ -81,7 +117,7 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
     dims = []
     for i, spec in enumerate(d.get("group_by", ())):
         spec = {"field": spec} if isinstance(spec, str) else spec
-        f = _named(ctx, file, doc, ("group_by", i), ent, spec["field"])
+        f = _named(ctx, file, doc, ("group_by", i), ent, spec["field"], facts)
         if f is None:
             continue
         if f.value_type not in _GROUPABLE:
@@ -97,7 +133,7 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
         label = Label.of(spec["label"]) if "label" in spec else f.label
         dims.append(Dimension(name=f.name if not by or by == "day" else f"{f.name}_{by}", field=f.name, type=f.value_type,
                               by=by, label=label, entity=f.entity))
-    measures = _measures(ctx, file, doc, ent, d["measures"])
+    measures = _measures(ctx, file, doc, ent, d["measures"], facts)
     names = [x.name for x in dims] + [m.name for m in measures]
     for n in sorted({n for n in names if names.count(n) > 1}):
         ctx.add("E053", file, doc, (), f"'{n}' names two columns of the report; give a measure another name")
@@ -110,22 +146,23 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
         name=name, label=Label.of(d["label"]), description=Label.of(d["description"]) if "description" in d else None,
         source=ent.name, roles=tuple(d["roles"]) if "roles" in d else None, filters=tuple(filters), group_by=tuple(dims),
         measures=tuple(measures), sort=(sort.lstrip("-"), sort.startswith("-")) if sort else None, limit=d.get("limit"),
-        chart=d.get("chart", "bar" if dims else "number"), file=file)
+        chart=d.get("chart", "bar" if dims else "number"), file=file, facts=facts)
 
 
-def _named(ctx, file, doc, path, ent: Entity, name: str) -> Field | None:
-    f = field_of(ent, name)
+def _named(ctx, file, doc, path, ent: Entity, name: str, facts: str | None = None) -> Field | None:
+    f = field_of(ent, name, facts)
     if f is None:
         if not ctx.failed.field(ent.name, name):
-            known = sorted(n for n in [*ent.fields, *SYSTEM_FIELDS] if field_of(ent, n) is not None)
+            known = sorted(n for n in [*ent.fields, *SYSTEM_FIELDS, *(FACT_FIELDS[facts] if facts else ())] if field_of(ent, n, facts) is not None)
             ctx.add("E053", file, doc, path, f"'{name}' is not a field of {ent.name}; it has: {', '.join(known)}")
         return None
     return f
 
 
-def _measures(ctx, file, doc, ent: Entity, specs: list) -> list[Measure]:
+def _measures(ctx, file, doc, ent: Entity, specs: list, facts: str | None = None) -> list[Measure]:
     out: list[Measure] = []
     columns = {n: column(n) for n in [*ent.fields, *SYSTEM_COLUMNS] if n in SYSTEM_COLUMNS or ent.fields[n].stored}
+    columns.update({n: column(n) for n in (FACT_FIELDS[facts] if facts else ())})
     scope = Scope(values=frozenset(columns), tables={}, objects={"user": ctx.user_attributes})
     declared = {s["name"] for s in specs}
     for i, spec in enumerate(specs):
@@ -154,7 +191,7 @@ def _measures(ctx, file, doc, ent: Entity, specs: list) -> list[Measure]:
         if agg == "count":
             out.append(Measure(spec["name"], label, "count", None, "integer", where))
             continue
-        f = _named(ctx, file, doc, (*path, agg), ent, spec[agg])
+        f = _named(ctx, file, doc, (*path, agg), ent, spec[agg], facts)
         if f is None:
             continue
         ok = f.value_type in _NUMBERS or (agg in ("min", "max") and f.value_type in ("date", "datetime"))

@@ -8,9 +8,10 @@ date_trunc); everything else is SQLAlchemy Core with bound parameters."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Integer, case, cast, func
+from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, type_coerce
 from sqlalchemy.types import Date, String
 
 from engine.expressions.to_sql import to_sql
@@ -38,17 +39,85 @@ def bucket(col, by: str, value_type: str, dialect: str):
     return func.strftime({"month": "%Y-%m", "year": "%Y"}[by], col)
 
 
-def measure_columns(report: Report, t, user: dict) -> list:
+WORDS = {  # the values of the workflow's rows that are words, in each language
+    "met": {"en": "Met", "zh": "按时", "ru": "В срок"}, "missed": {"en": "Missed", "zh": "超时", "ru": "Просрочено"},
+    "open": {"en": "Running", "zh": "进行中", "ru": "Идёт"},
+    "approved": {"en": "Approved", "zh": "同意", "ru": "Одобрено"}, "rejected": {"en": "Rejected", "zh": "驳回", "ru": "Отклонено"},
+    "pending": {"en": "Waiting", "zh": "待评审", "ru": "Ожидает"}, "skipped": {"en": "Not needed", "zh": "无需评审", "ru": "Не понадобилось"},
+    "closed": {"en": "Closed", "zh": "已关闭", "ru": "Закрыто"},
+}
+
+
+@dataclass
+class Source:
+    """What a report reads: FROM, the conditions every row meets, and its columns by name (the entity's fields,
+    and the fields of the workflow's rows, `facts`, when it adds those up)."""
+    from_: object
+    where: list
+    columns: dict
+    facts: frozenset = frozenset()
+
+
+def source_of(schema, ent, facts: str | None, now: dt.datetime) -> Source:
+    t = schema.tables[ent.name]
+    columns = dict(t.c)
+    if not facts:
+        return Source(t, [], columns)
+    if facts == "history":
+        h = schema.workflow_history
+        mine = {"transition": h.c.transition, "from_state": h.c.from_state, "to_state": h.c.to_state, "moved_by": h.c.actor_id,
+                "moved_at": h.c.at, "hours_in_state": type_coerce(h.c.seconds_in_state / 3600.0, Float())}
+        return Source(h.join(t, t.c.id == h.c.record_id), [h.c.entity == ent.name], {**columns, **mine}, frozenset(mine))
+    if facts == "deadlines":
+        tm = schema.timer
+        outcome = case((and_(tm.c.status == "cancelled", tm.c.fired_at <= tm.c.due_at), "met"),
+                       (and_(tm.c.status == "pending", tm.c.due_at > bindparam("now_", now, type_=tm.c.due_at.type)), "open"),
+                       else_="missed")
+        mine = {"state": tm.c.state, "due_at": tm.c.due_at, "outcome": outcome}
+        return Source(tm.join(t, t.c.id == tm.c.record_id), [tm.c.entity == ent.name, tm.c.kind == "deadline"], {**columns, **mine},
+                      frozenset(mine))
+    rv = schema.review_task
+    mine = {"department": rv.c.role, "decision": rv.c.status, "round": rv.c.round, "decided_by": rv.c.decided_by, "decided_at": rv.c.decided_at}
+    return Source(rv.join(t, t.c.id == rv.c.record_id), [rv.c.entity == ent.name], {**columns, **mine}, frozenset(mine))
+
+
+def fact_filters(source: Source, filters, errors) -> list:
+    """Conditions on the times of the workflow's rows (moved_at, due_at, decided_at): gte, gt, lte, lt, eq, isnull."""
+    out = []
+    ops = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__", "eq": "__eq__"}
+    for name, op, raw in filters:
+        if name not in source.facts:
+            continue
+        col = source.columns[name]
+        if op == "isnull":
+            out.append(col.is_(None) if str(raw).lower() in ("true", "1") else col.is_not(None))
+            continue
+        try:
+            text = str(raw).strip()
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) > 10 else \
+                dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0))
+        except ValueError:
+            errors.add(f"{name}__{op}", "expected a date like 2026-03-31")
+            continue
+        if op not in ops:
+            errors.add(f"{name}__{op}", "a time of the workflow is filtered with gte, gt, lte, lt, eq or isnull")
+            continue
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+        out.append(getattr(col, ops[op])(bindparam(None, moment, type_=col.type, unique=True)))
+    return out
+
+
+def measure_columns(report: Report, columns: dict, user: dict) -> list:
     """The aggregate columns of the report's SELECT, labelled: avg as its sum and count (divided in Python), ratios none."""
     cols = []
     for m in report.measures:
-        cond = to_sql(m.where, t.c, {"user": user}) if m.where is not None else None
+        cond = to_sql(m.where, columns, {"user": user}) if m.where is not None else None
         if m.agg == "ratio":
             continue
         if m.agg == "count":
             cols.append((func.sum(case((cond, 1), else_=0)) if cond is not None else func.count()).label(m.name))
             continue
-        col = t.c[m.field]
+        col = columns[m.field]
         value = case((cond, col)) if cond is not None else col
         if m.agg == "avg":
             cols.append(func.sum(value).label(f"{m.name}__sum"))
@@ -66,10 +135,12 @@ def finish(report: Report, row: dict) -> dict:
             continue
         if m.agg == "avg":
             total, n = row[f"{m.name}__sum"], row[f"{m.name}__n"]
-            out[m.name] = None if not n else (Decimal(total) / n).quantize(Decimal(1).scaleb(-(m.scale if m.scale is not None else 2)),
+            out[m.name] = None if not n else (Decimal(repr(total) if isinstance(total, float) else total) / n).quantize(Decimal(1).scaleb(-(m.scale if m.scale is not None else 2)),
                                                                               rounding=ROUND_HALF_UP)
         elif m.agg == "count":
             out[m.name] = int(row[m.name] or 0)
+        elif isinstance(row[m.name], float):  # a figure computed in the database (hours in a state): exact to its places
+            out[m.name] = Decimal(repr(row[m.name])).quantize(Decimal(1).scaleb(-(m.scale if m.scale is not None else 2)), rounding=ROUND_HALF_UP)
         else:
             out[m.name] = row[m.name]
     for m in report.measures:

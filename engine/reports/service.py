@@ -68,7 +68,7 @@ class Reports:
         for f in r.filters:
             if f.default is None or f.field in given or f.field in without_defaults:
                 continue
-            kind = field_of(ent, f.field).value_type
+            kind = field_of(ent, f.field, r.facts).value_type
             if kind in ("date", "datetime"):
                 start, end = query.period(f.default, today)
                 filters += [(f.field, "gte", start.isoformat()), (f.field, "lt", end.isoformat())]
@@ -77,13 +77,15 @@ class Reports:
                 value = str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
                 filters.append((f.field, "eq", value))
                 applied.append({"field": f.field, "default": f.default})
+        source = query.source_of(self.records.schema, ent, r.facts, self.records.clock())
         errors = ErrorCollector()
-        where = listing.filter_clauses(ent, t, filters, errors, hidden)
+        own = [x for x in filters if x[0] not in source.facts]
+        where = listing.filter_clauses(ent, t, own, errors, hidden) + query.fact_filters(source, filters, errors)
         errors.raise_if_any()
         dialect = self.records.db.dialect
-        groups, joins = [], t
+        groups, joins = [], source.from_
         for d in r.group_by:
-            col = t.c[d.field]
+            col = source.columns[d.field]
             if d.by:
                 groups.append(query.bucket(col, d.by, d.type, dialect).label(d.name))
             else:
@@ -94,10 +96,10 @@ class Reports:
                 other = self.records.schema.tables[d.entity].alias(f"g_{d.name}")
                 joins = joins.outerjoin(other, other.c.id == t.c[d.field])
                 groups.append(other.c[target.title_field or "id"].label(f"{d.name}__title"))
-        measures = query.measure_columns(r, t, actor.context())
+        measures = query.measure_columns(r, source.columns, actor.context())
         with self.records.db.read() as conn:
             scope = self.records.scope_clause(conn, actor, ent.name, "read")
-            conditions = [*where, *([scope] if scope is not None else [])]
+            conditions = [*source.where, *where, *([scope] if scope is not None else [])]
             stmt = select(*groups, *measures).select_from(joins).where(*conditions)
             if groups:
                 stmt = stmt.group_by(*groups)
@@ -105,7 +107,7 @@ class Reports:
             if order is not None:
                 stmt = stmt.order_by(*order).limit(r.limit or query.DEFAULT_LIMIT)
             rows = [dict(row) for row in conn.execute(stmt).mappings()]
-            totals = dict(conn.execute(select(*measures).select_from(t).where(*conditions)).mappings().one())
+            totals = dict(conn.execute(select(*measures).select_from(source.from_).where(*conditions)).mappings().one())
             users = {row[d.name] for d in r.group_by if d.type == "user" for row in rows if row[d.name] is not None}
             names = self.records.titles_in(conn, actor, "@user", users) if users else {}
         if order is None:
@@ -155,6 +157,15 @@ class Reports:
         if d.type == "select":
             f = ent.fields[d.field]
             return next((o.label.get(lang) for o in f.options if o.value == raw), str(raw))
+        if d.type == "state":
+            wf = self.app.workflows.get(ent.name)
+            st = wf.states.get(raw) if wf is not None else None
+            return st.label.get(lang) if st is not None else str(raw)
+        if d.type == "role":
+            role = self.app.roles.get(raw)
+            return role.label.get(lang) if role is not None and role.label is not None else str(raw)
+        if d.type in ("outcome", "decision"):
+            return query.WORDS.get(raw, {}).get(lang) or query.WORDS.get(raw, {}).get("en") or str(raw)
         if d.type == "link":
             return str(row.get(f"{d.name}__title") or f"#{raw}")
         if d.type == "user":

@@ -196,3 +196,67 @@ def test_report_problems_are_reported_with_file_and_line(tmp_path):
     found = {(p.code, p.line) for p in e.value.problems}
     assert {("E053", 4), ("E053", 5), ("E053", 6), ("E053", 9), ("E053", 10), ("E053", 12)} <= found, found
     assert any(p.code == "E020" or p.line == 11 for p in e.value.problems)
+
+
+def rows_of(rt, table, ids, **where):
+    from sqlalchemy import select
+    t = getattr(rt.schema, table)
+    with rt.db.read() as conn:
+        stmt = select(t).where(t.c.entity == "sales_order", t.c.record_id.in_(ids))
+        for k, v in where.items():
+            stmt = stmt.where(t.c[k] == v)
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+@pytest.mark.parametrize("username", ["sup_east", "manager"])
+def test_workflow_facts_add_up_to_the_readers_own_orders(demo_rt, username):
+    rt = demo_rt
+    actor = _who(rt, username)
+    ids = [o["id"] for o in listed(rt, actor, [])]
+    everything = {"due_at", "decided_at", "moved_at"}
+    # deadlines: met (left in time), missed, still running - per state
+    timers = rows_of(rt, "timer", ids, kind="deadline")
+    now = rt.records.clock()
+
+    def outcome(t):
+        if t["status"] == "cancelled" and t["fired_at"] <= t["due_at"]:
+            return "met"
+        return "open" if t["status"] == "pending" and t["due_at"] > now else "missed"
+    got = rt.reports.run(actor, "on_time_by_state", without_defaults=everything)
+    assert timers and sum(r["deadlines"] for r in got["rows"]) == sum(1 for t in timers if outcome(t) != "open")
+    for row in got["rows"]:
+        mine = [t for t in timers if t["state"] == row["state__value"]]
+        assert (row["met"], row["missed"]) == (sum(outcome(t) == "met" for t in mine), sum(outcome(t) == "missed" for t in mine))
+    # review opinions per department and decision
+    tasks = rows_of(rt, "review_task", ids)
+    got = rt.reports.run(actor, "opinions_by_department", without_defaults=everything)
+    assert sum(r["opinions"] for r in got["rows"]) == len(tasks) > 0
+    for row in got["rows"]:
+        assert row["opinions"] == sum(1 for t in tasks if t["role"] == row["department__value"] and t["status"] == row["decision__value"])
+    assert {r["department"] for r in got["rows"]} <= {"Purchasing reviewer", "Technical reviewer", "Production planner", "Finance reviewer",
+                                                      *(rt.app.roles[r].label.get("en") for r in rt.app.roles)}
+    # time in each state, from the timeline
+    moves = rows_of(rt, "workflow_history", ids)
+    got = rt.reports.run(actor, "time_in_state", without_defaults=everything)
+    assert sum(r["moves"] for r in got["rows"]) == len(moves) > 0
+    for row in got["rows"]:
+        mine = [m["seconds_in_state"] for m in moves if m["from_state"] == row["from_state__value"] and m["seconds_in_state"] is not None]
+        if mine:
+            assert Decimal(row["average_hours"]) == (Decimal(sum(mine)) / 3600 / len(mine)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def test_facts_need_a_workflow_and_filter_by_their_time_only(tmp_path):
+    bad = dict(SHOP)
+    bad["reports/won.yaml"] = """\
+        name: won
+        label: Won
+        source: deal
+        facts: history
+        measures: [{name: moves, count: true}]
+        """
+    with pytest.raises(MetadataInvalid) as e:
+        load_app(write_app(tmp_path / "bad", bad))
+    said = "\n".join(p.format() for p in e.value.problems)
+    assert "reports/won.yaml:4" in said and "has no workflow" in said
+    demo = load_app(str(__import__("pathlib").Path(__file__).resolve().parents[2] / "metadata"))
+    assert demo.reports["time_in_state"].facts == "history"
