@@ -465,6 +465,8 @@ def test_the_reports_doc_shows_the_demo_report_and_the_api_answers_as_shown(dbs)
     text = REPORTS_DOC.read_text(encoding="utf-8")
     shown_yaml = re.search(r"```yaml\n# file: reports/orders_by_status.yaml\n(.*?)```", text, re.S).group(1)
     assert parse(shown_yaml)[0].data == parse((ROOT / "metadata" / "reports" / "orders_by_status.yaml").read_text(encoding="utf-8"))[0].data
+    board = re.search(r"```yaml\n# file: dashboards/sales.yaml\n(.*?)```", text, re.S).group(1)
+    assert parse(board)[0].data == parse((ROOT / "metadata" / "dashboards" / "sales.yaml").read_text(encoding="utf-8"))[0].data
     facts = re.search(r"```yaml\n# file: reports/on_time_by_state.yaml\n(.*?)```", text, re.S).group(1)
     assert parse(facts)[0].data == parse((ROOT / "metadata" / "reports" / "on_time_by_state.yaml").read_text(encoding="utf-8"))[0].data
     listing, answer = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]

@@ -364,6 +364,9 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
     # reports
+    "Dashboard: %(name)s": ("看板：%(name)s", "Сводка: %(name)s"), "As a table": ("以表格查看", "Таблицей"), "pp": ("个百分点", "п. п."),
+    "before: %(value)s (%(from)s - %(to)s)": ("上期：%(value)s（%(from)s - %(to)s）", "до этого: %(value)s (%(from)s - %(to)s)"),
+    "no dashboard named %(name)s": ("没有名为 %(name)s 的看板", "нет сводки с именем %(name)s"),
     "a time of the workflow is filtered with gte, gt, lte, lt, eq or isnull": ("流程时间只能用 gte、gt、lte、lt、eq 或 isnull 筛选",
                                                                                 "время процесса фильтруется через gte, gt, lte, lt, eq или isnull"),
     "Total": ("合计", "Итого"), "Reports": ("报表", "Отчёты"), "Figures within what you may see: your own records, your team's, or all.": (

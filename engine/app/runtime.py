@@ -28,6 +28,7 @@ from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
 from engine.records import Records
+from engine.reports.dashboards import Dashboards
 from engine.reports.service import Reports
 from engine.storage import audit, form_versions, migrate
 from engine.storage.db import Database
@@ -108,6 +109,7 @@ class Runtime:
         self.files = Attachments(records, blobs_for(schema))
         self.comments = comments.Comments(records)
         self.reports = Reports(records)
+        self.dashboards = Dashboards(self.reports)
         self.accounts.schema = schema
 
     def reload(self, stored: form_versions.Stored, app: App | None = None) -> None:

@@ -38,6 +38,7 @@ class Failed:
     roles: bool = False  # roles.yaml is there but failed: any role or user attribute may exist
     connectors: bool = False  # a connector file failed: any notification channel may be carried
     workflows: set[str] = field(default_factory=set)  # entities whose workflow failed before its states were known
+    reports: set[str] = field(default_factory=set)  # reports that failed their own checks (a dashboard naming one stays quiet)
     unreadable_workflow: bool = False  # a workflow file that failed before its entity was known
 
     def add_entity(self, stem: str, data) -> None:

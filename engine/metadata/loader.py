@@ -22,6 +22,7 @@ from engine.metadata import overlay as overlay_mod
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.connectors import build_connector, carried_channels, one_per_channel
 from engine.metadata.context import Ctx
+from engine.metadata.dashboards import build_dashboard
 from engine.metadata.entities import build_entity, find_parents
 from engine.metadata.failures import ANY
 from engine.metadata.forms import build_form
@@ -30,6 +31,7 @@ from engine.metadata.model import (
     RESERVED_ENTITY_NAMES,
     App,
     Connector,
+    Dashboard,
     Entity,
     Form,
     Label,
@@ -141,6 +143,8 @@ def _load(root, overlay: dict | None):
             failed.roles = True
         elif kind == "connector":
             failed.connectors = True
+        elif kind == "report":  # a dashboard that names it stays quiet
+            failed.reports.update({stem, *([data["name"]] if isinstance(data, dict) and isinstance(data.get("name"), str) else [])})
 
     def parse_all(kind: str, sub: str, names: tuple[str, ...] | None = None) -> list[tuple[str, Document, str]]:
         folder = root_path / sub if sub else root_path
@@ -204,6 +208,7 @@ def _load(root, overlay: dict | None):
     workflow_docs = read("workflow", "workflows")
     connector_docs = read("connector", "connectors")
     report_docs = read("report", "reports")
+    dashboard_docs = read("dashboard", "dashboards")
     ctx.channels = carried_channels(connector_docs, failed)
     if not entity_docs and not ctx.problems:
         ctx.problems.append(Problem("E030", os.path.join(shown, "entities"), 1, 1, "no entity files found"))
@@ -268,6 +273,11 @@ def _load(root, overlay: dict | None):
         r = build_report(ctx, file, doc, stem, entities, roles, workflows)
         if r is not None:
             reports[r.name] = r
+    dashboards: dict[str, Dashboard] = {}
+    for file, doc, stem in dashboard_docs:
+        b = build_dashboard(ctx, file, doc, stem, entities, reports, roles)
+        if b is not None:
+            dashboards[b.name] = b
 
     app_data = app_doc[1].data if app_doc else {}
     menu = []
@@ -299,6 +309,7 @@ def _load(root, overlay: dict | None):
         working_hours=hours,
         connectors=MappingProxyType(connectors),
         reports=MappingProxyType(reports),
+        dashboards=MappingProxyType(dashboards),
     ), [], {}, conflicts
 
 

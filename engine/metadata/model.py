@@ -536,6 +536,32 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Card:
+    """A card of a dashboard: a report's figure (`number`, with the previous period when `compare`), a report's chart,
+    or a short list of an entity's records."""
+    kind: str  # number, chart, list
+    label: Label | None
+    width: int  # in columns of the dashboard's grid, 1-3
+    report: str | None = None
+    measure: str | None = None
+    compare: bool = False
+    entity: str | None = None
+    filters: tuple[tuple[str, str], ...] = ()
+    sort: str | None = None
+    limit: int = 5
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """dashboards/<name>.yaml: cards, each within the viewer's scope; `roles` it is for (None: anyone)."""
+    name: str
+    label: Label
+    roles: tuple[str, ...] | None
+    cards: tuple[Card, ...]
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     label: Label
@@ -552,6 +578,7 @@ class App:
     working_hours: WorkingHours = field(default_factory=WorkingHours)
     connectors: Mapping[str, Connector] = field(default_factory=dict)
     reports: Mapping[str, Report] = field(default_factory=dict)
+    dashboards: Mapping[str, Dashboard] = field(default_factory=dict)
     fingerprint: str = field(default="", compare=False)
     overlay_conflicts: tuple = ()  # admin changes (engine.metadata.overlay.Conflict) set aside because they no longer fit
 

@@ -80,13 +80,16 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
         ctx.add("E010", file, doc, ("name",), f"report '{name}' is in a file named '{stem}'", hint=f"rename the file to {name}.yaml")
     ent = entities.get(d["source"])
     if ent is None or ent.child:
+        ctx.failed.reports.add(name)
         if not ctx.failed.entity(d["source"]):
             ctx.add("E053", file, doc, ("source",), f"'{d['source']}' is not a top-level entity of the app; known: "
                     + ", ".join(sorted(n for n, e in entities.items() if not e.child)))
         return None
     facts = d.get("facts")
     if facts and ent.name not in workflows:
-        ctx.add("E053", file, doc, ("facts",), f"{ent.name} has no workflow: its records leave no {facts} to add up")
+        if not ctx.failed.states_unknown(ent.name):  # a workflow that failed its own checks was reported
+            ctx.add("E053", file, doc, ("facts",), f"{ent.name} has no workflow: its records leave no {facts} to add up")
+        ctx.failed.reports.add(d["name"])
         return None
     for i, role in enumerate(d.get("roles", ())):
         if roles and role not in roles and not ctx.failed.roles:
@@ -141,6 +144,7 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
     if sort is not None and sort.lstrip("-") not in names:
         ctx.add("E053", file, doc, ("sort",), f"sort names '{sort.lstrip('-')}', which is not a column of the report: {', '.join(names)}")
     if len(ctx.problems) > before:
+        ctx.failed.reports.add(name)
         return None
     return Report(
         name=name, label=Label.of(d["label"]), description=Label.of(d["description"]) if "description" in d else None,

@@ -25,7 +25,7 @@ from engine.core.values import kind_of
 def _schemas() -> dict:
     base = resources.files("engine.metadata") / "schemas"
     out = {}
-    for name in ("defs", "entity", "form", "app", "roles", "workflow", "connector", "report", "overlay"):
+    for name in ("defs", "entity", "form", "app", "roles", "workflow", "connector", "report", "dashboard", "overlay"):
         out[name] = json.loads((base / f"{name}.json").read_text(encoding="utf-8"))
     return out
 
@@ -35,7 +35,7 @@ REGISTRY = Registry().with_resources(
     (s["$id"], Resource.from_contents(s)) for s in SCHEMAS.values()
 )
 VALIDATORS = {
-    kind: jsonschema.Draft202012Validator(SCHEMAS[kind], registry=REGISTRY) for kind in ("entity", "form", "app", "roles", "workflow", "connector", "report")
+    kind: jsonschema.Draft202012Validator(SCHEMAS[kind], registry=REGISTRY) for kind in ("entity", "form", "app", "roles", "workflow", "connector", "report", "dashboard")
 }
 OVERLAY = jsonschema.Draft202012Validator(SCHEMAS["overlay"], registry=REGISTRY)
 

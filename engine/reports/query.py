@@ -139,6 +139,8 @@ def finish(report: Report, row: dict) -> dict:
                                                                               rounding=ROUND_HALF_UP)
         elif m.agg == "count":
             out[m.name] = int(row[m.name] or 0)
+        elif row[m.name] is None and m.agg == "sum":  # nothing to add up: nothing, not no value
+            out[m.name] = Decimal(0).quantize(Decimal(1).scaleb(-(m.scale if m.scale is not None else 2))) if m.result == "decimal" else 0
         elif isinstance(row[m.name], float):  # a figure computed in the database (hours in a state): exact to its places
             out[m.name] = Decimal(repr(row[m.name])).quantize(Decimal(1).scaleb(-(m.scale if m.scale is not None else 2)), rounding=ROUND_HALF_UP)
         else:
@@ -179,6 +181,16 @@ def period(name: str, today: dt.date) -> tuple[dt.date, dt.date]:
         return month_start(today, 11), month_start(today, -1)
     days = {"last_7_days": 7, "last_30_days": 30}[name]
     return today - dt.timedelta(days=days - 1), today + dt.timedelta(days=1)
+
+
+def previous(name: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period just before a named one, as long: last month for this month, last year for this year, the 30 days before the last 30."""
+    start, end = period(name, today)
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if start.day == 1 and end.day == 1 and months > 0:  # whole months: the same number of months before
+        y, m = divmod(start.year * 12 + start.month - 1 - months, 12)
+        return dt.date(y, m + 1, 1), start
+    return start - (end - start), start
 
 
 def ordered(report: Report, rows: list[dict]) -> list[dict]:

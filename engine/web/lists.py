@@ -41,7 +41,7 @@ class ListScreens(ScreenBase):
             return mine, pending, notes, unread
         mine, pending, notes, unread = await run_in_threadpool(work)
         return self.render(request, "home.html", actor, mine=mine, entities={e.name: e for e in self.app.top_entities()},
-                           pending=pending, notes=notes, unread=unread)
+                           pending=pending, notes=notes, unread=unread, dashboards=self.rt.dashboards.available(actor))
 
     async def read_notifications(self, request: Request):
         """'Mark all as read' on the home page."""

@@ -47,6 +47,29 @@ class ReportScreens(ScreenBase):
         return self.render(request, "report.html", actor, report=report, result=result, controls=controls, ent=ent,
                            query=urlencode(params), list_link=self._list_link(ent, report, None, params, result))
 
+    async def dashboard_page(self, request: Request):
+        """GET /dashboard (the user's first) and /dashboard/{name}: the cards, each within the user's scope."""
+        actor = await self.actor_or_login(request)
+        lang = self.lang(request, actor)
+
+        def work():
+            built = self.rt.dashboards.build(actor, request.path_params.get("name"), lang)
+            for card in built["cards"]:
+                if card["kind"] in ("chart", "number"):
+                    report = card["report"]
+                    ent = self.app.entity(report.source)
+                    for row in card["result"]["rows"]:
+                        row["__link"] = self._list_link(ent, report, row, [], card["result"])
+                    card["link"] = f"/reports/{report.name}"
+                else:
+                    ent = card["entity"]
+                    card["columns"] = [c for c in self.columns(ent, actor) if c.type != "table"][:2 + card["width"]]
+                    card["titles"] = self._titles(actor, ent, card["page"]["items"])
+                    card["link"] = f"/{ent.name}?" + urlencode(list(card["filters"]))
+            return built
+        built = await run_in_threadpool(work)
+        return self.render(request, "dashboard.html", actor, delta_day=dt.timedelta(days=1), **built)
+
     async def report_xlsx(self, request: Request):
         actor = await self.actor_or_login(request)
         name = request.path_params["name"]

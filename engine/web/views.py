@@ -117,6 +117,8 @@ def make_routes(rt: Runtime) -> list:
         Route("/imports/{id}/run", s.run, methods=["POST"]),
         Route("/imports/{id}/progress", s.progress, methods=["GET"]),
         Route("/imports/{id}/errors", s.errors_file, methods=["GET"]),
+        Route("/dashboard", s.dashboard_page, methods=["GET"]),
+        Route("/dashboard/{name}", s.dashboard_page, methods=["GET"]),
         Route("/reports", s.reports_page, methods=["GET"]),
         Route("/reports/{name}.xlsx", s.report_xlsx, methods=["GET"]),
         Route("/reports/{name}", s.report_page, methods=["GET"]),

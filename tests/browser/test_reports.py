@@ -73,3 +73,39 @@ def test_reports_on_a_phone_in_chinese_and_a_laptop_in_russian(browser, live):
     expect(page.locator("table.report-table tbody tr").first.locator("td").last).to_contain_text("%")
     shot(page, "report-top-customers-ru", full_page=True)
     laptop.close()
+
+
+def test_dashboards_open_from_the_home_page_in_each_language(browser, live):
+    base, rt = live
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = sign_in(ctx, base, "sup_east")
+    page.goto(base + "/?lang=en")
+    page.get_by_role("link", name="Dashboard: Sales").click()
+    expect(page.locator("h1")).to_have_text("Sales")
+    cards = page.locator(".dash-card")
+    expect(cards).to_have_count(6)
+    token = page.request.post(base + "/api/v1/auth/token", data={"username": "sup_east", "password": "demo"}).json()["token"]
+    year = page.request.get(base + "/api/v1/reports/orders_by_month", headers={"Authorization": f"Bearer {token}"}).json()
+    expect(cards.nth(1).locator(".dash-number")).to_have_text(f"{year['totals']['orders']:,}")  # the team's, as the report says
+    expect(cards.nth(0).locator(".dash-change")).to_contain_text("before:")
+    for chart in page.locator(".dash-chart").all():
+        expect(chart.locator("canvas")).to_be_visible()
+    page.locator(".dash-chart[data-drawn]").first.wait_for()
+    shot(page, "dashboard-sales", full_page=True)
+    ctx.close()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True)
+    page = sign_in(phone, base, "rep_east1")
+    page.goto(base + "/dashboard?lang=zh")
+    expect(page.locator("h1")).to_have_text("销售看板")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator(".dash-chart[data-drawn]").first.wait_for()
+    shot(page, "dashboard-sales-zh-phone")
+    phone.close()
+    laptop = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    page = sign_in(laptop, base, "manager")
+    page.goto(base + "/dashboard?lang=ru")
+    expect(page.locator("h1")).to_have_text("Руководство")  # the manager's own dashboard first
+    expect(page.get_by_role("link", name="Продажи")).to_be_visible()  # and the sales one a click away
+    page.locator(".dash-chart[data-drawn]").first.wait_for()
+    shot(page, "dashboard-management-ru", full_page=True)
+    laptop.close()

@@ -44,9 +44,10 @@ CASES = {
     "workflow for an unknown entity": (
         [(FLOW, "entity: sales_order", "entity: sales_ordr")],
         [(FLOW, "entity: sales_ordr", "E037")]),
-    "no workflow while form sections name states": (  # the form and the erp connector each name a state of it
+    "no workflow while form sections name states": (  # the form, the erp connector and the workflow's reports each need it
         [(FLOW, None, None)],
-        [(FORM, "states: [approved,", "E038"), (ERP, "to: approved", "E048")]),
+        [(FORM, "states: [approved,", "E038"), (ERP, "to: approved", "E048"), ("reports/on_time_by_state.yaml", "facts: deadlines", "E053"),
+         ("reports/opinions_by_department.yaml", "facts: reviews", "E053"), ("reports/time_in_state.yaml", "facts: history", "E053")]),
     "roles.yaml fails its schema": (
         [(ROLES, "    inherits: [sales_rep]", "    inherit: [sales_rep]")],
         [(ROLES, "    inherit: [sales_rep]", "E003")]),
@@ -163,7 +164,9 @@ def test_messages_say_what_was_meant(tmp_path):
     assert "'valves' became a language without text" in comma and comma.endswith('hint: quote the text: en: "Pumps, valves"')
     star = one([(ROLES, "      product: {cost: hidden}", '      "*": {cost: hidden}')])
     assert "'*' (every ...) is not supported here" in star and "every other field in a role's field rules" in star
-    no_flow = one([(FLOW, None, None), (ERP, None, None)])
+    no_flow = one([(FLOW, None, None), (ERP, None, None), ("reports/on_time_by_state.yaml", None, None),
+                   ("reports/opinions_by_department.yaml", None, None), ("reports/time_in_state.yaml", None, None),
+                   ("dashboards/management.yaml", None, None)])
     assert "sales_order has no workflow" in no_flow and "(2 sections do)" in no_flow
 
 

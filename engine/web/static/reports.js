@@ -46,7 +46,7 @@
       grid: {left: 8, right: 16, top: 36, bottom: second ? 48 : 8, containLabel: true}};
     if (spec.kind !== "pie") {
       option.xAxis = {type: "category", data: labels, axisLabel: {hideOverlap: true}};
-      option.yAxis = {type: "value", name: measure.label};
+      option.yAxis = {type: "value", name: measure.label, nameTextStyle: {align: "left"}};
     }
     chart.on("finished", function () { el.setAttribute("data-drawn", "true"); });  // drawn, its animation over
     chart.setOption(option);

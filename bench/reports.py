@@ -1,0 +1,58 @@
+"""Reports at size: each demo report over the orders made by bench/generate.py, for a manager (all),
+a supervisor (a team of 10 reps, half the orders) and a rep (own, a twentieth), as declared (its
+default period) and over all time; server time per run (the report service in this process, as a
+request would run it: the scope, one GROUP BY query, the totals) and CPU time, medians.
+
+    python bench/reports.py --db sqlite:///bench/data/orders_1000000.db [--runs 7]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.access import users  # noqa: E402
+from engine.app.runtime import Runtime  # noqa: E402
+
+REPORTS = ("orders_by_status", "orders_by_month", "top_customers")
+WHO = (("manager", "manager"), ("supervisor (team)", "sup_east"), ("rep (own)", "rep01"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    rt = Runtime.open(str(ROOT / "metadata"), args.db)
+    with rt.db.read() as conn:
+        actors = {name: users.actor_for_id(conn, rt.schema, conn.execute(
+            rt.schema.user.select().where(rt.schema.user.c.username == name)).first().id, via="api") for _, name in WHO}
+    print(f"database: {args.db.split('://')[0]}; median of {args.runs} runs after one to warm up; ms per run (CPU ms)")
+    print(f"{'report':22s} {'reader':20s} {'as declared':>22s} {'all time':>22s} {'groups':>7s}")
+    for name in REPORTS:
+        for label, who in WHO:
+            actor = actors[who]
+            if rt.reports.app.reports[name].roles and not any(r for r in actor.roles if r in ("sales_supervisor", "sales_manager")) \
+                    and name == "top_customers":
+                continue
+            cells = []
+            for everything in ((), {"order_date"}):
+                rt.reports.run(actor, name, without_defaults=everything)
+                walls, cpus = [], []
+                for _ in range(args.runs):
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    out = rt.reports.run(actor, name, without_defaults=everything)
+                    walls.append((time.perf_counter() - wall) * 1000)
+                    cpus.append((time.process_time() - cpu) * 1000)
+                cells.append(f"{statistics.median(walls):8.1f} ({statistics.median(cpus):6.1f})")
+            print(f"{name:22s} {label:20s} {cells[0]:>22s} {cells[1]:>22s} {len(out['rows']):7d}")
+    rt.close()
+
+
+if __name__ == "__main__":
+    main()
