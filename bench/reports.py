@@ -1,7 +1,8 @@
 """Reports at size: each demo report over the orders made by bench/generate.py, for a manager (all),
 a supervisor (a team of 10 reps, half the orders) and a rep (own, a twentieth), as declared (its
 default period) and over all time; server time per run (the report service in this process, as a
-request would run it: the scope, one GROUP BY query, the totals) and CPU time, medians.
+request would run it: the scope and one GROUP BY query, the totals added up from its groups) and CPU
+time, medians; then the demo's dashboards of six cards, built for each reader.
 
     python bench/reports.py --db sqlite:///bench/data/orders_1000000.db [--runs 7]
 """
@@ -51,6 +52,18 @@ def main() -> None:
                     cpus.append((time.process_time() - cpu) * 1000)
                 cells.append(f"{statistics.median(walls):8.1f} ({statistics.median(cpus):6.1f})")
             print(f"{name:22s} {label:20s} {cells[0]:>22s} {cells[1]:>22s} {len(out['rows']):7d}")
+    print(f"{'dashboard (6 cards)':22s} {'reader':20s} {'ms per build (CPU ms)':>22s}")
+    for board, label, who in (("sales", "manager", "manager"), ("sales", "supervisor (team)", "sup_east"), ("sales", "rep (own)", "rep01"),
+                              ("management", "manager", "manager")):
+        actor = actors[who]
+        rt.dashboards.build(actor, board, "en")
+        walls, cpus = [], []
+        for _ in range(args.runs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            rt.dashboards.build(actor, board, "en")
+            walls.append((time.perf_counter() - wall) * 1000)
+            cpus.append((time.process_time() - cpu) * 1000)
+        print(f"{board:22s} {label:20s} {statistics.median(walls):8.1f} ({statistics.median(cpus):6.1f})")
     rt.close()
 
 

@@ -26,6 +26,7 @@ from engine.events import deliver, outbox
 from engine.files import s3
 from engine.imports import jobs as import_jobs
 from engine.records import notifications
+from engine.storage import migrate
 from engine.storage.db import project_var
 from engine.workflow import escalations
 
@@ -137,7 +138,14 @@ def make_queue(rt: Runtime, url: str, name: str = "engine"):
         """Every night: forget notifications read more than ENGINE_NOTIFICATION_KEEP_DAYS ago (default 90); unread ones stay."""
         return notifications.prune(rt.db, rt.schema, dt.datetime.now(dt.timezone.utc) - notification_keep())
 
-    huey.prune_notifications = prune_notifications
+    @huey.periodic_task(crontab(minute="7", hour="4"), name="analyze")
+    def analyze() -> int:
+        """Every night, on SQLite: refresh what the planner knows of the indexes (engine.storage.migrate.analyze)."""
+        with rt.db.write() as conn:
+            migrate.analyze(conn)
+        return 1
+
+    huey.prune_notifications, huey.analyze = prune_notifications, analyze
     huey.import_job, huey.import_jobs, huey.prune_imports, huey.prune_files = import_job, import_jobs_due, prune_imports, prune_files
     rt.queue = huey  # the web side queues imports on it and reads their progress from it
     huey.sla_timers, huey.sla_timers_now = sla_timers, sla_timers_now

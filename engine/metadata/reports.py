@@ -9,8 +9,6 @@ grouped or added up as asked (sum and avg take numbers, min and max numbers and 
 compiles to SQL; a ratio names two other measures; the sort names a column; the roles exist."""
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from sqlalchemy import column
 
 from engine.core.values import BadValue, coerce
@@ -208,5 +206,31 @@ def _measures(ctx, file, doc, ent: Entity, specs: list, facts: str | None = None
     return out
 
 
-def reports_by_name(built: list[Report]) -> MappingProxyType:
-    return MappingProxyType({r.name: r for r in built})
+def covering_index(report: Report, ent: Entity) -> tuple[str, ...]:
+    """The columns of an index that answers the report from the index alone, whoever runs it: its groups and the date its
+    default period filters, the owner (own and team scopes), and what it adds up. Empty for a report of the workflow's rows, or one that needs no more than one column."""
+    if report.facts:
+        return ()
+    stored = {f.name for f in ent.stored_fields()} | set(SYSTEM_COLUMNS)
+    dates = [f.field for f in report.filters if f.default is not None and field_of(ent, f.field).value_type in ("date", "datetime")]
+    groups = [d.field for d in report.group_by]
+    # groups of values first: the database adds up in their order, reading the period's range within each; a group of
+    # dates by month (by week...) cannot come in index order, so there the period's range comes first
+    cols = dates + groups if any(d.by for d in report.group_by) else groups + dates
+    cols.append("owner")
+    for m in report.measures:
+        cols += [m.field] if m.field else []
+        cols += sorted(m.where.names) if m.where is not None else []
+    out = tuple(dict.fromkeys(c for c in cols if c in stored))
+    return out if len(out) > 1 else ()
+
+
+def list_index(card, ent: Entity) -> tuple[str, ...]:
+    """The index a dashboard's short list walks: the fields it matches exactly, then its sort, then the id (a list of
+    orders waiting for a decision, largest first, does not read past the others). Empty when it has no such filter."""
+    stored = {f.name for f in ent.stored_fields()} | set(SYSTEM_COLUMNS)
+    equal = [k for k, _ in card.filters if "__" not in k and k in stored]
+    sort = (card.sort or "").lstrip("-")
+    if not equal:
+        return ()
+    return tuple(dict.fromkeys([*equal, *([sort] if sort in stored else []), "id"]))

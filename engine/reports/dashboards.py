@@ -41,6 +41,7 @@ class Dashboards:
             raise NotFound(Msg("no dashboard named %(name)s", name=str(name or "")[:64]))
         today = today or dt.datetime.now(dt.timezone.utc).date()
         cards = []
+        self._runs: dict = {}  # a report run once per build, however many cards show it
         for card in board.cards:
             try:
                 built = self._card(actor, card, lang, today)
@@ -58,7 +59,7 @@ class Dashboards:
                                                                 with_titles=True))
             return {"kind": "list", "label": card.label.get(lang) if card.label else ent.label_plural.get(lang), "width": card.width,
                     "entity": ent, "page": page, "filters": card.filters}
-        result = self.reports.run(actor, card.report, lang=lang, today=today)
+        result = self._run(actor, card.report, (), lang, today)
         report = self.app.reports[card.report]
         out = {"kind": card.kind, "width": card.width, "report": report, "result": result,
                "label": card.label.get(lang) if card.label else result["label"]}
@@ -72,6 +73,12 @@ class Dashboards:
                     out["change"] = change(out["value"], out["previous"], bool(column.get("percent")))
         return out
 
+    def _run(self, actor: Actor, name: str, params: tuple, lang: str, today: dt.date) -> dict:
+        key = (name, params)
+        if key not in self._runs:
+            self._runs[key] = self.reports.run(actor, name, list(params), lang=lang, today=today)
+        return self._runs[key]
+
     def _previous(self, actor: Actor, report, lang: str, today: dt.date) -> dict | None:
         """The report over the period before its default one (last month beside this month), or None without a date default."""
         ent = self.app.entity(report.source)
@@ -79,9 +86,8 @@ class Dashboards:
             field = field_of(ent, f.field, report.facts)
             if f.default and field is not None and field.value_type in ("date", "datetime"):
                 start, end = query.previous(f.default, today)
-                got = self.reports.run(actor, report.name, [(f"{f.field}__gte", start.isoformat()), (f"{f.field}__lt", end.isoformat())], lang)
-                got["period"] = (start, end)
-                return got
+                got = self._run(actor, report.name, ((f"{f.field}__gte", start.isoformat()), (f"{f.field}__lt", end.isoformat())), lang, today)
+                return {**got, "period": (start, end)}
         return None
 
 

@@ -17,7 +17,8 @@ from sqlalchemy.types import Date, String
 from engine.expressions.to_sql import to_sql
 from engine.metadata.model import Report
 
-DEFAULT_LIMIT = 1000  # groups at most, where the report sets no limit
+DEFAULT_LIMIT = 1000  # groups shown at most, where the report sets no limit
+MAX_GROUPS = 10000  # groups a run may have at all: more is not a report (and the totals add up from the groups)
 
 
 def bucket(col, by: str, value_type: str, dialect: str):
@@ -29,14 +30,15 @@ def bucket(col, by: str, value_type: str, dialect: str):
         if by == "week":
             return func.to_char(func.date_trunc("week", col), "YYYY-MM-DD")
         return func.to_char(col, {"month": "YYYY-MM", "quarter": 'YYYY-"Q"Q', "year": "YYYY"}[by])
+    # SQLite keeps dates as 2026-03-31 and times as 2026-03-31 14:30:00 (UTC): the buckets are prefixes of the text,
+    # cheaper to cut than to parse (strftime) on a million rows
     if by == "day":
-        return func.date(col) if value_type == "datetime" else col
+        return func.substr(col, 1, 10) if value_type == "datetime" else col
     if by == "week":
-        return func.date(col, "weekday 0", "-6 days")
+        return func.date(func.substr(col, 1, 10), "weekday 0", "-6 days")
     if by == "quarter":
-        return func.strftime("%Y", col).concat("-Q").concat(
-            cast((cast(func.strftime("%m", col), Integer) + 2) // 3, String))
-    return func.strftime({"month": "%Y-%m", "year": "%Y"}[by], col)
+        return func.substr(col, 1, 4).concat("-Q").concat(cast((cast(func.substr(col, 6, 2), Integer) + 2) // 3, String))
+    return func.substr(col, 1, {"month": 7, "year": 4}[by])
 
 
 WORDS = {  # the values of the workflow's rows that are words, in each language
@@ -125,6 +127,23 @@ def measure_columns(report: Report, columns: dict, user: dict) -> list:
         else:
             cols.append(getattr(func, m.agg)(value).label(m.name))
     return cols
+
+
+def combined(report: Report, rows: list[dict]) -> dict:
+    """The aggregate columns over all the groups, from the groups: counts and sums added, the least of the minimums and the
+    most of the maximums (an average's sum and count are added, so it is divided once, over everything)."""
+    out: dict = {}
+    for m in report.measures:
+        if m.agg == "ratio":
+            continue
+        keys = (f"{m.name}__sum", f"{m.name}__n") if m.agg == "avg" else (m.name,)
+        for key in keys:
+            values = [r[key] for r in rows if r[key] is not None]
+            if m.agg in ("min", "max"):
+                out[key] = (min if m.agg == "min" else max)(values) if values else None
+            else:
+                out[key] = sum(values) if values else (0 if m.agg == "count" or key.endswith("__n") else None)
+    return out
 
 
 def finish(report: Report, row: dict) -> dict:

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import case, select
 
 from engine.core.actor import Actor
-from engine.core.errors import ErrorCollector, Msg, NotFound
+from engine.core.errors import ErrorCollector, FieldError, Msg, NotFound, ValidationFailed
 from engine.core.values import to_json
 from engine.metadata.model import Report
 from engine.metadata.reports import field_of
@@ -90,12 +90,6 @@ class Reports:
                 groups.append(query.bucket(col, d.by, d.type, dialect).label(d.name))
             else:
                 groups.append(col.label(d.name))
-        for d in r.group_by:  # a link's title, from its table, in the same query
-            if d.type == "link":
-                target = self.app.entity(d.entity)
-                other = self.records.schema.tables[d.entity].alias(f"g_{d.name}")
-                joins = joins.outerjoin(other, other.c.id == t.c[d.field])
-                groups.append(other.c[target.title_field or "id"].label(f"{d.name}__title"))
         measures = query.measure_columns(r, source.columns, actor.context())
         with self.records.db.read() as conn:
             scope = self.records.scope_clause(conn, actor, ent.name, "read")
@@ -105,11 +99,20 @@ class Reports:
                 stmt = stmt.group_by(*groups)
             order = self._order(r, groups, measures, self._group_order(ent, r, groups))
             if order is not None:
-                stmt = stmt.order_by(*order).limit(r.limit or query.DEFAULT_LIMIT)
-            rows = [dict(row) for row in conn.execute(stmt).mappings()]
-            totals = dict(conn.execute(select(*measures).select_from(source.from_).where(*conditions)).mappings().one())
-            users = {row[d.name] for d in r.group_by if d.type == "user" for row in rows if row[d.name] is not None}
-            names = self.records.titles_in(conn, actor, "@user", users) if users else {}
+                stmt = stmt.order_by(*order)
+            rows = [dict(row) for row in conn.execute(stmt.limit(query.MAX_GROUPS + 1)).mappings()]
+            if len(rows) > query.MAX_GROUPS:
+                raise ValidationFailed([FieldError("group_by", Msg(
+                    "more than %(n)s groups: narrow the filters or group by something coarser (a month rather than a day)", n=query.MAX_GROUPS))])
+            totals = query.combined(r, rows) if groups else rows[0]  # every group is here: the totals add up from them, no second query
+            if order is not None:
+                rows = rows[: r.limit or query.DEFAULT_LIMIT]
+            names = {}  # the titles of the groups that are links and users, once the groups are known (no join while adding up)
+            for d in r.group_by:
+                if d.type in ("link", "user"):
+                    ids = {row[d.name] for row in rows if row[d.name] is not None}
+                    target = d.entity if d.type == "link" else "@user"
+                    names[d.name] = self.records.titles_in(conn, actor, target, ids) if ids else {}
         if order is None:
             rows = query.ordered(r, [{**row, **query.finish(r, row)} for row in rows])
         out_rows = []
@@ -166,10 +169,8 @@ class Reports:
             return role.label.get(lang) if role is not None and role.label is not None else str(raw)
         if d.type in ("outcome", "decision"):
             return query.WORDS.get(raw, {}).get(lang) or query.WORDS.get(raw, {}).get("en") or str(raw)
-        if d.type == "link":
-            return str(row.get(f"{d.name}__title") or f"#{raw}")
-        if d.type == "user":
-            return names.get(raw) or f"#{raw}"
+        if d.type in ("link", "user"):
+            return names.get(d.name, {}).get(raw) or f"#{raw}"
         if d.type == "boolean":
             return {"en": ("Yes", "No"), "zh": ("是", "否"), "ru": ("Да", "Нет")}.get(lang, ("Yes", "No"))[0 if raw else 1]
         if isinstance(raw, (dt.date, dt.datetime)):

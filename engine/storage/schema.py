@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from engine.metadata.model import App, Entity, Field
+from engine.metadata.reports import covering_index, list_index
 
 ID = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid on SQLite
 
@@ -183,6 +184,17 @@ class Schema:
                 add_index((f.name, "id"))
         for cols_ in ent.indexes:
             add_index(tuple(cols_) + ("id",))
+        for report in self.app.reports.values():  # a report over this entity answered from one index (engine.metadata.reports)
+            columns = covering_index(report, ent) if report.source == ent.name else ()
+            if columns and columns not in seen:
+                seen.add(columns)
+                idx.append(Index(f"ix_{name}_report_{report.name}"[:63], *columns))
+        for board in self.app.dashboards.values():  # a dashboard's short list of this entity walks its own index
+            for i, card in enumerate(board.cards):
+                columns = list_index(card, ent) if card.kind == "list" and card.entity == ent.name else ()
+                if columns and columns not in seen:
+                    seen.add(columns)
+                    idx.append(Index(f"ix_{name}_board_{board.name}_{i}"[:63], *columns))
         return Table(name, self.metadata, *cols, *idx)
 
     def entity_table_names(self) -> list[str]:
