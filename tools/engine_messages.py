@@ -364,6 +364,8 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
     # reports
+    "Total of %(n)s": ("%(n)s 条合计", "Итого по %(n)s"), "Add up all %(n)s+": ("合计全部 %(n)s+ 条", "Сложить все %(n)s+"),
+    "Group by": ("分组", "Группировать по"), "cannot group by '%(name)s'": ("不能按“%(name)s”分组", "нельзя группировать по «%(name)s»"),
     "more than %(n)s groups: narrow the filters or group by something coarser (a month rather than a day)": (
         "分组超过 %(n)s 个：请缩小筛选范围，或按更粗的粒度分组（按月而不是按天）", "больше %(n)s групп: сузьте фильтры или группируйте крупнее (по месяцам, а не по дням)"),
     "Dashboard: %(name)s": ("看板：%(name)s", "Сводка: %(name)s"), "As a table": ("以表格查看", "Таблицей"), "pp": ("个百分点", "п. п."),

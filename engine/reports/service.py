@@ -14,7 +14,7 @@ from sqlalchemy import case, select
 from engine.core.actor import Actor
 from engine.core.errors import ErrorCollector, FieldError, Msg, NotFound, ValidationFailed
 from engine.core.values import to_json
-from engine.metadata.model import Report
+from engine.metadata.model import Dimension, Label, Measure, Report
 from engine.metadata.reports import field_of
 from engine.records import listing
 from engine.records.notifications import roles_meaning
@@ -56,11 +56,37 @@ class Reports:
     def run(self, actor: Actor, name: str, params=(), lang: str = "en", today: dt.date | None = None, without_defaults=()) -> dict:
         """{report, label, chart, columns: [{name, label, type}], rows: [{column: value, <group>__value: raw}], totals, defaults};
         `params`: list-style filters; a report's default applies to a field none of them names, unless it is in `without_defaults`."""
-        r = self.report(actor, name)
+        return self._run(actor, self.report(actor, name), params, lang, today, without_defaults)
+
+    def summary(self, actor: Actor, entity: str, params=(), fields=(), group: str | None = None, lang: str = "en") -> dict:
+        """A list's figures, as a report made on the spot: how many records the list's filters match and the sums of its
+        number columns (`fields`), over them all or per value of `group` (a month of a date) - within the reader's scope,
+        without the fields hidden from them."""
+        ent = self.records.entity(entity)
+        grants = self.records.permissions.require(actor, ent.name, "read")
+        hidden = grants.hidden(ent.name)
+        measures = [Measure("count", Label.of({"en": "Records", "zh": "记录数", "ru": "Записей"}), "count", None, "integer")]
+        for name in fields:
+            f = field_of(ent, name)
+            if f is not None and name not in hidden and f.value_type in ("integer", "decimal"):
+                measures.append(Measure(name, f.label, "sum", name, f.value_type, scale=f.scale))
+        dims = ()
+        if group:
+            f = field_of(ent, group)
+            if f is None or group in hidden or f.value_type not in ("select", "link", "user", "boolean", "date", "datetime", "string"):
+                raise ValidationFailed([FieldError("group", Msg("cannot group by '%(name)s'", name=str(group)[:64]))])
+            by = "month" if f.value_type in ("date", "datetime") else None
+            dims = (Dimension(f"{group}_month" if by else group, group, f.value_type, by, f.label, f.entity),)
+        r = Report(name=f"{ent.name}__list", label=ent.label_plural, source=ent.name, measures=tuple(measures), group_by=dims,
+                   sort=("count", True) if group and not dims[0].by else None, limit=50)
+        return self._run(actor, r, params, lang, None, ())
+
+    def _run(self, actor: Actor, r: Report, params, lang: str, today: dt.date | None, without_defaults) -> dict:
         ent = self.app.entity(r.source)
         t = self.records.schema.tables[ent.name]
         hidden = self.records.permissions.grants(actor).hidden(ent.name)
-        wanted = listing.ListQuery.from_params(params).filters
+        asked = listing.ListQuery.from_params(params)
+        wanted = asked.filters
         given = {n for n, _, _ in wanted}
         filters = list(wanted)
         applied = []
@@ -82,6 +108,9 @@ class Reports:
         own = [x for x in filters if x[0] not in source.facts]
         where = listing.filter_clauses(ent, t, own, errors, hidden) + query.fact_filters(source, filters, errors)
         errors.raise_if_any()
+        found = listing.search_clause(ent, t, asked.q, self.records.db.dialect)  # the list's quick search, as the list applies it
+        if found is not None:
+            where.append(found)
         dialect = self.records.db.dialect
         groups, joins = [], source.from_
         for d in r.group_by:

@@ -20,6 +20,7 @@ from engine.records.export import options as export_options
 from engine.records.listing import ListQuery
 from engine.web import i18n, session
 from engine.web.base import ScreenBase, _record_id, _system_field
+from engine.web.reports import bucket_range
 from engine.workflow import reviews, transitions
 
 LIST_PARAMS = ("sort", "q", "cursor", "limit", "count")
@@ -79,7 +80,7 @@ class ListScreens(ScreenBase):
         """The list query of a query string (or of its pairs)."""
         pairs = []
         for k, v in (params.multi_items() if hasattr(params, "multi_items") else params):
-            if k in ("lang", "sel") or k.endswith("__title") or (k not in LIST_PARAMS and v == ""):
+            if k in ("lang", "sel", "group") or k.endswith("__title") or (k not in LIST_PARAMS and v == ""):
                 continue
             pairs.append((k, v))
         return ListQuery.from_params(pairs)
@@ -128,7 +129,52 @@ class ListScreens(ScreenBase):
                    current_qs=preferences.clean_query(urlencode(params)),
                    next_url=f"/{ent.name}?{urlencode(params + [('cursor', page['next_cursor'])] + ([('sel', '1')] if selectable else []))}"
                    if page["next_cursor"] else None)
+        group = request.query_params.get("group") or ""
+        if not rows_only and group and not error:  # counts (and sums) per value of a field, within the same filters
+            try:
+                ctx["groups"] = self._groups(actor, ent, request, group, lang)
+            except ValidationFailed as exc:
+                ctx["error"] = field_errors(exc.errors, lang)
+        ctx.update(group=group, groupable=self._groupable(ent, actor), summed=self._summed(ent, actor))
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
+
+    def _summed(self, ent: Entity, actor) -> list:
+        """The list's columns that add up (numbers, not ids)."""
+        return [f.name for f in self.columns(ent, actor) if f.value_type in ("decimal", "integer") and f.stored]
+
+    def _groupable(self, ent: Entity, actor) -> list:
+        """The fields a list may be grouped by: its filters' choices, links, users and dates."""
+        return [f for f in self.filters_for(ent, actor) if f.value_type in ("select", "link", "user", "date", "datetime", "boolean")]
+
+    def _filters_of(self, request: Request) -> list:
+        return [(k, v) for k, v in self._query_pairs(request) if k not in ("sort", "cursor", "limit", "count")]
+
+    def _query_pairs(self, request: Request) -> list:
+        return [(k, v) for k, v in request.query_params.multi_items()
+                if k not in ("lang", "sel", "group") and not k.endswith("__title") and (k in LIST_PARAMS or v != "")]
+
+    def _groups(self, actor, ent: Entity, request: Request, group: str, lang: str) -> dict:
+        result = self.rt.reports.summary(actor, ent.name, self._filters_of(request), self._summed(ent, actor), group, lang)
+        base = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "group", "lang", "sel")]
+        d = next(iter(result["columns"]))
+        for row in result["rows"]:
+            raw = row[f"{d['name']}__value"]
+            if d["name"].endswith("_month") and raw:
+                start, end = bucket_range("month", raw)
+                extra = [(f"{group}__gte", start.isoformat()), (f"{group}__lt", end.isoformat())]
+            else:
+                extra = [(f"{group}__isnull", "true")] if raw is None else [(group, str(raw).lower() if isinstance(raw, bool) else str(raw))]
+            row["__link"] = f"/{ent.name}?" + urlencode([(k, v) for k, v in base if k != group] + extra)
+        return result
+
+    async def sums(self, request: Request):
+        """GET /{entity}/sums?<the list's filters>: the sum row of the list's number columns, over every record it matches."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        lang = self.lang(request, actor)
+        result = await run_in_threadpool(self.rt.reports.summary, actor, ent.name, self._filters_of(request), self._summed(ent, actor), None, lang)
+        return self.render(request, "list_sums.html", actor, ent=ent, columns=self.columns(ent, actor), totals=result["totals"],
+                           kinds={c["name"]: c for c in result["columns"]}, selectable=request.query_params.get("sel") == "1")
 
     def _bulk(self, actor, wf, rows: list[dict]) -> list:
         """The transitions the bulk bar offers: those this user may fire on at least one record of the page

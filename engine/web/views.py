@@ -129,6 +129,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/comments/{id}/delete", s.delete_comment, methods=["POST"]),
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
+        Route("/{entity}/sums", s.sums, methods=["GET"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
         Route("/{entity}/export.xlsx", s.export_xlsx, methods=["GET"]),
         Route("/{entity}/import", s.import_page, methods=["GET"]),

@@ -109,3 +109,23 @@ def test_dashboards_open_from_the_home_page_in_each_language(browser, live):
     page.locator(".dash-chart[data-drawn]").first.wait_for()
     shot(page, "dashboard-management-ru", full_page=True)
     laptop.close()
+
+
+def test_a_list_adds_up_and_groups_what_it_shows(browser, live):
+    base, rt = live
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = sign_in(ctx, base, "sup_east")
+    page.goto(base + "/sales_order?lang=en&category=standard")
+    expect(page.locator("tfoot .sum-row")).to_contain_text("Total of")  # loaded after the page
+    page.select_option("#group-select", "status")
+    page.wait_for_url(re.compile(r"group=status"))
+    groups = page.locator(".groups tbody tr")
+    expect(groups.first).to_be_visible()
+    first = groups.first.locator("td").first.inner_text()
+    count = int(groups.first.locator("td").nth(1).inner_text().replace(",", ""))
+    shot(page, "list-grouped", full_page=True)
+    groups.first.locator("a").click()
+    page.wait_for_url(re.compile(r"status="))
+    expect(page.locator("tfoot .sum-row")).to_contain_text(f"Total of {count}")
+    expect(page.locator("tbody#rows tr").first.locator("td[data-label=Status]")).to_have_text(first)
+    ctx.close()

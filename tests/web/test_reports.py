@@ -37,3 +37,24 @@ def test_a_rep_sees_their_reports_and_downloads_one_as_excel(web):
     shown = visible_text(page.text)
     assert f"Total {int(rows[-1][1]):,}" in shown  # the page's totals row says the same
     assert web.get("/reports/orders_by_status?nothing=1").status_code == 422
+
+
+def test_a_lists_sum_row_and_its_groups_add_up_to_what_the_list_shows(web):
+    import re
+    from decimal import Decimal
+    sign_in(web, "rep_east1")
+    page = web.get("/sales_order?lang=en&category=standard")
+    assert 'id="sums"' in page.text and 'hx-get="/sales_order/sums?' in page.text  # the sum row loads after the page
+    sums = visible_text(web.get("/sales_order/sums?lang=en&category=standard").text)
+    shown = re.findall(r"SO-\d{4}-\d{5}", page.text)
+    assert sums.startswith(f"Total of {len(set(shown))}")  # every matching order of the rep's: fewer than a page here
+    total = Decimal(sums.split()[-1].replace(",", ""))
+    rows = re.findall(r'<td class="num" data-label="Total"><span class="num">([\d,.]+)</span>', page.text)
+    assert rows and total == sum(Decimal(r.replace(",", "")) for r in rows)
+    grouped = web.get("/sales_order?lang=en&category=standard&group=status")
+    table = visible_text(grouped.text.split('class="card table-wrap groups"', 1)[1].split("</table>", 1)[0])
+    counts = [int(n) for n in re.findall(r" (\d+) [\d,]+\.\d\d", table)]
+    assert sum(counts) == len(set(shown))
+    assert 'href="/sales_order?category=standard&amp;status=draft"' in grouped.text  # a group opens the list filtered to it
+    refused = web.get("/sales_order?lang=en&group=nothing")  # a group the list cannot have: said, and the list still shown
+    assert refused.status_code == 200 and "cannot group by 'nothing'" in visible_text(refused.text) and re.search(r"SO-\d{4}-\d{5}", refused.text)
