@@ -26,6 +26,7 @@ from engine.metadata.model import (
     Option,
     Rule,
     Series,
+    TimeView,
 )
 from engine.metadata.model import Document as DocumentSpec
 from engine.metadata.report import compile_or_report
@@ -159,6 +160,7 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
     if d.get("comments") and is_child:
         ctx.add("E050", file, doc, ("comments",), f"{name} is a child entity: its lines take no comments of their own "
                 "(comment on the parent record)")
+    views = _views(ctx, file, doc, d.get("views") or {}, fields, is_child, name, unknown)
     for i, fn in enumerate(d.get("co_owners", ())):
         if is_child or unknown(fn, fields) or fn in fields and fields[fn].type != "user":
             ctx.add("E034", file, doc, ("co_owners", i), f"co_owners names '{fn}', which is not a user field of {name}"
@@ -228,8 +230,37 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
         attachments=attachments,
         comments=bool(d.get("comments")) and not is_child,
         documents=documents,
+        views=MappingProxyType(views),
         file=file,
     )
+
+
+def _views(ctx: Ctx, file: str, doc: Document, specs: dict, fields: dict, is_child: bool, entity: str, unknown) -> dict:
+    """The entity's calendar and Gantt chart (E015 for a name that is not the field it must be)."""
+    out = {}
+    dates = {n for n, f in fields.items() if f.value_type in ("date", "datetime")} | {"created_at", "updated_at"}
+    for kind, spec in specs.items():
+        if is_child:
+            ctx.add("E015", file, doc, ("views", kind), f"{entity} is a child entity: its lines show with the parent record")
+            continue
+        start = spec.get("date") or spec.get("start")
+        bad = 0
+        for key in ("date", "start", "end"):
+            if key in spec and unknown(spec[key], dates):
+                ctx.add("E015", file, doc, ("views", kind, key), f"{key} names '{spec[key]}', which is not a date or time field of {entity}")
+                bad += 1
+        for i, n in enumerate(spec.get("title", ())):
+            if unknown(n, fields):
+                ctx.add("E015", file, doc, ("views", kind, "title", i), f"title names '{n}', which is not a field of {entity}")
+                bad += 1
+        for key, types in (("color", ("select",)), ("group", ("select", "link", "user"))):
+            n = spec.get(key)
+            if n is not None and (unknown(n, fields) or n in fields and fields[n].value_type not in types) and n != "owner":
+                ctx.add("E015", file, doc, ("views", kind, key), f"{key} names '{n}', which is not a {' or '.join(types)} field of {entity}")
+                bad += 1
+        if not bad:
+            out[kind] = TimeView(kind, start, spec.get("end"), tuple(spec.get("title", ())), spec.get("color"), spec.get("group"))
+    return out
 
 
 def _documents(ctx: Ctx, file: str, doc: Document, specs, scope, entity: str) -> tuple:

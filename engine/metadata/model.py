@@ -165,6 +165,7 @@ class Entity:
     attachments: AttachmentRules | None = None  # None: its records take no files
     comments: bool = False  # its records take comments
     documents: tuple[Document, ...] = ()  # what its records print as (PDF)
+    views: Mapping[str, "TimeView"] = field(default_factory=dict)  # calendar, gantt
     file: str = ""
 
     def field(self, name: str) -> Field:
@@ -277,6 +278,18 @@ class AttachmentRules:
     max_bytes: int | None = None  # None: ENGINE_ATTACHMENT_MAX_MB (default 25 MB)
     types: tuple[str, ...] = ()  # file endings (.pdf) and content types (application/pdf, image/*); empty: any
     max_count: int | None = None  # the most files one record may have
+
+
+@dataclass(frozen=True)
+class TimeView:
+    """A calendar or a Gantt chart of an entity's records (`views:`): each record from `start` (to `end`), titled by its
+    `title` fields, coloured by `color` (a choice: a workflow's states have theirs), in rows by `group` (a Gantt's)."""
+    kind: str  # calendar, gantt
+    start: str
+    end: str | None = None
+    title: tuple[str, ...] = ()
+    color: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,11 @@ from engine.web.lists import ListScreens
 from engine.web.recordpages import RecordScreens
 from engine.web.reports import ReportScreens
 from engine.web.settings import SettingsScreens
+from engine.web.timeviews import TimeViewScreens
 
 
 class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens, FileScreens,
-              CommentScreens, BellScreens, DocumentScreens, ReportScreens):
+              CommentScreens, BellScreens, DocumentScreens, ReportScreens, TimeViewScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -130,6 +131,10 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/sums", s.sums, methods=["GET"]),
+        Route("/{entity}/calendar", s.calendar_page, methods=["GET"]),
+        Route("/{entity}/calendar/events", s.calendar_events, methods=["GET"]),
+        Route("/{entity}/gantt", s.gantt_page, methods=["GET"]),
+        Route("/{entity}/{id}/move", s.move, methods=["POST"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
         Route("/{entity}/export.xlsx", s.export_xlsx, methods=["GET"]),
         Route("/{entity}/import", s.import_page, methods=["GET"]),

@@ -1,6 +1,7 @@
 """The report screens without a browser: the list holds only what the reader may run; a report
 another role's is a 404; the Excel download holds the same figures as the page, with a totals row."""
 import io
+import re
 
 import pytest
 from python_calamine import CalamineWorkbook
@@ -58,3 +59,20 @@ def test_a_lists_sum_row_and_its_groups_add_up_to_what_the_list_shows(web):
     assert 'href="/sales_order?category=standard&amp;status=draft"' in grouped.text  # a group opens the list filtered to it
     refused = web.get("/sales_order?lang=en&group=nothing")  # a group the list cannot have: said, and the list still shown
     assert refused.status_code == 200 and "cannot group by 'nothing'" in visible_text(refused.text) and re.search(r"SO-\d{4}-\d{5}", refused.text)
+
+
+def test_the_calendar_feed_is_the_readers_list_in_the_window_asked_for(web):
+    import json
+    sign_in(web, "rep_east1")
+    feed = web.get("/sales_order/calendar/events?start=2026-10-26T00:00:00%2B08:00&end=2026-12-07T00:00:00%2B08:00")
+    assert feed.status_code == 200
+    events = json.loads(feed.text)
+    assert events and all("2026-10-26" <= e["start"] < "2026-12-07" and e["allDay"] for e in events)
+    listed = web.get("/api/v1/sales_order")  # the screens' session does not open the API: compare with the list screen instead
+    page = web.get("/sales_order?requested_delivery_date__gte=2026-10-26&requested_delivery_date__lt=2026-12-07&limit=200")
+    assert len(events) == len(set(re.findall(r'href="/sales_order/(\d+)"', page.text)))
+    assert listed.status_code == 401
+    assert web.get("/sales_order/calendar/events?start=2026-01-01&end=2026-12-31").status_code == 400  # at most two months
+    assert web.get("/customer/calendar").status_code == 404  # customers have no calendar
+    gantt = web.get("/sales_order/gantt?lang=en&from=2026-09-01&to=2026-12-31")
+    assert gantt.status_code == 200 and "style-src 'self' 'nonce-" in gantt.headers["content-security-policy"]
