@@ -179,3 +179,32 @@ def test_the_same_walk_through_the_api(shop):
         assert go(fin, "bank_approved")[0] == 200
         assert go(mgr, "cancel", reason="x")[0] == 409  # payment: no longer cancellable
         assert go(fin, "paid")[0] == 200 and go(prod, "produced")[0] == 200 and go(disp, "completed")[1]["status"] == "completed"
+
+
+def test_the_dispatcher_sees_visits_on_a_calendar_and_measurements_per_specialist(shop):
+    import datetime as dt
+    import json
+
+    from tests.web.test_pages import SECRET, sign_in
+    rt, p = shop
+    other = make_user(rt, "spec2", roles=("specialist",))
+    for who in ("spec", "spec", "spec2"):
+        order = new(rt, p)
+        fire(rt, p["disp"], order, "accept")
+        fire(rt, p["disp"], order, "schedule_measurement", specialist=(p["spec"] if who == "spec" else other).id, visit_at="2026-11-24T10:00:00+03:00")
+        fire(rt, p["spec"] if who == "spec" else other, order, "measured")
+    waiting = new(rt, p)
+    fire(rt, p["disp"], waiting, "accept")
+    fire(rt, p["disp"], waiting, "schedule_measurement", specialist=other.id, visit_at="2026-11-26T15:30:00+03:00")
+    got = rt.reports.run(p["disp"], "measurements_by_specialist", without_defaults={"moved_at"})
+    assert {r["moved_by"]: r["measurements"] for r in got["rows"] if r["measurements"]} == {"spec": 2, "spec2": 1}
+    assert rt.reports.run(p["mgr"], "on_time_completion")["totals"]["due"] >= 0
+    assert [r.name for r in rt.reports.available(p["spec"])] == []  # a specialist runs neither report
+    with TestClient(create_app(rt, secret_key=SECRET)) as web:
+        sign_in(web, "disp")
+        feed = json.loads(web.get("/fitting_order/calendar/events?start=2026-11-01&end=2026-12-01").text)
+        assert len(feed) == 4 and {e["start"][:10] for e in feed} == {"2026-11-24", "2026-11-26"}
+        assert any("spec2" in e["title"] for e in feed)  # the specialist's name on the visit
+        sign_in(web, "spec2")  # a specialist: only the visits assigned to them
+        mine = json.loads(web.get("/fitting_order/calendar/events?start=2026-11-01&end=2026-12-01").text)
+        assert len(mine) == 2 and dt.date.fromisoformat(mine[-1]["start"][:10]) == dt.date(2026, 11, 26)
