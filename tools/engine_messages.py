@@ -364,6 +364,7 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
     # calendar and Gantt
+    "Previous": ("上一条", "Предыдущая"), "Next": ("下一条", "Следующая"),
     "Calendar": ("日历", "Календарь"), "Gantt chart": ("甘特图", "Диаграмма Ганта"), "Month": ("月", "Месяц"), "Week": ("周", "Неделя"),
     "Day": ("日", "День"), "List": ("列表", "Список"), "Nothing in this period.": ("此期间没有记录。", "За этот период ничего нет."),
     "Moved.": ("已移动。", "Перенесено."), "Earlier": ("更早", "Раньше"), "Later": ("更晚", "Позже"), "Quarter": ("季度", "Квартал"),

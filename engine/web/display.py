@@ -124,11 +124,13 @@ class Display:
         return Markup(f' <span class="flag flag-{kind}" title="{_esc(self._("Due %(when)s") % {"when": due})}">{_esc(text)}</span>')
 
     def list_rows(self, ent: Entity, columns: list[Field], rows: list[dict], titles: dict, select: bool = False,
-                  flags: dict | None = None) -> list[Markup]:
+                  flags: dict | None = None, back: str = "") -> list[Markup]:
         """The <td> cells of each list row, built here rather than by a template macro per cell
         (a list page has hundreds of cells). Each column gets its formatter and its cell's opening
         and closing markup once; text that can hold markup - text fields, link titles, option
-        labels - goes through html.escape; numbers and dates are our own formatting."""
+        labels - goes through html.escape; numbers and dates are our own formatting. `back` (?list=...,
+        escaped) follows each record's link: its page then offers the list's previous and next record."""
+        back = _esc(back)
         plan = [self._cell_plan(ent, f, titles) for f in columns]
         wf = self.app.workflows.get(ent.name)
         flagged = wf.state_field if wf is not None and flags else None
@@ -145,7 +147,7 @@ class Display:
                     if select:  # a checkbox for bulk transitions, tied to the form above the table
                         cells.append(f'<td class="sel"><input type="checkbox" name="ids" value="{rid}" form="bulk" '
                                      f'aria-label="{self._("Select")} {text or "#" + str(rid)}"></td>')
-                    text = f'<a href="/{ent.name}/{rid}">{text or "#" + str(rid)}</a>'
+                    text = f'<a href="/{ent.name}/{rid}{back}">{text or "#" + str(rid)}</a>'
                 cells.append(head + text + tail)
             out.append(Markup("".join(cells)))
         return out

@@ -3,7 +3,7 @@ exact counts on demand, saved filters, and the options of link fields."""
 from __future__ import annotations
 
 import os
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from engine.access import preferences, users
-from engine.core.errors import Msg, NotFound, Unauthenticated, ValidationFailed
+from engine.core.errors import EngineError, ErrorCollector, Msg, NotFound, Unauthenticated, ValidationFailed
 from engine.core.i18n import field_errors, reason
 from engine.core.values import parse_id
 from engine.metadata.model import Entity
+from engine.records import listing
 from engine.records.export import XLSX_TYPE, columns_of, export_csv, export_xlsx
 from engine.records.export import options as export_options
 from engine.records.listing import ListQuery
@@ -135,8 +136,29 @@ class ListScreens(ScreenBase):
                 ctx["groups"] = self._groups(actor, ent, request, group, lang)
             except ValidationFailed as exc:
                 ctx["error"] = field_errors(exc.errors, lang)
-        ctx.update(group=group, groupable=self._groupable(ent, actor), summed=self._summed(ent, actor))
+        ctx.update(group=group, groupable=self._groupable(ent, actor), summed=self._summed(ent, actor),
+                   list_qs=urlencode([(k, v) for k, v in params if k not in ("group",)]))
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
+
+    def neighbours(self, actor, ent: Entity, record: dict, list_qs: str) -> dict:
+        """The records before and after this one in the list it was opened from (its filters and sort, the user's scope):
+        {"prev": id, "next": id} with None at either end; {} when the list's address no longer makes a list."""
+        try:
+            query = self._query(ent, parse_qsl(list_qs, keep_blank_values=True))
+            errors = ErrorCollector()
+            spec = listing.sort_spec(ent, query.sort, errors, self.grants(actor).hidden(ent.name))
+            if errors.errors or spec.name not in record:
+                return {}
+            out = {}
+            for key, desc in (("next", spec.desc), ("prev", not spec.desc)):
+                step = listing.SortSpec(spec.name, desc, spec.nullable)
+                q = ListQuery(filters=query.filters, q=query.q, sort=("-" if desc else "") + spec.name, limit=1, fields=("id",),
+                              cursor=listing.encode_cursor(step, record[spec.name], record["id"]))
+                items = self.rt.records.list(actor, ent.name, q)["items"]
+                out[key] = items[0]["id"] if items else None
+            return out
+        except (ValidationFailed, EngineError):
+            return {}
 
     def _summed(self, ent: Entity, actor) -> list:
         """The list's columns that add up (numbers, not ids)."""

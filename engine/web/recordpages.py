@@ -57,9 +57,12 @@ class RecordScreens(ScreenBase):
             notes = self.rt.comments.list(actor, ent.name, rid) if ent.comments else None
             steps = (flow or {}).get("timeline") or []
             people = self.rt.records.titles(actor, "@user", {e["actor_id"] for e in [*hist, *steps] if e.get("actor_id") is not None})
-            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow, files, notes, people
-        rec, hist, titles, related, may_update, flow, files, notes, people = await run_in_threadpool(work)
-        return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related,
+            around = self.neighbours(actor, ent, rec, list_qs) if list_qs is not None else {}
+            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow, files, notes, people, around
+        list_qs = request.query_params.get("list")  # opened from a list: its previous and next record
+        rec, hist, titles, related, may_update, flow, files, notes, people, around = await run_in_threadpool(work)
+        return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related, around=around,
+                           list_qs=list_qs,
                            history=hist, sections=self.sections(ent, actor=actor, record=rec), app_entities=self.app.entities, flow=flow,
                            workflow=self.rt.records.workflow_of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
                            may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"),

@@ -136,8 +136,8 @@ class TimeViewScreens(ScreenBase):
                           earlier=(start - step, start), later=(end, end + step), may_move=self.grants(actor).can(ent.name, "update"),
                           words=self._words(request, actor))
 
-    async def move(self, request: Request):
-        """POST /{entity}/{id}/move {"start": "2026-12-09", "end": ..., "version": 3}: the record's dates changed through the
+    async def reschedule(self, request: Request):
+        """POST /{entity}/{id}/reschedule {"start": "2026-12-09", "end": ..., "version": 3}: the record's dates changed through the
         record service (a drag on the calendar or the Gantt chart); 200 {version}, or the refusal's status and message."""
         actor = await self.actor_or_login(request)
         session.check_csrf(request)

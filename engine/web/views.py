@@ -134,7 +134,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/calendar", s.calendar_page, methods=["GET"]),
         Route("/{entity}/calendar/events", s.calendar_events, methods=["GET"]),
         Route("/{entity}/gantt", s.gantt_page, methods=["GET"]),
-        Route("/{entity}/{id}/move", s.move, methods=["POST"]),
+        Route("/{entity}/{id}/reschedule", s.reschedule, methods=["POST"]),
         Route("/{entity}/export.csv", s.export, methods=["GET"]),
         Route("/{entity}/export.xlsx", s.export_xlsx, methods=["GET"]),
         Route("/{entity}/import", s.import_page, methods=["GET"]),

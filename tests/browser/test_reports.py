@@ -128,4 +128,10 @@ def test_a_list_adds_up_and_groups_what_it_shows(browser, live):
     page.wait_for_url(re.compile(r"status="))
     expect(page.locator("tfoot .sum-row")).to_contain_text(f"Total of {count}")
     expect(page.locator("tbody#rows tr").first.locator("td[data-label=Status]")).to_have_text(first)
+    second = page.locator("tbody#rows tr").nth(1).locator("a").first.inner_text()
+    page.locator("tbody#rows tr").first.locator("a").first.click()  # a record opened from the list steps through it
+    page.get_by_role("link", name="Next →").click()
+    expect(page.locator("h1")).to_contain_text(second)
+    expect(page.get_by_role("link", name="← Previous")).to_be_visible()
+    shot(page, "record-previous-next")
     ctx.close()

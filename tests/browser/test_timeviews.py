@@ -46,10 +46,10 @@ def test_a_supervisor_moves_a_delivery_on_the_calendar(browser, live):
     assert rt.records.get(_who(rt, "sup_east"), "sales_order", order["id"])["requested_delivery_date"] == target
     # a move the record service refuses: the version is stale, so nothing is overwritten
     token = page.evaluate("document.querySelector('meta[name=csrf-token]').content")
-    refused = page.request.post(f"{base}/sales_order/{order['id']}/move?view=calendar", headers={"X-CSRF-Token": token},
+    refused = page.request.post(f"{base}/sales_order/{order['id']}/reschedule?view=calendar", headers={"X-CSRF-Token": token},
                                 data={"start": "2026-11-20", "version": 1})
     assert refused.status == 409 and "changed by someone else" in refused.json()["error"]
-    assert page.request.post(f"{base}/sales_order/{order['id']}/move?view=calendar", data={"start": "2026-11-20", "version": 9}).status == 403
+    assert page.request.post(f"{base}/sales_order/{order['id']}/reschedule?view=calendar", data={"start": "2026-11-20", "version": 9}).status == 403
     ctx.close()
 
 

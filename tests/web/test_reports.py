@@ -70,9 +70,26 @@ def test_the_calendar_feed_is_the_readers_list_in_the_window_asked_for(web):
     assert events and all("2026-10-26" <= e["start"] < "2026-12-07" and e["allDay"] for e in events)
     listed = web.get("/api/v1/sales_order")  # the screens' session does not open the API: compare with the list screen instead
     page = web.get("/sales_order?requested_delivery_date__gte=2026-10-26&requested_delivery_date__lt=2026-12-07&limit=200")
-    assert len(events) == len(set(re.findall(r'href="/sales_order/(\d+)"', page.text)))
+    assert len(events) == len(set(re.findall(r'href="/sales_order/(\d+)\?list=', page.text)))
     assert listed.status_code == 401
     assert web.get("/sales_order/calendar/events?start=2026-01-01&end=2026-12-31").status_code == 400  # at most two months
     assert web.get("/customer/calendar").status_code == 404  # customers have no calendar
     gantt = web.get("/sales_order/gantt?lang=en&from=2026-09-01&to=2026-12-31")
     assert gantt.status_code == 200 and "style-src 'self' 'nonce-" in gantt.headers["content-security-policy"]
+
+
+def test_a_record_opened_from_a_list_steps_to_the_lists_previous_and_next(web):
+    sign_in(web, "rep_east1")
+    page = web.get("/sales_order?lang=en&category=standard&sort=-total")
+    links = re.findall(r'<a href="(/sales_order/(\d+)\?list=[^"]+)"', page.text)
+    assert len(links) >= 3 and "category%3Dstandard" in links[0][0]
+    ids = [int(i) for _, i in links]
+    middle = web.get(links[1][0].replace("&amp;", "&")).text
+    prev = re.search(r'href="/sales_order/(\d+)\?list=[^"]*" rel="prev"', middle)
+    nxt = re.search(r'href="/sales_order/(\d+)\?list=[^"]*" rel="next"', middle)
+    assert (int(prev.group(1)), int(nxt.group(1))) == (ids[0], ids[2])  # the list's order: by total, largest first
+    first = web.get(links[0][0].replace("&amp;", "&")).text
+    assert 'rel="prev"' not in first and 'rel="next"' in first  # the first has no previous
+    assert "Previous" not in visible_text(web.get(f"/sales_order/{ids[0]}").text)  # opened on its own: no list to step through
+    broken = web.get(f"/sales_order/{ids[0]}?list=sort%3Dnothing")
+    assert broken.status_code == 200 and 'rel="next"' not in broken.text  # a list that no longer makes sense: no steps, no error
