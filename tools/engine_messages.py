@@ -364,7 +364,8 @@ IMPORTS = {  # importing spreadsheets: the files, the columns, the values
 
 FILES = {  # attachments: what a file is, its limits, the files section of a record page
     # calendar and Gantt
-    "Previous": ("上一条", "Предыдущая"), "Next": ("下一条", "Следующая"),
+    "Previous": ("上一条", "Предыдущая"), "Next": ("下一条", "Следующая"), "Show these columns": ("显示这些列", "Показать эти столбцы"),
+    "The list's own columns": ("恢复默认列", "Столбцы списка по умолчанию"),
     "Calendar": ("日历", "Календарь"), "Gantt chart": ("甘特图", "Диаграмма Ганта"), "Month": ("月", "Месяц"), "Week": ("周", "Неделя"),
     "Day": ("日", "День"), "List": ("列表", "Список"), "Nothing in this period.": ("此期间没有记录。", "За этот период ничего нет."),
     "Moved.": ("已移动。", "Перенесено."), "Earlier": ("更早", "Раньше"), "Later": ("更晚", "Позже"), "Quarter": ("季度", "Квартал"),

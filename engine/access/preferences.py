@@ -1,4 +1,4 @@
-"""Per-user preferences that are not entity records: saved list filters.
+"""Per-user preferences that are not entity records: saved list filters, and the columns chosen for a list.
 
 A saved filter is a name and the list's query string (filters, search, sort); it belongs to
 one user and one entity, and only its owner sees or deletes it.
@@ -54,3 +54,22 @@ def delete_filter(conn, schema: Schema, actor: Actor, filter_id: int) -> None:
     res = conn.execute(t.delete().where(t.c.id == filter_id, t.c.user_id == actor.id))
     if res.rowcount != 1:
         raise NotFound("no such saved filter of yours")
+
+
+MAX_COLUMNS = 15
+
+
+def list_columns(conn, schema: Schema, actor: Actor, entity: str) -> list[str] | None:
+    """The columns the user chose for the entity's list, in their order; None: the list's own."""
+    t = schema.list_layout
+    found = conn.execute(select(t.c.columns).where(t.c.user_id == actor.id, t.c.entity == entity)).scalar()
+    return [str(c) for c in found] if isinstance(found, list) and found else None
+
+
+def save_list_columns(conn, schema: Schema, actor: Actor, entity: str, names: list[str]) -> None:
+    """Keep the user's columns for the list (none: back to the list's own)."""
+    t = schema.list_layout
+    conn.execute(t.delete().where(t.c.user_id == actor.id, t.c.entity == entity))
+    if names:
+        conn.execute(t.insert(), {"user_id": actor.id, "entity": entity, "columns": list(dict.fromkeys(names))[:MAX_COLUMNS],
+                                  "updated_at": dt.datetime.now(dt.timezone.utc)})

@@ -4,7 +4,7 @@ Declared here, by the package that owns them, and put together with the app's en
 into one Schema by engine.app.tables."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint
 
 from engine.storage.schema import ID, UtcDateTime
 
@@ -72,5 +72,13 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("query", Text, nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
         UniqueConstraint("user_id", "entity", "name", name="uq_sys_saved_filter_name"),
+    )
+    out["list_layout"] = Table(  # the columns a user chose for a list (engine.access.preferences)
+        "sys_list_layout", md,
+        Column("user_id", BigInteger, nullable=False),
+        Column("entity", String(64), nullable=False),
+        Column("columns", JSON, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+        PrimaryKeyConstraint("user_id", "entity", name="pk_sys_list_layout"),
     )
     return out

@@ -71,6 +71,40 @@ class ListScreens(ScreenBase):
         rest = sorted((f for f in ent.fields.values() if f is not title and f.type in rank), key=lambda f: rank[f.type])
         return ([title] if title is not None else []) + rest[: 7 - (title is not None)]
 
+    def choosable(self, ent: Entity, actor) -> list:
+        """The fields a user may show as a list's columns: those a list can show, without the ones hidden from them."""
+        hidden = self.grants(actor).hidden(ent.name)
+        kinds = ("string", "select", "link", "user", "decimal", "integer", "date", "datetime", "boolean", "email", "phone", "url")
+        own = [f for f in ent.fields.values() if f.stored and f.value_type in kinds and f.name not in hidden]
+        return own + [_system_field(n) for n in ("owner", "created_at", "updated_at") if n not in hidden]
+
+    def user_columns(self, ent: Entity, actor) -> list:
+        """The list's columns as the user chose them (those that still may be shown), else the list's own."""
+        with self.rt.db.read() as conn:
+            chosen = preferences.list_columns(conn, self.rt.schema, actor, ent.name)
+        if chosen:
+            allowed = {f.name: f for f in self.choosable(ent, actor)}
+            picked = [allowed[n] for n in chosen if n in allowed]
+            if picked:
+                return picked
+        return self.columns(ent, actor)
+
+    async def save_columns(self, request: Request):
+        """POST /{entity}/columns: the columns this user wants in the list (none, or `reset`: the list's own), then back to it."""
+        actor = await self.actor_or_login(request)
+        ent = self.entity(request.path_params["entity"])
+        form = await request.form()
+        session.check_csrf(request, form)
+        allowed = {f.name for f in self.choosable(ent, actor)}
+        names = [] if form.get("reset") else [str(n) for n in form.getlist("columns") if str(n) in allowed]
+
+        def work():
+            with self.rt.db.write() as conn:
+                preferences.save_list_columns(conn, self.rt.schema, actor, ent.name, names)
+        await run_in_threadpool(work)
+        back = str(form.get("next") or "")
+        return RedirectResponse(back if back.startswith(f"/{ent.name}") and not back.startswith("//") else f"/{ent.name}", status_code=303)
+
     def filters_for(self, ent: Entity, actor) -> list:
         hidden = self.grants(actor).hidden(ent.name)
         if ent.list_filters:
@@ -119,7 +153,7 @@ class ListScreens(ScreenBase):
         filters = self.filters_for(ent, actor)
         lang = self.lang(request, actor)
         export_columns = columns_of(self.rt.records, actor, ent.name, lang) if not rows_only and self.grants(actor).can(ent.name, "export") else []
-        ctx = dict(ent=ent, page=page, titles=titles, columns=self.columns(ent, actor), filters=filters,
+        ctx = dict(ent=ent, page=page, titles=titles, columns=self.user_columns(ent, actor), filters=filters,
                    export_columns=[c for c in export_columns if "." not in c[0]], export_line_columns=[c for c in export_columns if "." in c[0]],
                    filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
                    bulk=bulk, selectable=selectable,
@@ -136,7 +170,7 @@ class ListScreens(ScreenBase):
                 ctx["groups"] = self._groups(actor, ent, request, group, lang)
             except ValidationFailed as exc:
                 ctx["error"] = field_errors(exc.errors, lang)
-        ctx.update(group=group, groupable=self._groupable(ent, actor), summed=self._summed(ent, actor),
+        ctx.update(group=group, groupable=self._groupable(ent, actor), summed=self._summed(ent, actor), choosable=self.choosable(ent, actor),
                    list_qs=urlencode([(k, v) for k, v in params if k not in ("group",)]))
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
 
@@ -162,7 +196,7 @@ class ListScreens(ScreenBase):
 
     def _summed(self, ent: Entity, actor) -> list:
         """The list's columns that add up (numbers, not ids)."""
-        return [f.name for f in self.columns(ent, actor) if f.value_type in ("decimal", "integer") and f.stored]
+        return [f.name for f in self.user_columns(ent, actor) if f.value_type in ("decimal", "integer") and f.stored]
 
     def _groupable(self, ent: Entity, actor) -> list:
         """The fields a list may be grouped by: its filters' choices, links, users and dates."""
@@ -195,7 +229,7 @@ class ListScreens(ScreenBase):
         ent = self.entity(request.path_params["entity"])
         lang = self.lang(request, actor)
         result = await run_in_threadpool(self.rt.reports.summary, actor, ent.name, self._filters_of(request), self._summed(ent, actor), None, lang)
-        return self.render(request, "list_sums.html", actor, ent=ent, columns=self.columns(ent, actor), totals=result["totals"],
+        return self.render(request, "list_sums.html", actor, ent=ent, columns=self.user_columns(ent, actor), totals=result["totals"],
                            kinds={c["name"]: c for c in result["columns"]}, selectable=request.query_params.get("sel") == "1")
 
     def _bulk(self, actor, wf, rows: list[dict]) -> list:
@@ -208,7 +242,7 @@ class ListScreens(ScreenBase):
         return [t for t in wf.transitions.values() if states.intersection(t.sources) and any(may(t, r) for r in rows)]
 
     def _page(self, actor, ent: Entity, query: ListQuery):
-        columns = self.columns(ent, actor)
+        columns = self.user_columns(ent, actor)
         wf = self.rt.records.workflow_of(ent.name)
         # with a workflow, each row's state and owner too: the bulk bar offers what this user may fire on these rows
         query.fields = tuple(dict.fromkeys([*(f.name for f in columns), *((wf.state_field, "owner") if wf is not None else ())]))

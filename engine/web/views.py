@@ -131,6 +131,7 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}", s.list_page, methods=["GET"]),
         Route("/{entity}/count", s.count, methods=["GET"]),
         Route("/{entity}/sums", s.sums, methods=["GET"]),
+        Route("/{entity}/columns", s.save_columns, methods=["POST"]),
         Route("/{entity}/calendar", s.calendar_page, methods=["GET"]),
         Route("/{entity}/calendar/events", s.calendar_events, methods=["GET"]),
         Route("/{entity}/gantt", s.gantt_page, methods=["GET"]),

@@ -134,4 +134,16 @@ def test_a_list_adds_up_and_groups_what_it_shows(browser, live):
     expect(page.locator("h1")).to_contain_text(second)
     expect(page.get_by_role("link", name="← Previous")).to_be_visible()
     shot(page, "record-previous-next")
+    page.goto(base + "/sales_order?lang=en")  # the columns this user wants, kept for them
+    page.locator(".columns-menu summary").click()
+    page.locator(".columns-menu input[value=customer]").uncheck()
+    page.locator(".columns-menu input[value=owner]").check()
+    shot(page, "list-columns-menu")
+    page.get_by_role("button", name="Show these columns").click()
+    page.wait_for_url(re.compile(r"/sales_order"))
+    heads = page.locator("table.list thead th").all_inner_texts()
+    assert "Customer" not in [h.strip() for h in heads] and "Owner" in [h.strip() for h in heads]
+    page.locator(".columns-menu summary").click()
+    page.get_by_role("button", name="The list's own columns").click()
+    expect(page.locator("table.list thead th", has_text="Customer")).to_be_visible()
     ctx.close()

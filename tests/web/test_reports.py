@@ -11,7 +11,7 @@ from engine.app import demo
 from engine.server import create_app
 from tests.conftest import DatabaseFactory
 from tests.html import visible_text
-from tests.web.test_pages import SECRET, sign_in
+from tests.web.test_pages import SECRET, csrf, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +93,26 @@ def test_a_record_opened_from_a_list_steps_to_the_lists_previous_and_next(web):
     assert "Previous" not in visible_text(web.get(f"/sales_order/{ids[0]}").text)  # opened on its own: no list to step through
     broken = web.get(f"/sales_order/{ids[0]}?list=sort%3Dnothing")
     assert broken.status_code == 200 and 'rel="next"' not in broken.text  # a list that no longer makes sense: no steps, no error
+
+
+def test_a_user_chooses_a_lists_columns_and_keeps_them(web):
+    sign_in(web, "rep_east1")
+    page = web.get("/sales_order?lang=en")
+    heads = re.findall(r'<th scope="col"[^>]*>\s*<a [^>]*>([^<]+)<', page.text)
+    assert heads[:2] == ["Number", "Customer"]
+    r = web.post("/sales_order/columns", data={"csrf_token": csrf(page.text), "columns": ["number", "total", "payment_terms", "erp_number", "nothing"],
+                                               "next": "/sales_order?lang=en&category=standard"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/sales_order?lang=en&category=standard"
+    page = web.get("/sales_order?lang=en")
+    assert re.findall(r'<th scope="col"[^>]*>\s*<a [^>]*>([^<]+)<', page.text) == ["Number", "Total", "Payment terms", "ERP document"]
+    sums = visible_text(web.get("/sales_order/sums").text)
+    assert sums.startswith("Total of") and len(re.findall(r"<td", web.get("/sales_order/sums").text)) == 4  # the sum row follows the columns
+    sign_in(web, "sup_east")  # each user their own
+    assert re.findall(r'<th scope="col"[^>]*>\s*<a [^>]*>([^<]+)<', web.get("/sales_order?lang=en").text)[:2] == ["Number", "Customer"]
+    sign_in(web, "rep_east1")
+    page = web.get("/sales_order?lang=en")
+    web.post("/sales_order/columns", data={"csrf_token": csrf(page.text), "reset": "1"})
+    assert re.findall(r'<th scope="col"[^>]*>\s*<a [^>]*>([^<]+)<', web.get("/sales_order?lang=en").text)[:2] == ["Number", "Customer"]
+    evil = web.post("/sales_order/columns", data={"csrf_token": csrf(page.text), "columns": ["number"], "next": "//evil.example/x"},
+                    follow_redirects=False)
+    assert evil.headers["location"] == "/sales_order"
