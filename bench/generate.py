@@ -106,7 +106,7 @@ def main() -> None:
             created = dt.datetime(day.year, day.month, day.day, rng.randrange(8, 18), rng.randrange(60), tzinfo=dt.timezone.utc)
             number = f"SO-2026-{oid:07d}"
             orders.append({"id": oid, "number": number, "customer": rng.randrange(1, args.customers + 1), "order_date": day,
-                           "category": "standard", "currency": "CNY", "tax_rate": Decimal(13), "payment_terms": "net30",
+                           "requested_delivery_date": day + dt.timedelta(days=14 + oid % 47), "category": "standard", "currency": "CNY", "tax_rate": Decimal(13), "payment_terms": "net30",
                            "delivery_warehouse": rng.randrange(1, 4), "total": total, "status": rng.choice(STATUSES),
                            "owner": rng.choice(rep_ids), "created_at": created, "created_by": None, "updated_at": created,
                            "version": 1, "search_text": number.casefold(), "notes": None})

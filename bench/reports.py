@@ -2,7 +2,8 @@
 a supervisor (a team of 10 reps, half the orders) and a rep (own, a twentieth), as declared (its
 default period) and over all time; server time per run (the report service in this process, as a
 request would run it: the scope and one GROUP BY query, the totals added up from its groups) and CPU
-time, medians; then the demo's dashboards of six cards, built for each reader.
+time, medians; then the demo's dashboards of six cards, built for each reader, and a month of the
+order calendar (the feed FullCalendar reads) for each.
 
     python bench/reports.py --db sqlite:///bench/data/orders_1000000.db [--runs 7]
 """
@@ -64,7 +65,32 @@ def main() -> None:
             walls.append((time.perf_counter() - wall) * 1000)
             cpus.append((time.process_time() - cpu) * 1000)
         print(f"{board:22s} {label:20s} {statistics.median(walls):8.1f} ({statistics.median(cpus):6.1f})")
+    calendar(rt, args.runs)
     rt.close()
+
+
+def calendar(rt, runs: int) -> None:
+    """A month of the order calendar (its events feed), through the app in this process, for each reader."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    from engine.server import create_app
+    print(f"{'calendar month (feed)':22s} {'reader':20s} {'ms per request (CPU ms)':>24s} {'events':>7s}")
+    with TestClient(create_app(rt, secret_key="bench-" + "x" * 40)) as web:
+        for label, who in WHO:
+            login = web.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+            web.post("/login", data={"username": who, "password": "demo", "csrf_token": token, "next": "/"})
+            url = "/sales_order/calendar/events?start=2026-03-01&end=2026-04-01"
+            events = len(web.get(url).json())
+            walls, cpus = [], []
+            for _ in range(runs):
+                wall, cpu = time.perf_counter(), time.process_time()
+                assert web.get(url).status_code == 200
+                walls.append((time.perf_counter() - wall) * 1000)
+                cpus.append((time.process_time() - cpu) * 1000)
+            print(f"{'March 2026':22s} {label:20s} {statistics.median(walls):8.1f} ({statistics.median(cpus):6.1f}) {events:7d}")
 
 
 if __name__ == "__main__":

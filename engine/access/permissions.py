@@ -208,12 +208,12 @@ class Permissions:
         return known[user_id]
 
     def ordered_by_owner_index(self, actor: Actor, entity: str, action: str, sort_name: str) -> bool:
-        """Does the owner index (owner, default sort, id) give this scope's rows in this order?
-        Only for a scope of one owner column and one user (`own`) and the default sort."""
+        """Does an owner index (owner, default sort, id), or (owner, a calendar's or Gantt's start, id), give this scope's rows
+        in this order? Only for a scope of one owner column and one user (`own`)."""
         ent = self.app.entity(entity)
         rules = [g for g in self.grants(actor).rules(entity, action) if g.scope != "none"]
         return (bool(rules) and all(g.scope == "own" for g in rules) and not ent.co_owners
-                and sort_name == ent.default_sort[0][0])
+                and (sort_name == ent.default_sort[0][0] or any(v.start == sort_name for v in ent.views.values())))
 
     def visible_fields(self, actor: Actor, ent: Entity) -> frozenset:
         """Names of the entity's fields this actor may see."""

@@ -184,6 +184,9 @@ class Schema:
                 add_index((f.name, "id"))
         for cols_ in ent.indexes:
             add_index(tuple(cols_) + ("id",))
+        for view in ent.views.values():  # a calendar's or a Gantt's window: by its start, in order, and so for one owner
+            add_index((view.start, "id"))  # (engine.web.timeviews)
+            add_index(("owner", view.start, "id"))
         for report in self.app.reports.values():  # a report over this entity answered from one index (engine.metadata.reports)
             columns = covering_index(report, ent) if report.source == ent.name else ()
             if columns and columns not in seen:

@@ -57,7 +57,7 @@ class TimeViewScreens(ScreenBase):
         ui = Display(self.app, lang, i18n.translations(lang).gettext, actor.time_zone or "UTC")
         wf = self.rt.records.workflow_of(ent.name)
         while len(out) < MOST:
-            page = self.rt.records.list(actor, ent.name, ListQuery(filters=filters, sort=view.start, limit=500, cursor=cursor, fields=fields,
+            page = self.rt.records.list(actor, ent.name, ListQuery(filters=filters, sort=view.start, limit=MOST, cursor=cursor, fields=fields,
                                                                    with_titles=True))
             titles = self._titles(actor, ent, page["items"], only=[f for f in ent.fields.values() if f.type == "user"
                                                                      and f.name in fields]) if page["items"] else {}
