@@ -165,7 +165,7 @@ class Schema:
         if wf is not None and any(st.sla for st in wf.states.values()):
             # the current state's deadline and the moment it turns 'at risk', kept on the row so lists flag without a query
             cols += [Column("sla_due", UtcDateTime), Column("sla_risk", UtcDateTime)]
-        seen: set[tuple] = set()
+        seen: set[tuple] = {tuple(str(e) for e in ix.expressions) for ix in idx}  # made above (the owner index): not again
 
         def add_index(columns: tuple, unique: bool = False):
             if columns in seen:
