@@ -24,6 +24,7 @@ BUCKETS = ("day", "week", "month", "quarter", "year")
 SYSTEM_FIELDS = {
     "owner": Field("owner", "user", Label.of({"en": "Owner", "zh": "负责人", "ru": "Ответственный"})),
     "created_by": Field("created_by", "user", Label.of({"en": "Created by", "zh": "创建人", "ru": "Создал"})),
+    "owner_team": Field("owner_team", "user", Label.of({"en": "Team", "zh": "团队", "ru": "Команда"})),  # the owner's manager
     "created_at": Field("created_at", "datetime", Label.of({"en": "Created", "zh": "创建时间", "ru": "Создано"})),
     "updated_at": Field("updated_at", "datetime", Label.of({"en": "Changed", "zh": "修改时间", "ru": "Изменено"})),
 }
@@ -97,6 +98,9 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
         spec = {"field": spec} if isinstance(spec, str) else spec
         f = _named(ctx, file, doc, ("filters", i), ent, spec["field"], facts)
         if f is None:
+            continue
+        if f.name == "owner_team":
+            ctx.add("E053", file, doc, ("filters", i, "field"), "a report groups by owner_team; it filters by owner")
             continue
         if f.value_type in ("json", "file", "text") or (facts and f.name in FACT_FIELDS[facts] and f.value_type != "datetime"):
             ctx.add("E053", file, doc, ("filters", i, "field"), f"'{f.name}' is a {f.value_type} field: reports do not filter by it"

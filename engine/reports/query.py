@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, type_coerce
+from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, select, type_coerce
 from sqlalchemy.types import Date, String
 
 from engine.expressions.to_sql import to_sql
@@ -63,6 +63,9 @@ class Source:
 def source_of(schema, ent, facts: str | None, now: dt.datetime) -> Source:
     t = schema.tables[ent.name]
     columns = dict(t.c)
+    # the owner's team: the manager of the record's owner (engine.access: users and their managers), read where it is asked for
+    u = schema.user.alias("owner_user")
+    columns["owner_team"] = select(u.c.manager_id).where(u.c.id == t.c.owner).scalar_subquery()
     if not facts:
         return Source(t, [], columns)
     if facts == "history":

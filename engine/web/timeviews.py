@@ -111,6 +111,7 @@ class TimeViewScreens(ScreenBase):
             raise BadRequest(Msg("give start and end dates at most two months apart"))
         items = await run_in_threadpool(self._items, actor, ent, view, start, end, self.lang(request, actor))
         events = [{"id": str(i["id"]), "title": i["title"], "start": i["start"], "allDay": len(str(i["start"] or "")) == 10,
+                   **({"end": i["end"]} if i["end"] else {}),
                    "url": i["url"], **({"color": i["color"]} if i["color"] else {}), "extendedProps": {"version": i["version"]}}
                   for i in items if i["start"]]
         return Response(json.dumps(events, ensure_ascii=False), media_type="application/json")
@@ -168,4 +169,4 @@ class TimeViewScreens(ScreenBase):
         _ = i18n.translations(self.lang(request, actor)).gettext
         return {"today": _("Today"), "month": _("Month"), "week": _("Week"), "day": _("Day"), "list": _("List"),
                 "noEvents": _("Nothing in this period."), "moved": _("Moved."), "earlier": _("Earlier"), "later": _("Later"),
-                "Quarter": _("Quarter"), "Year": _("Year")}
+                "Quarter": _("Quarter"), "Year": _("Year"), "allDay": _("All day")}

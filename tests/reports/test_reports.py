@@ -260,3 +260,21 @@ def test_facts_need_a_workflow_and_filter_by_their_time_only(tmp_path):
     assert "reports/won.yaml:4" in said and "has no workflow" in said
     demo = load_app(str(__import__("pathlib").Path(__file__).resolve().parents[2] / "metadata"))
     assert demo.reports["time_in_state"].facts == "history"
+
+
+def test_orders_by_team_groups_by_the_owners_manager(demo_rt):
+    from sqlalchemy import select
+    rt = demo_rt
+    boss = _who(rt, "manager")
+    got = rt.reports.run(boss, "orders_by_team", today=dt.date(2026, 12, 7))
+    u = rt.schema.user
+    with rt.db.read() as conn:
+        manager_of = dict(conn.execute(select(u.c.id, u.c.manager_id)).all())
+        names = dict(conn.execute(select(u.c.id, u.c.full_name)).all())
+    orders = listed(rt, boss, this_year(dt.date(2026, 12, 7)))
+    expected: dict = {}
+    for o in orders:
+        expected[manager_of.get(o["owner"])] = expected.get(manager_of.get(o["owner"]), 0) + 1
+    assert {r["owner_team__value"]: r["orders"] for r in got["rows"]} == expected
+    assert {r["owner_team"] for r in got["rows"] if r["owner_team__value"]} == {names[m] for m in expected if m}
+    assert [r.name for r in rt.reports.available(_who(rt, "sup_east"))].count("orders_by_team") == 0  # for the manager only

@@ -34,7 +34,7 @@
       headerToolbar: phone ? {left: "prev,next", center: "title", right: "today"}
         : {left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,timeGridDay,listMonth"},
       buttonText: {today: words.today, month: words.month, week: words.week, day: words.day, list: words.list},
-      noEventsText: words.noEvents, events: cal.getAttribute("data-feed"), editable: cal.getAttribute("data-editable") === "true",
+      noEventsText: words.noEvents, allDayText: words.allDay, events: cal.getAttribute("data-feed"), editable: cal.getAttribute("data-editable") === "true",
       eventDurationEditable: false, dayMaxEvents: true,
       eventDrop: function (info) {
         move(cal.getAttribute("data-move"), info.event.id, {start: info.event.allDay ? day(info.event.start) : info.event.start.toISOString(),
