@@ -208,3 +208,33 @@ def test_the_dispatcher_sees_visits_on_a_calendar_and_measurements_per_specialis
         sign_in(web, "spec2")  # a specialist: only the visits assigned to them
         mine = json.loads(web.get("/fitting_order/calendar/events?start=2026-11-01&end=2026-12-01").text)
         assert len(mine) == 2 and dt.date.fromisoformat(mine[-1]["start"][:10]) == dt.date(2026, 11, 26)
+
+
+def test_the_dispatcher_plans_deliveries_per_crew_on_a_gantt_chart(shop):
+    import json
+    import re
+
+    from tests.web.test_pages import SECRET, csrf, sign_in
+    rt, p = shop
+    crews = [make_user(rt, name, roles=("production",)) for name in ("crew_north", "crew_south")]
+    planned = []
+    for crew, start, end in ((crews[0], "2026-12-08", "2026-12-10"), (crews[1], "2026-12-09", "2026-12-09"), (crews[0], "2026-12-14", "2026-12-15")):
+        order = new(rt, p)
+        to_contract(rt, p, order)
+        fire(rt, p["mgr"], order, "to_payment")
+        fire(rt, p["fin"], order, "paid")
+        done = fire(rt, p["prod"], order, "produced")
+        planned.append(rt.records.update(p["disp"], "fitting_order", order["id"], {"crew": crew.id, "delivery_from": start, "delivery_to": end},
+                                         version=done["version"]))
+    with TestClient(create_app(rt, secret_key=SECRET)) as web:
+        sign_in(web, "disp")
+        page = web.get("/fitting_order/gantt?lang=en&from=2026-12-01&to=2026-12-31")
+        tasks = json.loads(re.search(r"data-tasks='([^']+)'", page.text).group(1).replace("&#34;", '"'))
+        assert [t["name"].split(" · ")[0] for t in tasks] == ["crew_north", "crew_north", "crew_south"]  # in rows by crew
+        assert [(t["start"], t["end"]) for t in tasks] == [("2026-12-08", "2026-12-10"), ("2026-12-14", "2026-12-15"), ("2026-12-09", "2026-12-09")]
+        first = planned[0]
+        moved = web.post(f"/fitting_order/{first['id']}/reschedule?view=gantt", headers={"X-CSRF-Token": csrf(page.text)},
+                         content=json.dumps({"start": "2026-12-09", "end": "2026-12-11", "version": first["version"]}))
+        assert moved.status_code == 200  # a bar dragged on the chart: an update through the record service
+        got = rt.records.get(p["disp"], "fitting_order", first["id"])
+        assert (str(got["delivery_from"]), str(got["delivery_to"])) == ("2026-12-09", "2026-12-11")
