@@ -538,6 +538,7 @@ class Report:
     description: Label | None = None
     file: str = ""
     facts: str | None = None  # history, deadlines or reviews: the rows its workflow left, each of one record
+    lines: str | None = None  # a table field of the source: its lines are the rows added up, within their records' scope
 
     def fields(self) -> frozenset:
         """Every field of the source the report names: to filter, to group, to add up, in a condition."""

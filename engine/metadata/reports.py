@@ -61,10 +61,13 @@ _GROUPABLE = ("string", "select", "link", "user", "boolean", "date", "datetime",
 _NUMBERS = ("integer", "decimal")
 
 
-def field_of(ent: Entity, name: str, facts: str | None = None) -> Field | None:
-    """A field a report may name: a field of its workflow facts' rows, one of the entity's stored fields, or a system column."""
+def field_of(ent: Entity, name: str, facts: str | None = None, child: Entity | None = None) -> Field | None:
+    """A field a report may name: a field of its workflow facts' rows or of its lines (`child`), one of the entity's
+    stored fields, or a system column."""
     if facts and name in FACT_FIELDS[facts]:
         return FACT_FIELDS[facts][name]
+    if child is not None and name in child.fields and child.fields[name].stored:
+        return child.fields[name]
     f = ent.fields.get(name)
     if f is not None:
         return f if f.stored else None
@@ -90,13 +93,25 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
             ctx.add("E053", file, doc, ("facts",), f"{ent.name} has no workflow: its records leave no {facts} to add up")
         ctx.failed.reports.add(d["name"])
         return None
+    child = None
+    if "lines" in d:
+        tf = ent.fields.get(d["lines"])
+        if tf is None or tf.type != "table" or facts:
+            ctx.add("E053", file, doc, ("lines",), f"'{d['lines']}' is not a table field of {ent.name}" if not facts
+                    else "a report adds up lines or the workflow's facts, not both")
+            ctx.failed.reports.add(name)
+            return None
+        child = entities.get(tf.entity)
+        if child is None:
+            ctx.failed.reports.add(name)
+            return None
     for i, role in enumerate(d.get("roles", ())):
         if roles and role not in roles and not ctx.failed.roles:
             ctx.add("E053", file, doc, ("roles", i), f"'{role}' is not a role of roles.yaml; known: {', '.join(sorted(roles))}")
     filters = []
     for i, spec in enumerate(d.get("filters", ())):
         spec = {"field": spec} if isinstance(spec, str) else spec
-        f = _named(ctx, file, doc, ("filters", i), ent, spec["field"], facts)
+        f = _named(ctx, file, doc, ("filters", i), ent, spec["field"], facts, child)
         if f is None:
             continue
         if f.name == "owner_team":
@@ -122,7 +137,7 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
     dims = []
     for i, spec in enumerate(d.get("group_by", ())):
         spec = {"field": spec} if isinstance(spec, str) else spec
-        f = _named(ctx, file, doc, ("group_by", i), ent, spec["field"], facts)
+        f = _named(ctx, file, doc, ("group_by", i), ent, spec["field"], facts, child)
         if f is None:
             continue
         if f.value_type not in _GROUPABLE:
@@ -138,7 +153,7 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
         label = Label.of(spec["label"]) if "label" in spec else f.label
         dims.append(Dimension(name=f.name if not by or by == "day" else f"{f.name}_{by}", field=f.name, type=f.value_type,
                               by=by, label=label, entity=f.entity))
-    measures = _measures(ctx, file, doc, ent, d["measures"], facts)
+    measures = _measures(ctx, file, doc, ent, d["measures"], facts, child)
     names = [x.name for x in dims] + [m.name for m in measures]
     for n in sorted({n for n in names if names.count(n) > 1}):
         ctx.add("E053", file, doc, (), f"'{n}' names two columns of the report; give a measure another name")
@@ -152,23 +167,25 @@ def build_report(ctx, file: str, doc, stem: str, entities: dict[str, Entity], ro
         name=name, label=Label.of(d["label"]), description=Label.of(d["description"]) if "description" in d else None,
         source=ent.name, roles=tuple(d["roles"]) if "roles" in d else None, filters=tuple(filters), group_by=tuple(dims),
         measures=tuple(measures), sort=(sort.lstrip("-"), sort.startswith("-")) if sort else None, limit=d.get("limit"),
-        chart=d.get("chart", "bar" if dims else "number"), file=file, facts=facts)
+        chart=d.get("chart", "bar" if dims else "number"), file=file, facts=facts, lines=d.get("lines"))
 
 
-def _named(ctx, file, doc, path, ent: Entity, name: str, facts: str | None = None) -> Field | None:
-    f = field_of(ent, name, facts)
+def _named(ctx, file, doc, path, ent: Entity, name: str, facts: str | None = None, child: Entity | None = None) -> Field | None:
+    f = field_of(ent, name, facts, child)
     if f is None:
         if not ctx.failed.field(ent.name, name):
-            known = sorted(n for n in [*ent.fields, *SYSTEM_FIELDS, *(FACT_FIELDS[facts] if facts else ())] if field_of(ent, n, facts) is not None)
+            known = sorted(n for n in [*ent.fields, *SYSTEM_FIELDS, *(FACT_FIELDS[facts] if facts else ()), *(child.fields if child else ())]
+                           if field_of(ent, n, facts, child) is not None)
             ctx.add("E053", file, doc, path, f"'{name}' is not a field of {ent.name}; it has: {', '.join(known)}")
         return None
     return f
 
 
-def _measures(ctx, file, doc, ent: Entity, specs: list, facts: str | None = None) -> list[Measure]:
+def _measures(ctx, file, doc, ent: Entity, specs: list, facts: str | None = None, child: Entity | None = None) -> list[Measure]:
     out: list[Measure] = []
     columns = {n: column(n) for n in [*ent.fields, *SYSTEM_COLUMNS] if n in SYSTEM_COLUMNS or ent.fields[n].stored}
     columns.update({n: column(n) for n in (FACT_FIELDS[facts] if facts else ())})
+    columns.update({f.name: column(f.name) for f in (child.stored_fields() if child else ())})
     scope = Scope(values=frozenset(columns), tables={}, objects={"user": ctx.user_attributes})
     declared = {s["name"] for s in specs}
     for i, spec in enumerate(specs):
@@ -197,7 +214,7 @@ def _measures(ctx, file, doc, ent: Entity, specs: list, facts: str | None = None
         if agg == "count":
             out.append(Measure(spec["name"], label, "count", None, "integer", where))
             continue
-        f = _named(ctx, file, doc, (*path, agg), ent, spec[agg], facts)
+        f = _named(ctx, file, doc, (*path, agg), ent, spec[agg], facts, child)
         if f is None:
             continue
         ok = f.value_type in _NUMBERS or (agg in ("min", "max") and f.value_type in ("date", "datetime"))
@@ -213,7 +230,7 @@ def _measures(ctx, file, doc, ent: Entity, specs: list, facts: str | None = None
 def covering_index(report: Report, ent: Entity) -> tuple[str, ...]:
     """The columns of an index that answers the report from the index alone, whoever runs it: its groups and the date its
     default period filters, the owner (own and team scopes), and what it adds up. Empty for a report of the workflow's rows, or one that needs no more than one column."""
-    if report.facts:
+    if report.facts or report.lines:
         return ()
     stored = {f.name for f in ent.stored_fields()} | set(SYSTEM_COLUMNS)
     dates = [f.field for f in report.filters if f.default is not None and field_of(ent, f.field).value_type in ("date", "datetime")]
@@ -238,3 +255,11 @@ def list_index(card, ent: Entity) -> tuple[str, ...]:
     if not equal:
         return ()
     return tuple(dict.fromkeys([*equal, *([sort] if sort in stored else []), "id"]))
+
+
+def lines_of(entities, report: Report) -> Entity | None:
+    """The child entity whose lines a report adds up, or None."""
+    if not report.lines:
+        return None
+    source = entities[report.source]
+    return entities[source.fields[report.lines].entity]

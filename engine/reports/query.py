@@ -57,22 +57,29 @@ class Source:
     from_: object
     where: list
     columns: dict
-    facts: frozenset = frozenset()
+    facts: frozenset = frozenset()  # the names of the rows' own fields (a fact's, a line's)
+    times: frozenset = frozenset()  # of those, the times a report filters facts by
+    lines: bool = False  # the rows are lines (their fields are filtered as the lines' list would be)
 
 
-def source_of(schema, ent, facts: str | None, now: dt.datetime) -> Source:
+def source_of(schema, ent, facts: str | None, now: dt.datetime, child=None) -> Source:
     t = schema.tables[ent.name]
     columns = dict(t.c)
     # the owner's team: the manager of the record's owner (engine.access: users and their managers), read where it is asked for
     u = schema.user.alias("owner_user")
     columns["owner_team"] = select(u.c.manager_id).where(u.c.id == t.c.owner).scalar_subquery()
+    if child is not None:  # the lines of the records: their fields beside the record's (a line's win), one row per line
+        ct = schema.tables[child.name]
+        mine = {f.name: ct.c[f.name] for f in child.stored_fields()}
+        return Source(ct.join(t, t.c.id == ct.c.parent_id), [], {**columns, **mine}, frozenset(mine), lines=True)
     if not facts:
         return Source(t, [], columns)
     if facts == "history":
         h = schema.workflow_history
         mine = {"transition": h.c.transition, "from_state": h.c.from_state, "to_state": h.c.to_state, "moved_by": h.c.actor_id,
                 "moved_at": h.c.at, "hours_in_state": type_coerce(h.c.seconds_in_state / 3600.0, Float())}
-        return Source(h.join(t, t.c.id == h.c.record_id), [h.c.entity == ent.name], {**columns, **mine}, frozenset(mine))
+        return Source(h.join(t, t.c.id == h.c.record_id), [h.c.entity == ent.name], {**columns, **mine}, frozenset(mine),
+                      frozenset({"moved_at"}))
     if facts == "deadlines":
         tm = schema.timer
         outcome = case((and_(tm.c.status == "cancelled", tm.c.fired_at <= tm.c.due_at), "met"),
@@ -80,10 +87,11 @@ def source_of(schema, ent, facts: str | None, now: dt.datetime) -> Source:
                        else_="missed")
         mine = {"state": tm.c.state, "due_at": tm.c.due_at, "outcome": outcome}
         return Source(tm.join(t, t.c.id == tm.c.record_id), [tm.c.entity == ent.name, tm.c.kind == "deadline"], {**columns, **mine},
-                      frozenset(mine))
+                      frozenset(mine), frozenset({"due_at"}))
     rv = schema.review_task
     mine = {"department": rv.c.role, "decision": rv.c.status, "round": rv.c.round, "decided_by": rv.c.decided_by, "decided_at": rv.c.decided_at}
-    return Source(rv.join(t, t.c.id == rv.c.record_id), [rv.c.entity == ent.name], {**columns, **mine}, frozenset(mine))
+    return Source(rv.join(t, t.c.id == rv.c.record_id), [rv.c.entity == ent.name], {**columns, **mine}, frozenset(mine),
+                  frozenset({"decided_at"}))
 
 
 def fact_filters(source: Source, filters, errors) -> list:
@@ -91,7 +99,10 @@ def fact_filters(source: Source, filters, errors) -> list:
     out = []
     ops = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__", "eq": "__eq__"}
     for name, op, raw in filters:
-        if name not in source.facts:
+        if name not in source.facts or source.lines:
+            continue
+        if name not in source.times:
+            errors.add(name, "a report filters the workflow's rows by their time only")
             continue
         col = source.columns[name]
         if op == "isnull":

@@ -15,7 +15,7 @@ from engine.core.actor import Actor
 from engine.core.errors import ErrorCollector, FieldError, Msg, NotFound, ValidationFailed
 from engine.core.values import to_json
 from engine.metadata.model import Dimension, Label, Measure, Report
-from engine.metadata.reports import field_of
+from engine.metadata.reports import field_of, lines_of
 from engine.records import listing
 from engine.records.notifications import roles_meaning
 from engine.reports import query
@@ -47,7 +47,8 @@ class Reports:
             allowed = set().union(*(roles_meaning(self.app, role) for role in r.roles))
             if not allowed & set(actor.roles):
                 return Msg("the report is for: %(roles)s", roles=", ".join(r.roles))
-        hidden = grants.hidden(r.source) & r.fields()
+        child = lines_of(self.app.entities, r)
+        hidden = (grants.hidden(r.source) | (grants.hidden(child.name) if child is not None else frozenset())) & r.fields()
         if hidden:
             return Msg("the report adds up fields hidden from your roles: %(fields)s", fields=", ".join(sorted(hidden)))
         return None
@@ -94,7 +95,7 @@ class Reports:
         for f in r.filters:
             if f.default is None or f.field in given or f.field in without_defaults:
                 continue
-            kind = field_of(ent, f.field, r.facts).value_type
+            kind = field_of(ent, f.field, r.facts, lines_of(self.app.entities, r)).value_type
             if kind in ("date", "datetime"):
                 start, end = query.period(f.default, today)
                 filters += [(f.field, "gte", start.isoformat()), (f.field, "lt", end.isoformat())]
@@ -103,10 +104,15 @@ class Reports:
                 value = str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
                 filters.append((f.field, "eq", value))
                 applied.append({"field": f.field, "default": f.default})
-        source = query.source_of(self.records.schema, ent, r.facts, self.records.clock())
+        child = lines_of(self.app.entities, r)
+        source = query.source_of(self.records.schema, ent, r.facts, self.records.clock(), child)
         errors = ErrorCollector()
         own = [x for x in filters if x[0] not in source.facts]
         where = listing.filter_clauses(ent, t, own, errors, hidden) + query.fact_filters(source, filters, errors)
+        if child is not None:  # the lines' own fields, filtered as the lines' list would be
+            mine = [x for x in filters if x[0] in source.facts]
+            where += listing.filter_clauses(child, self.records.schema.tables[child.name], mine, errors,
+                                            self.records.permissions.grants(actor).hidden(child.name))
         errors.raise_if_any()
         found = listing.search_clause(ent, t, asked.q, self.records.db.dialect)  # the list's quick search, as the list applies it
         if found is not None:

@@ -16,7 +16,7 @@ def test_a_supervisor_reads_orders_by_status_and_clicks_through_to_the_list(brow
     page.goto(base + "/?lang=en")
     page.locator("nav.menu a", has_text="Reports").click()
     expect(page.locator("h1")).to_have_text("Reports")
-    expect(page.locator(".report-tiles .tile")).to_have_count(6)  # by status, by month, top customers, and the workflow's three
+    expect(page.locator(".report-tiles .tile")).to_have_count(7)  # by status, month, product, top customers, and the workflow's three
     page.locator(".tile", has_text="Orders by status").click()
     expect(page.locator("h1")).to_have_text("Orders by status")
     expect(page.locator("#chart canvas")).to_be_visible()  # drawn by ECharts

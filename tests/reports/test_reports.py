@@ -97,7 +97,7 @@ def test_the_api_lists_and_runs_what_the_reader_may_run(demo_rt):
     with TestClient(create_app(demo_rt), raise_server_exceptions=False) as client:
         rep, sup = api_as(client, "rep_east1"), api_as(client, "sup_east")
         names = [r["name"] for r in rep.get("/api/v1/reports").json()["items"]]
-        assert names == ["orders_by_month", "orders_by_status"]  # top customers is for supervisors and above
+        assert names == ["orders_by_month", "orders_by_status", "sales_by_product"]  # top customers is for supervisors and above
         assert rep.get("/api/v1/reports/top_customers").status_code == 404
         assert "top_customers" in [r["name"] for r in sup.get("/api/v1/reports").json()["items"]]
         r = rep.get("/api/v1/reports/orders_by_status?order_date__gte=2026-01-01&category=export&lang=zh")
@@ -278,3 +278,25 @@ def test_orders_by_team_groups_by_the_owners_manager(demo_rt):
     assert {r["owner_team__value"]: r["orders"] for r in got["rows"]} == expected
     assert {r["owner_team"] for r in got["rows"] if r["owner_team__value"]} == {names[m] for m in expected if m}
     assert [r.name for r in rt.reports.available(_who(rt, "sup_east"))].count("orders_by_team") == 0  # for the manager only
+
+
+@pytest.mark.parametrize("username", ["rep_east1", "sup_east", "manager"])
+def test_sales_by_product_adds_up_the_lines_of_the_readers_own_orders(demo_rt, username):
+    rt = demo_rt
+    actor = _who(rt, username)
+    today = dt.date(2026, 12, 7)
+    got = rt.reports.run(actor, "sales_by_product", today=today)
+    ids = [o["id"] for o in listed(rt, actor, this_year(today))]
+    lines = [line for group in rt.records.lines_of(actor, "sales_order", "lines", ids).values() for line in group]
+    by_product: dict = {}
+    for line in lines:
+        q, a, n = by_product.get(line["product"], (Decimal(0), Decimal(0), 0))
+        by_product[line["product"]] = (q + line["quantity"], a + line["amount"], n + 1)
+    expected = sorted(((a, p) for p, (_, a, _) in by_product.items()), reverse=True)[:20]
+    assert [(Decimal(r["amount"]), r["product__value"]) for r in got["rows"]] == expected
+    for row in got["rows"]:
+        q, a, n = by_product[row["product__value"]]
+        assert (Decimal(row["quantity"]), row["order_lines"]) == (q, n)
+    assert got["totals"]["order_lines"] == len(lines)
+    narrowed = rt.reports.run(actor, "sales_by_product", [("quantity__gte", "5")], today=today)  # a filter on the lines' own field
+    assert narrowed["totals"]["order_lines"] == sum(1 for line in lines if line["quantity"] >= 5)
