@@ -520,6 +520,7 @@ class Measure:
     ratio: tuple[str, str] | None = None
     percent: bool = False
     scale: int | None = None
+    expression: Expr | None = None  # what sum, avg, min or max add up, when it is not one field
 
 
 @dataclass(frozen=True)
@@ -546,6 +547,7 @@ class Report:
         for m in self.measures:
             names |= {m.field} if m.field else set()
             names |= set(m.where.names) if m.where is not None else set()
+            names |= set(m.expression.names) if m.expression is not None else set()
         return frozenset(names)
 
 

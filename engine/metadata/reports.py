@@ -9,6 +9,8 @@ grouped or added up as asked (sum and avg take numbers, min and max numbers and 
 compiles to SQL; a ratio names two other measures; the sort names a column; the roles exist."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import column
 
 from engine.core.values import BadValue, coerce
@@ -56,6 +58,7 @@ FACT_FIELDS = {
         "decided_at": Field("decided_at", "datetime", _label("Decided", "评审时间", "Когда решено")),
     },
 }
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _GROUPABLE = ("string", "select", "link", "user", "boolean", "date", "datetime", "integer", "email", "phone", "url", "state", "role",
               "outcome", "decision")
 _NUMBERS = ("integer", "decimal")
@@ -213,6 +216,17 @@ def _measures(ctx, file, doc, ent: Entity, specs: list, facts: str | None = None
             continue
         if agg == "count":
             out.append(Measure(spec["name"], label, "count", None, "integer", where))
+            continue
+        if not _IDENTIFIER.match(spec[agg]):  # an expression in the dialect: `sum: "quantity * unit_price"`
+            expr = compile_or_report(ctx, file, doc, (*path, agg), spec[agg], scope)
+            if expr is None:
+                continue
+            try:
+                to_sql(expr, columns, {"user": {}})
+            except ExpressionError as exc:
+                ctx.add("E053", file, doc, (*path, agg), f"{exc.message}: a report adds up what the database can compute")
+                continue
+            out.append(Measure(spec["name"], label, agg, None, "decimal", where, scale=2, expression=expr))
             continue
         f = _named(ctx, file, doc, (*path, agg), ent, spec[agg], facts, child)
         if f is None:

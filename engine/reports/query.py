@@ -16,6 +16,7 @@ from sqlalchemy.types import Date, String
 
 from engine.expressions.to_sql import to_sql
 from engine.metadata.model import Report
+from engine.storage.schema import Money
 
 DEFAULT_LIMIT = 1000  # groups shown at most, where the report sets no limit
 MAX_GROUPS = 10000  # groups a run may have at all: more is not a report (and the totals add up from the groups)
@@ -123,9 +124,19 @@ def fact_filters(source: Source, filters, errors) -> list:
     return out
 
 
-def measure_columns(report: Report, columns: dict, user: dict) -> list:
+def _numbers(columns: dict, dialect: str) -> dict:
+    """Columns for arithmetic in an expression: on SQLite a decimal is kept as whole units of its scale (12.50 as 1250),
+    so there it is divided back first (engine.storage.schema.Money); PostgreSQL's NUMERIC is the number itself."""
+    if dialect != "sqlite":
+        return columns
+    return {n: (type_coerce(c, Integer) / float(10 ** c.type.scale)) if isinstance(getattr(c, "type", None), Money) else c
+            for n, c in columns.items()}
+
+
+def measure_columns(report: Report, columns: dict, user: dict, dialect: str = "sqlite") -> list:
     """The aggregate columns of the report's SELECT, labelled: avg as its sum and count (divided in Python), ratios none."""
     cols = []
+    numbers = None
     for m in report.measures:
         cond = to_sql(m.where, columns, {"user": user}) if m.where is not None else None
         if m.agg == "ratio":
@@ -133,7 +144,11 @@ def measure_columns(report: Report, columns: dict, user: dict) -> list:
         if m.agg == "count":
             cols.append((func.sum(case((cond, 1), else_=0)) if cond is not None else func.count()).label(m.name))
             continue
-        col = columns[m.field]
+        if m.expression is not None:
+            numbers = numbers if numbers is not None else _numbers(columns, dialect)
+            col = to_sql(m.expression, numbers, {"user": user})
+        else:
+            col = columns[m.field]
         value = case((cond, col)) if cond is not None else col
         if m.agg == "avg":
             cols.append(func.sum(value).label(f"{m.name}__sum"))

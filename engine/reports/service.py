@@ -125,7 +125,7 @@ class Reports:
                 groups.append(query.bucket(col, d.by, d.type, dialect).label(d.name))
             else:
                 groups.append(col.label(d.name))
-        measures = query.measure_columns(r, source.columns, actor.context())
+        measures = query.measure_columns(r, source.columns, actor.context(), self.records.db.dialect)
         with self.records.db.read() as conn:
             scope = self.records.scope_clause(conn, actor, ent.name, "read")
             conditions = [*source.where, *where, *([scope] if scope is not None else [])]

@@ -297,6 +297,24 @@ def test_sales_by_product_adds_up_the_lines_of_the_readers_own_orders(demo_rt, u
     for row in got["rows"]:
         q, a, n = by_product[row["product__value"]]
         assert (Decimal(row["quantity"]), row["order_lines"]) == (q, n)
+        prices = [line["amount"] / line["quantity"] for line in lines if line["product"] == row["product__value"]]
+        assert abs(Decimal(row["average_price"]) - sum(prices) / len(prices)) <= Decimal("0.01")  # an expression added up
     assert got["totals"]["order_lines"] == len(lines)
     narrowed = rt.reports.run(actor, "sales_by_product", [("quantity__gte", "5")], today=today)  # a filter on the lines' own field
     assert narrowed["totals"]["order_lines"] == sum(1 for line in lines if line["quantity"] >= 5)
+
+
+def test_an_expression_measure_is_checked_like_any_expression(tmp_path):
+    bad = dict(SHOP)
+    bad["reports/won.yaml"] = """\
+        name: won
+        label: Won
+        source: deal
+        measures:
+          - {name: margin_share, avg: "margin / "}
+          - {name: sneaky, sum: "amount.__class__"}
+        """
+    with pytest.raises(MetadataInvalid) as e:
+        load_app(write_app(tmp_path / "bad", bad))
+    found = {(p.code, p.line) for p in e.value.problems}
+    assert ("E020", 5) in found and any(code == "E021" and line == 6 for code, line in found), found
