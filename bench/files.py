@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import httpx
-from request_cpu import cpu_seconds  # bench/ is on the path when a script of it runs
+from list_page import wait_up  # bench/ is on the path when a script of it runs
+from request_cpu import cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,19 +31,6 @@ def memory_mb(pid: int) -> tuple[float, float]:
     now = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
     peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
     return now, peak
-
-
-def wait_up(url: str, server: subprocess.Popen) -> None:
-    """Until the server answers (loading the demo into an empty database takes a while)."""
-    for _ in range(1800):
-        if server.poll() is not None:
-            raise SystemExit(f"the server stopped (exit {server.returncode})")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not start")
 
 
 def pdf_of(size: int, seed: int) -> bytes:
@@ -82,7 +70,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--db", args.db, "--port", str(args.port), "--no-worker"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_up(base + "/login", server)
+        wait_up(base + "/login", server, tries=1800)  # loading the demo into an empty database takes a while
         api, web = sign_in(base, "rep_east1")
         order = next(o for o in api.get("/api/v1/sales_order?limit=50").json()["items"] if o["status"] == "draft")
         full = api.get(f"/api/v1/sales_order/{order['id']}").json()

@@ -24,8 +24,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_up(url: str) -> None:
-    for _ in range(300):
+def wait_up(url: str, server=None, tries: int = 300) -> None:
+    """Until the server at `url` answers; SystemExit when `server` (a Popen) stops first, or after `tries` tenths of a second."""
+    for _ in range(tries):
+        if server is not None and server.poll() is not None:
+            raise SystemExit(f"the server stopped (exit {server.returncode})")
         try:
             httpx.get(url, timeout=2)
             return
