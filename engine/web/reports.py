@@ -33,7 +33,7 @@ class ReportScreens(ScreenBase):
         actor = await self.actor_or_login(request)
         name = request.path_params["name"]
         lang = self.lang(request, actor)
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS and v != ""]
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS and v != "" and not k.endswith("__title")]
 
         def work():
             report = self.rt.reports.report(actor, name)
@@ -74,7 +74,7 @@ class ReportScreens(ScreenBase):
         actor = await self.actor_or_login(request)
         name = request.path_params["name"]
         lang = self.lang(request, actor)
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS and v != ""]
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS and v != "" and not k.endswith("__title")]
         filters, everything = periods(params)
         result = await run_in_threadpool(lambda: self.rt.reports.run(actor, name, filters, lang, without_defaults=everything))
         return Response(report_xlsx(result, i18n.translations(lang).gettext("Total")), media_type=XLSX,
@@ -95,8 +95,13 @@ class ReportScreens(ScreenBase):
                             "options": [(p, PERIODS[p]) for p in DATE_RANGES]})
             elif field.value_type == "select":
                 out.append({"kind": "select", "name": f.field, "field": field, "value": given.get(f.field, f.default or "")})
-            elif field.value_type in ("link", "user"):
-                continue  # given in the address (a click through from another report or a dashboard), not picked here
+            elif field.value_type in ("link", "user"):  # picked as in the list's filters: type, then choose
+                value = given.get(f.field, "")
+                title = given.get(f"{f.field}__title", "")
+                if value and not title and value.isdigit():
+                    target = field.entity if field.value_type == "link" else "@user"
+                    title = self.rt.records.titles(actor, target, [int(value)]).get(int(value), "")
+                out.append({"kind": "link", "name": f.field, "field": field, "value": value, "title": title, "source": ent.name})
             else:
                 out.append({"kind": "text", "name": f.field, "field": field, "value": given.get(f.field, f.default or "")})
         return out

@@ -116,3 +116,17 @@ def test_a_user_chooses_a_lists_columns_and_keeps_them(web):
     evil = web.post("/sales_order/columns", data={"csrf_token": csrf(page.text), "columns": ["number"], "next": "//evil.example/x"},
                     follow_redirects=False)
     assert evil.headers["location"] == "/sales_order"
+
+
+def test_a_report_is_filtered_by_a_link_picked_as_in_the_lists_filters(web):
+    sign_in(web, "rep_east1")
+    page = web.get("/reports/orders_by_status?lang=en&order_date__period=all")
+    assert 'hx-get="/sales_order/options/customer?for=f-customer"' in page.text  # typed, then chosen
+    order_id = re.search(r'href="/sales_order/(\d+)\?list=', web.get("/sales_order?lang=en").text).group(1)
+    cid = re.search(r'href="/customer/(\d+)"', web.get(f"/sales_order/{order_id}").text).group(1)
+    narrowed = web.get(f"/reports/orders_by_status?lang=en&order_date__period=all&customer={cid}&customer__title=x")
+    assert narrowed.status_code == 200 and f'name="customer" value="{cid}"' in narrowed.text
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", narrowed.text, re.S).group(1)
+    total = int(re.findall(r"<strong>([\d,]+)</strong>", foot)[0].replace(",", ""))
+    mine = set(re.findall(r'href="/sales_order/(\d+)\?list=', web.get(f"/sales_order?customer={cid}&limit=200").text))
+    assert total == len(mine) > 0
