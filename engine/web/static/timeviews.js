@@ -61,9 +61,16 @@
           function () { gantt.refresh(tasks.map(function (t) { return t.id === task.id ? Object.assign(t, before) : t; })); });
       }
     });
+    var toToday = function () {  // the chart opens at the start of the window the page names (the library: at its earliest bar)
+      var from = new Date(svg.getAttribute("data-from") + "T00:00:00");
+      var box = svg.parentElement, hours = (from.getTime() - gantt.gantt_start.getTime()) / 3600000;
+      if (box && gantt.options.step) box.scrollLeft = Math.max(0, hours / gantt.options.step * gantt.options.column_width);
+    };
+    toToday();
     document.querySelectorAll("[data-gantt-mode]").forEach(function (b) {
       b.addEventListener("click", function () {
         gantt.change_view_mode(b.getAttribute("data-gantt-mode"));
+        toToday();
         document.querySelectorAll("[data-gantt-mode]").forEach(function (o) { o.setAttribute("aria-pressed", o === b ? "true" : "false"); });
       });
     });
