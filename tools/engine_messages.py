@@ -376,6 +376,7 @@ FILES = {  # attachments: what a file is, its limits, the files section of a rec
     'send JSON: {"start": ..., "end": ..., "version": ...}': ('请发送 JSON：{"start": ..., "end": ..., "version": ...}',
                                                             'пришлите JSON: {"start": ..., "end": ..., "version": ...}'),
     # reports
+    "a report filters the workflow's rows by their time only": ("报表只能按流程记录的时间筛选", "отчёт фильтрует строки процесса только по времени"),
     "Total of %(n)s": ("%(n)s 条合计", "Итого по %(n)s"), "Add up all %(n)s+": ("合计全部 %(n)s+ 条", "Сложить все %(n)s+"),
     "Group by": ("分组", "Группировать по"), "cannot group by '%(name)s'": ("不能按“%(name)s”分组", "нельзя группировать по «%(name)s»"),
     "more than %(n)s groups: narrow the filters or group by something coarser (a month rather than a day)": (

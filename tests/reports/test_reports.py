@@ -318,3 +318,13 @@ def test_an_expression_measure_is_checked_like_any_expression(tmp_path):
         load_app(write_app(tmp_path / "bad", bad))
     found = {(p.code, p.line) for p in e.value.problems}
     assert ("E020", 5) in found and any(code == "E021" and line == 6 for code, line in found), found
+
+
+def test_the_workflows_rows_are_filtered_by_their_time_only(demo_rt):
+    from engine.core.errors import ValidationFailed
+    rt = demo_rt
+    with pytest.raises(ValidationFailed) as refused:
+        rt.reports.run(_who(rt, "manager"), "time_in_state", [("from_state", "draft")])
+    assert refused.value.errors[0].message == "a report filters the workflow's rows by their time only"
+    narrowed = rt.reports.run(_who(rt, "manager"), "time_in_state", [("moved_at__gte", "2026-01-01"), ("moved_at__lt", "2027-01-01")])
+    assert narrowed["defaults"] == []  # the time given replaces the default period
