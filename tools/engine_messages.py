@@ -370,6 +370,8 @@ FILES = {  # attachments: what a file is, its limits, the files section of a rec
     "Day": ("日", "День"), "List": ("列表", "Список"), "Nothing in this period.": ("此期间没有记录。", "За этот период ничего нет."),
     "Moved.": ("已移动。", "Перенесено."), "Earlier": ("更早", "Раньше"), "Later": ("更晚", "Позже"), "Quarter": ("季度", "Квартал"),
     "Year": ("年", "Год"), "Scale": ("刻度", "Масштаб"), "All day": ("全天", "Весь день"),
+    "Only the first %(n)s of this period are shown: choose a shorter one.": ("此期间只显示前 %(n)s 条：请选择更短的期间。",
+                                                                             "Показаны только первые %(n)s за этот период: выберите период короче."),
     "%(thing)s have no %(view)s": ("%(thing)s没有%(view)s", "у «%(thing)s» нет вида %(view)s"),
     "give start and end dates at most two months apart": ("请给出相隔不超过两个月的开始和结束日期", "укажите начало и конец не дальше двух месяцев друг от друга"),
     "give from and to dates at most a year apart": ("请给出相隔不超过一年的起止日期", "укажите даты «с» и «по» не дальше года друг от друга"),

@@ -114,7 +114,8 @@ class TimeViewScreens(ScreenBase):
                    **({"end": i["end"]} if i["end"] else {}),
                    "url": i["url"], **({"color": i["color"]} if i["color"] else {}), "extendedProps": {"version": i["version"]}}
                   for i in items if i["start"]]
-        return Response(json.dumps(events, ensure_ascii=False), media_type="application/json")
+        capped = {"X-Engine-Capped": str(MOST)} if len(items) >= MOST else {}  # the page says it shows the first MOST only
+        return Response(json.dumps(events, ensure_ascii=False), media_type="application/json", headers=capped)
 
     async def gantt_page(self, request: Request):
         actor = await self.actor_or_login(request)
@@ -133,7 +134,8 @@ class TimeViewScreens(ScreenBase):
                   "version": i["version"], "custom_class": f"g-{(i['group_value'] or 0) if isinstance(i['group_value'], int) else 0}"}
                  for i in items if i["start"]]
         step = (end - start)
-        return self._with_nonce(request, actor, "gantt.html", ent=ent, view=view, tasks=tasks, start=start, end=end,
+        return self._with_nonce(request, actor, "gantt.html", ent=ent, view=view, tasks=tasks, start=start, end=end, capped=len(items) >= MOST,
+                                most=MOST,
                           earlier=(start - step, start), later=(end, end + step), may_move=self.grants(actor).can(ent.name, "update"),
                           words=self._words(request, actor))
 
@@ -169,4 +171,5 @@ class TimeViewScreens(ScreenBase):
         _ = i18n.translations(self.lang(request, actor)).gettext
         return {"today": _("Today"), "month": _("Month"), "week": _("Week"), "day": _("Day"), "list": _("List"),
                 "noEvents": _("Nothing in this period."), "moved": _("Moved."), "earlier": _("Earlier"), "later": _("Later"),
-                "Quarter": _("Quarter"), "Year": _("Year"), "allDay": _("All day")}
+                "Quarter": _("Quarter"), "Year": _("Year"), "allDay": _("All day"),
+                "capped": _("Only the first %(n)s of this period are shown: choose a shorter one.") % {"n": f"{MOST:,}"}}

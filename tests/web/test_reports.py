@@ -130,3 +130,15 @@ def test_a_report_is_filtered_by_a_link_picked_as_in_the_lists_filters(web):
     total = int(re.findall(r"<strong>([\d,]+)</strong>", foot)[0].replace(",", ""))
     mine = set(re.findall(r'href="/sales_order/(\d+)\?list=', web.get(f"/sales_order?customer={cid}&limit=200").text))
     assert total == len(mine) > 0
+
+
+def test_a_window_with_more_than_it_shows_says_so(web, monkeypatch):
+    from engine.web import timeviews
+    monkeypatch.setattr(timeviews, "MOST", 2)
+    sign_in(web, "sup_east")
+    feed = web.get("/sales_order/calendar/events?start=2026-10-01&end=2026-12-01")
+    assert len(feed.json()) == 2 and feed.headers["x-engine-capped"] == "2"
+    page = web.get("/sales_order/gantt?lang=en&from=2026-07-01&to=2027-01-31")
+    assert "Only the first 2 of this period are shown: choose a shorter one." in visible_text(page.text)
+    monkeypatch.setattr(timeviews, "MOST", 2000)
+    assert "x-engine-capped" not in web.get("/sales_order/calendar/events?start=2026-10-01&end=2026-12-01").headers

@@ -39,6 +39,7 @@
       })}];
     }
     // canvas, and tooltips drawn in it: the page's Content-Security-Policy allows no inline styles
+    var numbers = new Intl.NumberFormat(document.documentElement.lang || "en");  // 12,345 / 12 345 as the page writes numbers
     var chart = window.echarts.init(el, null, {renderer: "canvas"});
     var option = {color: PALETTE, tooltip: {trigger: spec.kind === "pie" ? "item" : "axis", renderMode: "richText"}, series: series,
       textStyle: {fontFamily: getComputedStyle(document.body).fontFamily},
@@ -46,7 +47,8 @@
       grid: {left: 8, right: 16, top: 36, bottom: second ? 48 : 8, containLabel: true}};
     if (spec.kind !== "pie") {
       option.xAxis = {type: "category", data: labels, axisLabel: {hideOverlap: true}};
-      option.yAxis = {type: "value", name: measure.label, nameTextStyle: {align: "left"}};
+      option.yAxis = {type: "value", name: measure.label, nameTextStyle: {align: "left"},
+        axisLabel: {formatter: function (v) { return numbers.format(v); }}};
     }
     chart.on("finished", function () { el.setAttribute("data-drawn", "true"); });  // drawn, its animation over
     chart.setOption(option);

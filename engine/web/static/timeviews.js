@@ -36,6 +36,11 @@
       buttonText: {today: words.today, month: words.month, week: words.week, day: words.day, list: words.list},
       noEventsText: words.noEvents, allDayText: words.allDay, events: cal.getAttribute("data-feed"), editable: cal.getAttribute("data-editable") === "true",
       eventDurationEditable: false, dayMaxEvents: true,
+      eventSourceSuccess: function (content, response) {  // more than a window shows: said, not silently cut
+        if (response && response.headers && response.headers.get("X-Engine-Capped")) say(words.capped, false);
+        else if (status && status.textContent === words.capped) say("", false);
+        return content;
+      },
       eventDrop: function (info) {
         move(cal.getAttribute("data-move"), info.event.id, {start: info.event.allDay ? day(info.event.start) : info.event.start.toISOString(),
           version: info.event.extendedProps.version},
