@@ -85,7 +85,8 @@ class ScreenBase:
         tpl = self.env.get_template(template)
         grants = self.grants(actor) if actor is not None else None
         ctx.setdefault("nav", self.navigation(actor) if actor is not None else [])
-        ctx.setdefault("has_reports", actor is not None and bool(self.rt.reports.available(actor)))
+        # asked only when the menu is rendered, once per language, roles and section (the `nav_key` below)
+        ctx.setdefault("has_reports", lambda: actor is not None and bool(self.rt.reports.available(actor)))
         ctx.setdefault("is_admin", grants is not None and grants.admin)
         path = request.url.path
         ctx.setdefault("nav_key", (lang, grants.roles if grants is not None else None, path.split("/")[1] if path.count("/") else ""))

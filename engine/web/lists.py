@@ -113,12 +113,7 @@ class ListScreens(ScreenBase):
 
     def _query(self, ent: Entity, params) -> ListQuery:
         """The list query of a query string (or of its pairs)."""
-        pairs = []
-        for k, v in (params.multi_items() if hasattr(params, "multi_items") else params):
-            if k in ("lang", "sel", "group") or k.endswith("__title") or (k not in LIST_PARAMS and v == ""):
-                continue
-            pairs.append((k, v))
-        return ListQuery.from_params(pairs)
+        return ListQuery.from_params(_list_pairs(params))
 
     async def list_page(self, request: Request):
         return await run_in_threadpool(self._list_page, request)
@@ -134,9 +129,10 @@ class ListScreens(ScreenBase):
             raise Unauthenticated("sign in first")
         ent = self.entity(request.path_params["entity"])
         rows_only = request.headers.get("hx-request") == "true" and request.query_params.get("cursor")
+        columns = self.user_columns(ent, actor)  # read once: the rows, the header, the sum row follow them
         try:
             query = self._query(ent, request.query_params)
-            page, titles = self._page(actor, ent, query)
+            page, titles = self._page(actor, ent, query, columns)
             error = None
             with self.rt.db.read() as conn:
                 saved = preferences.list_filters(conn, self.rt.schema, actor, ent.name)
@@ -153,7 +149,7 @@ class ListScreens(ScreenBase):
         filters = self.filters_for(ent, actor)
         lang = self.lang(request, actor)
         export_columns = columns_of(self.rt.records, actor, ent.name, lang) if not rows_only and self.grants(actor).can(ent.name, "export") else []
-        ctx = dict(ent=ent, page=page, titles=titles, columns=self.user_columns(ent, actor), filters=filters,
+        ctx = dict(ent=ent, page=page, titles=titles, columns=columns, filters=filters,
                    export_columns=[c for c in export_columns if "." not in c[0]], export_line_columns=[c for c in export_columns if "." in c[0]],
                    filter_key=(ent.name, lang, tuple(f.name for f in filters), tuple(sorted(request.query_params.multi_items()))),
                    bulk=bulk, selectable=selectable,
@@ -167,10 +163,10 @@ class ListScreens(ScreenBase):
         group = request.query_params.get("group") or ""
         if not rows_only and group and not error:  # counts (and sums) per value of a field, within the same filters
             try:
-                ctx["groups"] = self._groups(actor, ent, request, group, lang)
+                ctx["groups"] = self._groups(actor, ent, request, group, lang, columns)
             except ValidationFailed as exc:
                 ctx["error"] = field_errors(exc.errors, lang)
-        ctx.update(group=group, groupable=self._groupable(ent, actor), summed=self._summed(ent, actor), choosable=self.choosable(ent, actor),
+        ctx.update(group=group, groupable=self._groupable(ent, actor), summed=_summed(columns), choosable=self.choosable(ent, actor),
                    list_qs=urlencode([(k, v) for k, v in params if k not in ("group",)]))
         return self.render(request, "list_rows.html" if rows_only else "list.html", actor, **ctx)
 
@@ -194,23 +190,12 @@ class ListScreens(ScreenBase):
         except (ValidationFailed, EngineError):
             return {}
 
-    def _summed(self, ent: Entity, actor) -> list:
-        """The list's columns that add up (numbers, not ids)."""
-        return [f.name for f in self.user_columns(ent, actor) if f.value_type in ("decimal", "integer") and f.stored]
-
     def _groupable(self, ent: Entity, actor) -> list:
         """The fields a list may be grouped by: its filters' choices, links, users and dates."""
         return [f for f in self.filters_for(ent, actor) if f.value_type in ("select", "link", "user", "date", "datetime", "boolean")]
 
-    def _filters_of(self, request: Request) -> list:
-        return [(k, v) for k, v in self._query_pairs(request) if k not in ("sort", "cursor", "limit", "count")]
-
-    def _query_pairs(self, request: Request) -> list:
-        return [(k, v) for k, v in request.query_params.multi_items()
-                if k not in ("lang", "sel", "group") and not k.endswith("__title") and (k in LIST_PARAMS or v != "")]
-
-    def _groups(self, actor, ent: Entity, request: Request, group: str, lang: str) -> dict:
-        result = self.rt.reports.summary(actor, ent.name, self._filters_of(request), self._summed(ent, actor), group, lang)
+    def _groups(self, actor, ent: Entity, request: Request, group: str, lang: str, columns: list) -> dict:
+        result = self.rt.reports.summary(actor, ent.name, _filters_of(request), _summed(columns), group, lang)
         base = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "group", "lang", "sel")]
         d = next(iter(result["columns"]))
         for row in result["rows"]:
@@ -228,8 +213,9 @@ class ListScreens(ScreenBase):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         lang = self.lang(request, actor)
-        result = await run_in_threadpool(self.rt.reports.summary, actor, ent.name, self._filters_of(request), self._summed(ent, actor), None, lang)
-        return self.render(request, "list_sums.html", actor, ent=ent, columns=self.user_columns(ent, actor), totals=result["totals"],
+        columns = await run_in_threadpool(self.user_columns, ent, actor)
+        result = await run_in_threadpool(self.rt.reports.summary, actor, ent.name, _filters_of(request), _summed(columns), None, lang)
+        return self.render(request, "list_sums.html", actor, ent=ent, columns=columns, totals=result["totals"],
                            kinds={c["name"]: c for c in result["columns"]}, selectable=request.query_params.get("sel") == "1")
 
     def _bulk(self, actor, wf, rows: list[dict]) -> list:
@@ -241,8 +227,7 @@ class ListScreens(ScreenBase):
         states = {r.get(wf.state_field) for r in rows}
         return [t for t in wf.transitions.values() if states.intersection(t.sources) and any(may(t, r) for r in rows)]
 
-    def _page(self, actor, ent: Entity, query: ListQuery):
-        columns = self.user_columns(ent, actor)
+    def _page(self, actor, ent: Entity, query: ListQuery, columns: list):
         wf = self.rt.records.workflow_of(ent.name)
         # with a workflow, each row's state and owner too: the bulk bar offers what this user may fire on these rows
         query.fields = tuple(dict.fromkeys([*(f.name for f in columns), *((wf.state_field, "owner") if wf is not None else ())]))
@@ -366,3 +351,20 @@ class ListScreens(ScreenBase):
             page = {"items": []}
         return self.render(request, "options.html", actor, target=target, items=page["items"],
                            title_field=target.title_field or "id", input_id=request.query_params.get("for", ""))
+
+
+def _list_pairs(params) -> list:
+    """The pairs of a list's address (a query string's multi-dict, or pairs) that make its query: not the language,
+    the tick boxes, the grouping or a link's typed title, and no empty filter."""
+    items = params.multi_items() if hasattr(params, "multi_items") else params
+    return [(k, v) for k, v in items if k not in ("lang", "sel", "group") and not k.endswith("__title") and (k in LIST_PARAMS or v != "")]
+
+
+def _filters_of(request: Request) -> list:
+    """The list's filters and search, without its sort and paging: what a figure over the whole list adds up."""
+    return [(k, v) for k, v in _list_pairs(request.query_params) if k not in ("sort", "cursor", "limit", "count")]
+
+
+def _summed(columns: list) -> list:
+    """The list's columns that add up (numbers, not ids)."""
+    return [f.name for f in columns if f.value_type in ("decimal", "integer") and f.stored]
