@@ -8,10 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.api.routes import _actor, _record_id
+from engine.api.routes import _actor, _language, _record_id
 from engine.app.runtime import Runtime
 from engine.core.formats import Formatter
-from engine.core.i18n import negotiate
 from engine.documents.render import PDF, pdf_headers, render
 
 
@@ -20,9 +19,7 @@ def make_document_routes(rt: Runtime) -> list[Route]:
     async def document(request: Request):
         entity, rid, name = request.path_params["entity"], _record_id(request), request.path_params["name"]
         actor = await run_in_threadpool(_actor, rt, request)
-        lang = request.query_params.get("lang")
-        if lang not in rt.app.languages:
-            lang = actor.language if actor.language in rt.app.languages else negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
+        lang = _language(rt, request, actor)
         pdf, file_name = await run_in_threadpool(render, rt.records, actor, entity, rid, name, lang, Formatter(lang, actor.time_zone or "UTC"))
         return Response(pdf, media_type=PDF, headers=pdf_headers(file_name))
 

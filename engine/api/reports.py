@@ -10,29 +10,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.api.routes import _json, _reading
+from engine.api.routes import _json, _language, _reading
 from engine.app.runtime import Runtime
 from engine.core.errors import Msg
-from engine.core.i18n import localize, negotiate
+from engine.core.i18n import localize
 from engine.core.transfer import attachment
+from engine.records.export import XLSX_TYPE
 from engine.reports.export import report_xlsx
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 _NOT_FILTERS = ("lang",)
 
 
 def make_report_routes(rt: Runtime) -> list[Route]:
 
-    def language(request: Request, actor) -> str:
-        lang = request.query_params.get("lang")
-        if lang in rt.app.languages:
-            return lang
-        return actor.language if actor.language in rt.app.languages else negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
-
     async def listed(request: Request):
         def work(actor):
-            lang = language(request, actor)
+            lang = _language(rt, request, actor)
             return {"items": [{"name": r.name, "label": r.label.get(lang), "description": r.description.get(lang) if r.description else None,
                                "chart": r.chart, "filters": [{"field": f.field, "default": f.default} for f in r.filters]}
                               for r in rt.reports.available(actor)]}
@@ -41,18 +34,18 @@ def make_report_routes(rt: Runtime) -> list[Route]:
     async def run(request: Request):
         name = request.path_params["name"]
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS]
-        return _json(await _reading(rt, request, lambda actor: rt.reports.run(actor, name, params, language(request, actor))))
+        return _json(await _reading(rt, request, lambda actor: rt.reports.run(actor, name, params, _language(rt, request, actor))))
 
     async def workbook(request: Request):
         name = request.path_params["name"]
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS]
 
         def work(actor):
-            lang = language(request, actor)
+            lang = _language(rt, request, actor)
             result = rt.reports.run(actor, name, params, lang)
             return report_xlsx(result, localize(Msg("Total"), lang)), result["label"]
         data, label = await _reading(rt, request, work)
-        return Response(data, media_type=XLSX, headers={"Content-Disposition": attachment(f"{label}.xlsx"), "X-Content-Type-Options": "nosniff"})
+        return Response(data, media_type=XLSX_TYPE, headers={"Content-Disposition": attachment(f"{label}.xlsx"), "X-Content-Type-Options": "nosniff"})
 
     return [Route("/api/v1/reports", listed, methods=["GET"]), Route("/api/v1/reports/{name}.xlsx", workbook, methods=["GET"]),
             Route("/api/v1/reports/{name}", run, methods=["GET"])]

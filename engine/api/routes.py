@@ -19,6 +19,7 @@ from engine.connectors import log as connector_log
 from engine.connectors.tables import STATUSES
 from engine.core.actor import Actor
 from engine.core.errors import BadRequest, FieldError, Msg, Unauthenticated, ValidationFailed
+from engine.core.i18n import negotiate
 from engine.core.values import parse_id, parse_ids, parse_int, to_json
 from engine.records import explain as access
 from engine.records import feed
@@ -34,6 +35,14 @@ READS = ("GET", "HEAD")  # Starlette answers HEAD wherever GET is allowed: a HEA
 
 def _json(data, status: int = 200) -> Response:
     return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status, media_type="application/json")
+
+
+def _language(rt: Runtime, request: Request, actor: Actor) -> str:
+    """The language an answer is in: ?lang=, else the user's, else the request's Accept-Language, else English."""
+    lang = request.query_params.get("lang")
+    if lang in rt.app.languages:
+        return lang
+    return actor.language if actor.language in rt.app.languages else negotiate(request.headers.get("accept-language"), rt.app.languages, "en")
 
 
 def _files(rt: Runtime, ent, records) -> dict:

@@ -118,7 +118,7 @@ class Reports:
         if found is not None:
             where.append(found)
         dialect = self.records.db.dialect
-        groups, joins = [], source.from_
+        groups = []
         for d in r.group_by:
             col = source.columns[d.field]
             if d.by:
@@ -129,7 +129,7 @@ class Reports:
         with self.records.db.read() as conn:
             scope = self.records.scope_clause(conn, actor, ent.name, "read")
             conditions = [*source.where, *where, *([scope] if scope is not None else [])]
-            stmt = select(*groups, *measures).select_from(joins).where(*conditions)
+            stmt = select(*groups, *measures).select_from(source.from_).where(*conditions)
             if groups:
                 stmt = stmt.group_by(*groups)
             order = self._order(r, groups, measures, self._group_order(ent, r, groups))

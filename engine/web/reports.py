@@ -12,12 +12,12 @@ from starlette.responses import Response
 
 from engine.core.transfer import attachment
 from engine.metadata.reports import DATE_RANGES, field_of
+from engine.records.export import XLSX_TYPE
 from engine.reports import query
 from engine.reports.export import report_xlsx
 from engine.web import i18n
 from engine.web.base import ScreenBase
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PERIODS = {"today": "Today", "this_week": "This week", "this_month": "This month", "this_quarter": "This quarter", "this_year": "This year",
            "last_7_days": "Last 7 days", "last_30_days": "Last 30 days", "last_12_months": "Last 12 months", "last_month": "Last month",
            "last_year": "Last year"}
@@ -33,7 +33,7 @@ class ReportScreens(ScreenBase):
         actor = await self.actor_or_login(request)
         name = request.path_params["name"]
         lang = self.lang(request, actor)
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS and v != "" and not k.endswith("__title")]
+        params = _params(request)
 
         def work():
             report = self.rt.reports.report(actor, name)
@@ -74,10 +74,10 @@ class ReportScreens(ScreenBase):
         actor = await self.actor_or_login(request)
         name = request.path_params["name"]
         lang = self.lang(request, actor)
-        params = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS and v != "" and not k.endswith("__title")]
+        params = _params(request)
         filters, everything = periods(params)
         result = await run_in_threadpool(lambda: self.rt.reports.run(actor, name, filters, lang, without_defaults=everything))
-        return Response(report_xlsx(result, i18n.translations(lang).gettext("Total")), media_type=XLSX,
+        return Response(report_xlsx(result, i18n.translations(lang).gettext("Total")), media_type=XLSX_TYPE,
                         headers={"Content-Disposition": attachment(f"{result['label']}.xlsx"), "X-Content-Type-Options": "nosniff"})
 
     def _controls(self, actor, report, params, result, lang: str) -> list[dict]:
@@ -161,3 +161,8 @@ def bucket_range(by: str, value: str) -> tuple[dt.date, dt.date]:
         return start, query.period("this_month", start)[1]
     start = dt.date.fromisoformat(value)
     return start, start + dt.timedelta(days=7)
+
+
+def _params(request: Request) -> list:
+    """A report page's filters as its address gives them: not the language, no empty one, no link's typed title."""
+    return [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS and v != "" and not k.endswith("__title")]
