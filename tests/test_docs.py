@@ -469,6 +469,11 @@ def test_the_reports_doc_shows_the_demo_report_and_the_api_answers_as_shown(dbs)
     assert parse(board)[0].data == parse((ROOT / "metadata" / "dashboards" / "sales.yaml").read_text(encoding="utf-8"))[0].data
     facts = re.search(r"```yaml\n# file: reports/on_time_by_state.yaml\n(.*?)```", text, re.S).group(1)
     assert parse(facts)[0].data == parse((ROOT / "metadata" / "reports" / "on_time_by_state.yaml").read_text(encoding="utf-8"))[0].data
+    views = parse(re.search(r"```yaml\n# in entities/sales_order.yaml\n(.*?)```", text, re.S).group(1))[0].data
+    assert views["views"] == parse((ROOT / "metadata" / "entities" / "sales_order.yaml").read_text(encoding="utf-8"))[0].data["views"]
+    crews = parse(re.search(r"```yaml\n(views:\n  gantt: .*?)```", text, re.S).group(1))[0].data
+    fitting = parse((ROOT / "tests" / "scenarios" / "build_to_order" / "entities" / "fitting_order.yaml").read_text(encoding="utf-8"))[0].data
+    assert crews["views"]["gantt"] == fitting["views"]["gantt"] and all(fitting["fields"][n] == f for n, f in crews["fields"].items())
     listing, answer = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
     rt = dbs.runtime()
     demo.load(rt)

@@ -373,6 +373,10 @@ FILES = {  # attachments: what a file is, its limits, the files section of a rec
     "Only the first %(n)s of this period are shown: choose a shorter one.": ("此期间只显示前 %(n)s 条：请选择更短的期间。",
                                                                              "Показаны только первые %(n)s за этот период: выберите период короче."),
     "%(thing)s have no %(view)s": ("%(thing)s没有%(view)s", "у «%(thing)s» нет вида %(view)s"),
+    "the rows of this chart cannot be changed here": ("此图表的行不能在这里更改", "строки этой диаграммы здесь не меняются"),
+    "Drag a bar sideways to change its dates, or up or down onto another row to change its %(field)s. The table below does the same.": (
+        "左右拖动横条可更改日期，上下拖到另一行可更改%(field)s。下方表格也可以完成同样的操作。",
+        "Перетащите полосу влево или вправо, чтобы изменить даты, или вверх или вниз на другую строку, чтобы сменить поле «%(field)s». То же можно сделать в таблице ниже."),
     "give start and end dates at most two months apart": ("请给出相隔不超过两个月的开始和结束日期", "укажите начало и конец не дальше двух месяцев друг от друга"),
     "give from and to dates at most a year apart": ("请给出相隔不超过一年的起止日期", "укажите даты «с» и «по» не дальше года друг от друга"),
     'send JSON: {"start": ..., "end": ..., "version": ...}': ('请发送 JSON：{"start": ..., "end": ..., "version": ...}',

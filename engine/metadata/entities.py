@@ -258,8 +258,12 @@ def _views(ctx: Ctx, file: str, doc: Document, specs: dict, fields: dict, is_chi
             if n is not None and (unknown(n, fields) or n in fields and fields[n].value_type not in types) and n != "owner":
                 ctx.add("E015", file, doc, ("views", kind, key), f"{key} names '{n}', which is not a {' or '.join(types)} field of {entity}")
                 bad += 1
+        after = spec.get("depends_on")
+        if after is not None and (unknown(after, fields) or after in fields and (fields[after].type != "link" or fields[after].entity != entity)):
+            ctx.add("E015", file, doc, ("views", kind, "depends_on"), f"depends_on names '{after}', which is not a link field of {entity} to {entity}")
+            bad += 1
         if not bad:
-            out[kind] = TimeView(kind, start, spec.get("end"), tuple(spec.get("title", ())), spec.get("color"), spec.get("group"))
+            out[kind] = TimeView(kind, start, spec.get("end"), tuple(spec.get("title", ())), spec.get("color"), spec.get("group"), after)
     return out
 
 

@@ -283,13 +283,15 @@ class AttachmentRules:
 @dataclass(frozen=True)
 class TimeView:
     """A calendar or a Gantt chart of an entity's records (`views:`): each record from `start` (to `end`), titled by its
-    `title` fields, coloured by `color` (a choice: a workflow's states have theirs), in rows by `group` (a Gantt's)."""
+    `title` fields, coloured by `color` (a choice: a workflow's states have theirs), in rows by `group` (a Gantt's), with an
+    arrow from the record a link `depends_on` names (a Gantt's)."""
     kind: str  # calendar, gantt
     start: str
     end: str | None = None
     title: tuple[str, ...] = ()
     color: str | None = None
     group: str | None = None
+    depends_on: str | None = None
 
 
 @dataclass(frozen=True)

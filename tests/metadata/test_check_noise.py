@@ -63,6 +63,9 @@ CASES = {
     "entity-level problem in sales_order": (
         [(ORDER, "default_sort: -order_date", "default_sort: -order_dat")],
         [(ORDER, "default_sort: -order_dat", "E015")]),
+    "a Gantt arrow from a field that is no link to the same entity": (
+        [(ORDER, "group: owner, title: [number, customer]}", "group: owner, title: [number, customer], depends_on: customer}")],
+        [(ORDER, "depends_on: customer", "E015")]),
     "a field that fails its own checks": (
         [(ORDER, "    entity: customer\n    display_field: name\n", "    entity: customer\n    display_field: name\n    precision: 3\n")],
         [(ORDER, "    precision: 3", "E014")]),

@@ -238,3 +238,27 @@ def test_the_dispatcher_plans_deliveries_per_crew_on_a_gantt_chart(shop):
         assert moved.status_code == 200  # a bar dragged on the chart: an update through the record service
         got = rt.records.get(p["disp"], "fitting_order", first["id"])
         assert (str(got["delivery_from"]), str(got["delivery_to"])) == ("2026-12-09", "2026-12-11")
+        # to another crew: the bar dropped on another row (or chosen in the table) sets the row's field, through the service
+        rows = json.loads(re.search(r"data-rows='([^']+)'", page.text).group(1).replace("&#34;", '"'))
+        assert {"crew_north", "crew_south"} <= {label for _, label in rows} and rows[0] == ["", "—"]  # any active person, or none
+        to_south = web.post(f"/fitting_order/{first['id']}/reschedule?view=gantt", headers={"X-CSRF-Token": csrf(page.text)},
+                            content=json.dumps({"group": crews[1].id, "version": moved.json()["version"]}))
+        assert to_south.status_code == 200 and rt.records.get(p["disp"], "fitting_order", first["id"])["crew"] == crews[1].id
+        stale = web.post(f"/fitting_order/{first['id']}/reschedule?view=gantt", headers={"X-CSRF-Token": csrf(page.text)},
+                         content=json.dumps({"group": crews[0].id, "version": moved.json()["version"]}))
+        assert stale.status_code == 409 and rt.records.get(p["disp"], "fitting_order", first["id"])["crew"] == crews[1].id  # nothing overwritten
+        nobody = web.post(f"/fitting_order/{first['id']}/reschedule?view=gantt", headers={"X-CSRF-Token": csrf(page.text)},
+                          content=json.dumps({"group": 999999, "version": to_south.json()["version"]}))
+        assert nobody.status_code == 422 and nobody.json()["error"].startswith("Delivery crew: ") and "999999" not in str(rt.records.get(p["disp"], "fitting_order", first["id"])["crew"])
+        # an arrow from the delivery an order follows, when both are in the window
+        rt.records.update(p["disp"], "fitting_order", planned[2]["id"], {"after": first["id"]}, version=planned[2]["version"])
+        page = web.get("/fitting_order/gantt?lang=en&from=2026-12-01&to=2026-12-31")
+        tasks = json.loads(re.search(r"data-tasks='([^']+)'", page.text).group(1).replace("&#34;", '"'))
+        assert {t["id"]: t["dependencies"] for t in tasks}[str(planned[2]["id"])] == str(first["id"])
+        assert [t["name"].split(" · ")[0] for t in tasks] == ["crew_north", "crew_south", "crew_south"]
+        sign_in(web, "spec")  # a specialist may not change orders: the chart shows no rows to move to, and a move is refused
+        page = web.get("/fitting_order/gantt?lang=en&from=2026-12-01&to=2026-12-31")
+        assert page.status_code == 200 and "data-rows" not in page.text
+        refused = web.post(f"/fitting_order/{first['id']}/reschedule?view=gantt", headers={"X-CSRF-Token": csrf(page.text)},
+                           content=json.dumps({"group": crews[0].id, "version": 1}))
+        assert refused.status_code == 400

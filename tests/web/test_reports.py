@@ -76,6 +76,11 @@ def test_the_calendar_feed_is_the_readers_list_in_the_window_asked_for(web):
     assert web.get("/customer/calendar").status_code == 404  # customers have no calendar
     gantt = web.get("/sales_order/gantt?lang=en&from=2026-09-01&to=2026-12-31")
     assert gantt.status_code == 200 and "style-src 'self' 'nonce-" in gantt.headers["content-security-policy"]
+    assert "data-rows" not in gantt.text  # rows by owner: an order passes to another owner by its workflow, not by a drag
+    order = re.search(r'href="/sales_order/(\d+)"', gantt.text).group(1)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', gantt.text).group(1)
+    moved = web.post(f"/sales_order/{order}/reschedule?view=gantt", headers={"X-CSRF-Token": token}, content=json.dumps({"group": 1, "version": 1}))
+    assert moved.status_code == 400 and moved.json() == {"error": "the rows of this chart cannot be changed here"}  # said on the page
 
 
 def test_a_record_opened_from_a_list_steps_to_the_lists_previous_and_next(web):
