@@ -82,6 +82,8 @@ def cmd_check(args) -> int:
             note = (f"; admin changes to {len(stored.pieces)} form(s) from {_safe_url(url)}"
                     + (f", {len(app.overlay_conflicts)} set aside (see above): open those forms in Settings > Forms" if app.overlay_conflicts else ""))
     nfields = sum(len(e.fields) for e in app.entities.values())
+    for w in app.warnings:
+        print(w.format())
     if app.connectors:
         off = [f"{c.name} is off until {', '.join(c.missing)} is set" for c in app.connectors.values() if not c.enabled]
         note = f", {len(app.connectors)} connectors" + (f" ({'; '.join(off)})" if off else "") + note
@@ -438,7 +440,7 @@ def cmd_create_user(args) -> int:
         return _fail(err)
     try:  # through the same service as Settings > Users: the same checks and the same audit entry
         uid = rt.accounts.create(_actor(), args.username, password, args.role, manager=args.manager, full_name=args.full_name,
-                                 attributes=attributes, email=args.email, phone=args.phone)
+                                 attributes=attributes, email=args.email, phone=args.phone, party=args.party)
     except ValidationFailed as exc:
         return _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
     print(f"created user {args.username} (id {uid}) with role(s) {', '.join(args.role)}")
@@ -602,6 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--email", help="the e-mail address notifications go to")
     u.add_argument("--phone", help="the phone number text messages go to")
     u.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a user field from roles.yaml, e.g. region=east (repeat for several)")
+    u.add_argument("--party", type=int, help="a portal user's party: the id of the customer (supplier, partner) record they are a contact of")
     u.add_argument("--password", help="the password (else $ENGINE_NEW_PASSWORD, else a prompt)")
     u.set_defaults(func=cmd_create_user)
     uu = sub.add_parser("update-user", help="change a user's roles, manager, name, attributes or active flag")

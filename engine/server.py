@@ -27,9 +27,11 @@ from engine.api.routes import make_routes
 from engine.app.runtime import Runtime
 from engine.core.errors import EngineError, Msg
 from engine.core.i18n import localize, negotiate
+from engine.portal.routes import make_routes as make_portal_routes
 from engine.storage.db import var_dir
 from engine.web.envelope import Envelope
 from engine.web.proxies import parse_trusted
+from engine.web.session import PortalOnly
 from engine.web.sessions import CookieSessions
 
 log = logging.getLogger("engine")
@@ -60,6 +62,8 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
             return from_error(exc, api_lang(request))
         if exc.status == 401:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        if isinstance(exc, PortalOnly) and request.method in ("GET", "HEAD"):
+            return RedirectResponse("/portal", status_code=303)  # a customer's contact: their screens are the portal's
         return screens.error_page(request, exc.status, exc.title, exc)
 
     async def http_error(request: Request, exc: HTTPException):
@@ -88,7 +92,7 @@ def create_app(rt: Runtime, secret_key: str | None = None, https_only: bool = Fa
         return screens.error_page(request, 500, "Something went wrong",
                                   "The error was logged. Quote the request id below when you report it.", request_id=request_id)
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), *make_import_routes(rt), *make_file_routes(rt), *make_comment_routes(rt), *make_document_routes(rt), *make_report_routes(rt), *make_routes(rt), *make_hook_routes(rt), *web_routes]
+    routes = [Route("/healthz", healthz, methods=["GET"]), *make_import_routes(rt), *make_file_routes(rt), *make_comment_routes(rt), *make_document_routes(rt), *make_report_routes(rt), *make_routes(rt), *make_hook_routes(rt), *make_portal_routes(rt), *web_routes]
     key = secret_key or os.environ.get("ENGINE_SECRET_KEY") or _dev_secret(rt.db.url)
     sessions = CookieSessions(key, session_cookie="engine_session", same_site="lax", https_only=https_only, max_age=14 * 24 * 3600)
     middleware = [Middleware(Envelope, runtime=rt, sessions=sessions, networks=parse_trusted(trusted_proxies))]

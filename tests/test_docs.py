@@ -486,3 +486,12 @@ def test_the_reports_doc_shows_the_demo_report_and_the_api_answers_as_shown(dbs)
         assert list(run) == list(answer) and run["columns"] == answer["columns"]
         assert set(run["rows"][0]) == set(answer["rows"][0]) and list(run["totals"]) == list(answer["totals"])
         assert run["defaults"][0]["field"] == "order_date" and run["defaults"][0]["default"] == "this_year"
+
+
+def test_the_portal_doc_shows_the_demos_portal_role():
+    """docs/portal.md: its role is the demo's, as roles.yaml has it."""
+    from engine.metadata.yamlload import parse
+    text = (ROOT / "docs" / "portal.md").read_text(encoding="utf-8")
+    shown = parse("roles:\n" + re.search(r"```yaml\n# in roles.yaml\n(.*?)```", text, re.S).group(1))[0].data["roles"]
+    demo = parse((ROOT / "metadata" / "roles.yaml").read_text(encoding="utf-8"))[0].data["roles"]
+    assert shown == {"client": demo["client"]}

@@ -626,3 +626,28 @@ IMPORTS_MORE = {  # import jobs, the errors file, the template, the import scree
         "此行之后的行未被检查：请修正此行后重新导入文件", "строки после этой не проверены: исправьте эту строку и импортируйте файл снова"),
     "the upload is larger than %(limit)s MB, the most it may be": ("上传的文件超过 %(limit)s MB，超出上限", "загружаемый файл больше %(limit)s МБ — предела"),
 }
+
+PORTAL = {  # the portal (/portal) and portal accounts
+    "the bearer token's user is a contact of a deactivated party": ("此令牌的用户所属的往来单位已停用", "пользователь этого токена — контакт деактивированного контрагента"),
+    "only a portal user is a contact of a party; these roles are back-office roles": (
+        "只有门户用户才属于往来单位；这些角色是内部角色", "контактом контрагента может быть только пользователь портала; это роли сотрудников"),
+    "a portal user has portal roles only: %(roles)s are back-office roles": (
+        "门户用户只能有门户角色：%(roles)s 是内部角色", "у пользователя портала только роли портала: %(roles)s — роли сотрудников"),
+    "these portal roles are for different parties (%(kinds)s): give roles of one": (
+        "这些门户角色属于不同类型的往来单位（%(kinds)s）：请只给一种", "эти роли портала для разных контрагентов (%(kinds)s): дайте роли одного"),
+    "a portal user needs their party: the id of a %(entity)s record": ("门户用户需要所属单位：一条 %(entity)s 记录的编号",
+                                                                       "пользователю портала нужен контрагент: id записи %(entity)s"),
+    "the portal is for customers' and suppliers' contacts": ("门户供客户和供应商的联系人使用", "портал — для контактов клиентов и поставщиков"),
+    "you may not create %(thing)s here": ("您不能在这里新建%(thing)s", "здесь нельзя создавать %(thing)s"),
+    "at most %(n)s lines at a time": ("一次最多 %(n)s 行", "не больше %(n)s строк за раз"),
+    "Your company": ("您的公司", "Ваша компания"),
+    "Only the latest 100 are shown.": ("只显示最近的 100 条。", "Показаны только последние 100."),
+    "Nothing here yet.": ("这里还没有内容。", "Здесь пока ничего нет."),
+    "Prices come from our price list (or your last order) and are confirmed when we review your order.": (
+        "价格取自我们的价目表（或您上一笔订单），并在我们审核订单时确认。",
+        "Цены берутся из нашего прайс-листа (или вашего прошлого заказа) и подтверждаются при проверке заказа."),
+    "Place the %(thing)s": ("提交%(thing)s", "Оформить: %(thing)s"),
+    "Documents": ("文件", "Документы"),
+    "this page is for the company's staff; your orders are on the portal at /portal": (
+        "此页面供公司员工使用；您的订单在门户 /portal 中", "эта страница для сотрудников компании; ваши заказы — на портале /portal"),
+}

@@ -24,7 +24,8 @@ names = ["Huadong Machinery", "Jiangnan Pumps", "Sunrise Valves", "Volga Enginee
 customers = []
 for i, name in enumerate(names, 1):
     region = ["east", "west", "export"][i % 3] if i % 5 else "export"
-    rec = {"code": f"C{i:03d}", "name": name, "region": region, "tax_number": f"91{rng.randrange(10**15, 10**16)}",
+    rec = {"_as": {"east": "rep_east1", "west": "rep_west1"}.get(region, "manager"),  # the rep looking after the region owns it
+           "code": f"C{i:03d}", "name": name, "region": region, "tax_number": f"91{rng.randrange(10**15, 10**16)}",
            "credit_limit": str(Decimal(rng.choice([50, 100, 200, 500])) * 1000),
            "payment_terms": rng.choice(["prepaid", "net30", "net60"]),
            "contacts": [{"name": rng.choice(["Li Wei", "Wang Fang", "Ivan Petrov", "Anna Smirnova", "Zhang Min"]),

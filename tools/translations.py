@@ -13,7 +13,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_messages import CONNECTORS, ENGINE, FILES, IMPORTS, IMPORTS_MORE, SESSIONS  # noqa: E402
+from engine_messages import CONNECTORS, ENGINE, FILES, IMPORTS, IMPORTS_MORE, PORTAL, SESSIONS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent / "engine" / "locale"
 # what carries a message to extract: the screens' _ and gettext, Msg, and the first (or given) argument of the engine's errors
@@ -260,6 +260,7 @@ TRANSLATIONS.update(CONNECTORS)
 TRANSLATIONS.update(IMPORTS)
 TRANSLATIONS.update(IMPORTS_MORE)
 TRANSLATIONS.update(FILES)
+TRANSLATIONS.update(PORTAL)
 
 
 def extract() -> None:

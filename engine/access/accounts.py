@@ -53,7 +53,7 @@ class Accounts:
         u, r = self.schema.user, self.schema.user_role
         boss = u.alias("boss")
         stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.phone, u.c.language, u.c.manager_id, u.c.attributes, u.c.active,
-                       u.c.created_at, boss.c.username.label("manager"))
+                       u.c.party, u.c.created_at, boss.c.username.label("manager"))
                 .select_from(u.outerjoin(boss, boss.c.id == u.c.manager_id)).order_by(u.c.username))
         if user_id is not None:
             stmt = stmt.where(u.c.id == user_id)
@@ -71,20 +71,21 @@ class Accounts:
     # ------------------------------------------------------------------ administering
     def create(self, actor: Actor, username: str, password: str, roles: list[str], manager: str | None = None,
                full_name: str | None = None, attributes: dict | None = None, language: str | None = None,
-               email: str | None = None, phone: str | None = None) -> int:
+               email: str | None = None, phone: str | None = None, party: int | None = None) -> int:
         self.require_admin(actor)
         with self.db.write() as conn:
             uid = users.create_user(conn, self.schema, username, password, roles, manager=manager or None, full_name=full_name,
-                                    language=language or None, attributes=attributes, email=email, phone=phone)
+                                    language=language or None, attributes=attributes, email=email, phone=phone, party=party)
             audit.append(conn, self.schema, actor, "sys_user", uid, "user_created",
                          {"username": username, "roles": sorted(set(roles)), "manager": manager or None, "attributes": attributes or {},
-                          "email": email or None, "phone": phone or None})
+                          "email": email or None, "phone": phone or None, **({"party": party} if party is not None else {})})
         return uid
 
     def update(self, actor: Actor, user_id: int, *, full_name: str | None = None, roles: list[str] | None = None,
                manager: str | None = None, attributes: dict | None = None, active: bool | None = None,
-               email: str | None = None, phone: str | None = None) -> None:
-        """Change what is given; `manager=""` removes the manager, `email=""` and `phone=""` the address and number."""
+               email: str | None = None, phone: str | None = None, party: int | None = None) -> None:
+        """Change what is given; `manager=""` removes the manager, `email=""` and `phone=""` the address and number; a portal
+        user's roles and party are checked together (portal roles of one party entity, and one of its records)."""
         self.require_admin(actor)
         u, r = self.schema.user, self.schema.user_role
         app = self.schema.app
@@ -107,6 +108,9 @@ class Accounts:
                 for role in roles:
                     if app.roles and role not in app.roles:
                         errors.add("role", "there is no role '%(role)s'; roles: %(roles)s", role=role, roles=", ".join(app.roles))
+            if roles is not None or party is not None:
+                values["party"] = users.check_party(conn, self.schema, roles if roles is not None else old["roles"],
+                                                    party if party is not None else old["party"], errors)
             if active is False and user_id == actor.id:
                 errors.add("active", "you cannot deactivate yourself; ask another administrator")
             if active is not None:
@@ -123,9 +127,10 @@ class Accounts:
                 user_sessions.end_all(conn, self.schema, user_id, user_sessions.DEACTIVATED)
                 users.revoke_all_tokens(conn, self.schema, user_id)
             new = self._rows(conn, user_id)[0]
-            changes = {k: [old[k], new[k]] for k in ("full_name", "roles", "manager", "attributes", "active", "email", "phone") if old[k] != new[k]}
+            changes = {k: [old[k], new[k]] for k in ("full_name", "roles", "manager", "attributes", "active", "email", "phone", "party")
+                       if old[k] != new[k]}
             if changes:
-                action = "permissions_changed" if {"roles", "manager", "attributes"} & set(changes) else "user_changed"
+                action = "permissions_changed" if {"roles", "manager", "attributes", "party"} & set(changes) else "user_changed"
                 audit.append(conn, self.schema, actor, "sys_user", user_id, action, {"fields": changes})
 
     def _manager_id(self, conn, user_id: int, manager: str, errors: ErrorCollector):

@@ -24,6 +24,7 @@ import casbin
 from casbin.model import Model
 from sqlalchemy import bindparam, false, or_, select
 
+from engine.access import users
 from engine.core.actor import Actor
 from engine.core.errors import Forbidden, Msg
 from engine.expressions.to_sql import to_sql
@@ -55,6 +56,7 @@ class Grants:
     admin: bool = False
     unrestricted: bool = False  # the system, or an app without roles
     integration: bool = False  # a role marked `integration: true` (or inheriting one): the event feed is open to it
+    portal: object = None  # a portal user's Portal (metadata): /portal only, their party's records
 
     def rules(self, entity: str, action: str) -> list[Grant]:
         return self.scopes.get((entity, action), [])
@@ -106,7 +108,8 @@ class Permissions:
     def _expand(self, roles: frozenset) -> Grants:
         out = Grants(roles, admin=any(self._is_admin(r) for r in roles),
                      integration=any(self.app.roles[r].integration for role in roles for r in [role, *self.enforcer.get_implicit_roles_for_user(role)]
-                                     if r in self.app.roles))
+                                     if r in self.app.roles),
+                     portal=users.portal_of(self.app, roles))
         entities = [e.name for e in self.app.top_entities()]
         per_role_fields: list[tuple[set, dict]] = []
         for role in sorted(roles):
@@ -193,6 +196,18 @@ class Permissions:
             return or_(*[c.in_(bindparam(None, team, expanding=True, unique=True)) for c in owners])
         cols = {c.name: c for c in t.c} | {f"record.{c.name}": c for c in t.c}
         return to_sql(g.condition, cols, {"user": actor.context()})
+
+    def owner_for_new(self, conn, actor: Actor) -> int | None:
+        """Who owns a record the actor creates: the actor - or, for a portal user, whoever owns their party record (the
+        customer's rep), so an order a customer places is the rep's to handle and in the rep's scope."""
+        if actor.party is None:
+            return actor.id
+        portal = users.portal_of(self.app, actor.roles)
+        if portal is None:
+            return actor.id
+        t = self.schema.tables[portal.party_entity]
+        owner = conn.execute(select(t.c.owner).where(t.c.id == actor.party)).scalar()
+        return owner if owner is not None else actor.id
 
     def team(self, conn, user_id: int) -> set[int]:
         """The user and everyone below them in the reporting line, at any depth, as it is now:

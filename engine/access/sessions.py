@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, select
 
+from engine.access import users
 from engine.core.actor import Actor
 from engine.core.settings import positive_number
 from engine.storage.schema import Schema
@@ -78,7 +79,7 @@ def _resolve_stmt(schema: Schema):
     if stmt is None:
         s, u, r = schema.session, schema.user, schema.user_role
         stmt = (select(s.c.id.label("session_id"), s.c.created_at.label("session_created"), s.c.last_seen_at, u.c.id, u.c.username,
-                       u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, r.c.role)
+                       u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, u.c.party, r.c.role)
                 .select_from(s.join(u, u.c.id == s.c.user_id).outerjoin(r, r.c.user_id == u.c.id))
                 .where(s.c.token_hash == bindparam("token_hash"), s.c.ended_at.is_(None), u.c.active.is_(True)))
         schema._session_resolve = stmt
@@ -99,7 +100,9 @@ def resolve(conn, schema: Schema, token, policy: Policy, via: str = "screen", no
         return None
     actor = Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
                   full_name=first.full_name or first.username, language=first.language or "", time_zone=first.time_zone or "",
-                  attributes=dict(first.attributes or {}))
+                  attributes=dict(first.attributes or {}), party=first.party)
+    if actor.party is not None and not users.party_open(conn, schema, actor):
+        return None  # the customer (supplier, partner) was deactivated: its contacts are signed out
     return Current(actor, first.session_id, now - first.last_seen_at >= TOUCH_EVERY)
 
 

@@ -24,6 +24,7 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("time_zone", String(64)),  # an IANA zone (Asia/Shanghai) the screens show times in; empty: the app's
         Column("manager_id", BigInteger, index=True),
         Column("attributes", JSON),  # values of roles.yaml's user_fields, e.g. {"region": "east"}
+        Column("party", BigInteger, index=True),  # a portal user's party record (its entity: the portal role's party_entity)
         Column("active", Boolean, nullable=False, default=True),
         Column("created_at", UtcDateTime, nullable=False),
         Column("session_epoch", Integer),  # no longer read (sessions live in sys_session); kept so older databases migrate without a drop

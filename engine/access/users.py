@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 from engine.core.actor import Actor
 from engine.core.errors import BadRequest, ErrorCollector, Msg, NotFound, Unauthenticated, message_of
 from engine.core.values import BadValue, coerce
-from engine.metadata.model import Field, Label
+from engine.metadata.model import Field, Label, Portal
 from engine.storage.schema import Schema
 
 _hasher = PasswordHasher()
@@ -69,7 +69,7 @@ def _now() -> dt.datetime:
 
 def create_user(conn, schema: Schema, username: str, password: str, roles: list[str], manager: str | None = None,
                 full_name: str | None = None, language: str | None = None, attributes: dict | None = None,
-                email: str | None = None, phone: str | None = None) -> int:
+                email: str | None = None, phone: str | None = None, party: int | None = None) -> int:
     errors = ErrorCollector()
     app = schema.app
     contact = check_contact(email, phone, errors)
@@ -92,9 +92,10 @@ def create_user(conn, schema: Schema, username: str, password: str, roles: list[
         manager_id = conn.execute(select(t.c.id).where(t.c.username == manager)).scalar()
         if manager_id is None:
             errors.add("manager", "no user '%(username)s'", username=manager)
+    party = check_party(conn, schema, roles, party, errors) if app.roles else None
     errors.raise_if_any()
     uid = conn.execute(t.insert().values(
-        username=username, password_hash=hash_password(password), full_name=full_name or username,
+        username=username, password_hash=hash_password(password), full_name=full_name or username, party=party,
         language=language, manager_id=manager_id, attributes=attributes or None, active=True, created_at=_now(), **contact,
     )).inserted_primary_key[0]
     for role in dict.fromkeys(roles):
@@ -195,7 +196,10 @@ def actor_for_token(conn, schema: Schema, token: str, via: str = "api") -> Actor
     rows = conn.execute(_actor_by_token_stmt(schema), {"token_hash": _token_hash(token)}).all()
     if not rows:
         raise Unauthenticated("the bearer token is not valid (unknown, revoked, or its user is deactivated)")
-    return _actor_of(rows, via)
+    actor = _actor_of(rows, via)
+    if actor.party is not None and not party_open(conn, schema, actor):
+        raise Unauthenticated("the bearer token's user is a contact of a deactivated party")
+    return actor
 
 
 def _actor_by_token_stmt(schema: Schema):
@@ -203,7 +207,7 @@ def _actor_by_token_stmt(schema: Schema):
     stmt = getattr(schema, "_actor_by_token", None)
     if stmt is None:
         tk, u, r = schema.token, schema.user, schema.user_role
-        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, r.c.role)
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, u.c.party, r.c.role)
                 .select_from(tk.join(u, u.c.id == tk.c.user_id).outerjoin(r, r.c.user_id == u.c.id))
                 .where(tk.c.token_hash == bindparam("token_hash"), tk.c.revoked_at.is_(None), u.c.active.is_(True)))
         schema._actor_by_token = stmt
@@ -215,7 +219,7 @@ def _actor_of(rows, via: str) -> Actor:
     first = rows[0]
     return Actor(id=first.id, username=first.username, roles=frozenset(x.role for x in rows if x.role), via=via,
                  full_name=first.full_name or first.username, language=first.language or "", time_zone=first.time_zone or "",
-                 attributes=dict(first.attributes or {}))
+                 attributes=dict(first.attributes or {}), party=first.party)
 
 
 def _actor_by_id_stmt(schema: Schema):
@@ -223,7 +227,7 @@ def _actor_by_id_stmt(schema: Schema):
     stmt = getattr(schema, "_actor_by_id", None)
     if stmt is None:
         u, r = schema.user, schema.user_role
-        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, r.c.role)
+        stmt = (select(u.c.id, u.c.username, u.c.full_name, u.c.language, u.c.time_zone, u.c.attributes, u.c.party, r.c.role)
                 .select_from(u.outerjoin(r, r.c.user_id == u.c.id))
                 .where(u.c.id == bindparam("user_id"), u.c.active.is_(True)))
         schema._actor_by_id = stmt
@@ -233,7 +237,55 @@ def _actor_by_id_stmt(schema: Schema):
 def actor_for_id(conn, schema: Schema, user_id: int, via: str = "screen") -> Actor | None:
     """The active user with this id and their roles (one query), or None (unknown or deactivated)."""
     rows = conn.execute(_actor_by_id_stmt(schema), {"user_id": user_id}).all()
-    return _actor_of(rows, via) if rows else None
+    actor = _actor_of(rows, via) if rows else None
+    return None if actor is not None and actor.party is not None and not party_open(conn, schema, actor) else actor
+
+
+def portal_of(app, roles) -> Portal | None:
+    """The portal (party entity...) of a user with these roles, or None for a back-office user."""
+    return next((app.roles[r].portal for r in sorted(roles) if r in app.roles and app.roles[r].portal is not None), None)
+
+
+def party_open(conn, schema: Schema, actor: Actor) -> bool:
+    """Whether a portal user's party record still exists and (with the portal's `party_active`) is active."""
+    portal = portal_of(schema.app, actor.roles)
+    if portal is None:
+        return False
+    t = schema.tables[portal.party_entity]
+    stmt = select(t.c.id).where(t.c.id == actor.party)
+    if portal.party_active:
+        stmt = stmt.where(t.c[portal.party_active].is_(True))
+    return conn.execute(stmt).first() is not None
+
+
+def check_party(conn, schema: Schema, roles, party, errors: ErrorCollector) -> int | None:
+    """The party of a user with these roles: a portal user's roles are all portal roles of one party entity and it names
+    one of its records; a back-office user has none."""
+    app = schema.app
+    portals = {r: app.roles[r].portal for r in roles or () if r in app.roles}
+    if not any(portals.values()):
+        if party not in (None, ""):
+            errors.add("party", "only a portal user is a contact of a party; these roles are back-office roles")
+        return None
+    if not all(portals.values()):
+        errors.add("role", "a portal user has portal roles only: %(roles)s are back-office roles",
+                   roles=", ".join(sorted(r for r, p in portals.items() if p is None)))
+        return None
+    kinds = {p.party_entity for p in portals.values()}
+    if len(kinds) > 1:
+        errors.add("role", "these portal roles are for different parties (%(kinds)s): give roles of one", kinds=", ".join(sorted(kinds)))
+        return None
+    kind = kinds.pop()
+    if isinstance(party, str) and party.isdigit():
+        party = int(party)
+    if isinstance(party, bool) or not isinstance(party, int):
+        errors.add("party", "a portal user needs their party: the id of a %(entity)s record", entity=kind)
+        return None
+    t = schema.tables[kind]
+    if conn.execute(select(t.c.id).where(t.c.id == party)).first() is None:
+        errors.add("party", "there is no %(entity)s with id %(id)s", entity=kind, id=party)
+        return None
+    return party
 
 
 def list_tokens(conn, schema: Schema, user_id: int) -> list[dict]:

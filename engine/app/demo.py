@@ -1,8 +1,9 @@
 """Load an app's demo data (`<app>/demo/users.yaml` and `<app>/demo/records.yaml`) into an
 empty database, through the record service like any other write.
 
-records.yaml is a list of batches: `{entity: customer, as: rep_east1, records: [...]}`. A link
-value may be written as a lookup, `{code: C001}`, resolved against the linked entity. A record
+records.yaml is a list of batches: `{entity: customer, as: rep_east1, records: [...]}`; a record's
+`_as` names who creates that one instead. A link value may be written as a lookup, `{code: C001}`,
+resolved against the linked entity. A record
 may carry `_ref: name`; a later batch `{entity: sales_order, as: sup_east, fire: approve, refs: [...],
 comment: ..., fields: {...}}` fires a workflow transition on those records.
 """
@@ -49,14 +50,8 @@ def load(rt: Runtime) -> dict[str, int]:
     d = rt.schema.delivery
     with rt.db.read() as conn:
         before = conn.execute(select(func.max(d.c.id))).scalar() or 0
-    if (folder / "users.yaml").is_file():
-        with rt.db.write() as conn:
-            for u in _read(folder / "users.yaml"):
-                uid = users.create_user(conn, rt.schema, u["username"], u.get("password", "demo"), u["roles"],
-                                        manager=u.get("manager"), full_name=u.get("full_name"), language=u.get("language"),
-                                        attributes=u.get("attributes"), email=u.get("email"), phone=u.get("phone"))
-                actors[u["username"]] = Actor(uid, u["username"], frozenset(u["roles"]), via="system", full_name=u.get("full_name", ""))
-                counts["user"] = counts.get("user", 0) + 1
+    people = _read(folder / "users.yaml") if (folder / "users.yaml").is_file() else []
+    _create_users(rt, [u for u in people if "party" not in u], actors, counts)
     if (folder / "records.yaml").is_file():
         refs: dict[str, int] = {}
         for batch in _read(folder / "records.yaml"):
@@ -75,13 +70,32 @@ def load(rt: Runtime) -> dict[str, int]:
             for data in batch["records"]:
                 data = dict(data)
                 ref = data.pop("_ref", None)
-                rec = rt.records.create(actor, ent.name, _resolve(rt, ent, data))
+                by = actors.get(data.pop("_as", None), actor)
+                rec = rt.records.create(by, ent.name, _resolve(rt, ent, data))
                 if ref:
                     refs[ref] = rec["id"]
                 counts[ent.name] = counts.get(ent.name, 0) + 1
+    _create_users(rt, [u for u in people if "party" in u], actors, counts)  # portal users: contacts of records made above
     with rt.db.write() as conn:  # the made-up history is not sent to an ERP or anyone's mailbox: the log starts empty
         conn.execute(d.delete().where(d.c.id > before))
     return counts
+
+
+def _create_users(rt: Runtime, people: list[dict], actors: dict, counts: dict) -> None:
+    """users.yaml's users; a portal user's `party` is a lookup of their party record, e.g. {code: C003}."""
+    for u in people:
+        party = None
+        if "party" in u:
+            portal = users.portal_of(rt.app, u["roles"])
+            if portal is None:
+                raise DemoError(f"demo user {u['username']} has a party but no portal role")
+            party = _lookup(rt, portal.party_entity, u["party"])
+        with rt.db.write() as conn:
+            uid = users.create_user(conn, rt.schema, u["username"], u.get("password", "demo"), u["roles"],
+                                    manager=u.get("manager"), full_name=u.get("full_name"), language=u.get("language"),
+                                    attributes=u.get("attributes"), email=u.get("email"), phone=u.get("phone"), party=party)
+        actors[u["username"]] = Actor(uid, u["username"], frozenset(u["roles"]), via="system", full_name=u.get("full_name", ""), party=party)
+        counts["user"] = counts.get("user", 0) + 1
 
 
 def _resolve(rt: Runtime, ent, data: dict) -> dict:

@@ -13,6 +13,7 @@ class Ctx:
 
     def __init__(self):
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # W codes: shown by `run.py check`, the app still starts
         self.user_attributes = BASE_USER_ATTRIBUTES  # plus roles.yaml's user_fields
         self.root = None  # the app's folder (a Path), for files a document names
         self.failed = Failed()  # what failed its own checks: the checks depending on it stay quiet

@@ -310,6 +310,7 @@ def _load(root, overlay: dict | None):
         connectors=MappingProxyType(connectors),
         reports=MappingProxyType(reports),
         dashboards=MappingProxyType(dashboards),
+        warnings=tuple(sorted(ctx.warnings, key=lambda w: (w.file, w.line))),
     ), [], {}, conflicts
 
 

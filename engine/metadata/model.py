@@ -14,7 +14,7 @@ CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
 RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text", "user", "record", "lines_", "cursor", "sort", "limit", "q", "count"))
 
 # entity names that would clash with the screens' and the API's own paths
-RESERVED_ENTITY_NAMES = frozenset({"reports", "dashboard", "api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
+RESERVED_ENTITY_NAMES = frozenset({"portal", "reports", "dashboard", "api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
 
 FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
                "user", "email", "phone", "url", "json", "computed", "file")
@@ -304,6 +304,15 @@ class FieldRule:
 
 
 @dataclass(frozen=True)
+class Portal:
+    """A portal role's party (roles.yaml `portal:`): its users are contacts of one record of `party_entity` (user.party),
+    shut out while that record's boolean `party_active` field is false; `home` lists the entities the portal opens with."""
+    party_entity: str
+    party_active: str | None = None
+    home: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     label: Label
@@ -312,6 +321,7 @@ class Role:
     grants: tuple[Grant, ...] = ()
     field_rules: tuple[FieldRule, ...] = ()
     integration: bool = False  # an integration account: may read the event feed (GET /api/v1/events)
+    portal: Portal | None = None  # a customer's, supplier's or partner's role: /portal only, records of their party
 
 
 STATE_CATEGORIES = ("draft", "active", "done", "cancelled")
@@ -401,6 +411,7 @@ class State:
     review: Review | None = None
     sla: Sla | None = None
     reduction: Reduction | None = None
+    portal: Label | None = None  # what a customer (supplier, partner) on the portal is told while the record is here
 
 
 @dataclass(frozen=True)
@@ -598,6 +609,7 @@ class App:
     reports: Mapping[str, Report] = field(default_factory=dict)
     dashboards: Mapping[str, Dashboard] = field(default_factory=dict)
     fingerprint: str = field(default="", compare=False)
+    warnings: tuple = ()  # problems (W codes) `run.py check` shows without refusing the app
     overlay_conflicts: tuple = ()  # admin changes (engine.metadata.overlay.Conflict) set aside because they no longer fit
 
     def entity(self, name: str) -> Entity:

@@ -5,16 +5,18 @@ inheritance has no cycle, and that each scope condition compiles to a SQL filter
 only ordinary rules and applies them alike on every path."""
 from __future__ import annotations
 
+import ast
 import os
 
 from sqlalchemy import column
 
 from engine.expressions.language import ExpressionError, Scope, compile_expression
 from engine.expressions.to_sql import to_sql
+from engine.metadata.codes import Problem
 from engine.metadata.graphs import dependency_order
-from engine.metadata.model import SCOPE_WORDS, SYSTEM_COLUMNS, Entity, Field, FieldRule, Grant, Label, Option, Role
+from engine.metadata.model import SCOPE_WORDS, SYSTEM_COLUMNS, Entity, Field, FieldRule, Grant, Label, Option, Portal, Role
 
-BASE_USER_ATTRIBUTES = frozenset({"id", "username", "full_name", "language"})
+BASE_USER_ATTRIBUTES = frozenset({"id", "username", "full_name", "language", "party"})  # party: a portal user's party record
 
 
 def user_fields(data: dict) -> dict[str, Field]:
@@ -71,9 +73,81 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
             rules += _field_rules(ctx, file, doc, path, rname, ent, fields)
         roles[rname] = Role(rname, Label.of(spec.get("label"), rname.replace("_", " ").capitalize()), tuple(spec.get("inherits", ())),
                             bool(spec.get("admin", False)), tuple(g for g in grants if g is not None), tuple(rules),
-                            bool(spec.get("integration", False)))
+                            bool(spec.get("integration", False)), _portal(ctx, file, doc, rname, spec, entities))
     _check_cycles(ctx, file, doc, raw_roles)
+    _check_portals(ctx, file, doc, raw_roles, roles, entities)
     return roles
+
+
+def _portal(ctx, file, doc, rname: str, spec: dict, entities: dict) -> Portal | None:
+    """A portal role's party: a top-level entity, its `party_active` a boolean field, its `home` entities real ones."""
+    p = spec.get("portal")
+    if p is None:
+        return None
+    path = ("roles", rname, "portal")
+    party = entities.get(p["party_entity"])
+    if party is None or party.child:
+        if not ctx.failed.entity(p["party_entity"]):
+            ctx.add("E055", file, doc, path + ("party_entity",), f"portal role '{rname}' names '{p['party_entity']}' as its party, which is not "
+                    "a top-level entity")
+        return None
+    active = p.get("party_active")
+    if active is not None and (active not in party.fields or party.fields[active].type != "boolean"):
+        ctx.add("E055", file, doc, path + ("party_active",), f"party_active names '{active}', which is not a true/false field of {party.name}")
+        return None
+    for i, name in enumerate(p.get("home", ())):
+        if (name not in entities or entities[name].child) and not ctx.failed.entity(name):
+            ctx.add("E055", file, doc, path + ("home", i), f"home names '{name}', which is not a top-level entity")
+            return None
+    for key in ("admin", "integration"):
+        if spec.get(key):
+            ctx.add("E055", file, doc, ("roles", rname, key), f"portal role '{rname}' cannot be an {key} role: a portal user works only with "
+                    "their own party's records", key=True)
+    if "*" in (spec.get("permissions") or {}):
+        ctx.add("E055", file, doc, ("roles", rname, "permissions", "*"), f"portal role '{rname}' grants on '*': name each entity a portal "
+                "user may reach", key=True)
+    return Portal(party.name, active, tuple(p.get("home", ())))
+
+
+def _mentions_party(expr) -> bool:
+    return any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "user" and n.attr == "party"
+               for n in ast.walk(expr.tree))
+
+
+def _belongs_to_party(entities: dict, name: str, portal: Portal) -> bool:
+    """Whether an entity's records belong to parties: it is the party entity or links to it (a catalogue does not)."""
+    ent = entities.get(name)
+    return ent is not None and (ent.name == portal.party_entity or any(f.type == "link" and f.entity == portal.party_entity
+                                                                        for f in ent.fields.values()))
+
+
+def _check_portals(ctx, file, doc, raw_roles: dict, roles: dict[str, Role], entities: dict) -> None:
+    """A portal role inherits only portal roles of its party (never the back office's grants); only portal roles name
+    user.party (a back-office user has none); W001 for a portal role's read scope that does not narrow to the party."""
+    for rname, role in roles.items():
+        portal = role.portal
+        if portal is None and raw_roles[rname].get("portal") is not None:
+            continue  # its portal block failed: reported
+        for i, parent in enumerate(role.inherits):
+            other = roles.get(parent)
+            if other is None or raw_roles[parent].get("portal") is not None and other.portal is None:
+                continue
+            if (portal is None) != (other.portal is None) or portal and other.portal and portal.party_entity != other.portal.party_entity:
+                what = "a portal role" if portal else "a back-office role"
+                ctx.add("E055", file, doc, ("roles", rname, "inherits", i), f"{what} '{rname}' inherits '{parent}', which is "
+                        + ("a back-office role" if other.portal is None else f"a portal role of {other.portal.party_entity}" if portal
+                           else "a portal role"))
+        for g in role.grants:
+            path = ("roles", rname, "permissions", g.entity) + ((g.action,) if isinstance(raw_roles[rname]["permissions"][g.entity], dict) else ())
+            if g.condition is not None and _mentions_party(g.condition) and portal is None:
+                ctx.add("E055", file, doc, path, f"role '{rname}' is no portal role, so its users have no party: user.party is always empty "
+                        "here", hint="give the role `portal: {party_entity: ...}`, or use another condition")
+            elif portal is not None and g.action in ("read", "*") and g.scope != "none" and _belongs_to_party(entities, g.entity, portal) \
+                    and (g.condition is None or not _mentions_party(g.condition)):
+                m = doc.mark(path)
+                ctx.warnings.append(Problem("W001", file, m.line, m.col, f"portal role '{rname}' reads {g.entity} with the scope '{g.scope}', "
+                                            f"which does not mention user.party: each party's users see every party's {g.entity} records",
+                                            ".".join(str(x) for x in path)))
 
 
 def _field_rules(ctx, file, doc, path: tuple, rname: str, ent: Entity, levels: dict) -> list[FieldRule]:

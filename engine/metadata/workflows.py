@@ -83,7 +83,7 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
                              parts.review(ctx, file, doc, path + ("review",), spec["review"], roles) if "review" in spec else None,
                              parts.sla(ctx, file, doc, path + ("sla",), spec["sla"], roles, hours, parts.people_of(ent)) if "sla" in spec else None,
                              parts.reduction(ctx, file, doc, path + ("notify_on_reduction",), spec["notify_on_reduction"], ent, entities, roles)
-                             if "notify_on_reduction" in spec else None)
+                             if "notify_on_reduction" in spec else None, Label.of(spec["portal"]) if spec.get("portal") else None)
     for name in sorted(options - set(states) - set(misspelt.values())):
         ctx.add("E038", file, doc, ("states",), f"{ent.name}.{sf.name} has the option '{name}', which is not a state of this workflow")
     # a name that is an option but not a state was reported just above (or as a misspelt state): only other names are news

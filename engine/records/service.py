@@ -311,7 +311,8 @@ class Records:
             row = {f.name: values.get(f.name) for f in ent.stored_fields()}
             for f in ent.file_fields():  # a new file gets its attachment once the record has an id (below)
                 row[f.name] = None
-            row.update(owner=actor.id, created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, version=1)
+            row.update(owner=self.permissions.owner_for_new(conn, actor), created_at=now, created_by=actor.id, updated_at=now,
+                       updated_by=actor.id, version=1)
             if "search_text" in self.schema.tables[ent.name].c:
                 row["search_text"] = listing.search_text(ent, values)
             try:  # the record and its lines as stored come back from the inserts themselves (RETURNING)

@@ -121,7 +121,7 @@ class ScreenBase:
     def error_page(self, request: Request, status: int, title: str, detail, request_id: str | None = None) -> HTMLResponse:
         """The error page in the reader's language; `detail` a message, or the engine error itself."""
         try:
-            actor = session.current_actor(self.rt, request) if "session" in request.scope else None
+            actor = session.current_actor(self.rt, request, portal=True) if "session" in request.scope else None
         except Exception:  # the error page must render even when the database is the problem
             actor = None
         lang = self.lang(request, actor)

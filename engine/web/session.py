@@ -15,7 +15,7 @@ from starlette.requests import Request
 from engine.access import sessions as user_sessions
 from engine.app.runtime import Runtime
 from engine.core.actor import Actor
-from engine.core.errors import Forbidden
+from engine.core.errors import Forbidden, Msg
 from engine.storage import audit
 
 CSRF_FIELD = "csrf_token"
@@ -70,8 +70,20 @@ def sign_out(rt: Runtime, request: Request, actor: Actor | None) -> None:
     request.session.clear()
 
 
-def current_actor(rt: Runtime, request: Request) -> Actor | None:
-    """The user of this browser's live session, or None (no session, or it ended or expired)."""
+class PortalOnly(Forbidden):
+    """A portal user (a customer's, supplier's or partner's contact) on a back-office screen: sent to /portal."""
+
+
+def current_actor(rt: Runtime, request: Request, portal: bool = False) -> Actor | None:
+    """The user of this browser's live session, or None (no session, or it ended or expired). A portal user gets only
+    the screens that say `portal=True` (the portal's, sign-out, the error page): anywhere else PortalOnly."""
+    actor = _session_actor(rt, request)
+    if actor is not None and not portal and actor.party is not None:
+        raise PortalOnly(Msg("this page is for the company's staff; your orders are on the portal at /portal"))
+    return actor
+
+
+def _session_actor(rt: Runtime, request: Request) -> Actor | None:
     token = request.session.get("sid")
     if not token:
         return None

@@ -66,7 +66,7 @@ class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, Designe
     async def logout(self, request: Request):
         form = await request.form()
         session.check_csrf(request, form)
-        actor = await run_in_threadpool(session.current_actor, self.rt, request)
+        actor = await run_in_threadpool(session.current_actor, self.rt, request, True)
         await run_in_threadpool(session.sign_out, self.rt, request, actor)
         return RedirectResponse("/login", status_code=303)
 

@@ -9,7 +9,7 @@ from engine.storage import audit
 def test_demo_loads_once_with_reporting_lines(rt):
     assert demo.is_empty(rt)
     counts = demo.load(rt)
-    assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 12, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 220,
+    assert {k: v for k, v in counts.items() if k != "stock"} == {"user": 14, "warehouse": 3, "customer": 20, "product": 50, "sales_order": 220,
                                                                   "transition": 190, "review": 225}
     assert counts["stock"] > 50
     assert not demo.is_empty(rt)

@@ -1,0 +1,60 @@
+"""The portal in Chromium, on a phone: a customer's contact places an order, follows it and downloads its
+confirmation; the other customer's contact sees none of it. In English, Chinese and Russian."""
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import shot, sign_in
+from tests.conftest import _who
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_a_customer_places_and_follows_an_order_on_a_phone(browser, live):
+    base, rt = live
+    ctx = browser.new_context(locale="en-US", **PHONE)
+    page = sign_in(ctx, base, "client_east")
+    expect(page).to_have_url(base + "/portal")
+    expect(page.locator(".party")).to_have_text("Sunrise Valves")
+    before = page.locator(".portal-card").count()
+    assert before > 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "portal-home-phone", full_page=True)
+    page.get_by_role("link", name="New Sales order").click()
+    page.fill("#f-requested_delivery_date", "2027-03-15")
+    page.select_option("#f-lines-0-product", index=2)
+    page.fill("#f-lines-0-quantity", "4")
+    page.get_by_role("button", name="+ Add line").click()
+    page.select_option("#f-lines-1-product", index=5)
+    page.fill("#f-lines-1-quantity", "1")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "portal-new-order-phone", full_page=True)
+    page.get_by_role("button", name="Place the sales order").click()
+    page.wait_for_url(re.compile(r"/portal/sales_order/\d+$"))
+    number = page.locator("h1").inner_text().split()[-2]
+    assert re.fullmatch(r"SO-\d{4}-\d{5}", number)
+    expect(page.locator(".portal-next")).to_contain_text("Your sales rep is completing the order")
+    expect(page.locator("table.lines tbody tr")).to_have_count(2)
+    rid = int(page.url.rsplit("/", 1)[1])
+    order = rt.records.get(_who(rt, "rep_east1"), "sales_order", rid)  # with the customer's rep, at catalogue prices
+    assert order["owner"] == _who(rt, "rep_east1").id and all(line["unit_price"] > 0 for line in order["lines"])
+    shot(page, "portal-order-phone", full_page=True)
+    with page.expect_download() as got:
+        page.get_by_role("link", name="Order confirmation (PDF)").click()
+    pdf = got.value
+    assert pdf.suggested_filename.endswith(".pdf") and open(pdf.path(), "rb").read(5) == b"%PDF-"
+    page.goto(base + "/portal")
+    expect(page.locator(".portal-card")).to_have_count(before + 1)
+    expect(page.get_by_role("link", name=number)).to_be_visible()
+    page.goto(base + f"/portal/sales_order/{rid}?lang=zh")  # the same order in Chinese
+    expect(page.locator(".portal-next")).to_contain_text("销售代表正在完善订单")
+    shot(page, "portal-order-zh-phone", full_page=True)
+    ctx.close()
+    other = browser.new_context(locale="ru-RU", **PHONE)
+    page = sign_in(other, base, "client_west")
+    page.goto(base + "/portal?lang=ru")
+    expect(page.locator(".party")).to_have_text("Lotus Automation")
+    assert number not in page.locator("main").inner_text()
+    shot(page, "portal-home-ru-phone", full_page=True)
+    assert page.request.get(base + f"/portal/sales_order/{rid}").status == 404  # another company's order is not there for them
+    other.close()
