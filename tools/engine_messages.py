@@ -651,3 +651,22 @@ PORTAL = {  # the portal (/portal) and portal accounts
     "this page is for the company's staff; your orders are on the portal at /portal": (
         "此页面供公司员工使用；您的订单在门户 /portal 中", "эта страница для сотрудников компании; ваши заказы — на портале /portal"),
 }
+PORTAL.update({
+    "@%(name)s is the party's contact and reads only comments shared with them: share this one, or leave them out": (
+        "@%(name)s 是往来单位的联系人，只能看到与其共享的评论：请共享此评论，或不要提及此人",
+        "@%(name)s — контакт контрагента и видит только комментарии, открытые ему: откройте этот или не упоминайте его"),
+    "%(who)s of %(party)s wrote on %(title)s: “%(text)s”": ("%(party)s 的 %(who)s 在 %(title)s 上留言：“%(text)s”",
+                                                           "%(who)s (%(party)s) написал(а) по %(title)s: «%(text)s»"),
+    "%(who)s wrote to you about %(title)s: “%(text)s”": ("%(who)s 就 %(title)s 给您留言：“%(text)s”", "%(who)s написал(а) вам по %(title)s: «%(text)s»"),
+    "Messages": ("消息", "Сообщения"),
+    "No messages yet. Write to us about this %(thing)s below.": ("还没有消息。可在下方就此%(thing)s给我们留言。",
+                                                                "Сообщений пока нет. Напишите нам об этом ниже (%(thing)s)."),
+    "Write to us": ("给我们留言", "Напишите нам"),
+    "Send": ("发送", "Отправить"),
+    "Share with the %(party)s (they read it on the portal)": ("与%(party)s共享（对方在门户中可见）", "Открыть для контрагента «%(party)s» (виден на портале)"),
+    "from the %(party)s": ("来自%(party)s", "от контрагента «%(party)s»"),
+    "shared with the %(party)s": ("已与%(party)s共享", "открыт для «%(party)s»"),
+    "the departments' opinions are internal": ("各部门的意见属于内部信息", "заключения отделов — внутренние"),
+})
+PORTAL["a yes/no field is compared with eq or ne only: %(name)s=true"] = ("是/否字段只能用 eq 或 ne 比较：%(name)s=true",
+                                                                           "поле «да/нет» сравнивается только через eq или ne: %(name)s=true")

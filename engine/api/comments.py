@@ -1,6 +1,7 @@
 """Comments over the API (engine.comments.service):
 
-- `POST /api/v1/{entity}/{id}/comments` {"text"} -> 201 the comment: for whoever may read the record;
+- `POST /api/v1/{entity}/{id}/comments` {"text", "shared"} -> 201 the comment: for whoever may read the record
+  (`shared: true` makes it part of the conversation with the record's party; a portal user's always is);
   an @mention of someone who may not read it is refused (422) and tells them nothing.
 - `GET /api/v1/{entity}/{id}/comments`: the record's comments, oldest first (`html` is the text
   rendered safely; `may_edit`, `may_delete` say what the caller may do).
@@ -31,8 +32,11 @@ def make_comment_routes(rt: Runtime) -> list[Route]:
     async def add(request: Request):
         entity, rid = request.path_params["entity"], _record_id(request)
         actor = await run_in_threadpool(_actor, rt, request)
-        text = _text_of(await read_json(request))
-        return _json(await run_in_threadpool(rt.comments.add, actor, entity, rid, text), 201)
+        body = await read_json(request)
+        text = _text_of(body)
+        if "shared" in body and not isinstance(body["shared"], bool):
+            raise ValidationFailed([FieldError("shared", Msg("expected true or false"))])
+        return _json(await run_in_threadpool(rt.comments.add, actor, entity, rid, text, body.get("shared") is True), 201)
 
     async def listed(request: Request):
         entity, rid = request.path_params["entity"], _record_id(request)

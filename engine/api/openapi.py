@@ -356,9 +356,12 @@ def build_openapi(app: App, grants=None) -> dict:
             "html": {"type": "string", "description": "the text rendered safely (a small subset of Markdown; no HTML of the author's)"},
             "author_id": {"type": ["integer", "null"]}, "author": {"type": ["string", "null"]},
             "mentions": {"type": "array", "items": {"type": "string"}}, "created_at": {"type": "string", "format": "date-time"},
-            "edited_at": {"type": ["string", "null"], "format": "date-time"}, "may_edit": {"type": "boolean"}, "may_delete": {"type": "boolean"}}}
+            "edited_at": {"type": ["string", "null"], "format": "date-time"}, "may_edit": {"type": "boolean"}, "may_delete": {"type": "boolean"},
+            "shared": {"type": "boolean", "description": "part of the conversation with the record's party (shown on their portal)"},
+            "from_party": {"type": "boolean", "description": "written by a contact of the party"}}}
         schemas["CommentInput"] = {"type": "object", "required": ["text"], "additionalProperties": False,
-                                   "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 10000}}}
+                                   "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 10000},
+                                                  "shared": {"type": "boolean", "description": "share it with the record's party (new comments)"}}}
     if imports:  # someone who may import follows their jobs
         paths.update(_job_paths(errors))
         schemas["ImportResult"] = {"type": "object", "properties": {

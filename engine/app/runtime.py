@@ -47,6 +47,7 @@ def plugins_of(app: App):
     hooks.register(FieldFiles(), name="builtin.file_fields")  # the files of file fields, kept and forgotten as records change
     hooks.register(comments.Cleanup(), name="builtin.comments")  # and its comments
     hooks.register(comments.Mentions(), name="builtin.mentions")  # people mentioned in a comment hear of it
+    hooks.register(comments.Conversation(), name="builtin.conversation")  # a shared comment reaches the other side
     types = connector_types(hooks)
     known = set(types) | set(INBOUND)
     unknown = [Problem("E049", c.file, *c.type_at, f"connector '{c.name}' is of type '{c.type}', which no adapter provides "

@@ -2,7 +2,7 @@
 other tables by engine.app.tables."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, MetaData, String, Table, Text
 
 from engine.storage.schema import ID, UtcDateTime
 
@@ -18,6 +18,7 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("mentions", JSON, nullable=False),  # the ids of the people it mentions
         Column("created_at", UtcDateTime, nullable=False),
         Column("edited_at", UtcDateTime),
+        Column("shared", Boolean),  # part of the conversation with the record's party (their portal shows it); else internal
         Index("ix_sys_comment_record", "entity", "record_id", "id"),
         sqlite_autoincrement=True,  # an id is never given again: a link to a deleted comment never shows another
     )}

@@ -91,7 +91,7 @@ class PortalScreens(ScreenBase):
                         "may_create": g.can(ent.name, "create")})
         return out
 
-    async def record(self, request: Request, error: str | None = None, status: int = 200):
+    async def record(self, request: Request, error: str | None = None, status: int = 200, said: str = "", said_error: str | None = None):
         try:
             actor, portal = await self.contact(request)
         except Staff:
@@ -100,7 +100,7 @@ class PortalScreens(ScreenBase):
         rid = _record_id(request)
         lang = self.lang(request, actor)
         ctx = await run_in_threadpool(self._record, actor, portal, ent, rid, lang)
-        return self._page(request, "portal_record.html", actor, portal, status=status, error=error, **ctx)
+        return self._page(request, "portal_record.html", actor, portal, status=status, error=error, said=said, said_error=said_error, **ctx)
 
     def _record(self, actor, portal, ent, rid: int, lang: str) -> dict:
         rec = self.rt.records.get(actor, ent.name, rid)
@@ -119,7 +119,8 @@ class PortalScreens(ScreenBase):
             if blocks and not s.get("hidden"):
                 sections.append({**s, "blocks": blocks})
         return {"ent": ent, "rec": rec, "titles": self._titles(actor, ent, [rec]), "sections": sections, "state": state, "flow": flow,
-                "documents": ent.documents, "app_entities": self.app.entities}
+                "documents": ent.documents, "app_entities": self.app.entities,
+                "conversation": self.rt.comments.list(actor, ent.name, rid) if ent.comments else None}
 
     async def fire(self, request: Request):
         """POST /portal/{entity}/{id}/transitions/{name}: what the workflow lets the portal role do (confirm, accept, withdraw)."""
@@ -142,6 +143,24 @@ class PortalScreens(ScreenBase):
             said = "; ".join(self._said(ent, e, lang) for e in exc.errors) if isinstance(exc, ValidationFailed) else self._localized(exc.detail, lang)
             return await self.record(request, error=said, status=exc.status)
         return RedirectResponse(f"/portal/{ent.name}/{rid}", status_code=303)
+
+    async def write(self, request: Request):
+        """POST /portal/{entity}/{id}/comments: a message to the company - a comment shared with the party, the owner told."""
+        try:
+            actor, portal = await self.contact(request)
+        except Staff:
+            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        form = await request.form()
+        session.check_csrf(request, form)
+        ent = self._entity(actor, portal, request.path_params["entity"])
+        rid = _record_id(request)
+        text = str(form.get("text") or "")
+        try:
+            made = await run_in_threadpool(self.rt.comments.add, actor, ent.name, rid, text)
+        except ValidationFailed as exc:
+            lang = self.lang(request, actor)
+            return await self.record(request, status=exc.status, said=text, said_error="; ".join(self._localized(e.message, lang) for e in exc.errors))
+        return RedirectResponse(f"/portal/{ent.name}/{rid}#message-{made['id']}", status_code=303)
 
     async def document(self, request: Request):
         try:

@@ -25,6 +25,8 @@ DEFAULT_LIMIT = 50
 COUNT_CAP = 1000
 MAX_IN = 200
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "isnull")
+_COMPARE = {"eq": lambda c, v: c == v, "ne": lambda c, v: c != v, "gt": lambda c, v: c > v, "gte": lambda c, v: c >= v,
+            "lt": lambda c, v: c < v, "lte": lambda c, v: c <= v}  # built only for the operator asked (a yes/no column refuses <)
 RESERVED_PARAMS = ("sort", "limit", "cursor", "q", "count")
 
 _SYSTEM_FIELDS = {
@@ -129,12 +131,13 @@ def filter_clauses(ent: Entity, table, filters, errors: ErrorCollector, hidden: 
                 else:
                     clauses.append(col.istartswith(s, autoescape=True))
             else:
+                if f.value_type == "boolean" and op not in ("eq", "ne"):
+                    raise BadValue(Msg("a yes/no field is compared with eq or ne only: %(name)s=true", name=name))
                 v = coerce(f, raw, from_query=True)
                 if v is None:
                     clauses.append(col.is_(None) if op == "eq" else col.is_not(None))
                 else:
-                    clauses.append({"eq": col == v, "ne": col != v, "gt": col > v, "gte": col >= v,
-                                    "lt": col < v, "lte": col <= v}[op])
+                    clauses.append(_COMPARE[op](col, v))
         except BadValue as exc:
             errors.add(key, message_of(exc))
     return clauses

@@ -278,8 +278,9 @@ class Records:
             raise NotFound(Msg("no %(entity)s with id %(id)s", entity=ent.name, id=record_id))
         hidden = grants.hidden(ent.name)
         wf = self.workflow_of(ent.name)
-        return [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
-                 "at": to_json("datetime", r["at"]), "changes": without_hidden(json.loads(r["changes"]), hidden, wf)} for r in rows]
+        out = [{"id": r["id"], "action": r["action"], "actor": r["actor"], "actor_id": r["actor_id"], "via": r["via"],
+                "at": to_json("datetime", r["at"]), "changes": without_hidden(json.loads(r["changes"]), hidden, wf)} for r in rows]
+        return out if actor.party is None else [e for e in map(_for_party, out) if e is not None]
 
     # ------------------------------------------------------------------ write
     def create(self, actor: Actor, entity: str, data: Any) -> dict:
@@ -911,6 +912,23 @@ def without_hidden(changes: dict, hidden: frozenset, wf=None) -> dict:
         secret = inputs_into(wf.transitions.get(step.get("name")), hidden)
         out["transition"] = {**step, "inputs": {k: v for k, v in step["inputs"].items() if k not in secret}}
     return out
+
+
+PARTY_HISTORY = ("create", "update", "delete", "transition")  # what a party's contact reads of a record's history
+
+
+def _for_party(entry: dict) -> dict | None:
+    """An audit entry as a party's contact may read it: the record's changes and its steps (without the staff's notes and
+    inputs on them), the comments shared with them; not opinions, internal comments, files or reassignments."""
+    changes = entry["changes"] if isinstance(entry["changes"], dict) else {}
+    if entry["action"] in ("comment", "comment_edit", "comment_delete"):
+        return entry if changes.get("shared") is True else None
+    if entry["action"] not in PARTY_HISTORY:
+        return None
+    step = changes.get("transition")
+    if isinstance(step, dict):
+        return {**entry, "changes": {**changes, "transition": {k: v for k, v in step.items() if k not in ("comment", "inputs")}}}
+    return entry
 
 
 def record_id(raw: str) -> int:

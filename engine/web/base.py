@@ -198,6 +198,13 @@ class ScreenBase:
     def grants(self, actor):
         return self.rt.records.permissions.grants(actor)
 
+    def party_facing(self, ent: Entity) -> Entity | None:
+        """The party entity (customer, supplier) of a portal role that reads this entity - its comments may then be shared
+        with the record's party - or None."""
+        role = next((r for r in self.app.roles.values() if r.portal is not None
+                     and any(g.entity == ent.name and g.action in ("read", "*") and g.scope != "none" for g in r.grants)), None)
+        return self.app.entity(role.portal.party_entity) if role is not None else None
+
     def locked(self, actor, ent: Entity, record: dict | None = None) -> frozenset:
         """Fields the actor may not write: hidden or read-only for their roles, or kept fixed by
         the record's workflow state."""

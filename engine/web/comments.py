@@ -22,9 +22,10 @@ class CommentScreens(ScreenBase):
         actor, ent, rid, form = await self._posted(request)
         text = str(form.get("text") or "")
         try:
-            made = await run_in_threadpool(self.rt.comments.add, actor, ent.name, rid, text)
+            made = await run_in_threadpool(self.rt.comments.add, actor, ent.name, rid, text, form.get("shared") == "1")
         except ValidationFailed as exc:
-            return await self.record_page(request, comments_error=reason(exc, self.lang(request, actor)), status=exc.status, comment_text=text)
+            return await self.record_page(request, comments_error=reason(exc, self.lang(request, actor)), status=exc.status, comment_text=text,
+                                          comment_shared=form.get("shared") == "1")
         return RedirectResponse(f"/{ent.name}/{rid}#comment-{made['id']}", status_code=303)
 
     async def edit_comment(self, request: Request):

@@ -26,7 +26,7 @@ from engine.workflow import reviews, transitions
 
 class RecordScreens(ScreenBase):
     async def record_page(self, request: Request, flow_error: str | None = None, status: int = 200, files_error: str | None = None,
-                          comments_error: str | None = None, comment_text: str | None = None):
+                          comments_error: str | None = None, comment_text: str | None = None, comment_shared: bool = False):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         rid = _record_id(request)
@@ -66,7 +66,7 @@ class RecordScreens(ScreenBase):
                            history=hist, sections=self.sections(ent, actor=actor, record=rec), app_entities=self.app.entities, flow=flow,
                            workflow=self.rt.records.workflow_of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
                            may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"),
-                           files=files, files_error=files_error, comments=notes, comments_error=comments_error, comment_text=comment_text, people=people, file_bytes=self.rt.files.max_bytes(ent.name) if files is not None else 0,
+                           files=files, files_error=files_error, comments=notes, shares=self.party_facing(ent), comments_error=comments_error, comment_text=comment_text, comment_shared=comment_shared, people=people, file_bytes=self.rt.files.max_bytes(ent.name) if files is not None else 0,
                            file_limit=megabytes(self.rt.files.max_bytes(ent.name)) if files is not None else None)
 
     async def fire(self, request: Request):

@@ -27,9 +27,12 @@ DECISIONS = {"approve": "approved", "reject": "rejected"}
 
 
 def summary(records: Records, actor: Actor, entity: str, record_id: int, lang: str = "en") -> dict:
-    """The record's latest review: its tasks with opinions, the outcome, and which tasks this user may answer."""
+    """The record's latest review: its tasks with opinions, the outcome, and which tasks this user may answer. The
+    departments' opinions are the company's own: a party's contact is refused."""
     ent, wf = _workflow(records, entity)
     records.permissions.require(actor, ent.name, "read")
+    if actor.party is not None:
+        raise Forbidden(Msg("the departments' opinions are internal"))
     with records.db.read() as conn:
         rec = records._visible(conn, actor, ent, record_id)
         return _summary(records, conn, actor, wf, rec, lang)

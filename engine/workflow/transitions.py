@@ -78,9 +78,10 @@ def timeline(records: Records, actor: Actor, entity: str, record_id: int) -> lis
         records._visible(conn, actor, ent, record_id)
         rows = conn.execute(select(h).where(h.c.entity == ent.name, h.c.record_id == record_id).order_by(h.c.id)).mappings().all()
     secret = {name: inputs_into(t, hidden) for name, t in wf.transitions.items()} if hidden else {}
+    party = actor.party is not None  # a party's contact: the steps, not the staff's notes and inputs on them
     return [{"transition": r["transition"], "from": r["from_state"], "to": r["to_state"], "actor": r["actor"], "actor_id": r["actor_id"],
-             "at": to_json("datetime", r["at"]), "comment": r["comment"],
-             "inputs": {k: v for k, v in _json(r["inputs"]).items() if k not in secret.get(r["transition"], ())},
+             "at": to_json("datetime", r["at"]), "comment": None if party else r["comment"],
+             "inputs": {} if party else {k: v for k, v in _json(r["inputs"]).items() if k not in secret.get(r["transition"], ())},
              "seconds_in_state": r["seconds_in_state"]} for r in rows]
 
 

@@ -43,6 +43,11 @@ def test_a_customer_places_and_follows_an_order_on_a_phone(browser, live):
         page.get_by_role("link", name="Order confirmation (PDF)").click()
     pdf = got.value
     assert pdf.suggested_filename.endswith(".pdf") and open(pdf.path(), "rb").read(5) == b"%PDF-"
+    page.fill("#message-text", "Please deliver to gate 3, we unload until 16:00.")  # a message to the company about the order
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".message.mine")).to_contain_text("gate 3")
+    shot(page, "portal-message-phone")
+    assert any("gate 3" in c["text"] for c in rt.comments.list(_who(rt, "rep_east1"), "sales_order", rid))  # the rep reads it
     page.goto(base + "/portal")
     expect(page.locator(".portal-card")).to_have_count(before + 1)
     expect(page.get_by_role("link", name=number)).to_be_visible()

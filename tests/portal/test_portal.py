@@ -4,28 +4,10 @@ deactivated; the API answers them with the same scope."""
 import re
 
 import pytest
-from starlette.testclient import TestClient
 
-from engine.app import demo
-from engine.server import create_app
-from tests.conftest import DatabaseFactory, _who
+from tests.conftest import _who
 from tests.html import visible_text
-from tests.web.test_pages import SECRET, csrf, sign_in
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    f = DatabaseFactory(tmp_path_factory.mktemp("portal"))
-    rt = f.runtime()
-    demo.load(rt)
-    yield rt
-    f.close()
-
-
-@pytest.fixture
-def web(site):
-    with TestClient(create_app(site, secret_key=SECRET), raise_server_exceptions=False) as c:
-        yield c
+from tests.web.test_pages import csrf, sign_in
 
 
 def orders_of(rt, username):

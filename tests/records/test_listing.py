@@ -104,6 +104,15 @@ def test_filters_by_type(rt, clerk):
     assert found(("requested_delivery_date", "isnull", "true")) == sorted([a["id"], b["id"]])
     assert found(("customer", "eq", str(ids["customer"]))) == sorted([a["id"], b["id"]])
     assert found(("number", "startswith", a["number"][:3].lower())) == sorted([a["id"], b["id"]])
+    gone = rt.records.create(clerk, "customer", {"code": "OFF1", "name": "Closed Ltd", "region": "east", "active": False})
+
+    def customers(*filters):
+        return [r["id"] for r in rt.records.list(clerk, "customer", ListQuery(filters=list(filters)))["items"]]
+    assert customers(("active", "eq", "false")) == [gone["id"]]  # a yes/no field: eq and ne
+    assert gone["id"] not in customers(("active", "ne", "false")) and ids["customer"] in customers(("active", "eq", "true"))
+    with pytest.raises(ValidationFailed) as exc:
+        customers(("active", "gt", "false"))
+    assert "compared with eq or ne only" in str(exc.value.errors[0].message)
 
 
 def test_a_bad_filter_says_what_would_work():
