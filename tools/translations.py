@@ -21,7 +21,7 @@ KEYWORDS = ["_", "gettext", "Msg", "add:2", "BadValue", "FieldError:2", "NotFoun
             "Unauthenticated", "TooManyRequests", "PayloadTooLarge", "Unavailable"]
 # titles of errors that reach screens from code (engine.core.errors and the server)
 EXTRA = ["Bad request", "Not signed in", "Not allowed", "Not found", "Conflict", "Request too large", "Invalid input", "Too many attempts",
-         "Method not allowed", "Something went wrong", "Not available", "Error", "Due %(when)s",
+         "Method not allowed", "Something went wrong", "Not available", "Error", "Due %(when)s", "Link no longer valid",
          # the actions said inside permission refusals, and review outcomes (Msg(action), Msg(status))
          "read", "create", "update", "delete", "export", "approved", "rejected"]
 

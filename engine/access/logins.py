@@ -49,12 +49,14 @@ def _keys(username: str, address: str | None) -> list[tuple[str, int]]:
     return keys
 
 
-def _refuse_if_locked(conn, schema: Schema, keys, now: dt.datetime) -> None:
+def _refuse_if_locked(conn, schema: Schema, keys, now: dt.datetime, what: str = "sign-in") -> None:
     t = schema.login_attempt
     for r in conn.execute(select(t).where(t.c.key.in_([k for k, _ in keys]))):
         if r.locked_until is not None and r.locked_until > now:
             wait = int((r.locked_until - now).total_seconds()) + 1
-            raise TooManyRequests(Msg("too many failed sign-ins; try again in %(n)s minute(s)", n=max(1, wait // 60)), wait)
+            said = (Msg("too many failed sign-ins; try again in %(n)s minute(s)", n=max(1, wait // 60)) if what == "sign-in" else
+                    Msg("too many requests of this kind; try again in %(n)s minute(s)", n=max(1, wait // 60)))
+            raise TooManyRequests(said, wait)
 
 
 def _count_failure(conn, schema: Schema, key: str, limit: int, now: dt.datetime) -> None:
@@ -66,6 +68,15 @@ def _count_failure(conn, schema: Schema, key: str, limit: int, now: dt.datetime)
     stmt = insert.values(key=key, failures=1, last_failure=now, locked_until=now + LOCK if limit <= 1 else None)
     conn.execute(stmt.on_conflict_do_update(index_elements=[t.c.key], set_={
         "failures": failures, "last_failure": now, "locked_until": case((failures >= limit, lock_until), else_=None)}))
+
+
+def count_request(conn, schema: Schema, kind: str, subject: str, limit: int, now: dt.datetime | None = None) -> None:
+    """One more request of `kind` (a password reset) for `subject` (a client address, a user): TooManyRequests once
+    `limit` of them came within WINDOW - the same counters, in the database, as failed sign-ins."""
+    now = now or _now()
+    key = f"{kind}:{_address_key(subject) if kind.endswith('addr') else subject}"[:200]
+    _refuse_if_locked(conn, schema, [(key, limit)], now, what=kind)
+    _count_failure(conn, schema, key, limit, now)
 
 
 def sign_in(db, schema: Schema, username: str, password: str, address: str | None, via: str, then=None, purpose: str = "login"):

@@ -57,6 +57,18 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("user_agent", String(300)),
         Index("ix_sys_session_user", "user_id", "ended_at"),
     )
+    out["account_link"] = Table(  # single-use links by e-mail: an invitation to set a first password, a password reset
+        "sys_account_link", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the link's token; the token itself is never kept
+        Column("user_id", BigInteger, nullable=False, index=True),
+        Column("purpose", String(16), nullable=False),  # invite, reset
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("expires_at", UtcDateTime, nullable=False),
+        Column("used_at", UtcDateTime),
+        Column("created_by", BigInteger),
+        sqlite_autoincrement=True,
+    )
     out["login_attempt"] = Table(  # failed sign-ins per username and per client address, for throttling
         "sys_login_attempt", md,
         Column("key", String(200), primary_key=True),

@@ -24,6 +24,7 @@ from engine.events.hooks import make_manager
 from engine.files.attachments import Attachments, Cleanup
 from engine.files.fields import FieldFiles
 from engine.files.stores import blobs_for
+from engine.invitations.service import Invitations
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
@@ -109,6 +110,7 @@ class Runtime:
         self.app, self.schema, self.records, self.stored = app, schema, records, stored
         self.files = Attachments(records, blobs_for(schema))
         self.comments = comments.Comments(records)
+        self.invitations = Invitations(records)
         self.reports = Reports(records)
         self.dashboards = Dashboards(self.reports)
         self.accounts.schema = schema

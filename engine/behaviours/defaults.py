@@ -8,7 +8,8 @@ behaviour's place: the built-in one is not registered.
 - states: entering a state closes the review and timers of the one left, opens the new one's
   review round and schedules its deadlines;
 - notices: in-app notifications of transitions, of lines reduced in a watched state, of reminders
-  and escalations, and of a record passed to the owner's manager.
+  and escalations, of a record passed to the owner's manager, and (in the bell and by e-mail) of a
+  record a party's contact placed on the portal, to its owner.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from engine.core.errors import Msg
 from engine.core.i18n import localize
 from engine.events.hooks import hookimpl, shown_path
-from engine.events.model import DEADLINE_REACHED, STATE_ENTERED, TRANSITIONED, UPDATED
+from engine.events.model import CREATED, DEADLINE_REACHED, STATE_ENTERED, TRANSITIONED, UPDATED
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.storage import audit
 from engine.workflow import steps
@@ -65,6 +66,15 @@ class Notices:
             title = event.record.get(ent.title_field) or event.record_id
             said = Msg("%(thing)s %(title)s is now yours (overdue)", thing=Msg.label(ent.label), title=title)
             records.deliver_to(tx, [event.data["fields"]["owner"]["to"]], ent, event.record_id, "reassigned", lambda hidden, lang: localize(said, lang))
+        elif event.type == CREATED and tx.actor.party is not None and event.record is not None and event.record.get("owner") is not None:
+            ent = records.app.entity(event.entity)  # placed on the portal: the party's rep hears of it
+            if ent.child:
+                return
+            title = event.record.get(ent.title_field) or event.record_id
+            said = Msg("%(who)s placed %(thing)s %(title)s on the portal", who=tx.actor.full_name or tx.actor.username,
+                       thing=Msg.label(ent.label, lower=True), title=title)
+            records.deliver_to(tx, [event.record["owner"]], ent, event.record_id, "portal", lambda hidden, lang: localize(said, lang),
+                               channels=("in_app", "email"), event_id=event.id)
         elif event.type == DEADLINE_REACHED and event.data.get("notify"):
             ent = records.app.entity(event.entity)
             kind = "reminder" if event.data["kind"] == "reminder" else "escalation"

@@ -98,6 +98,12 @@ class Conflict(EngineError):
         self.current = current
 
 
+class Gone(EngineError):
+    """A single-use link already used, or past its time."""
+    status = 410
+    title = "Link no longer valid"
+
+
 class TooManyRequests(EngineError):
     status = 429
     title = "Too many attempts"

@@ -33,8 +33,9 @@ ATTACHMENT_REMOVED = "attachment_removed"  # a file was removed from a record (d
 COMMENT_ADDED = "comment_added"  # a comment on a record (data: comment: id, text; mentions: the ids of the people it mentions)
 COMMENT_EDITED = "comment_edited"  # a comment changed by its author (data: comment, before: the text it had, mentions: people newly mentioned)
 COMMENT_REMOVED = "comment_removed"  # a comment deleted (data: comment)
+ACCESS_LINK = "access_link"  # an invitation (on the party record) or a password reset link was sent (data: user, purpose; never the link)
 KINDS = (CREATED, UPDATED, DELETED, TRANSITIONED, STATE_ENTERED, OPINION_GIVEN, DEADLINE_REACHED, IMPORT_FINISHED, ATTACHMENT_ADDED,
-         ATTACHMENT_REMOVED, COMMENT_ADDED, COMMENT_EDITED, COMMENT_REMOVED)
+         ATTACHMENT_REMOVED, COMMENT_ADDED, COMMENT_EDITED, COMMENT_REMOVED, ACCESS_LINK)
 
 
 @dataclass(frozen=True)

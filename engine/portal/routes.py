@@ -11,6 +11,8 @@ def make_routes(rt: Runtime) -> list:
     s = PortalScreens(rt)
     return [
         Route("/portal", s.home, methods=["GET"]),
+        Route("/portal/account", s.account, methods=["GET"]),
+        Route("/portal/account", s.account_save, methods=["POST"]),
         Route("/portal/{entity}/new", s.new_form, methods=["GET"]),
         Route("/portal/{entity}/new", s.new_save, methods=["POST"]),
         Route("/portal/{entity}/{id}", s.record, methods=["GET"]),

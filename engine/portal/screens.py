@@ -240,6 +240,42 @@ class PortalScreens(ScreenBase):
                               errors=errors, **form)
         return RedirectResponse(f"/portal/{ent.name}/{rec['id']}", status_code=303)
 
+    # ---------------------------------------------------------------- their own account
+
+    async def account(self, request: Request, errors: dict | None = None, status: int = 200):
+        try:
+            actor, portal = await self.contact(request)
+        except Staff:
+            return RedirectResponse("/account", status_code=303)
+        notices = await run_in_threadpool(self.rt.accounts.notice_settings, actor)
+        return self._page(request, "portal_account.html", actor, portal, status=status, errors=errors or {}, notices=notices,
+                          saved=request.query_params.get("saved"))
+
+    async def account_save(self, request: Request):
+        """POST /portal/account: the password (with the current one), or the language and whether e-mails come."""
+        try:
+            actor, portal = await self.contact(request)
+        except Staff:
+            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        form = await request.form()
+        session.check_csrf(request, form)
+        lang = self.lang(request, actor)
+        try:
+            if form.get("what") == "password":
+                if str(form.get("password", "")) != str(form.get("again", "")):
+                    return await self.account(request, {"again": localize(Msg("the two passwords differ; type the same one twice"), lang)}, 422)
+                await run_in_threadpool(self.rt.accounts.change_password, actor, str(form.get("current_password", "")),
+                                        str(form.get("password", "")), request.client.host if request.client else None)
+                await run_in_threadpool(session.sign_in, self.rt, request, actor)  # every session ended; this device gets a new one
+                return RedirectResponse("/portal/account?saved=password", status_code=303)
+            notices = await run_in_threadpool(self.rt.accounts.notice_settings, actor)
+            await run_in_threadpool(self.rt.accounts.set_language, actor, str(form.get("language") or ""))
+            await run_in_threadpool(self.rt.accounts.set_notice_settings, actor, notices.get("email") or "", notices.get("phone") or "",
+                                    {"email": form.get("channel_email") == "on"})
+        except ValidationFailed as exc:
+            return await self.account(request, {e.field: localize(e.message, lang) for e in exc.errors}, 422)
+        return RedirectResponse("/portal/account?saved=settings", status_code=303)
+
     # ---------------------------------------------------------------- messages
 
     def _said(self, ent, error, lang: str) -> str:

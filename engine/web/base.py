@@ -198,6 +198,10 @@ class ScreenBase:
     def grants(self, actor):
         return self.rt.records.permissions.grants(actor)
 
+    def is_party(self, ent: Entity) -> bool:
+        """Whether a portal role's users are contacts of this entity's records (its customers, its suppliers)."""
+        return any(r.portal is not None and r.portal.party_entity == ent.name for r in self.app.roles.values())
+
     def party_facing(self, ent: Entity) -> Entity | None:
         """The party entity (customer, supplier) of a portal role that reads this entity - its comments may then be shared
         with the record's party - or None."""

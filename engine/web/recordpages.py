@@ -26,10 +26,13 @@ from engine.workflow import reviews, transitions
 
 class RecordScreens(ScreenBase):
     async def record_page(self, request: Request, flow_error: str | None = None, status: int = 200, files_error: str | None = None,
-                          comments_error: str | None = None, comment_text: str | None = None, comment_shared: bool = False):
+                          comments_error: str | None = None, comment_text: str | None = None, comment_shared: bool = False,
+                          contacts_note: dict | None = None):
         actor = await self.actor_or_login(request)
         ent = self.entity(request.path_params["entity"])
         rid = _record_id(request)
+        if contacts_note is None and request.query_params.get("invited"):  # back from an invitation sent by e-mail
+            contacts_note = {"username": request.query_params["invited"][:64]}
 
         def work():
             rec = self.rt.records.get(actor, ent.name, rid)
@@ -58,15 +61,17 @@ class RecordScreens(ScreenBase):
             steps = (flow or {}).get("timeline") or []
             people = self.rt.records.titles(actor, "@user", {e["actor_id"] for e in [*hist, *steps] if e.get("actor_id") is not None})
             around = self.neighbours(actor, ent, rec, list_qs) if list_qs is not None else {}
-            return rec, hist, titles, related, self.rt.records.can(actor, ent.name, "update", rid), flow, files, notes, people, around
+            may_update = self.rt.records.can(actor, ent.name, "update", rid)
+            contacts = self.rt.invitations.contacts(actor, ent.name, rid) if may_update and self.is_party(ent) else None
+            return rec, hist, titles, related, may_update, flow, files, notes, people, around, contacts
         list_qs = request.query_params.get("list")  # opened from a list: its previous and next record
-        rec, hist, titles, related, may_update, flow, files, notes, people, around = await run_in_threadpool(work)
+        rec, hist, titles, related, may_update, flow, files, notes, people, around, contacts = await run_in_threadpool(work)
         return self.render(request, "record.html", actor, status=status, ent=ent, rec=rec, titles=titles, related=related, around=around,
                            list_qs=list_qs,
                            history=hist, sections=self.sections(ent, actor=actor, record=rec), app_entities=self.app.entities, flow=flow,
                            workflow=self.rt.records.workflow_of(ent.name), flow_error=flow_error, sla_flag=(flow or {}).get("sla"),
                            may_update=may_update and not (flow or {}).get("locked"), may_create=self.grants(actor).can(ent.name, "create"),
-                           files=files, files_error=files_error, comments=notes, shares=self.party_facing(ent), comments_error=comments_error, comment_text=comment_text, comment_shared=comment_shared, people=people, file_bytes=self.rt.files.max_bytes(ent.name) if files is not None else 0,
+                           files=files, files_error=files_error, comments=notes, shares=self.party_facing(ent), comments_error=comments_error, comment_text=comment_text, comment_shared=comment_shared, contacts=contacts, contacts_note=contacts_note, people=people, file_bytes=self.rt.files.max_bytes(ent.name) if files is not None else 0,
                            file_limit=megabytes(self.rt.files.max_bytes(ent.name)) if files is not None else None)
 
     async def fire(self, request: Request):

@@ -21,11 +21,13 @@ from engine.web.bell import BellScreens
 from engine.web.board import BoardScreens
 from engine.web.comments import CommentScreens
 from engine.web.connectors import ConnectorScreens
+from engine.web.contacts import ContactScreens
 from engine.web.designer import DesignerScreens
 from engine.web.documents import DocumentScreens
 from engine.web.files import FileScreens
 from engine.web.imports import ImportScreens
 from engine.web.lists import ListScreens
+from engine.web.passwords import PasswordScreens
 from engine.web.recordpages import RecordScreens
 from engine.web.reports import ReportScreens
 from engine.web.settings import SettingsScreens
@@ -33,7 +35,7 @@ from engine.web.timeviews import TimeViewScreens
 
 
 class Screens(ListScreens, BoardScreens, RecordScreens, SettingsScreens, DesignerScreens, ConnectorScreens, ImportScreens, FileScreens,
-              CommentScreens, BellScreens, DocumentScreens, ReportScreens, TimeViewScreens):
+              CommentScreens, BellScreens, DocumentScreens, ReportScreens, TimeViewScreens, PasswordScreens, ContactScreens):
     """All screens; sign-in and sign-out live here, the rest in lists.py and recordpages.py."""
 
     async def login_page(self, request: Request):
@@ -80,6 +82,12 @@ def make_routes(rt: Runtime) -> list:
         Route("/favicon.ico", lambda request: RedirectResponse("/static/favicon.svg", status_code=301), methods=["GET"]),
         Route("/login", s.login_page, methods=["GET"]),
         Route("/login", s.login, methods=["POST"]),
+        Route("/password/forgot", s.forgot_page, methods=["GET"]),
+        Route("/password/forgot", s.forgot, methods=["POST"]),
+        Route("/password/reset/{token}", s.reset_page, methods=["GET"]),
+        Route("/password/reset/{token}", s.set_password, methods=["POST"]),
+        Route("/welcome/{token}", s.welcome_page, methods=["GET"]),
+        Route("/welcome/{token}", s.set_password, methods=["POST"]),
         Route("/logout", s.logout, methods=["POST"]),
         Route("/", s.home, methods=["GET"]),
         Route("/settings/users", s.users_page, methods=["GET"]),
@@ -160,4 +168,5 @@ def make_routes(rt: Runtime) -> list:
         Route("/{entity}/{id}/comments", s.add_comment, methods=["POST"]),
         Route("/{entity}/{id}/mentions", s.mentionable, methods=["GET"]),
         Route("/{entity}/{id}/document/{name}.pdf", s.print_document, methods=["GET"]),
+        Route("/{entity}/{id}/contacts", s.invite, methods=["POST"]),
     ], s

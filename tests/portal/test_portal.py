@@ -4,6 +4,7 @@ deactivated; the API answers them with the same scope."""
 import re
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import _who
 from tests.html import visible_text
@@ -60,6 +61,10 @@ def test_a_contact_places_an_order_that_lands_with_their_rep(site, web):
     east = _who(site, "client_east")
     assert order["customer"] == east.party and order["owner"] == _who(site, "rep_east1").id and order["created_by"] == east.id
     assert order["lines"][0]["unit_price"] > 1  # the catalogue's price, not what the page sent
+    n = site.schema.notification
+    with site.db.read() as conn:
+        told = [m for (m,) in conn.execute(select(n.c.message).where(n.c.user_id == order["owner"], n.c.record_id == rid))]
+    assert any(f"placed sales order {order['number']} on the portal" in m for m in told)  # the rep hears of it
     page = web.get(sent.headers["location"] + "?lang=en")
     assert "Your sales rep is completing the order" in visible_text(page.text)
     bad = web.post("/portal/sales_order/new", data={"csrf_token": csrf(form.text), "lines-0-product": products[0], "lines-0-quantity": "-2"})
@@ -130,3 +135,24 @@ def test_who_may_be_a_contact_of_a_party(site):
     assert site.accounts.get(SYSTEM, uid)["party"] == east.party
     with pytest.raises(ValidationFailed):
         site.accounts.update(SYSTEM, uid, roles=["sales_rep"])  # no back-office role for a contact while they keep their party
+
+
+def test_a_contact_keeps_their_own_account(site, web):
+    sign_in(web, "client_east")
+    page = web.get("/portal/account?lang=en")
+    assert page.status_code == 200 and "buyer@sunrise-valves.example.com" in visible_text(page.text)
+    saved = web.post("/portal/account", data={"csrf_token": csrf(page.text), "what": "settings", "language": "zh"}, follow_redirects=False)
+    assert saved.status_code == 303 and _who(site, "client_east").language == "zh"
+    with site.db.read() as conn:
+        u = site.schema.user
+        assert conn.execute(select(u.c.channels).where(u.c.username == "client_east")).scalar() == {"email": False}  # box left unticked
+    wrong = web.post("/portal/account", data={"csrf_token": csrf(page.text), "what": "password", "current_password": "nope",
+                                              "password": "new-pass-1", "again": "new-pass-1"})
+    assert wrong.status_code == 422
+    ok = web.post("/portal/account", data={"csrf_token": csrf(page.text), "what": "password", "current_password": "demo",
+                                           "password": "new-pass-1", "again": "new-pass-1"}, follow_redirects=False)
+    assert ok.status_code == 303 and web.get("/portal").status_code == 200  # this device stays signed in
+    from engine.core.actor import SYSTEM
+    site.accounts.reset_password(SYSTEM, _who(site, "client_east").id, "demo-demo")
+    site.accounts.set_notice_settings(_who(site, "client_east"), "buyer@sunrise-valves.example.com", "", {"email": True})
+    site.accounts.set_language(_who(site, "client_east"), "")
