@@ -731,3 +731,7 @@ PORTAL.update({
     "Language of their e-mails": ("对方邮件的语言", "Язык их писем"),
     "Send the invitation": ("发送邀请", "Отправить приглашение"),
 })
+PORTAL.update({
+    "'%(field)s' is read-only for your roles; leave it out": ("'%(field)s' 对您的角色是只读的，请不要填写", "«%(field)s» только для чтения для ваших ролей; не указывайте его"),
+    "Share with the %(party)s (they see it on the portal)": ("与%(party)s共享（对方在门户中可见）", "Открыть для контрагента «%(party)s» (виден на портале)"),
+})

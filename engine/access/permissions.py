@@ -130,9 +130,10 @@ class Permissions:
                         if a == "read" and scope != "none":
                             readable.add(ent)
             per_role_fields.append((readable, levels))
-        for ent in entities:
-            # across roles, the most permissive level wins, counting only roles that may read the entity
-            roles_here = [levels for readable, levels in per_role_fields if ent in readable]
+        for ent in [*entities, *(e.name for e in self.app.entities.values() if e.child)]:
+            # across roles, the most permissive level wins, counting only roles that may read the entity (a line: its record)
+            owner = self.app.entity(ent).parent or ent
+            roles_here = [levels for readable, levels in per_role_fields if owner in readable]
             names = {f for levels in roles_here for (e, f) in levels if e == ent}
             for name in names:
                 best = max((levels.get((ent, name), "editable") for levels in roles_here), key=_RANK.__getitem__)

@@ -1,9 +1,10 @@
 """Attachments over the API (engine.files.attachments):
 
-- `POST /api/v1/{entity}/{id}/attachments` (multipart field `file`) -> 201 {id, name, size,
-  content_type, sha256, url, ...}: needs update access to the record; a body larger than the
-  entity's limit is refused (413) while it streams in.
-- `GET /api/v1/{entity}/{id}/attachments`: the record's files, for whoever may read it.
+- `POST /api/v1/{entity}/{id}/attachments` (multipart field `file`; `shared=true` shares it with the
+  record's party) -> 201 {id, name, size, content_type, sha256, url, shared, ...}: needs update access
+  to the record; a body larger than the entity's limit is refused (413) while it streams in.
+- `GET /api/v1/{entity}/{id}/attachments`: the record's files, for whoever may read it (a party's
+  contact: the shared ones).
 - `GET /api/v1/attachments/{id}`: the file, always as a download (`Content-Disposition: attachment`
   with its Unicode name, `X-Content-Type-Options: nosniff`); `?inline=1` shows images and PDFs in
   the browser, and nothing else.
@@ -61,9 +62,9 @@ def make_file_routes(rt: Runtime) -> list[Route]:
         actor = await run_in_threadpool(_actor, rt, request)  # known before the body is read
         files = rt.files
         limit = await run_in_threadpool(files.max_bytes, entity)
-        _, upload = await read_upload(request, limit)
+        form, upload = await read_upload(request, limit)
         try:
-            made = await run_in_threadpool(files.add, actor, entity, rid, upload.filename or "", upload.file)
+            made = await run_in_threadpool(files.add, actor, entity, rid, upload.filename or "", upload.file, form.get("shared") == "true")
         finally:
             await upload.close()
         return _json(made, 201)

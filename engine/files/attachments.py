@@ -26,7 +26,7 @@ from engine.files.blobs import Blobs, digest
 from engine.files.stores import blobs_for
 
 NAME_MAX = 255
-COLUMNS = ("id", "entity", "record_id", "name", "size", "content_type", "sha256", "field", "created_by", "created_at")
+COLUMNS = ("id", "entity", "record_id", "name", "size", "content_type", "sha256", "field", "created_by", "created_at", "shared")
 
 
 def default_max_bytes() -> int:
@@ -68,8 +68,10 @@ class Attachments:
         a = self.schema.attachment
         with self.records.db.read() as conn:
             self.records.attached_to(conn, actor, ent, record_id)
-            rows = conn.execute(select(*[a.c[c] for c in COLUMNS]).where(a.c.entity == ent.name, a.c.record_id == record_id,
-                                                                        a.c.field.is_(None)).order_by(a.c.id)).mappings().all()
+            stmt = select(*[a.c[c] for c in COLUMNS]).where(a.c.entity == ent.name, a.c.record_id == record_id, a.c.field.is_(None))
+            if actor.party is not None:  # a party's contact: the files shared with them
+                stmt = stmt.where(a.c.shared.is_(True))
+            rows = conn.execute(stmt.order_by(a.c.id)).mappings().all()
             names = self.records.titles_in(conn, actor, "@user", {r["created_by"] for r in rows if r["created_by"]}) if rows else {}
         return [self._json(dict(r), names) for r in rows]
 
@@ -79,7 +81,8 @@ class Attachments:
             row = self._row(conn, attachment_id)
             ent = self._entity_of(row)
             self.records.attached_to(conn, actor, ent, row["record_id"])
-            if row["field"] and not self._field_seen(actor, ent, row["field"]):
+            if row["field"] and not self._field_seen(actor, ent, row["field"]) or \
+                    actor.party is not None and not row["field"] and not row["shared"]:  # an internal file, for a party's contact
                 raise NotFound(Msg("no attachment with id %(id)s", id=attachment_id))
             names = self.records.titles_in(conn, actor, "@user", {row["created_by"]} if row["created_by"] else set())
         return self._json(row, names)
@@ -123,8 +126,9 @@ class Attachments:
                                          found["content_type"])
 
     # ------------------------------------------------------------------ writing
-    def add(self, actor: Actor, entity: str, record_id: int, name: str, file: BinaryIO) -> dict:
-        """Attach `file` (seekable, read from its start) to the record under `name`."""
+    def add(self, actor: Actor, entity: str, record_id: int, name: str, file: BinaryIO, shared: bool = False) -> dict:
+        """Attach `file` (seekable, read from its start) to the record under `name`; `shared`: the record's party sees it
+        on their portal (always, for a file a party's contact adds)."""
         ent, rules = self.rules(entity)
         name = clean_name(name)
         sha, size, content_type = inspect(file, name, rules, "file", lambda types: Msg(
@@ -142,10 +146,10 @@ class Attachments:
             now = records.clock()
             self.blobs.keep(conn, sha, size, file, now)
             row = {"entity": ent.name, "record_id": record_id, "name": name, "size": size, "content_type": content_type,
-                   "sha256": sha, "field": None, "created_by": actor.id, "created_at": now}
+                   "sha256": sha, "field": None, "created_by": actor.id, "created_at": now, "shared": shared is True or actor.party is not None or None}
             row["id"] = conn.execute(a.insert().values(**row)).inserted_primary_key[0]
             emit(Tx(conn, records, actor, now, actor.language or "en"), ATTACHMENT_ADDED, ent.name, record_id,
-                 {"attachment": _summary(row)}, "attach")
+                 {"attachment": _summary(row), "shared": bool(row["shared"])}, "attach")
             names = records.titles_in(conn, actor, "@user", {actor.id} if actor.id else set())
         return self._json(row, names)
 
@@ -185,6 +189,7 @@ class Attachments:
     @staticmethod
     def _json(row: dict, names: dict) -> dict:
         out = {c: row[c] for c in COLUMNS}
+        out["shared"] = bool(row["shared"])
         out["created_at"] = to_json("datetime", row["created_at"])
         out["created_by_name"] = names.get(row["created_by"]) if row["created_by"] else None
         out["url"] = f"/api/v1/attachments/{row['id']}"

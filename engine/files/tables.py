@@ -2,7 +2,7 @@
 Declared here, by the package that owns them, and put together with the other tables by engine.app.tables."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint, String, Table
 
 from engine.storage.schema import ID, UtcDateTime
 
@@ -33,6 +33,7 @@ def declare(md: MetaData) -> dict[str, Table]:
         Column("content_type", String(100), nullable=False),
         Column("sha256", String(64), nullable=False),
         Column("field", String(130)),  # the file field that holds it (`drawing`, a line's `lines.drawing`); none: in the record's Files
+        Column("shared", Boolean),  # one of the record's Files shared with its party (their portal lists it); else internal
         Column("created_by", BigInteger),
         Column("created_at", UtcDateTime, nullable=False),
         Index("ix_sys_attachment_record", "entity", "record_id", "id"),

@@ -67,8 +67,13 @@ def build_roles(ctx, file: str, doc, entities: dict[str, Entity], ufields: dict[
             ent = entities.get(ename)
             if ent is None and ctx.failed.entity(ename):
                 continue  # the entity's own document failed: reported there
-            if ent is None or ent.child:
-                ctx.add("E012", file, doc, path, f"field rules for '{ename}', which is not a top-level entity", key=True)
+            if ent is None:
+                ctx.add("E012", file, doc, path, f"field rules for '{ename}', which is not an entity", key=True)
+                continue
+            if ent.child and any(level == "hidden" for level in fields.values()):  # lines are read whole, with their record
+                name = next(n for n, level in fields.items() if level == "hidden")
+                ctx.add("E033", file, doc, path + (name,), f"'{name}' is a field of {ename}'s lines, which show whole with their record: "
+                        "a line's field may be read_only (not written by these roles), not hidden", hint="make it read_only")
                 continue
             rules += _field_rules(ctx, file, doc, path, rname, ent, fields)
         roles[rname] = Role(rname, Label.of(spec.get("label"), rname.replace("_", " ").capitalize()), tuple(spec.get("inherits", ())),

@@ -18,5 +18,6 @@ def make_routes(rt: Runtime) -> list:
         Route("/portal/{entity}/{id}", s.record, methods=["GET"]),
         Route("/portal/{entity}/{id}/transitions/{name}", s.fire, methods=["POST"]),
         Route("/portal/{entity}/{id}/comments", s.write, methods=["POST"]),
+        Route("/portal/{entity}/{id}/files/{file}", s.file, methods=["GET"]),
         Route("/portal/{entity}/{id}/document/{name}.pdf", s.document, methods=["GET"]),
     ]

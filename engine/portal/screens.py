@@ -9,14 +9,16 @@ computed values are never typed: they are what the service makes of them."""
 from __future__ import annotations
 
 from jinja2 import ChoiceLoader, FileSystemLoader
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from engine.core.errors import BadRequest, Conflict, Forbidden, Msg, NotFound, Unauthenticated, ValidationFailed
 from engine.core.formats import Formatter
 from engine.core.i18n import localize
+from engine.core.values import parse_id
 from engine.documents.render import PDF, pdf_headers, render
+from engine.files.attachments import download_headers
 from engine.records.listing import ListQuery
 from engine.web import session
 from engine.web.base import ScreenBase, _record_id
@@ -120,7 +122,8 @@ class PortalScreens(ScreenBase):
                 sections.append({**s, "blocks": blocks})
         return {"ent": ent, "rec": rec, "titles": self._titles(actor, ent, [rec]), "sections": sections, "state": state, "flow": flow,
                 "documents": ent.documents, "app_entities": self.app.entities,
-                "conversation": self.rt.comments.list(actor, ent.name, rid) if ent.comments else None}
+                "conversation": self.rt.comments.list(actor, ent.name, rid) if ent.comments else None,
+                "files": self.rt.files.list(actor, ent.name, rid) if ent.attachments is not None else None}
 
     async def fire(self, request: Request):
         """POST /portal/{entity}/{id}/transitions/{name}: what the workflow lets the portal role do (confirm, accept, withdraw)."""
@@ -161,6 +164,20 @@ class PortalScreens(ScreenBase):
             lang = self.lang(request, actor)
             return await self.record(request, status=exc.status, said=text, said_error="; ".join(self._localized(e.message, lang) for e in exc.errors))
         return RedirectResponse(f"/portal/{ent.name}/{rid}#message-{made['id']}", status_code=303)
+
+    async def file(self, request: Request):
+        """GET /portal/{entity}/{id}/files/{file}: one of the record's files shared with the party, as a download."""
+        try:
+            actor, portal = await self.contact(request)
+        except Staff:
+            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        ent = self._entity(actor, portal, request.path_params["entity"])
+        rid, aid = _record_id(request), parse_id(request.path_params["file"])
+        found, chunks = await run_in_threadpool(self.rt.files.content, actor, aid)
+        if found["entity"] != ent.name or found["record_id"] != rid or found["field"]:
+            raise NotFound(Msg("no attachment with id %(id)s", id=request.path_params["file"]))
+        media, headers = download_headers(found, False)
+        return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=headers)
 
     async def document(self, request: Request):
         try:

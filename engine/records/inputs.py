@@ -86,9 +86,11 @@ def _same_computed(field, raw, cur) -> bool:
 
 
 def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: ErrorCollector,
-                current_lines: list[dict] | None, text: bool = False) -> list[dict] | None:
+                current_lines: list[dict] | None, text: bool = False, locked: frozenset = frozenset()) -> list[dict] | None:
     """The new list of lines for a table field. Items with an `id` update that existing line
-    (only the fields given change); items without one are new; lines not listed are removed."""
+    (only the fields given change); items without one are new; lines not listed are removed.
+    `locked`: the line fields read-only for the writer - a new line leaves them to the metadata (a
+    fill, a default), an existing one may repeat its value but not change it."""
     if not isinstance(raw, list):
         errors.add(field_name, "expected a list of lines")
         return None
@@ -118,6 +120,10 @@ def parse_lines(parent: Entity, child: Entity, field_name: str, raw, errors: Err
             base = {k: v for k, v in existing[line_id].items()}
         values = parse_values(child, {k: v for k, v in item.items() if k not in ("id", "idx", "parent_id")}, errors,
                               base if line_id is not None else None, prefix, text)
+        for name in locked & set(values):
+            if line_id is None and values[name] is not None or line_id is not None and values[name] != base.get(name):
+                errors.add(f"{prefix}{name}", "'%(field)s' is read-only for your roles; leave it out", field=name)
+                values.pop(name)
         line = {f.name: base.get(f.name, f.default if line_id is None else None) for f in child.stored_fields()}
         line.update(values)
         if line_id is not None:

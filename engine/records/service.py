@@ -289,7 +289,7 @@ class Records:
         self._refuse_locked_fields(actor, ent, data)
         errors = ErrorCollector()
         values = parse_values(ent, data, errors, None, text=_text(actor))
-        lines = self._parse_tables(ent, data, errors, None, _text(actor))
+        lines = self._parse_tables(ent, data, errors, None, _text(actor), actor)
         user = actor.context()
         apply_defaults(ent, values, user, errors)
         wf = self.workflow_of(ent.name)
@@ -359,7 +359,7 @@ class Records:
             values = {f.name: current.get(f.name) for f in ent.stored_fields()}
             values.update(parse_values(ent, data, errors, current, text=_text(actor)))
             lines = {tf.name: [dict(r) for r in current[tf.name]] for tf in ent.table_fields()}
-            lines.update(self._parse_tables(ent, data, errors, current, _text(actor)))
+            lines.update(self._parse_tables(ent, data, errors, current, _text(actor), actor))
             user = actor.context()
             for tf in ent.table_fields():
                 for i, row in enumerate(lines.get(tf.name, [])):
@@ -695,14 +695,18 @@ class Records:
         errors.raise_if_any()
 
     # ------------------------------------------------------------------ helpers
-    def _parse_tables(self, ent: Entity, data, errors: ErrorCollector, current: dict | None, text: bool = False) -> dict:
+    def _parse_tables(self, ent: Entity, data, errors: ErrorCollector, current: dict | None, text: bool = False,
+                      actor: Actor | None = None) -> dict:
+        """The lines given, parsed; with `actor`, their fields read-only for the actor's roles kept as they were."""
         out = {}
         if not isinstance(data, dict):
             return out
+        grants = self.permissions.grants(actor) if actor is not None else None
         for tf in ent.table_fields():
             if tf.name in data:
-                rows = parse_lines(ent, self.app.entity(tf.entity), tf.name, data[tf.name], errors,
-                                   current[tf.name] if current else None, text)
+                child = self.app.entity(tf.entity)
+                locked = frozenset(n for n in child.fields if grants.level(child.name, n) == "read_only") if grants is not None else frozenset()
+                rows = parse_lines(ent, child, tf.name, data[tf.name], errors, current[tf.name] if current else None, text, locked)
                 if rows is not None:
                     out[tf.name] = rows
             elif current is None:

@@ -36,7 +36,7 @@ class FileScreens(ScreenBase):
                 raise ValidationFailed([FieldError("file", Msg("choose a file first"))])
             try:
                 for u in uploads:
-                    await run_in_threadpool(files.add, actor, ent.name, rid, u.filename, u.file)
+                    await run_in_threadpool(files.add, actor, ent.name, rid, u.filename, u.file, form.get("shared") == "1")
             finally:
                 for u in form.getlist("file"):
                     if not isinstance(u, str):

@@ -31,10 +31,10 @@ def summary(records: Records, actor: Actor, entity: str, record_id: int, lang: s
     departments' opinions are the company's own: a party's contact is refused."""
     ent, wf = _workflow(records, entity)
     records.permissions.require(actor, ent.name, "read")
-    if actor.party is not None:
-        raise Forbidden(Msg("the departments' opinions are internal"))
     with records.db.read() as conn:
-        rec = records._visible(conn, actor, ent, record_id)
+        rec = records._visible(conn, actor, ent, record_id)  # a record they may not read: 404 first, as everywhere
+        if actor.party is not None:
+            raise Forbidden(Msg("the departments' opinions are internal"))
         return _summary(records, conn, actor, wf, rec, lang)
 
 

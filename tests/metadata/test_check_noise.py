@@ -81,6 +81,9 @@ CASES = {
     "label map with an unquoted comma": (
         [(PRODUCT, "label: {en: Product,", "label: {en: Pumps, valves,")],
         [(PRODUCT, "label: {en: Pumps, valves,", "E006")]),
+    "a line's field hidden (lines show whole)": (
+        [(ROLES, "      customer: {credit_limit: read_only}\n", "      customer: {credit_limit: read_only}\n      sales_order_line: {unit_price: hidden}\n")],
+        [(ROLES, "sales_order_line: {unit_price: hidden}", "E033")]),
     "'*' as the entity of field rules": (
         [(ROLES, "      product: {cost: hidden}", '      "*": {cost: hidden}')],
         [(ROLES, '      "*": {cost: hidden}', "E007")]),

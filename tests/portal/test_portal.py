@@ -156,3 +156,15 @@ def test_a_contact_keeps_their_own_account(site, web):
     site.accounts.reset_password(SYSTEM, _who(site, "client_east").id, "demo-demo")
     site.accounts.set_notice_settings(_who(site, "client_east"), "buyer@sunrise-valves.example.com", "", {"email": True})
     site.accounts.set_language(_who(site, "client_east"), "")
+
+
+def test_a_contact_cannot_set_their_own_price_through_the_api(site, web):
+    east = _who(site, "client_east")
+    token = web.post("/api/v1/auth/token", json={"username": "client_east", "password": "demo-demo"}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    product = web.get("/api/v1/product?limit=1", headers=h).json()["items"][0]
+    cheap = web.post("/api/v1/sales_order", headers=h, json={"customer": east.party, "lines": [
+        {"product": product["id"], "quantity": "1", "unit_price": "0.01"}]})
+    assert cheap.status_code == 422 and cheap.json()["errors"][0]["field"] == "lines[0].unit_price"  # a read-only line field
+    fair = web.post("/api/v1/sales_order", headers=h, json={"customer": east.party, "lines": [{"product": product["id"], "quantity": "1"}]})
+    assert fair.status_code == 201 and float(fair.json()["lines"][0]["unit_price"]) == float(product["list_price"])

@@ -310,6 +310,8 @@
         if (most && file.size > most) { fail(upload.dataset.tooLarge); return; }
         var data = new FormData();
         data.append("csrf_token", upload.querySelector("[name=csrf_token]").value);
+        var share = upload.querySelector("[name=shared]");
+        if (share && share.checked) data.append("shared", "1");
         data.append("file", file, file.name);
         var xhr = new XMLHttpRequest();
         xhr.open("POST", upload.action);
