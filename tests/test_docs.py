@@ -495,3 +495,15 @@ def test_the_portal_doc_shows_the_demos_portal_role():
     shown = parse("roles:\n" + re.search(r"```yaml\n# in roles.yaml\n(.*?)```", text, re.S).group(1))[0].data["roles"]
     demo = parse((ROOT / "metadata" / "roles.yaml").read_text(encoding="utf-8"))[0].data["roles"]
     assert shown == {"client": demo["client"]}
+
+
+def test_the_portal_doc_shows_the_demos_public_form():
+    """docs/portal.md's public form is the demo's (its texts shortened in the doc)."""
+    from engine.metadata.yamlload import parse
+    text = (ROOT / "docs" / "portal.md").read_text(encoding="utf-8")
+    shown = parse(re.search(r"```yaml\n# file: forms/customer_registration.yaml\n(.*?)```", text, re.S).group(1))[0].data
+    demo = parse((ROOT / "metadata" / "forms" / "customer_registration.yaml").read_text(encoding="utf-8"))[0].data
+    for key in ("intro", "done"):
+        assert demo["public"][key]["en"].startswith(shown["public"][key]["en"].rstrip(". ").rstrip("."))
+        shown["public"][key], demo["public"][key] = None, None
+    assert shown == demo

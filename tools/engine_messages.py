@@ -735,3 +735,9 @@ PORTAL.update({
     "'%(field)s' is read-only for your roles; leave it out": ("'%(field)s' 对您的角色是只读的，请不要填写", "«%(field)s» только для чтения для ваших ролей; не указывайте его"),
     "Share with the %(party)s (they see it on the portal)": ("与%(party)s共享（对方在门户中可见）", "Открыть для контрагента «%(party)s» (виден на портале)"),
 })
+PORTAL.update({
+    "Thank you! We have received it.": ("谢谢！我们已收到。", "Спасибо! Мы получили вашу заявку."),
+    "a %(thing)s with this %(field)s is already registered": ("已有相同%(field)s的%(thing)s", "запись «%(thing)s» с таким значением поля «%(field)s» уже зарегистрирована"),
+    "a %(thing)s with these values of %(fields)s is already registered": ("已有相同 %(fields)s 的%(thing)s",
+                                                                         "запись «%(thing)s» с такими значениями %(fields)s уже зарегистрирована"),
+})

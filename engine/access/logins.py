@@ -59,24 +59,36 @@ def _refuse_if_locked(conn, schema: Schema, keys, now: dt.datetime, what: str = 
             raise TooManyRequests(said, wait)
 
 
-def _count_failure(conn, schema: Schema, key: str, limit: int, now: dt.datetime) -> None:
-    """One more failure for `key`, counted atomically (insert or add one, starting again after WINDOW)."""
+def _count_failure(conn, schema: Schema, key: str, limit: int, now: dt.datetime, window: dt.timedelta = WINDOW,
+                   lock: dt.timedelta = LOCK) -> None:
+    """One more failure for `key`, counted atomically (insert or add one, starting again after `window`)."""
     t = schema.login_attempt
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(t)
-    failures = case((t.c.last_failure >= literal(now - WINDOW, t.c.last_failure.type), t.c.failures + 1), else_=1)
-    lock_until = literal(now + LOCK, t.c.locked_until.type)
-    stmt = insert.values(key=key, failures=1, last_failure=now, locked_until=now + LOCK if limit <= 1 else None)
+    failures = case((t.c.last_failure >= literal(now - window, t.c.last_failure.type), t.c.failures + 1), else_=1)
+    lock_until = literal(now + lock, t.c.locked_until.type)
+    stmt = insert.values(key=key, failures=1, last_failure=now, locked_until=now + lock if limit <= 1 else None)
     conn.execute(stmt.on_conflict_do_update(index_elements=[t.c.key], set_={
         "failures": failures, "last_failure": now, "locked_until": case((failures >= limit, lock_until), else_=None)}))
 
 
-def count_request(conn, schema: Schema, kind: str, subject: str, limit: int, now: dt.datetime | None = None) -> None:
-    """One more request of `kind` (a password reset) for `subject` (a client address, a user): TooManyRequests once
-    `limit` of them came within WINDOW - the same counters, in the database, as failed sign-ins."""
+def _request_key(kind: str, subject: str) -> str:
+    return f"{kind}:{_address_key(subject) if kind.endswith('addr') else subject}"[:200]
+
+
+def refuse_if_limited(conn, schema: Schema, kind: str, subject: str, limit: int, now: dt.datetime | None = None) -> None:
+    """TooManyRequests while `kind` of requests for `subject` is locked (count_request reached its limit)."""
+    _refuse_if_locked(conn, schema, [(_request_key(kind, subject), limit)], now or _now(), what=kind)
+
+
+def count_request(conn, schema: Schema, kind: str, subject: str, limit: int, now: dt.datetime | None = None,
+                  window: dt.timedelta = WINDOW, check: bool = True) -> None:
+    """One more request of `kind` (a password reset, a public form) for `subject` (a client address, a user): TooManyRequests
+    once `limit` of them came within `window` (until it has passed) - the same counters, in the database, as failed sign-ins."""
     now = now or _now()
-    key = f"{kind}:{_address_key(subject) if kind.endswith('addr') else subject}"[:200]
-    _refuse_if_locked(conn, schema, [(key, limit)], now, what=kind)
-    _count_failure(conn, schema, key, limit, now)
+    key = _request_key(kind, subject)
+    if check:
+        _refuse_if_locked(conn, schema, [(key, limit)], now, what=kind)
+    _count_failure(conn, schema, key, limit, now, window, window)
 
 
 def sign_in(db, schema: Schema, username: str, password: str, address: str | None, via: str, then=None, purpose: str = "login"):

@@ -28,6 +28,7 @@ from engine.invitations.service import Invitations
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
+from engine.public.submissions import PublicForms
 from engine.records import Records
 from engine.reports.dashboards import Dashboards
 from engine.reports.service import Reports
@@ -111,6 +112,7 @@ class Runtime:
         self.files = Attachments(records, blobs_for(schema))
         self.comments = comments.Comments(records)
         self.invitations = Invitations(records)
+        self.public_forms = PublicForms(records)
         self.reports = Reports(records)
         self.dashboards = Dashboards(self.reports)
         self.accounts.schema = schema

@@ -60,6 +60,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E053": ("report problem", "a report adds up a top-level entity's records: name its fields to filter and group by, numbers to sum and average, measures a ratio divides, a column to sort by, roles of roles.yaml; see docs/reports.md"),
     "E054": ("dashboard problem", "a card names a report (and one of its measures for a number) or a top-level entity with its fields for a list; roles come from roles.yaml; see docs/reports.md"),
     "E055": ("portal role problem", "a portal role (`portal: {party_entity: ...}`) names a top-level entity as its party, inherits only portal roles of the same party, is no admin or integration role and grants on named entities only; only portal roles may use user.party; see docs/portal.md"),
+    "E056": ("public form problem", "a public form (`public:` on a form) names only fields of its entity on its sections and under `set`, with values of their types, and every required field without a default is on the form or set; see docs/portal.md"),
     "W001": ("a portal role may see other parties' records", "give the scope a condition on user.party (record.customer == user.party), or leave it as it is if every party may see these records (a catalogue)"),
     "E050": ("attachments or comments on a child entity", "give `attachments:` or `comments:` to the parent entity: files and comments attach to the record as a whole"),
 }

@@ -152,6 +152,14 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
             if unknown(c, sortable):
                 ctx.add("E015", file, doc, ("indexes", i, j), f"index names '{c}', which is not a stored field of {name}")
         indexes.append(tuple(cols))
+    duplicates = []
+    for i, cols in enumerate(d.get("duplicates", ())):
+        bad = [j for j, c in enumerate(cols) if unknown(c, sortable) or c in fields and fields[c].value_type in ("json", "file")]
+        for j in bad:
+            ctx.add("E015", file, doc, ("duplicates", i, j), f"duplicates names '{cols[j]}', which is not a stored field of {name} "
+                    "(a text, number, date, choice or link)")
+        if not bad:
+            duplicates.append(tuple(cols))
     attachments = _attachments(d.get("attachments"))
     if attachments is not None and is_child:
         ctx.add("E050", file, doc, ("attachments",), f"{name} is a child entity: its lines take no attachments of their own "
@@ -222,6 +230,7 @@ def build_entity(ctx: Ctx, file: str, doc: Document, raw: dict, parent) -> Entit
         search_fields=search_fields,
         default_sort=tuple(default_sort),
         indexes=tuple(indexes),
+        duplicates=tuple(duplicates),
         co_owners=tuple(d.get("co_owners", ())),
         list_columns=tuple(d.get("list_columns", ())),
         list_filters=tuple(d.get("list_filters", ())),

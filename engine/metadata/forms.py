@@ -5,7 +5,11 @@ states of the entity's workflow. A form whose entity, roles.yaml or workflow fai
 is not checked against what failed (that is reported once, where it is wrong)."""
 from __future__ import annotations
 
-from engine.metadata.model import Form, FormField, FormSection, Label
+from types import MappingProxyType
+
+from engine.core.errors import message_of
+from engine.core.values import BadValue, coerce
+from engine.metadata.model import Field, Form, FormField, FormSection, Label, Option, PublicForm
 from engine.metadata.report import compile_or_report
 from engine.metadata.scopes import scope_for
 
@@ -86,9 +90,33 @@ def build_form(ctx, file, doc, stem, raw: dict, forms: dict, roles: dict, with_w
             ctx.add("E018", file, doc, ("hidden", k), f"'{name}' is on the form and left off it at once")
         elif spec.get("required") and not any(key in spec for key in ("default", "default_expr", "series", "fill")):
             ctx.add("E046", file, doc, ("hidden", k), f"'{name}' is required and has no default, so it cannot be left off the form")
+    public = _public(ctx, file, doc, entity, efields, seen, d["public"]) if "public" in d else None
     if len(ctx.problems) > before:
         return None
-    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file, tuple(d.get("hidden", ())))
+    return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file, tuple(d.get("hidden", ())),
+                public)
+
+
+def _public(ctx, file, doc, entity: str, efields: dict, shown: set, spec: dict) -> PublicForm | None:
+    """A public form's block: `set` names stored fields with values of their types; whatever the entity requires
+    without a default is on the form or set, or no submission could ever be saved (E056)."""
+    fixed = {}
+    for name, value in (spec.get("set") or {}).items():
+        f = efields.get(name)
+        if not isinstance(f, dict) or f.get("type") in ("table", "computed", "file"):
+            ctx.add("E056", file, doc, ("public", "set", name), f"set names '{name}', which is not a field of {entity} a value can be given to")
+            continue
+        try:
+            fixed[name] = coerce(Field(name, f["type"], Label.of(name), options=tuple(
+                Option(o["value"] if isinstance(o, dict) else o, Label.of(name)) for o in f.get("options", ())), entity=f.get("entity")), value)
+        except BadValue as exc:
+            ctx.add("E056", file, doc, ("public", "set", name), f"set gives {name} the value {value!r}: {message_of(exc)}")
+    for name, f in efields.items():
+        if isinstance(f, dict) and f.get("required") and name not in shown and name not in fixed and f.get("type") != "computed" and \
+                not any(key in f for key in ("default", "default_expr", "series", "fill")):
+            ctx.add("E056", file, doc, ("public",), f"{entity}.{name} is required and has no default: put it on the public form or under set")
+    return PublicForm(Label.of(spec["intro"]) if "intro" in spec else None, Label.of(spec["done"]) if "done" in spec else None,
+                      MappingProxyType(fixed), spec.get("per_address", 5), spec.get("per_day", 500))
 
 
 def _states_check(ctx, file, doc, entity: str, groups: list, with_workflow: set) -> frozenset | None:

@@ -14,7 +14,7 @@ CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
 RESERVED_NAMES = frozenset(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS + ("search_text", "user", "record", "lines_", "cursor", "sort", "limit", "q", "count"))
 
 # entity names that would clash with the screens' and the API's own paths
-RESERVED_ENTITY_NAMES = frozenset({"portal", "password", "welcome", "reports", "dashboard", "api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
+RESERVED_ENTITY_NAMES = frozenset({"portal", "password", "welcome", "forms", "reports", "dashboard", "api", "auth", "login", "logout", "static", "healthz", "settings", "permissions", "account", "reviews", "notifications", "events", "connectors", "hooks", "jobs", "imports", "files", "attachments", "comments"})
 
 FIELD_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "select", "link", "table",
                "user", "email", "phone", "url", "json", "computed", "file")
@@ -157,6 +157,7 @@ class Entity:
     search_fields: tuple[str, ...] = ()
     default_sort: tuple[tuple[str, bool], ...] = (("created_at", True),)  # (field, descending)
     indexes: tuple[tuple[str, ...], ...] = ()
+    duplicates: tuple[tuple[str, ...], ...] = ()  # field sets that may not repeat another record's (case and spaces aside)
     co_owners: tuple[str, ...] = ()  # user fields whose user owns the record too (`own` scope)
     list_columns: tuple[str, ...] = ()
     list_filters: tuple[str, ...] = ()
@@ -221,6 +222,17 @@ class FormSection:
 
 
 @dataclass(frozen=True)
+class PublicForm:
+    """A form anyone may submit without an account (`public:`), at /forms/{name}: its texts, the values every
+    submission gets (`set`), and how many a day one client address (and everyone together) may send."""
+    intro: Label | None = None
+    done: Label | None = None
+    set: Mapping[str, Any] = field(default_factory=dict)
+    per_address: int = 5
+    per_day: int = 500
+
+
+@dataclass(frozen=True)
 class Form:
     name: str
     entity: str
@@ -229,6 +241,7 @@ class Form:
     tabs: tuple[Label, ...] = ()
     file: str = ""
     hidden: tuple[str, ...] = ()  # fields left off the form (and the record page); their values stay
+    public: PublicForm | None = None  # submitted by anyone at /forms/{name}, through the record service as a system actor
 
     def field_names(self) -> list[str]:
         return [f.name for s in self.sections for f in s.fields]

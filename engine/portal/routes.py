@@ -1,15 +1,17 @@
-"""The portal's addresses, all under /portal (engine.portal.screens)."""
+"""The portal's addresses, under /portal (engine.portal.screens), and the public forms at /forms (engine.portal.public)."""
 from __future__ import annotations
 
 from starlette.routing import Route
 
 from engine.app.runtime import Runtime
-from engine.portal.screens import PortalScreens
+from engine.portal.public import PublicScreens
 
 
 def make_routes(rt: Runtime) -> list:
-    s = PortalScreens(rt)
+    s = PublicScreens(rt)  # the portal's screens, and the public forms beside them
     return [
+        Route("/forms/{name}", s.public_page, methods=["GET"]),
+        Route("/forms/{name}", s.public_submit, methods=["POST"]),
         Route("/portal", s.home, methods=["GET"]),
         Route("/portal/account", s.account, methods=["GET"]),
         Route("/portal/account", s.account_save, methods=["POST"]),

@@ -736,6 +736,7 @@ class Records:
                     kept |= {(t, v) for t, _, v in self._references(self.app.entity(tf.entity), row, "")}
         self._check_links(conn, refs, errors, actor, kept)
         self._check_unique(conn, ent, values, self_id, errors)
+        self._check_duplicates(conn, ent, values, self_id, errors)
         errors.raise_if_any()
 
     @staticmethod
@@ -793,6 +794,28 @@ class Records:
                 stmt = stmt.where(t.c.id != self_id)
             if conn.execute(stmt.limit(1)).first() is not None:
                 errors.add(f.name, "'%(value)s' is already used by another %(entity)s; it must be unique", value=v, entity=ent.name)
+
+    def _check_duplicates(self, conn, ent: Entity, values: dict, self_id, errors: ErrorCollector) -> None:
+        """The entity's `duplicates` rules: another record with the same values in each field of a rule (text compared
+        without case and surrounding spaces) is refused, naming the fields - whoever writes, whatever they may read."""
+        t = self.schema.tables[ent.name]
+        for rule in ent.duplicates:
+            given = [(n, values.get(n)) for n in rule]
+            if any(v is None or v == "" for _, v in given):
+                continue
+            stmt = select(t.c.id)
+            for n, v in given:
+                stmt = stmt.where(func.lower(func.trim(t.c[n])) == v.strip().lower() if isinstance(v, str) else t.c[n] == v)
+            if self_id is not None:
+                stmt = stmt.where(t.c.id != self_id)
+            if conn.execute(stmt.limit(1)).first() is None:
+                continue
+            if len(rule) == 1:
+                errors.add(rule[0], "a %(thing)s with this %(field)s is already registered", thing=Msg.label(ent.label, lower=True),
+                           field=Msg.label(ent.fields[rule[0]].label, lower=True))
+            else:
+                errors.add(rule[0], "a %(thing)s with these values of %(fields)s is already registered", thing=Msg.label(ent.label, lower=True),
+                           fields=", ".join(rule))
 
     def _unique_error(self, ent: Entity) -> ValidationFailed:
         names = [f.name for f in ent.stored_fields() if f.unique]

@@ -173,3 +173,14 @@ def test_search_text_holds_values_and_every_language_of_a_selects_label():
     text = listing.search_text(ent, {"name": "Acme PUMPS", "region": "east", "code": "C1"})
     assert text.split("\n") == ["c1", "acme pumps", "east", "east", "华东", "восток"]
     assert listing.search_text(DEMO.entity("sales_order_line"), {"product": 1}) is None
+
+
+def test_a_duplicate_customer_is_refused_on_every_path(rt, clerk):
+    first = rt.records.create(clerk, "customer", {"code": "DUP1", "name": "Ural Works", "region": "east", "tax_number": "7701234567"})
+    for data, field, said in (({"code": "DUP2", "name": "  ural works ", "region": "west"}, "name", "a customer with this name is already registered"),
+                              ({"code": "DUP3", "name": "Other Co", "region": "west", "tax_number": "7701234567"}, "name",
+                               "a customer with this tax number is already registered")):
+        with pytest.raises(ValidationFailed) as exc:
+            rt.records.create(clerk, "customer", data)
+        assert [str(e.message) for e in exc.value.errors] == [said]
+    assert rt.records.update(clerk, "customer", first["id"], {"name": "URAL WORKS"}, version=first["version"])["name"] == "URAL WORKS"  # itself
