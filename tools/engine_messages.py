@@ -741,3 +741,5 @@ PORTAL.update({
     "a %(thing)s with these values of %(fields)s is already registered": ("已有相同 %(fields)s 的%(thing)s",
                                                                          "запись «%(thing)s» с такими значениями %(fields)s уже зарегистрирована"),
 })
+PORTAL["%(field)s is needed to give the %(thing)s a portal account: fill it first"] = (
+    "要为此%(thing)s开通门户账户，需要先填写%(field)s", "чтобы открыть портал для записи «%(thing)s», сначала заполните поле «%(field)s»")

@@ -24,7 +24,7 @@ from engine.events.hooks import make_manager
 from engine.files.attachments import Attachments, Cleanup
 from engine.files.fields import FieldFiles
 from engine.files.stores import blobs_for
-from engine.invitations.service import Invitations
+from engine.invitations.service import Invitations, PortalAccounts
 from engine.metadata.codes import MetadataInvalid, Problem
 from engine.metadata.loader import load_app
 from engine.metadata.model import App
@@ -50,6 +50,7 @@ def plugins_of(app: App):
     hooks.register(comments.Cleanup(), name="builtin.comments")  # and its comments
     hooks.register(comments.Mentions(), name="builtin.mentions")  # people mentioned in a comment hear of it
     hooks.register(comments.Conversation(), name="builtin.conversation")  # a shared comment reaches the other side
+    hooks.register(PortalAccounts(), name="builtin.portal_accounts")  # a transition's create_portal_user invites the record's contact
     types = connector_types(hooks)
     known = set(types) | set(INBOUND)
     unknown = [Problem("E049", c.file, *c.type_at, f"connector '{c.name}' is of type '{c.type}', which no adapter provides "

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 import secrets
 
 from sqlalchemy import func, or_, select
 
 from engine.access import logins, sessions, users
-from engine.core.actor import Actor
-from engine.core.errors import ErrorCollector, Gone, Msg
+from engine.core.actor import SYSTEM, Actor
+from engine.core.errors import ErrorCollector, FieldError, Gone, Msg, ValidationFailed
 from engine.core.i18n import localize
 from engine.events.bus import emit
-from engine.events.model import ACCESS_LINK, Notice, Tx
+from engine.events.hooks import hookimpl
+from engine.events.model import ACCESS_LINK, TRANSITIONED, Notice, Tx
 from engine.storage import audit
 
 INVITE_DAYS = 7
@@ -81,31 +83,39 @@ class Invitations:
             errors.add("full_name", "give the contact's name")
         lang = language if language in self.records.app.languages else self.records.app.default_language
         errors.raise_if_any()
-        token = secrets.token_urlsafe(32)
         unusable = users.hash_password(secrets.token_urlsafe(32))  # the slow part, outside the transaction: no password works yet
         now = self.records.clock()
-        u = self.schema.user
         with self.db.write() as conn:
             self.records.attached_to(conn, actor, ent, record_id, change=True)  # who may change the customer may invite its people
-            if conn.execute(select(u.c.id).where(func.lower(u.c.email) == contact["email"].lower(), u.c.party == record_id)).first():
-                errors.add("email", "%(email)s is a contact of this %(thing)s already", email=contact["email"], thing=Msg.label(ent.label, lower=True))
-                errors.raise_if_any()
-            username = _free_username(conn, self.schema, contact["email"])
-            uid = users.create_user(conn, self.schema, username, secrets.token_urlsafe(16), [role], full_name=name, language=lang,
-                                    email=contact["email"], party=record_id)
-            conn.execute(u.update().where(u.c.id == uid).values(password_hash=unusable))
-            conn.execute(self.schema.account_link.insert().values(token_hash=_hash(token), user_id=uid, purpose="invite", created_at=now,
-                                                                  expires_at=now + dt.timedelta(days=INVITE_DAYS), created_by=actor.id))
-            tx = Tx(conn, self.records, actor, now, actor.language or "en")
-            event = emit(tx, ACCESS_LINK, ent.name, record_id, {"user": username, "purpose": "invite"}, "invite")
-            link = f"{base_url.rstrip('/')}/welcome/{token}"
-            title = self.records.titles_in(conn, actor, ent.name, {record_id}).get(record_id, "")
-            subject = localize(Msg("Your access to %(app)s", app=Msg.label(self.records.app.label)), lang)
-            text = localize(Msg("Hello %(name)s, %(who)s has given you access to %(app)s for %(party)s, where you follow your orders "
-                                "and write to us. Your user name is %(username)s. Set your password here (the link works once, for "
-                                "%(days)s days): %(link)s", name=name, who=actor.full_name or actor.username, app=Msg.label(self.records.app.label),
-                                party=title, username=username, days=INVITE_DAYS, link=link), lang)
-            sent = self._send(tx, Notice("email", event.id, uid, contact["email"], name, lang, subject, text, ent.name, record_id, "invitation"))
+            made = self.invite_in(Tx(conn, self.records, actor, now, actor.language or "en"), ent, record_id, contact["email"], name, lang,
+                                  base_url, unusable)
+        return made
+
+    def invite_in(self, tx: Tx, ent, record_id: int, email: str, name: str, lang: str, base_url: str, unusable: str | None = None) -> dict:
+        """In the caller's transaction (who may is settled): the party record's new contact and their link by e-mail."""
+        conn, actor, now = tx.conn, tx.actor, tx.now
+        u = self.schema.user
+        role = next(r.name for r in self.records.app.roles.values() if r.portal is not None and r.portal.party_entity == ent.name)
+        if conn.execute(select(u.c.id).where(func.lower(u.c.email) == email.lower(), u.c.party == record_id)).first():
+            errors = ErrorCollector()
+            errors.add("email", "%(email)s is a contact of this %(thing)s already", email=email, thing=Msg.label(ent.label, lower=True))
+            errors.raise_if_any()
+        token = secrets.token_urlsafe(32)
+        username = _free_username(conn, self.schema, email)
+        uid = users.create_user(conn, self.schema, username, secrets.token_urlsafe(16), [role], full_name=name, language=lang,
+                                email=email, party=record_id)
+        conn.execute(u.update().where(u.c.id == uid).values(password_hash=unusable or users.hash_password(secrets.token_urlsafe(32))))
+        conn.execute(self.schema.account_link.insert().values(token_hash=_hash(token), user_id=uid, purpose="invite", created_at=now,
+                                                              expires_at=now + dt.timedelta(days=INVITE_DAYS), created_by=actor.id))
+        event = emit(tx, ACCESS_LINK, ent.name, record_id, {"user": username, "purpose": "invite"}, "invite")
+        link = f"{base_url.rstrip('/')}/welcome/{token}"
+        title = self.records.titles_in(conn, SYSTEM, ent.name, {record_id}).get(record_id, "")
+        subject = localize(Msg("Your access to %(app)s", app=Msg.label(self.records.app.label)), lang)
+        text = localize(Msg("Hello %(name)s, %(who)s has given you access to %(app)s for %(party)s, where you follow your orders "
+                            "and write to us. Your user name is %(username)s. Set your password here (the link works once, for "
+                            "%(days)s days): %(link)s", name=name, who=actor.full_name or actor.username, app=Msg.label(self.records.app.label),
+                            party=title, username=username, days=INVITE_DAYS, link=link), lang)
+        sent = self._send(tx, Notice("email", event.id, uid, email, name, lang, subject, text, ent.name, record_id, "invitation"))
         return {"user_id": uid, "username": username, "sent": sent, "link": None if sent else link}
 
     # ------------------------------------------------------------------ a forgotten password
@@ -200,3 +210,39 @@ def _free_username(conn, schema, email: str) -> str:
     if base not in taken:
         return base
     return next(f"{base}{i}" for i in range(2, 10_000) if f"{base}{i}" not in taken)
+
+
+def public_url() -> str:
+    """Where the app is reached from outside, for links in e-mails written without a request (a workflow step):
+    ENGINE_PUBLIC_URL, else the address `run.py` serves by default."""
+    return os.environ.get("ENGINE_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000"
+
+
+class PortalAccounts:
+    """A transition with `create_portal_user` (approving a supplier's registration) makes the record's contact a portal
+    user of it and e-mails them their invitation, in the transition's transaction: without an address on the record
+    the step is refused, saying which field to fill; a contact already made is not made twice."""
+
+    @hookimpl
+    def on_event(self, event, tx):
+        if event.type != TRANSITIONED or event.record is None:
+            return
+        records = tx.records
+        wf = records.workflow_of(event.entity)
+        t = wf.transitions.get(event.data["transition"]["name"]) if wf is not None else None
+        if t is None or t.portal_user is None:
+            return
+        ent = records.app.entity(event.entity)
+        email_field, name_field, lang_field = t.portal_user
+        email = event.record.get(email_field)
+        if not email:
+            raise ValidationFailed([FieldError(email_field, Msg("%(field)s is needed to give the %(thing)s a portal account: fill it first",
+                                                                field=Msg.label(ent.fields[email_field].label),
+                                                                thing=Msg.label(ent.label, lower=True)))])
+        u = records.schema.user
+        if tx.conn.execute(select(u.c.id).where(func.lower(u.c.email) == email.lower(), u.c.party == event.record_id)).first():
+            return
+        lang = event.record.get(lang_field) if lang_field else None
+        lang = lang if lang in records.app.languages else records.app.default_language
+        name = str(event.record.get(name_field) or email)[:140]
+        Invitations(records).invite_in(tx, ent, event.record_id, email, name, lang, public_url())

@@ -443,6 +443,7 @@ class Transition:
     stamp_by: str | None = None
     where: str = ""
     notify: tuple[Notify, ...] = ()
+    portal_user: tuple[str, str, str | None] | None = None  # create_portal_user: the record's (email, name, language) fields
 
 
 @dataclass(frozen=True)

@@ -135,12 +135,24 @@ def build_workflow(ctx, file: str, doc, entities: dict[str, Entity], roles: dict
             fname = stamp.get(key)
             if fname is not None and (unknown(fname) or fname in ent.fields and ent.fields[fname].type not in want):
                 ctx.add("E015", file, doc, path + ("stamp", key), f"stamp.{key} names '{fname}', which is not a {want[0]} field of {ent.name}")
+        portal_user = None
+        if "create_portal_user" in spec:
+            cpu = spec["create_portal_user"]
+            if not any(r.portal is not None and r.portal.party_entity == ent.name for r in roles.values()) and roles:
+                ctx.add("E055", file, doc, path + ("create_portal_user",), f"create_portal_user on a workflow of {ent.name}, which is no "
+                        "portal role's party entity: declare a role with portal: {party_entity: " + ent.name + "}", key=True)
+            for key, types in (("email", ("email",)), ("name", ("string",)), ("language", ("select", "string"))):
+                fname = cpu.get(key)
+                if fname is not None and (unknown(fname) or fname in ent.fields and ent.fields[fname].type not in types):
+                    ctx.add("E015", file, doc, path + ("create_portal_user", key), f"create_portal_user.{key} names '{fname}', which is not "
+                            f"a {' or '.join(types)} field of {ent.name}")
+            portal_user = (cpu["email"], cpu["name"], cpu.get("language"))
         transitions[tname] = Transition(
             tname, Label.of(spec.get("label"), tname.replace("_", " ").capitalize()), tuple(spec["from"]), spec["to"],
             tuple(spec.get("roles", ())), tuple(spec.get("relations", ())), guard,
             Label.of(spec["guard"]["message"]) if "guard" in spec else None, MappingProxyType(inputs), MappingProxyType(sets),
             stamp.get("at"), stamp.get("by"), f"{os.path.basename(file)}:{doc.mark(path).line}",
-            parts.notify(ctx, file, doc, path + ("notify",), spec.get("notify", ()), roles, parts.people_of(ent)))
+            parts.notify(ctx, file, doc, path + ("notify",), spec.get("notify", ()), roles, parts.people_of(ent)), portal_user)
     reapproval = None
     if "reapproval" in d:
         r = d["reapproval"]
