@@ -505,5 +505,6 @@ def test_the_portal_doc_shows_the_demos_public_form():
     demo = parse((ROOT / "metadata" / "forms" / "customer_registration.yaml").read_text(encoding="utf-8"))[0].data
     for key in ("intro", "done"):
         assert demo["public"][key]["en"].startswith(shown["public"][key]["en"].rstrip(". ").rstrip("."))
-        shown["public"][key], demo["public"][key] = None, None
-    assert shown == demo
+    texts = ("intro", "done")  # parsed documents are shared: compared without their texts, never changed
+    assert {k: v for k, v in shown["public"].items() if k not in texts} == {k: v for k, v in demo["public"].items() if k not in texts}
+    assert {k: v for k, v in shown.items() if k != "public"} == {k: v for k, v in demo.items() if k != "public"}
