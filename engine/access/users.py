@@ -246,6 +246,12 @@ def portal_of(app, roles) -> Portal | None:
     return next((app.roles[r].portal for r in sorted(roles) if r in app.roles and app.roles[r].portal is not None), None)
 
 
+def portal_home(app, portal: Portal) -> list[str]:
+    """The entities a portal shows: its `home`, else every top-level entity linking to its party entity."""
+    return list(portal.home) or [e.name for e in app.top_entities()
+                                 if any(f.type == "link" and f.entity == portal.party_entity for f in e.fields.values())]
+
+
 def party_open(conn, schema: Schema, actor: Actor) -> bool:
     """Whether a portal user's party record still exists and (with the portal's `party_active`) is active."""
     portal = portal_of(schema.app, actor.roles)

@@ -13,6 +13,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from engine.access import users
 from engine.core.errors import BadRequest, Conflict, Forbidden, Msg, NotFound, Unauthenticated, ValidationFailed
 from engine.core.formats import Formatter
 from engine.core.i18n import localize
@@ -54,9 +55,7 @@ class PortalScreens(ScreenBase):
     def home_entities(self, actor, portal) -> list:
         """The entities the portal shows: `home` in the role's portal block, else those of the party the role reads."""
         g = self.grants(actor)
-        names = portal.home or [e.name for e in self.app.top_entities()
-                                if any(f.type == "link" and f.entity == portal.party_entity for f in e.fields.values())]
-        return [self.app.entity(n) for n in names if g.can(n, "read")]
+        return [self.app.entity(n) for n in users.portal_home(self.app, portal) if g.can(n, "read")]
 
     def _entity(self, actor, portal, name: str):
         ent = next((e for e in self.home_entities(actor, portal) if e.name == name), None)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from engine.access import users
 from engine.app.runtime import Runtime
 from engine.core.errors import EngineError, Unauthenticated
 from engine.core.i18n import error_text
@@ -203,10 +204,12 @@ class ScreenBase:
         return any(r.portal is not None and r.portal.party_entity == ent.name for r in self.app.roles.values())
 
     def party_facing(self, ent: Entity) -> Entity | None:
-        """The party entity (customer, supplier) of a portal role that reads this entity - its comments may then be shared
-        with the record's party - or None."""
-        role = next((r for r in self.app.roles.values() if r.portal is not None
-                     and any(g.entity == ent.name and g.action in ("read", "*") and g.scope != "none" for g in r.grants)), None)
+        """The party entity (customer, supplier) of a portal role whose portal shows this entity's records - their comments
+        and files may then be shared with the record's party - or None."""
+        def shown(r) -> bool:  # the portal shows records of its home entities
+            return ent.name in users.portal_home(self.app, r.portal) and \
+                any(g.entity == ent.name and g.action in ("read", "*") and g.scope != "none" for g in r.grants)
+        role = next((r for r in self.app.roles.values() if r.portal is not None and shown(r)), None)
         return self.app.entity(role.portal.party_entity) if role is not None else None
 
     def locked(self, actor, ent: Entity, record: dict | None = None) -> frozenset:

@@ -63,3 +63,30 @@ def test_a_customer_places_and_follows_an_order_on_a_phone(browser, live):
     shot(page, "portal-home-ru-phone", full_page=True)
     assert page.request.get(base + f"/portal/sales_order/{rid}").status == 404  # another company's order is not there for them
     other.close()
+
+
+def test_a_company_registers_on_the_public_form_and_the_rep_sees_who_uses_the_portal(browser, live):
+    base, rt = live
+    ctx = browser.new_context(locale="zh-CN", **PHONE)
+    page = ctx.new_page()
+    page.goto(base + "/forms/customer_registration?lang=zh")
+    expect(page.locator("h1")).to_have_text("成为我们的客户")
+    page.fill("#f-name", "苏州精密阀门")
+    page.fill("#f-tax_number", "91320500123456789X")
+    page.select_option("#f-region", "east")
+    page.fill("#f-contacts-0-name", "陈静")
+    page.fill("#f-contacts-0-email", "chen.jing@suzhou-valves.example.com")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "portal-public-form-zh-phone", full_page=True)
+    page.get_by_role("button", name="发送").click()
+    expect(page.locator("[role=status]")).to_contain_text("我们已收到您的注册")
+    ctx.close()
+    east = _who(rt, "client_east")
+    rep = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "rep_east1")
+    rep.goto(base + f"/customer/{east.party}?lang=en")
+    card = rep.locator("#contacts")
+    expect(card).to_contain_text("client_east")
+    card.get_by_text("Invite a contact to the portal").click()
+    expect(rep.locator("#inv-email")).to_be_visible()
+    shot(rep, "record-portal-access", full_page=True)
+    rep.context.close()
