@@ -743,3 +743,4 @@ PORTAL.update({
 })
 PORTAL["%(field)s is needed to give the %(thing)s a portal account: fill it first"] = (
     "要为此%(thing)s开通门户账户，需要先填写%(field)s", "чтобы открыть портал для записи «%(thing)s», сначала заполните поле «%(field)s»")
+PORTAL["Choose the file again: a page sent back does not keep it."] = ("请重新选择文件：退回的页面不会保留文件。", "Выберите файл ещё раз: возвращённая страница его не сохраняет.")

@@ -46,11 +46,17 @@ def test_a_supplier_registers_is_approved_and_confirms_its_purchase_order(srm):
         page = web.get("/forms/supplier_registration?lang=en")
         form = {"csrf_token": csrf(page.text), "name": "Tula Castings", "tax_number": "7107000123", "contact_name": "Pavel Orlov",
                 "contact_email": "pavel@tula-castings.example.com", "language": "ru", "products": "Cast iron housings"}
-        assert "Your registration" not in page.text and web.post("/forms/supplier_registration", data=form).status_code == 200
+        pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+        exe = web.post("/forms/supplier_registration", data=form, files={"documents": ("papers.exe", b"MZ\x90\x00", "application/octet-stream")})
+        assert exe.status_code == 422 and "Choose the file again" in visible_text(exe.text)  # not a kind of file it takes
+        sent = web.post("/forms/supplier_registration", data=form, files={"documents": ("registration.pdf", pdf, "application/pdf")})
+        assert sent.status_code == 200 and "Purchasing reviews your registration" in visible_text(sent.text)
         again = web.post("/forms/supplier_registration", data={**form, "name": "Tula Castings Two"})
         assert again.status_code == 422 and "a supplier with this tax number is already registered" in visible_text(again.text)
         supplier = rt.records.list(buyer, "supplier", ListQuery())["items"][0]
         assert supplier["status"] == "registered" and supplier["owner"] is None
+        papers = rt.files.get(buyer, supplier["documents"])  # the document came with it, kept as the record's file field
+        assert papers["name"] == "registration.pdf" and papers["field"] == "documents"
         other = rt.records.create(buyer, "supplier", {"name": "Other Metals", "tax_number": "7107000999", "contact_name": "Ann",
                                                       "contact_email": "ann@other-metals.example.com"})
         ours = rt.records.create(buyer, "purchase_order", {"supplier": supplier["id"], "item": "Pump housing", "quantity": "40",
