@@ -744,3 +744,9 @@ PORTAL.update({
 PORTAL["%(field)s is needed to give the %(thing)s a portal account: fill it first"] = (
     "要为此%(thing)s开通门户账户，需要先填写%(field)s", "чтобы открыть портал для записи «%(thing)s», сначала заполните поле «%(field)s»")
 PORTAL["Choose the file again: a page sent back does not keep it."] = ("请重新选择文件：退回的页面不会保留文件。", "Выберите файл ещё раз: возвращённая страница его не сохраняет.")
+PORTAL.update({
+    "Party (portal users only)": ("所属单位（仅门户用户）", "Контрагент (только для портала)"),
+    "The id of the %(entities)s record a portal user is a contact of; empty for staff. A contact is easier invited from that record's page.": (
+        "门户用户所属的 %(entities)s 记录编号；员工留空。从该记录页面邀请联系人更方便。",
+        "id записи %(entities)s, контактом которой является пользователь портала; у сотрудников пусто. Контакт удобнее пригласить со страницы этой записи."),
+})

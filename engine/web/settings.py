@@ -38,6 +38,7 @@ class SettingsScreens(ScreenBase):
         everyone = await run_in_threadpool(self.rt.accounts.list, actor)
         return self.render(request, "settings_user.html", actor, status=status, user=user, values=values, errors=errors, notice=notice,
                            roles=self.app.roles, user_fields=self.app.user_fields,
+                           parties=sorted({r.portal.party_entity for r in self.app.roles.values() if r.portal is not None}),
                            managers=[u for u in everyone if user is None or u["id"] != user["id"]])
 
     async def save_user(self, request: Request):
@@ -54,17 +55,19 @@ class SettingsScreens(ScreenBase):
                 attributes[name] = number if number is not None else (raw == "true" if f.type == "boolean" else raw)
         values = {"username": str(form.get("username", "")).strip(), "full_name": str(form.get("full_name", "")).strip(),
                   "email": str(form.get("email", "")).strip(), "phone": str(form.get("phone", "")).strip(),
-                  "manager": str(form.get("manager", "")), "roles": roles, "attributes": attributes, "active": form.get("active") == "on"}
+                  "manager": str(form.get("manager", "")), "roles": roles, "attributes": attributes, "active": form.get("active") == "on",
+                  "party": parse_int(str(form.get("party", "")).strip()) if str(form.get("party", "")).strip() else None}
         try:
             if uid is None:
                 new_id = await run_in_threadpool(lambda: self.rt.accounts.create(
                     actor, values["username"], str(form.get("password", "")), roles, manager=values["manager"] or None,
-                    full_name=values["full_name"] or None, attributes=attributes, email=values["email"], phone=values["phone"]))
+                    full_name=values["full_name"] or None, attributes=attributes, email=values["email"], phone=values["phone"],
+                    party=values["party"]))
                 return RedirectResponse(f"/settings/users/{new_id}?saved=1", status_code=303)
             target = _record_id(request)
             await run_in_threadpool(lambda: self.rt.accounts.update(
                 actor, target, full_name=values["full_name"], roles=roles, manager=values["manager"], attributes=attributes,
-                active=values["active"], email=values["email"], phone=values["phone"]))
+                active=values["active"], email=values["email"], phone=values["phone"], party=values["party"]))
             return RedirectResponse(f"/settings/users/{target}?saved=1", status_code=303)
         except ValidationFailed as exc:
             user = await run_in_threadpool(self.rt.accounts.get, actor, _record_id(request)) if uid else None

@@ -168,3 +168,16 @@ def test_a_contact_cannot_set_their_own_price_through_the_api(site, web):
     assert cheap.status_code == 422 and cheap.json()["errors"][0]["field"] == "lines[0].unit_price"  # a read-only line field
     fair = web.post("/api/v1/sales_order", headers=h, json={"customer": east.party, "lines": [{"product": product["id"], "quantity": "1"}]})
     assert fair.status_code == 201 and float(fair.json()["lines"][0]["unit_price"]) == float(product["list_price"])
+
+
+def test_an_administrator_makes_a_contact_in_settings(site, web):
+    sign_in(web, "admin")
+    page = web.get("/settings/users/new?lang=en")
+    assert "Party (portal users only)" in visible_text(page.text)
+    east = _who(site, "client_east")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    missing = web.post("/settings/users/new", data={"csrf_token": token, "username": "li.na", "password": "li-na-2027", "roles": "client"})
+    assert missing.status_code == 422 and "needs their party" in visible_text(missing.text)
+    made = web.post("/settings/users/new", data={"csrf_token": token, "username": "li.na", "password": "li-na-2027", "roles": "client",
+                                                 "party": str(east.party)}, follow_redirects=False)
+    assert made.status_code == 303 and _who(site, "li.na").party == east.party
