@@ -124,16 +124,20 @@ class PortalScreens(ScreenBase):
                 "conversation": self.rt.comments.list(actor, ent.name, rid) if ent.comments else None,
                 "files": self.rt.files.list(actor, ent.name, rid) if ent.attachments is not None else None}
 
-    async def fire(self, request: Request):
-        """POST /portal/{entity}/{id}/transitions/{name}: what the workflow lets the portal role do (confirm, accept, withdraw)."""
+    async def _posted(self, request: Request):
+        """(contact, portal, entity, record id, form) of a form a contact posted about one of the portal's records; a
+        back-office user is refused, the CSRF token checked."""
         try:
             actor, portal = await self.contact(request)
         except Staff:
             raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
         form = await request.form()
         session.check_csrf(request, form)
-        ent = self._entity(actor, portal, request.path_params["entity"])
-        rid = _record_id(request)
+        return actor, portal, self._entity(actor, portal, request.path_params["entity"]), _record_id(request), form
+
+    async def fire(self, request: Request):
+        """POST /portal/{entity}/{id}/transitions/{name}: what the workflow lets the portal role do (confirm, accept, withdraw)."""
+        actor, portal, ent, rid, form = await self._posted(request)
         inputs = {k[6:]: v for k, v in form.items() if k.startswith("input_") and v != ""}
         version = form.get("_version")
         try:
@@ -148,14 +152,7 @@ class PortalScreens(ScreenBase):
 
     async def write(self, request: Request):
         """POST /portal/{entity}/{id}/comments: a message to the company - a comment shared with the party, the owner told."""
-        try:
-            actor, portal = await self.contact(request)
-        except Staff:
-            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
-        form = await request.form()
-        session.check_csrf(request, form)
-        ent = self._entity(actor, portal, request.path_params["entity"])
-        rid = _record_id(request)
+        actor, portal, ent, rid, form = await self._posted(request)
         text = str(form.get("text") or "")
         try:
             made = await run_in_threadpool(self.rt.comments.add, actor, ent.name, rid, text)

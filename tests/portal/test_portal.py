@@ -34,6 +34,7 @@ def test_a_contact_sees_only_their_companys_orders(site, web):
     assert web.get(f"/portal/sales_order/{theirs['id']}").status_code == 404  # another company's order: not there
     one = web.get(f"/portal/sales_order/{mine[0]['id']}?lang=en")
     assert one.status_code == 200 and mine[0]["number"] in visible_text(one.text) and "Credit limit" not in visible_text(one.text)
+    assert re.search(r"<title>(.*?)</title>", one.text, re.S).group(1).strip() == f"{mine[0]['number']} · Sales orders"
     for path in ("/sales_order", f"/sales_order/{mine[0]['id']}", "/customer", "/reports", "/dashboard", "/settings/users",
                  "/notifications", "/account", f"/sales_order/{mine[0]['id']}/document/confirmation.pdf"):
         r = web.get(path, follow_redirects=False)
