@@ -90,14 +90,14 @@ def build_form(ctx, file, doc, stem, raw: dict, forms: dict, roles: dict, with_w
             ctx.add("E018", file, doc, ("hidden", k), f"'{name}' is on the form and left off it at once")
         elif spec.get("required") and not any(key in spec for key in ("default", "default_expr", "series", "fill")):
             ctx.add("E046", file, doc, ("hidden", k), f"'{name}' is required and has no default, so it cannot be left off the form")
-    public = _public(ctx, file, doc, entity, efields, seen, d["public"]) if "public" in d else None
+    public = _public(ctx, file, doc, entity, efields, seen, d["public"], states) if "public" in d else None
     if len(ctx.problems) > before:
         return None
     return Form(stem, entity, Label.of(d["label"]) if "label" in d else None, tuple(sections), tuple(tabs), file, tuple(d.get("hidden", ())),
                 public)
 
 
-def _public(ctx, file, doc, entity: str, efields: dict, shown: set, spec: dict) -> PublicForm | None:
+def _public(ctx, file, doc, entity: str, efields: dict, shown: set, spec: dict, states) -> PublicForm | None:
     """A public form's block: `set` names stored fields with values of their types; whatever the entity requires
     without a default is on the form or set, or no submission could ever be saved (E056)."""
     fixed = {}
@@ -115,8 +115,12 @@ def _public(ctx, file, doc, entity: str, efields: dict, shown: set, spec: dict) 
         if isinstance(f, dict) and f.get("required") and name not in shown and name not in fixed and f.get("type") != "computed" and \
                 not any(key in f for key in ("default", "default_expr", "series", "fill")):
             ctx.add("E056", file, doc, ("public",), f"{entity}.{name} is required and has no default: put it on the public form or under set")
+    start = spec.get("state")
+    if start is not None and (states is None or start not in states) and not ctx.failed.states_unknown(entity):
+        ctx.add("E056", file, doc, ("public", "state"), f"state '{start}' is not a state of {entity}'s workflow" if states is not None
+                else f"{entity} has no workflow, so its submissions cannot start in a state")
     return PublicForm(Label.of(spec["intro"]) if "intro" in spec else None, Label.of(spec["done"]) if "done" in spec else None,
-                      MappingProxyType(fixed), spec.get("per_address", 5), spec.get("per_day", 500))
+                      MappingProxyType(fixed), spec.get("per_address", 5), spec.get("per_day", 500), start)
 
 
 def _states_check(ctx, file, doc, entity: str, groups: list, with_workflow: set) -> frozenset | None:

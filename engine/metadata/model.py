@@ -230,6 +230,7 @@ class PublicForm:
     set: Mapping[str, Any] = field(default_factory=dict)
     per_address: int = 5
     per_day: int = 500
+    state: str | None = None  # the workflow state a submission starts in (default: the workflow's first)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Submitting a public form (`public:` on a form, docs/portal.md): the values of the fields on the form (no other),
 plus the form's `set`, written through the record service by the system actor `public:<form>` - so every rule of
 the entity holds, its duplicate rules included ("a customer with this tax number is already registered"), and the
-record starts in its workflow's first state, for the back office to review. Throttled: `per_address` accepted
+record starts in the form's `state` (default: its workflow's first), for the back office to review. Throttled: `per_address` accepted
 submissions from one client address, and `per_day` from everyone, within a day (TooManyRequests until it passes).
 A bot that fills the hidden trap field is told it worked and nothing is saved."""
 from __future__ import annotations
@@ -42,7 +42,7 @@ class PublicForms:
         values = {k: v for k, v in data.items() if k in allowed}
         values.update(spec.set)
         actor = Actor(None, f"public:{name}"[:64], frozenset({"admin"}), via="system")
-        record = self.records.create(actor, form.entity, values)
+        record = self.records.create(actor, form.entity, values, start=spec.state)
         with db.write() as conn:
             for kind, subject, limit in keys:
                 logins.count_request(conn, schema, kind, subject, limit, window=DAY, check=False)

@@ -283,7 +283,9 @@ class Records:
         return out if actor.party is None else [e for e in map(_for_party, out) if e is not None]
 
     # ------------------------------------------------------------------ write
-    def create(self, actor: Actor, entity: str, data: Any) -> dict:
+    def create(self, actor: Actor, entity: str, data: Any, start: str | None = None) -> dict:
+        """A new record; `start`: the workflow state it starts in when not the workflow's first (a public form's
+        submissions, `public.state`) - for the engine's own callers, never from what a user sends."""
         ent = self.entity(entity)
         self.permissions.require(actor, ent.name, "create")
         self._refuse_locked_fields(actor, ent, data)
@@ -293,11 +295,12 @@ class Records:
         user = actor.context()
         apply_defaults(ent, values, user, errors)
         wf = self.workflow_of(ent.name)
+        first = start if wf is not None and start in wf.states else wf.initial if wf is not None else None
         if wf is not None:  # a new record starts in the workflow's initial state
-            if values.get(wf.state_field) not in (None, wf.initial):
+            if values.get(wf.state_field) not in (None, first):
                 errors.add(wf.state_field, "a new %(thing)s starts as %(state)s; it moves on by transitions",
-                           thing=Msg.label(ent.label, lower=True), state=Msg.label(wf.states[wf.initial].label))
-            values[wf.state_field] = wf.initial
+                           thing=Msg.label(ent.label, lower=True), state=Msg.label(wf.states[first].label))
+            values[wf.state_field] = first
         for tf in ent.table_fields():
             for i, row in enumerate(lines.get(tf.name, [])):
                 apply_defaults(self.app.entity(tf.entity), row, user, errors, f"{tf.name}[{i}].")
@@ -333,7 +336,7 @@ class Records:
             self._must_stay_in_scope(conn, actor, ent, new_id, "create")
             events = [(CREATED, ent.name, new_id, _with_files(self._changes(ent, {}, record), files), "create", {"record": record})]
             if wf is not None:  # and the first state it enters: both stored at once
-                events.append((STATE_ENTERED, ent.name, new_id, {"workflow": wf.name, "transition": None, "from": None, "to": wf.initial}, None,
+                events.append((STATE_ENTERED, ent.name, new_id, {"workflow": wf.name, "transition": None, "from": None, "to": first}, None,
                                {"record": record}))
             emit_all(tx, events)
             self.hooks.after_create(entity=ent, record=record, actor=actor, conn=conn)
