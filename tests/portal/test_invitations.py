@@ -121,3 +121,23 @@ def test_a_forgotten_password_is_reset_by_a_link_that_works_once_and_not_for_lon
         for _ in range(5):
             last = web.post("/password/forgot", data={"csrf_token": csrf(form.text), "who": "someone"})
         assert last.status_code == 429 and "too many requests" in visible_text(last.text)
+
+
+def test_a_contact_hears_of_a_shared_message_by_e_mail_in_their_language(mailed):
+    rt, inbox, send = mailed
+    west = _who(rt, "client_west")
+    rt.accounts.set_language(west, "ru")
+    from engine.records.listing import ListQuery
+    order = rt.records.list(_who(rt, "manager"), "sales_order", ListQuery(filters=[("customer", "eq", str(west.party))], limit=1))["items"][0]
+    before = len(inbox.got)
+    rt.comments.add(_who(rt, "rep_west1"), "sales_order", order["id"], "Your order ships on Friday.", shared=True)
+    rt.comments.add(_who(rt, "rep_west1"), "sales_order", order["id"], "Internal: check the margin.")
+    send()
+    mails = [m for m in inbox.got[before:] if "buyer@lotus-automation.example.com" in m.rcpt_tos]
+    assert len(mails) == 1  # the shared message only
+    text = body_of(mails[0])
+    assert "написал(а) вам по" in text and "Your order ships on Friday." in text and "margin" not in text
+    rt.accounts.set_notice_settings(_who(rt, "client_west"), "buyer@lotus-automation.example.com", "", {"email": False})
+    rt.comments.add(_who(rt, "rep_west1"), "sales_order", order["id"], "Second note.", shared=True)
+    send()
+    assert not [m for m in inbox.got[before + 1:] if "buyer@lotus-automation.example.com" in m.rcpt_tos and "Second note" in body_of(m)]
