@@ -46,7 +46,7 @@ def test_a_plugin_sees_an_event_after_the_built_ins_have_handled_it(dbs, tmp_pat
         "    seen.append((event.type, audited, steps))\n")
     rt = dbs.runtime(write_app(tmp_path / "app", files))
     called = [impl.plugin_name for impl in reversed(rt.hooks.hook.on_event.get_hookimpls())]  # pluggy's calling order
-    assert called == ["builtin.mentions", "builtin.comments", "builtin.files", "builtin.notices", "builtin.states", "builtin.timeline", "builtin.audit", "watch"]
+    assert called == ["builtin.portal_accounts", "builtin.conversation", "builtin.mentions", "builtin.comments", "builtin.files", "builtin.notices", "builtin.states", "builtin.timeline", "builtin.audit", "watch"]
     disp, anna = make_user(rt, "disp", roles=("dispatcher",)), make_user(rt, "anna", roles=("measurer",))
     v = rt.records.create(disp, "visit", {"customer": "Ivanov"})
     transitions.fire(rt.records, disp, "visit", v["id"], "plan", fields={"specialist": anna.id})

@@ -18,7 +18,7 @@ from engine.workflow import transitions
 from tests.conftest import _who, make_user
 from tests.connectors.test_email import Inbox, free_port
 from tests.html import visible_text
-from tests.portal.test_invitations import body_of
+from tests.invitations.test_service import body_of
 from tests.web.test_pages import SECRET, csrf
 
 APP = str(Path(__file__).parent / "supplier_portal")
