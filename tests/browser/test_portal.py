@@ -63,6 +63,11 @@ def test_a_customer_places_and_follows_an_order_on_a_phone(browser, live):
     shot(page, "portal-home-ru-phone", full_page=True)
     assert page.request.get(base + f"/portal/sales_order/{rid}").status == 404  # another company's order is not there for them
     other.close()
+    laptop = sign_in(browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US"), base, "client_east")
+    laptop.goto(base + f"/portal/sales_order/{rid}?lang=en")
+    expect(laptop.locator(".message.mine")).to_contain_text("gate 3")
+    shot(laptop, "portal-order-laptop", full_page=True)
+    laptop.context.close()
 
 
 def test_a_company_registers_on_the_public_form_and_the_rep_sees_who_uses_the_portal(browser, live):
