@@ -252,10 +252,13 @@ class Conversation:
             party = records.titles_in(tx.conn, SYSTEM, portal.party_entity, {tx.actor.party}).get(tx.actor.party, "") if portal else ""
             said = Msg("%(who)s of %(party)s wrote on %(title)s: “%(text)s”", who=who, party=party, title=title, text=short)
         else:
-            parties = {record[f.name] for f in ent.fields.values() if f.type == "link" and record.get(f.name) is not None
-                       and any(r.portal is not None and r.portal.party_entity == f.entity for r in records.app.roles.values())}
-            u = records.schema.user
-            people = [i for (i,) in tx.conn.execute(select(u.c.id).where(u.c.party.in_(parties), u.c.active.is_(True)))] if parties else []
+            u, r = records.schema.user, records.schema.user_role
+            people = []
+            for f in ent.fields.values():  # each party the record links to: the contacts of that party entity's portal roles
+                roles = [x.name for x in records.app.roles.values() if x.portal is not None and x.portal.party_entity == f.entity]
+                if f.type == "link" and record.get(f.name) is not None and roles:
+                    people += [i for (i,) in tx.conn.execute(select(u.c.id).select_from(u.join(r, r.c.user_id == u.c.id)).where(
+                        u.c.party == record[f.name], r.c.role.in_(roles), u.c.active.is_(True)).distinct())]
             said = Msg("%(who)s wrote to you about %(title)s: “%(text)s”", who=who, title=title, text=short)
         people = [i for i in people if i != tx.actor.id]
         if people:

@@ -49,23 +49,19 @@ class Invitations:
     def contacts(self, actor: Actor, entity: str, record_id: int) -> list[dict]:
         """The party record's contacts (its portal users) with whether they have set a password yet; for those who may read it."""
         ent = self.records.entity(entity)
-        u, link = self.schema.user, self.schema.account_link
+        u, r, link = self.schema.user, self.schema.user_role, self.schema.account_link
+        roles = _party_roles(self.schema, ent.name)
         with self.db.read() as conn:
             self.records.attached_to(conn, actor, ent, record_id)
-            rows = conn.execute(select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.active).where(
-                u.c.party == record_id).order_by(u.c.username)).all()
-            rows = [r for r in rows if users.portal_of(self.records.app, self._roles(conn, r.id)) is not None
-                    and users.portal_of(self.records.app, self._roles(conn, r.id)).party_entity == ent.name]
+            rows = conn.execute(select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.active).distinct()
+                                .select_from(u.join(r, r.c.user_id == u.c.id))
+                                .where(u.c.party == record_id, r.c.role.in_(roles)).order_by(u.c.username)).all()
             waiting = {i for (i,) in conn.execute(select(link.c.user_id).where(
                 link.c.user_id.in_([r.id for r in rows]), link.c.purpose == "invite", link.c.used_at.is_(None)))} if rows else set()
             joined = {i for (i,) in conn.execute(select(link.c.user_id).where(
                 link.c.user_id.in_([r.id for r in rows]), link.c.purpose == "invite", link.c.used_at.is_not(None)))} if rows else set()
         return [{"id": r.id, "username": r.username, "name": r.full_name or r.username, "email": r.email, "active": r.active,
                  "joined": r.id in joined or r.id not in waiting} for r in rows]
-
-    def _roles(self, conn, user_id: int) -> list[str]:
-        r = self.schema.user_role
-        return [x for (x,) in conn.execute(select(r.c.role).where(r.c.user_id == user_id))]
 
     def invite(self, actor: Actor, entity: str, record_id: int, email, full_name, language, base_url: str) -> dict:
         """A new contact of the party record, and their invitation: {user_id, username, sent, link (None once e-mailed)}."""
@@ -96,7 +92,7 @@ class Invitations:
         conn, actor, now = tx.conn, tx.actor, tx.now
         u = self.schema.user
         role = next(r.name for r in self.records.app.roles.values() if r.portal is not None and r.portal.party_entity == ent.name)
-        if conn.execute(select(u.c.id).where(func.lower(u.c.email) == email.lower(), u.c.party == record_id)).first():
+        if _contact(conn, self.schema, ent.name, record_id, email):
             errors = ErrorCollector()
             errors.add("email", "%(email)s is a contact of this %(thing)s already", email=email, thing=Msg.label(ent.label, lower=True))
             errors.raise_if_any()
@@ -201,6 +197,18 @@ class Invitations:
         return any(self.records.plugin_manager.hook.send_notice(notice=notice, tx=tx))
 
 
+def _contact(conn, schema, entity: str, record_id: int, email: str) -> bool:
+    """Whether the party record has a contact with this address already (a portal user of its party entity's roles)."""
+    u, r = schema.user, schema.user_role
+    return conn.execute(select(u.c.id).select_from(u.join(r, r.c.user_id == u.c.id)).where(
+        func.lower(u.c.email) == email.lower(), u.c.party == record_id, r.c.role.in_(_party_roles(schema, entity))).limit(1)).first() is not None
+
+
+def _party_roles(schema, entity: str) -> list[str]:
+    """The portal roles whose users are contacts of `entity`'s records."""
+    return [x.name for x in schema.app.roles.values() if x.portal is not None and x.portal.party_entity == entity]
+
+
 def _free_username(conn, schema, email: str) -> str:
     """A user name from the address's local part (lowercase letters, digits, . _ -), with a number when it is taken."""
     base = re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:50].strip("._-")
@@ -239,8 +247,7 @@ class PortalAccounts:
             raise ValidationFailed([FieldError(email_field, Msg("%(field)s is needed to give the %(thing)s a portal account: fill it first",
                                                                 field=Msg.label(ent.fields[email_field].label),
                                                                 thing=Msg.label(ent.label, lower=True)))])
-        u = records.schema.user
-        if tx.conn.execute(select(u.c.id).where(func.lower(u.c.email) == email.lower(), u.c.party == event.record_id)).first():
+        if _contact(tx.conn, records.schema, ent.name, event.record_id, email):
             return
         lang = event.record.get(lang_field) if lang_field else None
         lang = lang if lang in records.app.languages else records.app.default_language
