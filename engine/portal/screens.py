@@ -52,6 +52,13 @@ class PortalScreens(ScreenBase):
             raise Staff()
         return actor, portal
 
+    async def _contact_only(self, request: Request):
+        """(contact, portal) for what only a contact does here (post, download): a back-office user is refused (403)."""
+        try:
+            return await self.contact(request)
+        except Staff:
+            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+
     def home_entities(self, actor, portal) -> list:
         """The entities the portal shows: `home` in the role's portal block, else those of the party the role reads."""
         g = self.grants(actor)
@@ -127,10 +134,7 @@ class PortalScreens(ScreenBase):
     async def _posted(self, request: Request):
         """(contact, portal, entity, record id, form) of a form a contact posted about one of the portal's records; a
         back-office user is refused, the CSRF token checked."""
-        try:
-            actor, portal = await self.contact(request)
-        except Staff:
-            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        actor, portal = await self._contact_only(request)
         form = await request.form()
         session.check_csrf(request, form)
         return actor, portal, self._entity(actor, portal, request.path_params["entity"]), _record_id(request), form
@@ -163,10 +167,7 @@ class PortalScreens(ScreenBase):
 
     async def file(self, request: Request):
         """GET /portal/{entity}/{id}/files/{file}: one of the record's files shared with the party, as a download."""
-        try:
-            actor, portal = await self.contact(request)
-        except Staff:
-            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        actor, portal = await self._contact_only(request)
         ent = self._entity(actor, portal, request.path_params["entity"])
         rid, aid = _record_id(request), parse_id(request.path_params["file"])
         found, chunks = await run_in_threadpool(self.rt.files.content, actor, aid)
@@ -176,10 +177,7 @@ class PortalScreens(ScreenBase):
         return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=headers)
 
     async def document(self, request: Request):
-        try:
-            actor, portal = await self.contact(request)
-        except Staff:
-            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        actor, portal = await self._contact_only(request)
         ent = self._entity(actor, portal, request.path_params["entity"])
         lang = self.lang(request, actor)
         pdf, name = await run_in_threadpool(render, self.rt.records, actor, ent.name, _record_id(request), request.path_params["name"], lang,
@@ -229,10 +227,7 @@ class PortalScreens(ScreenBase):
         return self._page(request, "portal_new.html", actor, portal, ent=ent, values={}, lines=[{}], errors=[], **form)
 
     async def new_save(self, request: Request):
-        try:
-            actor, portal = await self.contact(request)
-        except Staff:
-            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        actor, portal = await self._contact_only(request)
         posted = await request.form()
         session.check_csrf(request, posted)
         ent = self._entity(actor, portal, request.path_params["entity"])
@@ -266,10 +261,7 @@ class PortalScreens(ScreenBase):
 
     async def account_save(self, request: Request):
         """POST /portal/account: the password (with the current one), or the language and whether e-mails come."""
-        try:
-            actor, portal = await self.contact(request)
-        except Staff:
-            raise Forbidden(Msg("the portal is for customers' and suppliers' contacts")) from None
+        actor, portal = await self._contact_only(request)
         form = await request.form()
         session.check_csrf(request, form)
         lang = self.lang(request, actor)
