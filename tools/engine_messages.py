@@ -673,7 +673,8 @@ PORTAL["a yes/no field is compared with eq or ne only: %(name)s=true"] = ("是/�
 PORTAL.update({
     "Link no longer valid": ("链接已失效", "Ссылка больше не действует"),
     "too many requests of this kind; try again in %(n)s minute(s)": ("此类请求过多，请在 %(n)s 分钟后再试", "слишком много таких запросов; попробуйте через %(n)s мин."),
-    "%(who)s placed %(thing)s %(title)s on the portal": ("%(who)s 在门户中提交了%(thing)s %(title)s", "%(who)s оформил(а) на портале: %(thing)s %(title)s"),
+    "%(who)s of %(party)s placed %(thing)s %(title)s on the portal": ("%(party)s 的 %(who)s 在门户中提交了%(thing)s %(title)s",
+                                                                     "%(who)s (%(party)s) оформил(а) на портале: %(thing)s %(title)s"),
     "no portal role is for %(thing)s: declare one in roles.yaml (portal: {party_entity: %(entity)s})": (
         "没有面向%(thing)s的门户角色：请在 roles.yaml 中声明（portal: {party_entity: %(entity)s}）",
         "нет роли портала для «%(thing)s»: объявите её в roles.yaml (portal: {party_entity: %(entity)s})"),

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.access import users
+from engine.core.actor import SYSTEM
 from engine.core.errors import Msg
 from engine.core.i18n import localize
 from engine.events.hooks import hookimpl, shown_path
@@ -71,8 +73,10 @@ class Notices:
             if ent.child:
                 return
             title = event.record.get(ent.title_field) or event.record_id
-            said = Msg("%(who)s placed %(thing)s %(title)s on the portal", who=tx.actor.full_name or tx.actor.username,
-                       thing=Msg.label(ent.label, lower=True), title=title)
+            portal = users.portal_of(records.app, tx.actor.roles)
+            party = records.titles_in(tx.conn, SYSTEM, portal.party_entity, {tx.actor.party}).get(tx.actor.party, "") if portal else ""
+            said = Msg("%(who)s of %(party)s placed %(thing)s %(title)s on the portal", who=tx.actor.full_name or tx.actor.username,
+                       party=party, thing=Msg.label(ent.label, lower=True), title=title)
             records.deliver_to(tx, [event.record["owner"]], ent, event.record_id, "portal", lambda hidden, lang: localize(said, lang),
                                channels=("in_app", "email"), event_id=event.id)
         elif event.type == DEADLINE_REACHED and event.data.get("notify"):

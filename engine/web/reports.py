@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.core.transfer import attachment
-from engine.metadata.reports import DATE_RANGES, field_of
+from engine.metadata.reports import DATE_RANGES, field_of, lines_of
 from engine.records.export import XLSX_TYPE
 from engine.reports import query
 from engine.reports.export import report_xlsx
@@ -88,7 +88,7 @@ class ReportScreens(ScreenBase):
             given.setdefault(k, v)
         out = []
         for f in report.filters:
-            field = field_of(ent, f.field)
+            field = field_of(ent, f.field, report.facts, lines_of(self.app.entities, report))
             if field.value_type in ("date", "datetime"):
                 chosen = given.get(f"{f.field}__period", f.default or "" if f"{f.field}__gte" not in given else "")
                 out.append({"kind": "period", "name": f"{f.field}__period", "field": field, "value": chosen,
@@ -106,8 +106,11 @@ class ReportScreens(ScreenBase):
                 out.append({"kind": "text", "name": f.field, "field": field, "value": given.get(f.field, f.default or "")})
         return out
 
-    def _list_link(self, ent, report, row: dict | None, params, result) -> str:
-        """The list of the records a row adds up (all of the report's, without a row): its filters, the defaults applied, and the row's groups."""
+    def _list_link(self, ent, report, row: dict | None, params, result) -> str | None:
+        """The list of the records a row adds up (all of the report's, without a row): its filters, the defaults applied, and the row's groups.
+        None for a report of lines or of workflow facts: its rows are no list of the source's records."""
+        if report.facts or report.lines:
+            return None
         pairs = list(periods(params)[0])
         for d in result["defaults"]:
             if "from" in d:

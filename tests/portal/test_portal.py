@@ -31,7 +31,9 @@ def test_a_contact_sees_only_their_companys_orders(site, web):
     numbers = set(re.findall(r"SO-\d{4}-\d{5}", shown))
     assert numbers == {o["number"] for o in mine}
     theirs = orders_of(site, "client_west")[0]
-    assert web.get(f"/portal/sales_order/{theirs['id']}").status_code == 404  # another company's order: not there
+    missing = web.get(f"/portal/sales_order/{theirs['id']}")
+    assert missing.status_code == 404  # another company's order: not there
+    assert "/notifications/bell" not in missing.text and 'href="/customer"' not in missing.text and 'href="/portal"' in missing.text
     one = web.get(f"/portal/sales_order/{mine[0]['id']}?lang=en")
     assert one.status_code == 200 and mine[0]["number"] in visible_text(one.text) and "Credit limit" not in visible_text(one.text)
     assert re.search(r"<title>(.*?)</title>", one.text, re.S).group(1).strip() == f"{mine[0]['number']} · Sales orders"
@@ -65,7 +67,7 @@ def test_a_contact_places_an_order_that_lands_with_their_rep(site, web):
     n = site.schema.notification
     with site.db.read() as conn:
         told = [m for (m,) in conn.execute(select(n.c.message).where(n.c.user_id == order["owner"], n.c.record_id == rid))]
-    assert any(f"placed sales order {order['number']} on the portal" in m for m in told)  # the rep hears of it
+    assert any(f"Li Wei of Sunrise Valves placed sales order {order['number']} on the portal" in m for m in told)  # the rep hears of it
     page = web.get(sent.headers["location"] + "?lang=en")
     assert "Your sales rep is completing the order" in visible_text(page.text)
     bad = web.post("/portal/sales_order/new", data={"csrf_token": csrf(form.text), "lines-0-product": products[0], "lines-0-quantity": "-2"})

@@ -147,3 +147,15 @@ def test_a_window_with_more_than_it_shows_says_so(web, monkeypatch):
     assert "Only the first 2 of this period are shown: choose a shorter one." in visible_text(page.text)
     monkeypatch.setattr(timeviews, "MOST", 2000)
     assert "x-engine-capped" not in web.get("/sales_order/calendar/events?start=2026-10-01&end=2026-12-01").headers
+
+
+def test_every_report_page_opens_for_whoever_may_run_it(web):
+    """Reports of lines and of workflow facts too: their filters are the facts' own fields, and their rows link to no list."""
+    sign_in(web, "manager")
+    names = re.findall(r'href="/reports/([a-z_]+)"', web.get("/reports?lang=en").text)
+    assert {"on_time_by_state", "time_in_state", "opinions_by_department", "sales_by_product"} <= set(names)
+    for name in set(names):
+        page = web.get(f"/reports/{name}?lang=en")
+        assert page.status_code == 200, (name, visible_text(page.text)[:300])
+    facts = web.get("/reports/time_in_state?lang=en").text
+    assert 'href="/sales_order?' not in facts  # a fact's row is no list of orders
