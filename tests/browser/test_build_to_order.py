@@ -87,6 +87,7 @@ def test_the_dispatcher_moves_a_delivery_to_another_crew_on_the_gantt_chart(brow
     bar = page.locator(f"#gantt .bar-wrapper[data-id='{planned[0]['id']}']")
     expect(bar).to_be_visible()
     expect(page.locator("#gantt .arrow")).to_have_count(1)  # from the order the second north fitting follows
+    assert page.evaluate("document.getElementById('gantt').parentElement.scrollLeft") > 0  # opened at the window's start, not the library's
     page.evaluate("document.getElementById('gantt').setCurrentTime(5)")  # the bars' growing animation over: at their full length
     south = page.locator(f"#gantt .bar-wrapper[data-id='{planned[2]['id']}'] .bar")
     box, target = bar.locator(".bar").bounding_box(), south.bounding_box()

@@ -56,7 +56,7 @@
     var tasks = JSON.parse(svg.getAttribute("data-tasks"));
     var rows = JSON.parse(svg.getAttribute("data-rows") || "null");  // [[value, label], ...]: where a bar may move, or null
     var editable = svg.getAttribute("data-editable") === "true";
-    var box = svg.parentElement;
+    var scroller = function () { return svg.parentElement; };  // frappe-gantt moves the chart into a scrolling container of its own
     var pending = {};  // task id -> the dates a drag gave it, sent with the row it was dropped on (if another)
     var drop = null;  // {id, group}: a bar let go over another row
     var rowLabel = function (value) {
@@ -65,7 +65,7 @@
     };
     var byId = function (id) { for (var i = 0; i < tasks.length; i++) if (tasks[i].id === String(id)) return tasks[i]; return null; };
     var redraw = function () {  // the rows again in order (by row, then start), where the user was
-      var left = box ? box.scrollLeft : 0;
+      var box = scroller(), left = box ? box.scrollLeft : 0;
       tasks.sort(function (a, b) {
         var ga = rowLabel(a.group), gb = rowLabel(b.group);
         return ga < gb ? -1 : ga > gb ? 1 : a.start < b.start ? -1 : a.start > b.start ? 1 : 0;
@@ -157,7 +157,7 @@
     });
     var toToday = function () {  // the chart opens at the start of the window the page names (the library: at its earliest bar)
       var from = new Date(svg.getAttribute("data-from") + "T00:00:00");
-      var hours = (from.getTime() - gantt.gantt_start.getTime()) / 3600000;
+      var box = scroller(), hours = (from.getTime() - gantt.gantt_start.getTime()) / 3600000;
       if (box && gantt.options.step) box.scrollLeft = Math.max(0, hours / gantt.options.step * gantt.options.column_width);
     };
     toToday();
