@@ -246,6 +246,11 @@ def portal_of(app, roles) -> Portal | None:
     return next((app.roles[r].portal for r in sorted(roles) if r in app.roles and app.roles[r].portal is not None), None)
 
 
+def party_roles(app, entity: str) -> list[str]:
+    """The portal roles whose users are contacts of `entity`'s records (its customers' people), in the app's order."""
+    return [r.name for r in app.roles.values() if r.portal is not None and r.portal.party_entity == entity]
+
+
 def portal_home(app, portal: Portal) -> list[str]:
     """The entities a portal shows: its `home`, else every top-level entity linking to its party entity."""
     return list(portal.home) or [e.name for e in app.top_entities()

@@ -18,6 +18,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
+from engine.access.users import party_roles
 from engine.comments import markdown
 from engine.core.actor import SYSTEM, Actor
 from engine.core.errors import Conflict, FieldError, Forbidden, Msg, NotFound, ValidationFailed
@@ -255,8 +256,8 @@ class Conversation:
             u, r = records.schema.user, records.schema.user_role
             people = []
             for f in ent.fields.values():  # each party the record links to: the contacts of that party entity's portal roles
-                roles = [x.name for x in records.app.roles.values() if x.portal is not None and x.portal.party_entity == f.entity]
-                if f.type == "link" and record.get(f.name) is not None and roles:
+                roles = party_roles(records.app, f.entity) if f.type == "link" else []
+                if record.get(f.name) is not None and roles:
                     people += [i for (i,) in tx.conn.execute(select(u.c.id).select_from(u.join(r, r.c.user_id == u.c.id)).where(
                         u.c.party == record[f.name], r.c.role.in_(roles), u.c.active.is_(True)).distinct())]
             said = Msg("%(who)s wrote to you about %(title)s: “%(text)s”", who=who, title=title, text=short)

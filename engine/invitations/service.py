@@ -50,7 +50,7 @@ class Invitations:
         """The party record's contacts (its portal users) with whether they have set a password yet; for those who may read it."""
         ent = self.records.entity(entity)
         u, r, link = self.schema.user, self.schema.user_role, self.schema.account_link
-        roles = _party_roles(self.schema, ent.name)
+        roles = users.party_roles(self.schema.app, ent.name)
         with self.db.read() as conn:
             self.records.attached_to(conn, actor, ent, record_id)
             rows = conn.execute(select(u.c.id, u.c.username, u.c.full_name, u.c.email, u.c.active).distinct()
@@ -66,7 +66,7 @@ class Invitations:
     def invite(self, actor: Actor, entity: str, record_id: int, email, full_name, language, base_url: str) -> dict:
         """A new contact of the party record, and their invitation: {user_id, username, sent, link (None once e-mailed)}."""
         ent = self.records.entity(entity)
-        role = next((r.name for r in self.records.app.roles.values() if r.portal is not None and r.portal.party_entity == ent.name), None)
+        role = next(iter(users.party_roles(self.records.app, ent.name)), None)
         errors = ErrorCollector()
         if role is None:
             errors.add("entity", "no portal role is for %(thing)s: declare one in roles.yaml (portal: {party_entity: %(entity)s})",
@@ -91,7 +91,7 @@ class Invitations:
         """In the caller's transaction (who may is settled): the party record's new contact and their link by e-mail."""
         conn, actor, now = tx.conn, tx.actor, tx.now
         u = self.schema.user
-        role = next(r.name for r in self.records.app.roles.values() if r.portal is not None and r.portal.party_entity == ent.name)
+        role = users.party_roles(self.records.app, ent.name)[0]
         if _contact(conn, self.schema, ent.name, record_id, email):
             errors = ErrorCollector()
             errors.add("email", "%(email)s is a contact of this %(thing)s already", email=email, thing=Msg.label(ent.label, lower=True))
@@ -201,12 +201,8 @@ def _contact(conn, schema, entity: str, record_id: int, email: str) -> bool:
     """Whether the party record has a contact with this address already (a portal user of its party entity's roles)."""
     u, r = schema.user, schema.user_role
     return conn.execute(select(u.c.id).select_from(u.join(r, r.c.user_id == u.c.id)).where(
-        func.lower(u.c.email) == email.lower(), u.c.party == record_id, r.c.role.in_(_party_roles(schema, entity))).limit(1)).first() is not None
+        func.lower(u.c.email) == email.lower(), u.c.party == record_id, r.c.role.in_(users.party_roles(schema.app, entity))).limit(1)).first() is not None
 
-
-def _party_roles(schema, entity: str) -> list[str]:
-    """The portal roles whose users are contacts of `entity`'s records."""
-    return [x.name for x in schema.app.roles.values() if x.portal is not None and x.portal.party_entity == entity]
 
 
 def _free_username(conn, schema, email: str) -> str:

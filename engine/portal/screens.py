@@ -75,7 +75,7 @@ class PortalScreens(ScreenBase):
 
     def _page(self, request: Request, template: str, actor, portal, **ctx):
         party = self.rt.records.titles(actor, portal.party_entity, {actor.party}).get(actor.party, "")
-        return self.render(request, template, actor, party=party, homes=self.home_entities(actor, portal), **ctx)
+        return self.render(request, template, actor, party=party, **ctx)
 
     # ---------------------------------------------------------------- pages
 
@@ -93,9 +93,10 @@ class PortalScreens(ScreenBase):
         for ent in self.home_entities(actor, portal):
             page = self.rt.records.list(actor, ent.name, ListQuery(limit=100, with_titles=True))
             wf = self.rt.records.workflow_of(ent.name)
+            said = {ent.title_field, wf.state_field if wf else None, *self._party_fields(ent, portal)}  # on the card already
             out.append({"entity": ent, "items": page["items"], "more": page["next_cursor"] is not None, "workflow": wf,
                         "columns": [ent.fields[n] for n in ent.list_columns if n in ent.fields and g.level(ent.name, n) != "hidden"
-                                    and n not in (ent.title_field, wf.state_field if wf else None) and n not in self._party_fields(ent, portal)],
+                                    and n not in said],
                         "may_create": g.can(ent.name, "create")})
         return out
 

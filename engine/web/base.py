@@ -201,7 +201,7 @@ class ScreenBase:
 
     def is_party(self, ent: Entity) -> bool:
         """Whether a portal role's users are contacts of this entity's records (its customers, its suppliers)."""
-        return any(r.portal is not None and r.portal.party_entity == ent.name for r in self.app.roles.values())
+        return bool(users.party_roles(self.app, ent.name))
 
     def party_facing(self, ent: Entity) -> Entity | None:
         """The party entity (customer, supplier) of a portal role whose portal shows this entity's records - their comments
